@@ -1,0 +1,123 @@
+//! The application: built from settings, bound to its listeners, run until
+//! shut down. Tests and `rampart serve` start it the same way.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{Router, routing::get};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+
+use crate::{
+    config::{Settings, secret::SecretKey},
+    http, observability, routes,
+    server::{self, ListenerLimits, Shutdown},
+    state::AppState,
+    store::Store,
+};
+
+/// Requests still running when shutdown starts get this long beyond the
+/// request time-out, which bounds every request anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+pub struct Application {
+    public: TcpListener,
+    admin: TcpListener,
+    app: Router,
+    admin_app: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens the store and binds both listeners.
+    pub async fn build(settings: Settings, secret: Arc<SecretKey>) -> Result<Self, StartError> {
+        let metrics = observability::metrics::install();
+        let store = Store::connect(&settings.database_url).await?;
+        let public = bind(settings.bind).await?;
+        let admin = bind(settings.admin_bind).await?;
+        let state = AppState {
+            settings: Arc::new(settings),
+            store,
+            secret,
+        };
+        let app = http::apply(routes::router(state.clone()), &state.settings);
+        Ok(Self {
+            public,
+            admin,
+            app,
+            admin_app: admin_router(metrics),
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.public.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` fires, then drains and closes the store.
+    pub async fn run(self, shutdown: Shutdown) {
+        let limits = &self.state.settings.limits;
+        let public_limits = ListenerLimits {
+            max_connections: limits.max_connections.get(),
+            shutdown_deadline: limits.request_timeout.get() + SHUTDOWN_GRACE,
+        };
+        let admin_limits = ListenerLimits {
+            max_connections: 64,
+            ..public_limits
+        };
+        tokio::join!(
+            server::serve(self.public, self.app, public_limits, shutdown.clone()),
+            server::serve(self.admin, self.admin_app, admin_limits, shutdown.clone()),
+        );
+        self.state.store.close().await;
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+/// The admin listener: `/metrics` only, never on the public one.
+fn admin_router(metrics: PrometheusHandle) -> Router {
+    let upkeep = metrics.clone();
+    tokio::spawn(async move {
+        // Histograms are summarized lazily; keep their memory bounded.
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let metrics = metrics.clone();
+            async move {
+                (
+                    [(
+                        ::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    metrics.render(),
+                )
+            }
+        }),
+    )
+}

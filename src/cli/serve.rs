@@ -1,0 +1,61 @@
+//! `rampart serve`.
+
+use std::{path::Path, process::ExitCode, sync::Arc};
+
+use super::Failure;
+use crate::{
+    app::Application,
+    config::{
+        self,
+        check::findings,
+        secret::{self, SecretKey},
+    },
+    observability,
+    server::{self, Shutdown},
+};
+
+pub fn run(config_file: Option<&Path>) -> Result<ExitCode, Failure> {
+    let settings = config::load(config_file)?;
+    let secret = secret::from_environment()?;
+    let found = findings(&settings, secret.as_ref().map(|(key, _)| key));
+    let refused: Vec<String> = found
+        .iter()
+        .filter(|f| f.refuses_start(settings.env))
+        .map(ToString::to_string)
+        .collect();
+    if !refused.is_empty() {
+        return Err(Failure::Config(format!(
+            "refusing to start: {}",
+            refused.join("; ")
+        )));
+    }
+
+    let _log_guard = observability::logging::init();
+    for finding in &found {
+        tracing::warn!(key = finding.key, severity = %finding.level, "configuration: {}", finding.message);
+    }
+    let secret = match secret {
+        Some((key, _)) => key,
+        None => SecretKey::generate(),
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| Failure::Runtime(format!("cannot start the async runtime: {err}")))?;
+    runtime.block_on(async move {
+        let app = Application::build(settings, Arc::new(secret))
+            .await
+            .map_err(|err| Failure::Runtime(err.to_string()))?;
+        tracing::info!(
+            addr = %app.local_addr(),
+            admin_addr = %app.admin_addr(),
+            "listening"
+        );
+        let shutdown = Shutdown::new();
+        tokio::spawn(server::wait_for_signal(shutdown.clone()));
+        app.run(shutdown).await;
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,112 @@
+//! Reading the layers: defaults < TOML file < `RAMPART_*` environment.
+
+use std::path::{Path, PathBuf};
+
+use figment::{
+    Figment,
+    error::Kind,
+    providers::{Env, Format, Toml},
+};
+
+use super::{
+    Settings,
+    secret::{self, SecretError},
+};
+
+/// The file read when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "rampart.toml";
+
+/// A configuration that cannot be used. Its `Display` is one sentence that
+/// names the key and where the value came from.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("the configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+}
+
+/// Reads the configuration. `file` is `--config`; without it,
+/// `./rampart.toml` is read when it exists.
+pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+    let file = match file {
+        Some(path) if !path.is_file() => return Err(ConfigError::MissingFile(path.to_owned())),
+        Some(path) => Some(path.to_owned()),
+        None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.is_file()),
+    };
+    let mut figment = Figment::new();
+    if let Some(path) = &file {
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    // The secret never travels through `Settings`: it is read on its own
+    // by `secret::from_environment` into a type that cannot be printed.
+    let ignored = [secret::SECRET_ENV, secret::SECRET_FILE_ENV]
+        .map(|name| name.trim_start_matches(ENV_PREFIX).to_ascii_lowercase());
+    let ignored: Vec<&str> = ignored.iter().map(String::as_str).collect();
+    figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&ignored));
+    figment
+        .extract()
+        .map_err(|err| ConfigError::Invalid(describe(&err)))
+}
+
+const ENV_PREFIX: &str = "RAMPART_";
+
+/// One sentence for the first error figment found.
+fn describe(err: &figment::Error) -> String {
+    let mut path = err.path.clone();
+    let what = match &err.kind {
+        Kind::UnknownField(field, _) => {
+            if path.last() != Some(field) {
+                path.push(field.clone());
+            }
+            return format!(
+                "unknown configuration key `{}`{}",
+                path.join("."),
+                origin(err, &path)
+            );
+        }
+        Kind::MissingField(field) => {
+            if path.last().map(String::as_str) != Some(field) {
+                path.push(field.to_string());
+            }
+            return format!(
+                "missing configuration key `{}`{}",
+                path.join("."),
+                origin(err, &path)
+            );
+        }
+        Kind::Message(message) => message.clone(),
+        Kind::InvalidType(actual, expected) => format!("expected {expected}, found {actual}"),
+        Kind::InvalidValue(actual, expected) => format!("expected {expected}, found {actual}"),
+        Kind::UnknownVariant(found, expected) => {
+            format!("`{found}` is not one of {}", expected.join(", "))
+        }
+        other => other.to_string(),
+    };
+    if path.is_empty() {
+        format!("invalid configuration{}: {what}", origin(err, &path))
+    } else {
+        format!(
+            "invalid value for `{}`{}: {what}",
+            path.join("."),
+            origin(err, &path)
+        )
+    }
+}
+
+/// ` (in FILE)` or ` (environment variable NAME)`, when figment knows.
+fn origin(err: &figment::Error, path: &[String]) -> String {
+    let Some(metadata) = &err.metadata else {
+        return String::new();
+    };
+    match &metadata.source {
+        Some(figment::Source::File(file)) => format!(" in {}", file.display()),
+        _ if metadata.name.contains("environment") => {
+            let name: Vec<String> = path.iter().map(|key| key.to_ascii_uppercase()).collect();
+            format!(" (environment variable {ENV_PREFIX}{})", name.join("__"))
+        }
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,291 @@
+//! Typed configuration (SPEC section 2): built-in defaults < TOML file <
+//! `RAMPART_*` environment, read once at start into [`Settings`].
+//!
+//! Every table denies unknown keys, so a typo is an error that names the key
+//! instead of a setting silently ignored.
+
+pub mod check;
+mod duration;
+mod list;
+mod load;
+mod origin;
+mod rate;
+pub mod secret;
+
+use std::{net::SocketAddr, num::NonZeroUsize, path::PathBuf};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+pub use duration::ConfigDuration;
+pub use load::{ConfigError, load};
+pub use origin::AllowedOrigin;
+pub use rate::{RatePeriod, RatePolicy};
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub env: Environment,
+    pub bind: SocketAddr,
+    pub admin_bind: SocketAddr,
+    pub database_url: DatabaseUrl,
+    pub public_registration: bool,
+    pub tls: Option<TlsSettings>,
+    pub proxy: ProxySettings,
+    pub cors: CorsSettings,
+    pub rate_limit: RateLimitSettings,
+    pub auth: AuthSettings,
+    pub limits: LimitSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            env: Environment::Development,
+            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            admin_bind: SocketAddr::from(([127, 0, 0, 1], 9100)),
+            database_url: "sqlite://rampart.db".parse().expect("valid default"),
+            public_registration: false,
+            tls: None,
+            proxy: ProxySettings::default(),
+            cors: CorsSettings::default(),
+            rate_limit: RateLimitSettings::default(),
+            auth: AuthSettings::default(),
+            limits: LimitSettings::default(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// Where the data lives. Parsed at load, so a typo in the scheme is a
+/// configuration error rather than a failure at first query.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum DatabaseUrl {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Sqlite(url) | Self::Postgres(url) => url,
+        }
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite(url.to_owned()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.to_owned()))
+        } else {
+            Err("the database URL must start with sqlite:// or postgres://".to_owned())
+        }
+    }
+}
+
+impl TryFrom<String> for DatabaseUrl {
+    type Error = String;
+
+    fn try_from(url: String) -> Result<Self, Self::Error> {
+        url.parse()
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    #[serde(default)]
+    pub redirect_http_from: Option<SocketAddr>,
+    #[serde(default = "TlsSettings::default_hsts_max_age")]
+    pub hsts_max_age: ConfigDuration,
+}
+
+impl TlsSettings {
+    fn default_hsts_max_age() -> ConfigDuration {
+        ConfigDuration::from_secs(365 * 86_400)
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProxySettings {
+    /// Peers whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed. A bare
+    /// address is a single-host network.
+    #[serde(deserialize_with = "list::deserialize")]
+    pub trusted: Vec<TrustedNet>,
+}
+
+/// A CIDR block, or a single address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrustedNet(pub IpNet);
+
+impl std::str::FromStr for TrustedNet {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("`{text}` is not a CIDR block or an IP address");
+        if text.contains('/') {
+            text.parse().map(Self).map_err(|_| bad())
+        } else {
+            text.parse::<std::net::IpAddr>()
+                .map(|ip| Self(IpNet::from(ip)))
+                .map_err(|_| bad())
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsSettings {
+    #[serde(deserialize_with = "list::deserialize")]
+    pub allow_origins: Vec<AllowedOrigin>,
+    pub allow_credentials: bool,
+    #[serde(deserialize_with = "list::deserialize")]
+    pub allow_methods: Vec<HttpMethod>,
+    #[serde(deserialize_with = "list::deserialize")]
+    pub allow_headers: Vec<HeaderName>,
+    pub max_age: ConfigDuration,
+}
+
+impl Default for CorsSettings {
+    fn default() -> Self {
+        let parse_all = |items: &[&str]| items.iter().map(|i| i.parse().expect("valid default")).collect();
+        Self {
+            allow_origins: Vec::new(),
+            allow_credentials: true,
+            allow_methods: parse_all(&["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            allow_headers: ["authorization", "content-type", "x-csrf-token", "x-request-id"]
+                .iter()
+                .map(|h| h.parse().expect("valid default"))
+                .collect(),
+            max_age: ConfigDuration::from_secs(600),
+        }
+    }
+}
+
+/// An HTTP method name, checked at load.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpMethod(pub http::Method);
+
+impl std::str::FromStr for HttpMethod {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.to_ascii_uppercase()
+            .parse()
+            .map(Self)
+            .map_err(|_| format!("`{text}` is not an HTTP method"))
+    }
+}
+
+/// An HTTP header name, checked at load.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeaderName(pub http::HeaderName);
+
+impl std::str::FromStr for HeaderName {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.parse()
+            .map(Self)
+            .map_err(|_| format!("`{text}` is not an HTTP header name"))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitBackend {
+    Memory,
+    Redis,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub backend: RateLimitBackend,
+    pub redis_url: String,
+    pub default: RatePolicy,
+    pub login: RatePolicy,
+    pub login_per_username: RatePolicy,
+    pub docs: RatePolicy,
+    pub max_tracked_keys: NonZeroUsize,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            backend: RateLimitBackend::Memory,
+            redis_url: String::new(),
+            default: "120/minute".parse().expect("valid default"),
+            login: "5/minute".parse().expect("valid default"),
+            login_per_username: "20/hour".parse().expect("valid default"),
+            docs: "600/minute".parse().expect("valid default"),
+            max_tracked_keys: NonZeroUsize::new(100_000).expect("non-zero"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum SigningAlgorithm {
+    EdDSA,
+    ES256,
+    RS256,
+    HS256,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    pub algorithm: SigningAlgorithm,
+    pub access_token_ttl: ConfigDuration,
+    pub refresh_token_ttl: ConfigDuration,
+    pub key_rotation_interval: ConfigDuration,
+    pub issuer: String,
+    pub audience: String,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            algorithm: SigningAlgorithm::EdDSA,
+            access_token_ttl: ConfigDuration::from_secs(15 * 60),
+            refresh_token_ttl: ConfigDuration::from_secs(14 * 86_400),
+            key_rotation_interval: ConfigDuration::from_secs(86_400),
+            issuer: "rampart".to_owned(),
+            audience: "rampart-api".to_owned(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    pub max_body_bytes: usize,
+    pub request_timeout: ConfigDuration,
+    /// Connections served at once on the public listener; further ones wait
+    /// in the kernel's accept queue (not in SPEC's sample; see README).
+    pub max_connections: NonZeroUsize,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1_048_576,
+            request_timeout: ConfigDuration::from_secs(30),
+            max_connections: NonZeroUsize::new(10_000).expect("non-zero"),
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Who is calling: the client IP and whether the request came over TLS,
+//! computed once per request and used by limits, logs, audit and HSTS alike.
+//!
+//! The client IP is the socket peer, unless the peer is a trusted proxy
+//! (`proxy.trusted`): then it is the right-most `X-Forwarded-For` entry that is
+//! not itself trusted. Entries left of that one were written by the client
+//! and prove nothing (OWASP: trust only what your own proxies append).
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::{
+    extract::{ConnectInfo, Request},
+    middleware::Next,
+    response::Response,
+};
+use http::HeaderMap;
+use ipnet::IpNet;
+
+/// What the server knows of the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub ip: IpAddr,
+    /// The request reached rampart over TLS, directly or through a trusted
+    /// proxy that said so in `X-Forwarded-Proto`.
+    pub https: bool,
+}
+
+/// How the connection arrived, set by the listener on every request.
+#[derive(Clone, Copy, Debug)]
+pub struct Transport {
+    pub tls: bool,
+}
+
+/// The trusted proxies, from `proxy.trusted`.
+#[derive(Clone, Debug, Default)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    pub fn new(nets: impl IntoIterator<Item = IpNet>) -> Self {
+        Self(nets.into_iter().collect())
+    }
+
+    fn trusts(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    /// Resolves the client from the socket peer and the request headers.
+    pub fn resolve(&self, peer: IpAddr, tls: bool, headers: &HeaderMap) -> ClientInfo {
+        let peer = canonical(peer);
+        if !self.trusts(peer) {
+            return ClientInfo { ip: peer, https: tls };
+        }
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .collect::<Vec<_>>();
+        let mut ip = peer;
+        for entry in forwarded.iter().rev() {
+            match entry.parse::<IpAddr>() {
+                Ok(hop) if self.trusts(hop) => ip = canonical(hop),
+                Ok(hop) => {
+                    ip = canonical(hop);
+                    break;
+                }
+                // A malformed entry cannot be attributed: stop at the last
+                // trusted hop rather than believe anything left of it.
+                Err(_) => break,
+            }
+        }
+        let forwarded_https = headers
+            .get("x-forwarded-proto")
+            .and_then(|value| value.to_str().ok())
+            .map(|value| value.trim().eq_ignore_ascii_case("https"))
+            .unwrap_or(false);
+        ClientInfo {
+            ip,
+            https: tls || forwarded_https,
+        }
+    }
+}
+
+/// IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are their IPv4 address.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+pub async fn layer(
+    axum::extract::State(proxies): axum::extract::State<std::sync::Arc<TrustedProxies>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let tls = request.extensions().get::<Transport>().is_some_and(|t| t.tls);
+    let client = proxies.resolve(peer, tls, request.headers());
+    request.extensions_mut().insert(client);
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        map
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn an_untrusted_peer_is_the_client_whatever_it_forwards() {
+        let proxies = TrustedProxies::new(["10.0.0.0/8".parse().unwrap()]);
+        let h = headers(&[("x-forwarded-for", "1.2.3.4"), ("x-forwarded-proto", "https")]);
+        let client = proxies.resolve(ip("203.0.113.9"), false, &h);
+        assert_eq!(
+            client,
+            ClientInfo {
+                ip: ip("203.0.113.9"),
+                https: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_trusted_peer_yields_the_rightmost_untrusted_hop() {
+        let proxies = TrustedProxies::new(["10.0.0.0/8".parse().unwrap()]);
+        let h = headers(&[
+            ("x-forwarded-for", "6.6.6.6, 198.51.100.7"),
+            ("x-forwarded-for", "10.0.0.3"),
+            ("x-forwarded-proto", "https"),
+        ]);
+        let client = proxies.resolve(ip("10.0.0.2"), false, &h);
+        assert_eq!(
+            client,
+            ClientInfo {
+                ip: ip("198.51.100.7"),
+                https: true
+            }
+        );
+    }
+
+    #[test]
+    fn a_malformed_hop_stops_the_walk() {
+        let proxies = TrustedProxies::new(["10.0.0.0/8".parse().unwrap()]);
+        let h = headers(&[("x-forwarded-for", "1.2.3.4, garbage")]);
+        assert_eq!(proxies.resolve(ip("10.0.0.2"), false, &h).ip, ip("10.0.0.2"));
+    }
+
+    #[test]
+    fn mapped_ipv4_peers_match_ipv4_networks() {
+        let proxies = TrustedProxies::new(["127.0.0.1/32".parse().unwrap()]);
+        let h = headers(&[("x-forwarded-for", "192.0.2.1")]);
+        assert_eq!(
+            proxies.resolve(ip("::ffff:127.0.0.1"), false, &h).ip,
+            ip("192.0.2.1")
+        );
+    }
+}

@@ -1,0 +1,76 @@
+//! `X-Request-ID`: the caller's, when it is 1-128 characters of
+//! `[A-Za-z0-9._-]`, else a fresh one (SPEC section 3, "On every response").
+//!
+//! tower-http's request-id layer keeps whatever the caller sent; the
+//! contract requires the value to be checked first, since it is echoed in
+//! responses and written to logs (log injection, OWASP ASVS 5.0 V16.4.1).
+
+use axum::{extract::Request, middleware::Next, response::Response};
+use http::{HeaderName, HeaderValue};
+
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request's id, in the request's extensions for every layer and handler.
+#[derive(Clone, Debug)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    pub fn as_str(&self) -> &str {
+        // Only ever built from ASCII (checked or generated), so this holds.
+        self.0.to_str().unwrap_or_default()
+    }
+
+    fn generate() -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        Self(HeaderValue::from_str(&id).expect("hex is a valid header value"))
+    }
+
+    fn accept(value: &HeaderValue) -> Option<Self> {
+        let bytes = value.as_bytes();
+        let valid = (1..=128).contains(&bytes.len())
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        valid.then(|| Self(value.clone()))
+    }
+}
+
+pub async fn layer(mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(RequestId::accept)
+        .unwrap_or_else(RequestId::generate);
+    request.headers_mut().insert(X_REQUEST_ID.clone(), id.0.clone());
+    request.extensions_mut().insert(id.clone());
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(X_REQUEST_ID.clone(), id.0);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_only_the_allowed_alphabet_and_length() {
+        for ok in ["a", "abc-DEF_012.x", &"x".repeat(128)] {
+            assert!(
+                RequestId::accept(&HeaderValue::from_str(ok).unwrap()).is_some(),
+                "{ok}"
+            );
+        }
+        for bad in ["", "has space", "semi;colon", "<script>", &"x".repeat(129), "ü"] {
+            let value = HeaderValue::from_bytes(bad.as_bytes()).unwrap();
+            assert!(RequestId::accept(&value).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn generated_ids_are_unique_and_valid() {
+        let a = RequestId::generate();
+        let b = RequestId::generate();
+        assert_ne!(a.as_str(), b.as_str());
+        assert!(RequestId::accept(&a.0).is_some());
+    }
+}

@@ -1,0 +1,60 @@
+//! The security headers of every response (SPEC section 3, "On every
+//! response"; OWASP HTTP security response headers cheat sheet).
+
+use axum::{
+    extract::{Request, State},
+    middleware::Next,
+    response::Response,
+};
+use http::{HeaderValue, header};
+
+use super::client::ClientInfo;
+
+/// API responses may load nothing and be framed by nobody.
+const JSON_CSP: HeaderValue = HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'");
+/// Pages load only rampart's own scripts and styles: no inline script, no
+/// plugins, no `<base>` rewriting, forms post only to rampart.
+const HTML_CSP: HeaderValue = HeaderValue::from_static(
+    "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; \
+     frame-ancestors 'none'; form-action 'self'",
+);
+const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+const DENY: HeaderValue = HeaderValue::from_static("DENY");
+const NO_REFERRER: HeaderValue = HeaderValue::from_static("no-referrer");
+const SAME_ORIGIN: HeaderValue = HeaderValue::from_static("same-origin");
+
+/// The `Strict-Transport-Security` value, built once from `tls.hsts_max_age`.
+#[derive(Clone, Debug)]
+pub struct Hsts(pub HeaderValue);
+
+impl Hsts {
+    pub fn new(max_age: std::time::Duration) -> Self {
+        let value = format!("max-age={}; includeSubDomains", max_age.as_secs());
+        Self(HeaderValue::from_str(&value).expect("digits and ASCII"))
+    }
+}
+
+pub async fn layer(State(hsts): State<Hsts>, request: Request, next: Next) -> Response {
+    // HSTS is only meaningful, and only allowed (RFC 6797 section 7.2), over
+    // a secure transport.
+    let https = request.extensions().get::<ClientInfo>().is_some_and(|c| c.https);
+    let mut response = next.run(request).await;
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(b"text/html"));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        if is_html { HTML_CSP } else { JSON_CSP },
+    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+    headers.insert(header::X_FRAME_OPTIONS, DENY);
+    headers.insert(header::REFERRER_POLICY, NO_REFERRER);
+    headers.insert("cross-origin-opener-policy", SAME_ORIGIN);
+    headers.remove(header::SERVER);
+    if https {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.0);
+    }
+    response
+}

@@ -1,0 +1,16 @@
+//! rampart: a secure-by-default HTTP API server.
+//!
+//! The crate is organised by concern: `config` reads and judges settings,
+//! `server` owns listeners and shutdown, `http` the middleware stack and
+//! error model, `routes` the handlers, `store` the database,
+//! `observability` logs and metrics, `cli` the command line.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod observability;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod store;

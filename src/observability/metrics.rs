@@ -1,0 +1,33 @@
+//! Prometheus metrics: the recorder, and the names every part of rampart
+//! records under (one place, so the exposition stays consistent).
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Requests answered, by `method`, `route` (template) and `status`.
+pub const HTTP_REQUESTS: &str = "http_requests_total";
+/// Request latency in seconds, by `method`, `route` and `status`.
+pub const HTTP_REQUEST_DURATION: &str = "http_request_duration_seconds";
+
+/// Latency buckets (seconds): from 0.5 ms to 10 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Installs the process-wide recorder and returns the handle that renders it.
+/// A second call (a second server in one process) reuses the first recorder.
+pub fn install() -> PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(HTTP_REQUEST_DURATION.to_owned()), LATENCY_BUCKETS)
+                .expect("the bucket list is not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder was installed first, in which
+            // case that one keeps receiving the metrics.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}

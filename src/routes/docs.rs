@@ -1,0 +1,73 @@
+//! `/openapi.json` and `/docs` (Swagger UI). Every asset is served by rampart
+//! itself from the copy of Swagger UI compiled into the binary
+//! (utoipa-swagger-ui, `vendored`), so the page works offline and under the
+//! HTML CSP, which allows scripts from 'self' only and no inline script.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::Path,
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use http::{HeaderValue, StatusCode, header};
+use utoipa_swagger_ui::Config;
+
+const INDEX: &str = include_str!("../../templates/docs.html");
+
+/// Routes for the OpenAPI document and Swagger UI.
+pub fn router<S: Clone + Send + Sync + 'static>(openapi: &utoipa::openapi::OpenApi) -> Router<S> {
+    let document = Bytes::from(openapi.to_json().expect("the OpenAPI document serializes"));
+    let config = Arc::new(Config::new(["/openapi.json"]).try_it_out_enabled(true));
+    Router::new()
+        .route(
+            "/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                        document,
+                    )
+                }
+            }),
+        )
+        .route("/docs", get(|| async { Html(INDEX) }))
+        .route(
+            "/docs/{file}",
+            get(move |Path(file): Path<String>| {
+                let config = config.clone();
+                async move { asset(&file, config) }
+            }),
+        )
+}
+
+fn asset(file: &str, config: Arc<Config<'static>>) -> Response {
+    // The dist's own index.html uses relative paths that do not resolve
+    // under `/docs`; ours is served at `/docs` instead.
+    if file == "index.html" {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    match utoipa_swagger_ui::serve(file, config) {
+        Ok(Some(asset)) => {
+            let content_type = HeaderValue::from_str(&asset.content_type)
+                .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+            (
+                [
+                    (header::CONTENT_TYPE, content_type),
+                    (
+                        header::CACHE_CONTROL,
+                        HeaderValue::from_static("public, max-age=3600"),
+                    ),
+                ],
+                asset.bytes.into_owned(),
+            )
+                .into_response()
+        }
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(err) => crate::http::error::ApiError::internal(anyhow::anyhow!("swagger asset {file}: {err}"))
+            .into_response(),
+    }
+}

@@ -1,0 +1,334 @@
+//! The test harness: starts the real `rampart` binary on 127.0.0.1 port 0
+//! with a temporary SQLite file and a given configuration, and talks HTTP
+//! to it. Every integration test goes through [`TestServer`].
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Output, Stdio},
+    sync::{Arc, Condvar, Mutex},
+    time::Duration,
+};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// The binary under test, built with the `test-hooks` feature.
+pub const RAMPART: &str = env!("CARGO_BIN_EXE_rampart");
+
+/// An upper bound for anything that should happen promptly; a test only
+/// waits this long when the behaviour under test is broken.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A random secret that passes every check.
+pub fn strong_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How to start a server.
+#[derive(Clone, Debug, Default)]
+pub struct TestConfig {
+    /// Contents of `rampart.toml` in the server's working directory.
+    pub toml: Option<String>,
+    /// Extra environment variables (the harness sets bind addresses, the
+    /// database and a strong secret unless these override them).
+    pub env: Vec<(String, String)>,
+    /// Environment variables the harness would set that must stay unset.
+    pub unset: Vec<String>,
+}
+
+impl TestConfig {
+    pub fn toml(mut self, toml: &str) -> Self {
+        self.toml = Some(toml.to_owned());
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn without(mut self, key: &str) -> Self {
+        self.unset.push(key.to_owned());
+        self
+    }
+}
+
+/// Collected stdout lines, shared with the reader thread.
+#[derive(Default)]
+struct Lines {
+    lines: Mutex<Vec<String>>,
+    /// The stream has ended (the process exited): nothing more will come.
+    closed: std::sync::atomic::AtomicBool,
+    changed: Condvar,
+}
+
+/// A running `rampart serve`.
+pub struct TestServer {
+    child: Option<Child>,
+    pub addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub secret: String,
+    stdout: Arc<Lines>,
+    stderr: Arc<Lines>,
+    pub dir: TempDir,
+}
+
+impl TestServer {
+    /// Starts a server with the default test configuration.
+    pub async fn start() -> Self {
+        Self::start_with(TestConfig::default()).await
+    }
+
+    /// Starts a server and waits until it is listening.
+    pub async fn start_with(config: TestConfig) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let secret = strong_secret();
+        let mut command = base_command(dir.path(), &config, &secret);
+        command
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null());
+        let mut child = command.spawn().expect("spawn rampart");
+        let stdout = collect(child.stdout.take().expect("stdout"));
+        let stderr = collect(child.stderr.take().expect("stderr"));
+
+        let listening = wait_for(&stdout, PATIENCE, |line| {
+            json(line).is_some_and(|v| v["message"] == "listening")
+        });
+        let Some(line) = listening else {
+            let _ = child.kill();
+            panic!(
+                "rampart did not start.\nstdout:\n{}\nstderr:\n{}",
+                stdout.lines.lock().unwrap().join("\n"),
+                stderr.lines.lock().unwrap().join("\n")
+            );
+        };
+        let event = json(&line).unwrap();
+        let addr = event["addr"].as_str().unwrap().parse().unwrap();
+        let admin_addr = event["admin_addr"].as_str().unwrap().parse().unwrap();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            child: Some(child),
+            addr,
+            admin_addr,
+            client,
+            secret,
+            stdout,
+            stderr,
+            dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.admin_addr, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Every line the server printed on stdout so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.stdout.lines.lock().unwrap().clone()
+    }
+
+    /// Waits (without blocking the test's runtime) for a log event matching
+    /// `predicate`; panics if none comes.
+    pub async fn wait_for_log(
+        &self,
+        what: &str,
+        predicate: impl Fn(&Value) -> bool + Send + 'static,
+    ) -> Value {
+        let lines = self.stdout.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            wait_for(&lines, PATIENCE, |line| json(line).is_some_and(|v| predicate(&v)))
+        })
+        .await
+        .unwrap();
+        let line = found.unwrap_or_else(|| panic!("no log line: {what}\n{}", self.logs().join("\n")));
+        json(&line).unwrap()
+    }
+
+    /// The access-log line for a request id.
+    pub async fn access_log(&self, request_id: &str) -> Value {
+        let id = request_id.to_owned();
+        self.wait_for_log(&format!("access log of {request_id}"), move |v| {
+            v["message"] == "request" && v["request_id"] == id.as_str()
+        })
+        .await
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().expect("running").id() as i32
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        signal(self.pid(), "TERM");
+    }
+
+    /// Waits for the process to exit and returns its status.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("rampart did not exit\n{}", self.logs().join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lines.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn signal(pid: i32, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+/// The command with the harness's environment: nothing inherited but PATH
+/// and HOME, a fresh database in `dir`, port 0 for both listeners.
+fn base_command(dir: &Path, config: &TestConfig, secret: &str) -> Command {
+    if let Some(toml) = &config.toml {
+        std::fs::write(dir.join("rampart.toml"), toml).unwrap();
+    }
+    let mut command = Command::new(RAMPART);
+    command.current_dir(dir).env_clear();
+    for key in ["PATH", "HOME"] {
+        if let Ok(value) = std::env::var(key) {
+            command.env(key, value);
+        }
+    }
+    let db = format!("sqlite://{}", dir.join("rampart.db").display());
+    let defaults = [
+        ("RAMPART_BIND", "127.0.0.1:0"),
+        ("RAMPART_ADMIN_BIND", "127.0.0.1:0"),
+        ("RAMPART_DATABASE_URL", db.as_str()),
+        ("RAMPART_SECRET_KEY", secret),
+    ];
+    for (key, value) in defaults {
+        let overridden = config.env.iter().any(|(k, _)| k == key) || config.unset.iter().any(|k| k == key);
+        if !overridden {
+            command.env(key, value);
+        }
+    }
+    for (key, value) in &config.env {
+        command.env(key, value);
+    }
+    command
+}
+
+/// Runs `rampart ARGS` to completion in a fresh directory, with `stdin`.
+pub fn run_cli(config: &TestConfig, args: &[&str], stdin: &str) -> CliOutput {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = base_command(dir.path(), config, &strong_secret());
+    command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("spawn rampart");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    CliOutput::from(output)
+}
+
+/// What a finished command printed.
+#[derive(Debug)]
+pub struct CliOutput {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for CliOutput {
+    fn from(output: Output) -> Self {
+        Self {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+fn collect(stream: impl std::io::Read + Send + 'static) -> Arc<Lines> {
+    let lines = Arc::new(Lines::default());
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            sink.lines.lock().unwrap().push(line);
+            sink.changed.notify_all();
+        }
+        sink.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _guard = sink.lines.lock().unwrap();
+        sink.changed.notify_all();
+    });
+    lines
+}
+
+fn wait_for(lines: &Lines, patience: Duration, predicate: impl Fn(&str) -> bool) -> Option<String> {
+    let deadline = std::time::Instant::now() + patience;
+    let mut guard = lines.lines.lock().unwrap();
+    loop {
+        if let Some(line) = guard.iter().find(|l| predicate(l)) {
+            return Some(line.clone());
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline || lines.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return None;
+        }
+        guard = lines.changed.wait_timeout(guard, deadline - now).unwrap().0;
+    }
+}
+
+pub fn json(line: &str) -> Option<Value> {
+    serde_json::from_str(line).ok()
+}
+
+/// A path inside the server's working directory.
+pub fn in_dir(server: &TestServer, name: &str) -> PathBuf {
+    server.dir.path().join(name)
+}

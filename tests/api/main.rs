@@ -1,0 +1,11 @@
+//! Black-box tests: each starts the real `rampart` binary and speaks HTTP
+//! to it, as a client would.
+
+mod helpers;
+
+mod config;
+mod errors;
+mod lifecycle;
+mod middleware;
+mod routes;
+mod storage;

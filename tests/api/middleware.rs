@@ -1,0 +1,207 @@
+//! What every response carries, what every request logs, and metrics.
+
+use crate::helpers::{TestConfig, TestServer};
+
+#[tokio::test]
+async fn a_valid_request_id_is_echoed_and_an_invalid_one_replaced() {
+    let server = TestServer::start().await;
+    let response = server
+        .client
+        .get(server.url("/healthz"))
+        .header("x-request-id", "abc-123_x.y")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "abc-123_x.y");
+
+    for bad in ["has space", "<script>", &"x".repeat(129)] {
+        let response = server
+            .client
+            .get(server.url("/healthz"))
+            .header("x-request-id", bad)
+            .send()
+            .await
+            .unwrap();
+        let id = response.headers()["x-request-id"].to_str().unwrap();
+        assert_ne!(id, bad);
+        assert!(
+            !id.is_empty()
+                && id.len() <= 128
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        );
+    }
+
+    let a = server.get("/healthz").await.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let b = server.get("/healthz").await.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(a, b, "each request gets its own id");
+}
+
+fn assert_common_headers(response: &reqwest::Response) {
+    let headers = response.headers();
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["cross-origin-opener-policy"], "same-origin");
+    assert!(headers.get("x-request-id").is_some());
+    assert!(headers.get("server").is_none(), "no Server header");
+}
+
+#[tokio::test]
+async fn json_and_html_responses_carry_their_security_headers() {
+    let server = TestServer::start().await;
+    for path in ["/healthz", "/nope", "/__test/panic"] {
+        let response = server.get(path).await;
+        assert_common_headers(&response);
+        assert_eq!(
+            response.headers()["content-security-policy"],
+            "default-src 'none'; frame-ancestors 'none'",
+            "{path}"
+        );
+        assert!(
+            response.headers().get("strict-transport-security").is_none(),
+            "no HSTS over plain HTTP"
+        );
+    }
+    let response = server.get("/docs").await;
+    assert_common_headers(&response);
+    assert_eq!(
+        response.headers()["content-security-policy"],
+        "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    );
+}
+
+#[tokio::test]
+async fn hsts_is_sent_only_when_a_trusted_proxy_says_https() {
+    let server =
+        TestServer::start_with(TestConfig::default().env("RAMPART_PROXY__TRUSTED", "127.0.0.1")).await;
+    let response = server
+        .client
+        .get(server.url("/healthz"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
+    let response = server.get("/healthz").await;
+    assert!(response.headers().get("strict-transport-security").is_none());
+
+    // From an untrusted peer the same header proves nothing.
+    let untrusted = TestServer::start().await;
+    let response = untrusted
+        .client
+        .get(untrusted.url("/healthz"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().get("strict-transport-security").is_none());
+}
+
+#[tokio::test]
+async fn one_json_log_line_per_request_with_the_spec_fields() {
+    let server = TestServer::start().await;
+    let response = server.get("/healthz?debug=querysecret").await;
+    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let line = server.access_log(&request_id).await;
+    for field in [
+        "time",
+        "request_id",
+        "method",
+        "route",
+        "status",
+        "latency_ms",
+        "client_ip",
+    ] {
+        assert!(line.get(field).is_some(), "{field} missing from {line}");
+    }
+    assert_eq!(line["method"], "GET");
+    assert_eq!(line["route"], "/healthz");
+    assert_eq!(line["status"], 200);
+    assert_eq!(line["client_ip"], "127.0.0.1");
+    let lines = server.logs();
+    let for_request = lines.iter().filter(|l| l.contains(&request_id)).count();
+    assert_eq!(for_request, 1, "exactly one line for the request");
+    assert!(
+        !lines.iter().any(|l| l.contains("querysecret")),
+        "query strings are not logged"
+    );
+    for line in &lines {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "every stdout line is JSON: {line}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn secrets_tokens_and_cookies_never_reach_the_logs() {
+    let server = TestServer::start().await;
+    let bearer = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNlY3JldA";
+    let cookie = "session=s3ss10n-c00k1e-v4lue";
+    let response = server
+        .client
+        .post(server.url("/__test/echo/1?access_token=query-token-value"))
+        .header("authorization", format!("Bearer {bearer}"))
+        .header("cookie", cookie)
+        .json(&serde_json::json!({"name": "password=hunter2", "price": 1}))
+        .send()
+        .await
+        .unwrap();
+    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    server.access_log(&request_id).await;
+    let _ = server.get("/__test/panic").await;
+    server
+        .wait_for_log("the panic", |v| v["message"] == "request failed")
+        .await;
+
+    let logs = server.logs().join("\n");
+    for secret in [
+        &server.secret,
+        bearer,
+        "s3ss10n-c00k1e-v4lue",
+        "query-token-value",
+        "hunter2",
+    ] {
+        assert!(!logs.contains(secret), "the logs contain {secret}");
+    }
+    assert!(!server.stderr().contains(&server.secret));
+}
+
+#[tokio::test]
+async fn metrics_are_served_on_the_admin_listener_only() {
+    let server = TestServer::start().await;
+    server.get("/healthz").await;
+    server.get("/nope").await;
+    let response = server.get("/metrics").await;
+    assert_eq!(response.status(), 404, "never on the public listener");
+
+    let text = reqwest::get(server.admin_url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.lines().any(|l| l.starts_with("http_requests_total{")
+            && l.contains(r#"route="/healthz""#)
+            && l.contains(r#"status="200""#)),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="unmatched""#),
+        "unmatched paths share one label: {text}"
+    );
+    assert!(text.contains("http_request_duration_seconds_bucket{"), "{text}");
+    assert!(!text.contains("/nope"), "raw paths never become labels");
+}
