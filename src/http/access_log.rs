@@ -3,14 +3,14 @@
 //! The line carries the route template, never the raw path or the query
 //! string, which may hold tokens (SPEC section 3, "Logging").
 
-use std::time::Instant;
+use std::{cell::RefCell, collections::HashMap, time::Instant};
 
 use axum::{
     extract::{MatchedPath, Request},
-    middleware::Next,
     response::Response,
 };
 use http::Method;
+use metrics::{Counter, Histogram};
 
 use super::{client::ClientInfo, request_id::RequestId};
 use crate::observability::metrics::{HTTP_REQUEST_DURATION, HTTP_REQUESTS};
@@ -20,41 +20,78 @@ use crate::observability::metrics::{HTTP_REQUEST_DURATION, HTTP_REQUESTS};
 #[derive(Clone, Debug)]
 pub struct LoggedUser(pub String);
 
-pub async fn layer(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let request_id = request.extensions().get::<RequestId>().cloned();
-    let client_ip = request.extensions().get::<ClientInfo>().map(|c| c.ip);
+/// What is known of a request when it arrives.
+pub struct AccessLog {
+    started: Instant,
+    method: &'static str,
+    route: Option<MatchedPath>,
+}
 
-    let response = next.run(request).await;
+impl AccessLog {
+    pub fn start(request: &Request) -> Self {
+        Self {
+            started: Instant::now(),
+            method: method_label(request.method()),
+            route: request.extensions().get::<MatchedPath>().cloned(),
+        }
+    }
 
-    let elapsed = started.elapsed();
-    let status = response.status().as_u16();
-    let user = response.extensions().get::<LoggedUser>().map(|u| u.0.as_str());
-    let route_label = route.as_deref().unwrap_or("unmatched");
-    tracing::info!(
-        target: "rampart::access",
-        request_id = request_id.as_ref().map(RequestId::as_str).unwrap_or_default(),
-        method,
-        route = route.as_deref(),
-        status,
-        latency_ms = (elapsed.as_secs_f64() * 1e6).round() / 1e3,
-        client_ip = client_ip.map(tracing::field::display),
-        user,
-        "request"
-    );
-    let labels = [
-        ("method", method.to_owned()),
-        ("route", route_label.to_owned()),
-        ("status", status.to_string()),
-    ];
-    metrics::counter!(HTTP_REQUESTS, &labels).increment(1);
-    metrics::histogram!(HTTP_REQUEST_DURATION, &labels).record(elapsed.as_secs_f64());
-    response
+    /// Logs the request and records its metrics.
+    pub fn finish(self, response: &Response, request_id: &RequestId, client: &ClientInfo) {
+        let elapsed = self.started.elapsed();
+        let status = response.status().as_u16();
+        let route = self.route.as_ref().map(MatchedPath::as_str);
+        let user = response.extensions().get::<LoggedUser>().map(|u| u.0.as_str());
+        tracing::info!(
+            target: "rampart::access",
+            request_id = request_id.as_str(),
+            method = self.method,
+            route,
+            status,
+            latency_ms = (elapsed.as_secs_f64() * 1e6).round() / 1e3,
+            client_ip = %client.ip,
+            user,
+            "request"
+        );
+        let (count, latency) = handles(self.method, route.unwrap_or("unmatched"), status);
+        count.increment(1);
+        latency.record(elapsed.as_secs_f64());
+    }
+}
+
+type Handles = (Counter, Histogram);
+/// Handles by route template, then by (method, status).
+type HandleCache = HashMap<String, HashMap<(&'static str, u16), Handles>>;
+
+thread_local! {
+    /// Metric handles by route, then (method, status). Registering a labelled
+    /// metric allocates and hashes its labels; the handles are looked up here
+    /// instead, per worker thread, so the hot path takes no lock. The map is
+    /// bounded by routes x methods x statuses.
+    static HANDLES: RefCell<HandleCache> = RefCell::new(HashMap::new());
+}
+
+fn handles(method: &'static str, route: &str, status: u16) -> Handles {
+    HANDLES.with_borrow_mut(|by_route| {
+        if !by_route.contains_key(route) {
+            by_route.insert(route.to_owned(), HashMap::new());
+        }
+        let by_status = by_route.get_mut(route).expect("inserted above");
+        by_status
+            .entry((method, status))
+            .or_insert_with(|| {
+                let labels = [
+                    ("method", method.to_owned()),
+                    ("route", route.to_owned()),
+                    ("status", status.to_string()),
+                ];
+                (
+                    metrics::counter!(HTTP_REQUESTS, &labels),
+                    metrics::histogram!(HTTP_REQUEST_DURATION, &labels),
+                )
+            })
+            .clone()
+    })
 }
 
 fn method_label(method: &Method) -> &'static str {

@@ -8,11 +8,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::{
-    extract::{ConnectInfo, Request},
-    middleware::Next,
-    response::Response,
-};
+use axum::extract::{ConnectInfo, Request};
 use http::HeaderMap;
 use ipnet::IpNet;
 
@@ -91,20 +87,19 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-pub async fn layer(
-    axum::extract::State(proxies): axum::extract::State<std::sync::Arc<TrustedProxies>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip())
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    let tls = request.extensions().get::<Transport>().is_some_and(|t| t.tls);
-    let client = proxies.resolve(peer, tls, request.headers());
-    request.extensions_mut().insert(client);
-    next.run(request).await
+impl TrustedProxies {
+    /// Resolves the client of `request` and records it in its extensions.
+    pub fn identify(&self, request: &mut Request) -> ClientInfo {
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip())
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        let tls = request.extensions().get::<Transport>().is_some_and(|t| t.tls);
+        let client = self.resolve(peer, tls, request.headers());
+        request.extensions_mut().insert(client);
+        client
+    }
 }
 
 #[cfg(test)]

@@ -12,8 +12,6 @@ use std::any::Any;
 use axum::{
     Json,
     body::Body,
-    extract::Request,
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use http::{HeaderValue, StatusCode, header};
@@ -97,9 +95,7 @@ pub fn detail_response(status: StatusCode, detail: &str) -> Response {
 
 /// Gives every error response that has no JSON (or HTML) body the spec's
 /// body: `{"detail": "<reason phrase>"}`, and for 500 also the request id.
-pub async fn fill_body(request: Request, next: Next) -> Response {
-    let request_id = request.extensions().get::<RequestId>().cloned();
-    let response = next.run(request).await;
+pub fn fill_body(response: Response, request_id: &RequestId) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || has_own_body(&response) {
         return response;
@@ -107,7 +103,7 @@ pub async fn fill_body(request: Request, next: Next) -> Response {
     let (mut parts, _) = response.into_parts();
     let reason = status.canonical_reason().unwrap_or("Error");
     let body = if status == StatusCode::INTERNAL_SERVER_ERROR {
-        let request_id = request_id.as_ref().map(RequestId::as_str).unwrap_or_default();
+        let request_id = request_id.as_str();
         let cause = parts
             .extensions
             .get::<InternalCause>()

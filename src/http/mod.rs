@@ -3,6 +3,7 @@
 
 pub mod access_log;
 pub mod client;
+mod envelope;
 pub mod error;
 pub mod extract;
 pub mod request_id;
@@ -25,31 +26,28 @@ const DEFAULT_HSTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs
 /// Wraps the routes in the middleware stack. The order is the security
 /// story, read top (outermost, first to see a request) to bottom:
 ///
-/// 1. request id: every later layer, log line and error body can name it;
-/// 2. client: the client IP and transport, resolved once (trusted proxies);
-/// 3. access log and metrics: see every response, including the ones below;
-/// 4. security headers: on every response, errors included;
-/// 5. error bodies: bare error statuses from the layers below get the spec's body;
-/// 6. panics: a panicking handler becomes a 500, and the server lives on;
-/// 7. time-out: a request running past `limits.request_timeout` is answered 503;
-/// 8. body limit: bodies over `limits.max_body_bytes` are refused with 413.
+/// 1. the envelope ([`envelope::layer`]): request id, client IP and
+///    transport, then on the way out error bodies, security headers, the
+///    access log and metrics, so each sees every response of the layers below;
+/// 2. panics: a panicking handler becomes a bare 500 (the envelope gives it
+///    the spec's body), and the server lives on;
+/// 3. time-out: a request running past `limits.request_timeout` is answered 503;
+/// 4. body limit: bodies over `limits.max_body_bytes` are refused with 413.
 pub fn apply(routes: Router, settings: &Settings) -> Router {
-    let proxies = Arc::new(client::TrustedProxies::new(
-        settings.proxy.trusted.iter().map(|net| net.0),
-    ));
-    let hsts = security_headers::Hsts::new(
-        settings
-            .tls
-            .as_ref()
-            .map_or(DEFAULT_HSTS_MAX_AGE, |tls| tls.hsts_max_age.get()),
-    );
+    let envelope = envelope::Envelope {
+        proxies: Arc::new(client::TrustedProxies::new(
+            settings.proxy.trusted.iter().map(|net| net.0),
+        )),
+        hsts: security_headers::Hsts::new(
+            settings
+                .tls
+                .as_ref()
+                .map_or(DEFAULT_HSTS_MAX_AGE, |tls| tls.hsts_max_age.get()),
+        ),
+    };
     routes.layer(
         ServiceBuilder::new()
-            .layer(middleware::from_fn(request_id::layer))
-            .layer(middleware::from_fn_with_state(proxies, client::layer))
-            .layer(middleware::from_fn(access_log::layer))
-            .layer(middleware::from_fn_with_state(hsts, security_headers::layer))
-            .layer(middleware::from_fn(error::fill_body))
+            .layer(middleware::from_fn_with_state(envelope, envelope::layer))
             .layer(CatchPanicLayer::custom(error::panic_response))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,

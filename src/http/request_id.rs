@@ -5,7 +5,7 @@
 //! contract requires the value to be checked first, since it is echoed in
 //! responses and written to logs (log injection, OWASP ASVS 5.0 V16.4.1).
 
-use axum::{extract::Request, middleware::Next, response::Response};
+use axum::{extract::Request, response::Response};
 use http::{HeaderName, HeaderValue};
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -35,7 +35,8 @@ impl RequestId {
     }
 }
 
-pub async fn layer(mut request: Request, next: Next) -> Response {
+/// Gives the request its id (in its headers and extensions) and returns it.
+pub fn assign(request: &mut Request) -> RequestId {
     let id = request
         .headers()
         .get(&X_REQUEST_ID)
@@ -43,9 +44,12 @@ pub async fn layer(mut request: Request, next: Next) -> Response {
         .unwrap_or_else(RequestId::generate);
     request.headers_mut().insert(X_REQUEST_ID.clone(), id.0.clone());
     request.extensions_mut().insert(id.clone());
-    let mut response = next.run(request).await;
-    response.headers_mut().insert(X_REQUEST_ID.clone(), id.0);
-    response
+    id
+}
+
+/// Names the request's id on its response.
+pub fn stamp(response: &mut Response, id: &RequestId) {
+    response.headers_mut().insert(X_REQUEST_ID.clone(), id.0.clone());
 }
 
 #[cfg(test)]

@@ -1,14 +1,8 @@
 //! The security headers of every response (SPEC section 3, "On every
 //! response"; OWASP HTTP security response headers cheat sheet).
 
-use axum::{
-    extract::{Request, State},
-    middleware::Next,
-    response::Response,
-};
+use axum::response::Response;
 use http::{HeaderValue, header};
-
-use super::client::ClientInfo;
 
 /// API responses may load nothing and be framed by nobody.
 const JSON_CSP: HeaderValue = HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'");
@@ -34,11 +28,8 @@ impl Hsts {
     }
 }
 
-pub async fn layer(State(hsts): State<Hsts>, request: Request, next: Next) -> Response {
-    // HSTS is only meaningful, and only allowed (RFC 6797 section 7.2), over
-    // a secure transport.
-    let https = request.extensions().get::<ClientInfo>().is_some_and(|c| c.https);
-    let mut response = next.run(request).await;
+/// Sets the headers on `response`. `https`: the request came over TLS.
+pub fn apply(response: &mut Response, https: bool, hsts: &Hsts) {
     let is_html = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -53,8 +44,9 @@ pub async fn layer(State(hsts): State<Hsts>, request: Request, next: Next) -> Re
     headers.insert(header::REFERRER_POLICY, NO_REFERRER);
     headers.insert("cross-origin-opener-policy", SAME_ORIGIN);
     headers.remove(header::SERVER);
+    // HSTS is only meaningful, and only allowed (RFC 6797 section 7.2), over
+    // a secure transport.
     if https {
-        headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.0);
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.0.clone());
     }
-    response
 }

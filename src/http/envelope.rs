@@ -1,0 +1,48 @@
+//! The envelope every request passes through first: the cross-cutting steps
+//! that must see every request and every response, in this order.
+//!
+//! They run in one middleware function rather than one layer each, because
+//! each `from_fn` layer boxes the rest of the stack per request; in this
+//! order they cost one box.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{Request, State},
+    middleware::Next,
+    response::Response,
+};
+
+use super::{
+    access_log::AccessLog,
+    client::TrustedProxies,
+    error, request_id,
+    security_headers::{self, Hsts},
+};
+
+/// What the envelope needs, built once from the settings.
+#[derive(Clone)]
+pub struct Envelope {
+    pub proxies: Arc<TrustedProxies>,
+    pub hsts: Hsts,
+}
+
+pub async fn layer(State(envelope): State<Envelope>, mut request: Request, next: Next) -> Response {
+    // 1. The request id: every later step, log line and error body names it.
+    let id = request_id::assign(&mut request);
+    // 2. The client IP and transport, resolved once (trusted proxies only).
+    let client = envelope.proxies.identify(&mut request);
+    // 3. The access log starts its clock.
+    let log = AccessLog::start(&request);
+
+    let response = next.run(request).await;
+
+    // 4. Bare error statuses from below get the spec's body.
+    let mut response = error::fill_body(response, &id);
+    // 5. Security headers and the request id, on every response.
+    security_headers::apply(&mut response, client.https, &envelope.hsts);
+    request_id::stamp(&mut response, &id);
+    // 6. One log line and one metrics sample, for the final response.
+    log.finish(&response, &id, &client);
+    response
+}
