@@ -8,7 +8,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use http::HeaderMap;
 use ipnet::IpNet;
 
@@ -21,9 +21,10 @@ pub struct ClientInfo {
     pub https: bool,
 }
 
-/// How the connection arrived, set by the listener on every request.
+/// The connection a request arrived on, set by the listener on every request.
 #[derive(Clone, Copy, Debug)]
-pub struct Transport {
+pub struct Connection {
+    pub peer: SocketAddr,
     pub tls: bool,
 }
 
@@ -90,12 +91,12 @@ fn canonical(ip: IpAddr) -> IpAddr {
 impl TrustedProxies {
     /// Resolves the client of `request` and records it in its extensions.
     pub fn identify(&self, request: &mut Request) -> ClientInfo {
-        let peer = request
+        // Every listener sets the connection; a request without one (built
+        // in-process) is treated as local plain HTTP.
+        let (peer, tls) = request
             .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip())
-            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        let tls = request.extensions().get::<Transport>().is_some_and(|t| t.tls);
+            .get::<Connection>()
+            .map_or((IpAddr::from([127, 0, 0, 1]), false), |c| (c.peer.ip(), c.tls));
         let client = self.resolve(peer, tls, request.headers());
         request.extensions_mut().insert(client);
         client

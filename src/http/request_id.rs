@@ -21,8 +21,9 @@ impl RequestId {
     }
 
     fn generate() -> Self {
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        Self(HeaderValue::from_str(&id).expect("hex is a valid header value"))
+        let mut buffer = [0u8; uuid::fmt::Simple::LENGTH];
+        let id = uuid::Uuid::new_v4().simple().encode_lower(&mut buffer);
+        Self(HeaderValue::from_str(id).expect("hex is a valid header value"))
     }
 
     fn accept(value: &HeaderValue) -> Option<Self> {

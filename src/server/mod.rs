@@ -11,7 +11,7 @@ mod shutdown;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::{Router, extract::ConnectInfo};
+use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
@@ -23,7 +23,7 @@ use tower::ServiceExt;
 
 pub use shutdown::{Shutdown, wait_for_signal};
 
-use crate::http::client::Transport;
+use crate::http::client::Connection;
 
 /// How long a client may take to send a request's headers (slowloris).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -113,9 +113,7 @@ fn with_connection_info(
     Future = impl Send,
 > + Clone {
     app.map_request(move |mut request: http::Request<Incoming>| {
-        let extensions = request.extensions_mut();
-        extensions.insert(ConnectInfo(peer));
-        extensions.insert(Transport { tls });
+        request.extensions_mut().insert(Connection { peer, tls });
         request
     })
 }
