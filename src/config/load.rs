@@ -71,13 +71,9 @@ fn describe(err: &figment::Error) -> String {
             if path.last().map(String::as_str) != Some(field) {
                 path.push(field.to_string());
             }
-            return format!(
-                "missing configuration key `{}`{}",
-                path.join("."),
-                origin(err, &path)
-            );
+            return format!("missing configuration key `{}`", path.join("."));
         }
-        Kind::Message(message) => message.clone(),
+        Kind::Message(message) => one_line(message),
         Kind::InvalidType(actual, expected) => format!("expected {expected}, found {actual}"),
         Kind::InvalidValue(actual, expected) => format!("expected {expected}, found {actual}"),
         Kind::UnknownVariant(found, expected) => {
@@ -96,6 +92,22 @@ fn describe(err: &figment::Error) -> String {
     }
 }
 
+/// Folds a multi-line message (TOML syntax errors quote the line with a
+/// caret under it) into one line, keeping the sentences.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim_end)
+        .filter(|line| {
+            let quoted = line
+                .split_once(" |")
+                .is_some_and(|(n, _)| n.trim().chars().all(|c| c.is_ascii_digit()));
+            !line.is_empty() && !line.starts_with(' ') && !quoted
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// ` (in FILE)` or ` (environment variable NAME)`, when figment knows.
 fn origin(err: &figment::Error, path: &[String]) -> String {
     let Some(metadata) = &err.metadata else {
@@ -108,5 +120,19 @@ fn origin(err: &figment::Error, path: &[String]) -> String {
             format!(" (environment variable {ENV_PREFIX}{})", name.join("__"))
         }
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn toml_syntax_errors_fold_into_one_line() {
+        let message = "TOML parse error at line 1, column 8\n  |\n1 | bind = \n  |        ^\ninvalid string\nexpected `\"`, `'`\n";
+        assert_eq!(
+            one_line(message),
+            "TOML parse error at line 1, column 8; invalid string; expected `\"`, `'`"
+        );
     }
 }

@@ -191,3 +191,16 @@ fn unknown_command_is_a_usage_error() {
     let output = run_cli(&TestConfig::default(), &["frobnicate"], "");
     assert_eq!(output.code, Some(2), "{output:?}");
 }
+
+#[test]
+fn toml_syntax_error_is_one_sentence() {
+    let output = serve(TestConfig::default().toml("bind = \n"));
+    assert_one_sentence_naming(&output, "rampart.toml");
+    assert!(output.stderr.contains("line 1"), "{}", output.stderr);
+}
+
+#[test]
+fn a_table_missing_a_required_key_names_it() {
+    let output = serve(TestConfig::default().env("RAMPART_TLS__CERT", "cert.pem"));
+    assert_one_sentence_naming(&output, "tls.key");
+}
