@@ -8,6 +8,14 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
 use crate::{
+    auth::{
+        invalidation::{self, Invalidations},
+        keyring::{self, KeyRing},
+        keys::KeySealer,
+        password::PasswordHasher,
+        service::AccountService,
+        tokens::TokenService,
+    },
     config::{Settings, secret::SecretKey},
     http, observability, routes,
     server::{self, ListenerLimits, Shutdown},
@@ -29,6 +37,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Keys(#[from] crate::auth::keyring::KeyError),
 }
 
 pub struct Application {
@@ -37,27 +47,49 @@ pub struct Application {
     app: Router,
     admin_app: Router,
     state: AppState,
+    upkeep: Upkeep,
 }
 
 impl Application {
-    /// Opens the store and binds both listeners.
+    /// Opens the store, loads the keys and binds both listeners.
     pub async fn build(settings: Settings, secret: Arc<SecretKey>) -> Result<Self, StartError> {
         let metrics = observability::metrics::install();
         let store = Store::connect(&settings.database_url).await?;
+        let keys = KeyRing::open(store.clone(), KeySealer::new(&secret), &settings.auth).await?;
+        let invalidations = Invalidations::load(store.clone()).await?;
+        let tokens = Arc::new(TokenService::new(
+            keys.clone(),
+            invalidations.clone(),
+            &settings.auth,
+        ));
+        let accounts = Arc::new(AccountService::new(
+            store.clone(),
+            PasswordHasher::new(),
+            tokens.clone(),
+            invalidations.clone(),
+            &settings.auth,
+        ));
         let public = bind(settings.bind).await?;
         let admin = bind(settings.admin_bind).await?;
         let state = AppState {
             settings: Arc::new(settings),
-            store,
-            secret,
+            store: store.clone(),
+            accounts,
+            keys: keys.clone(),
         };
-        let app = http::apply(routes::router(state.clone()), &state.settings);
+        let app = http::apply(routes::router(state.clone()), &state.settings, tokens);
+        let upkeep = Upkeep {
+            keys,
+            invalidations,
+            store,
+        };
         Ok(Self {
             public,
             admin,
             app,
             admin_app: admin_router(metrics),
             state,
+            upkeep,
         })
     }
 
@@ -83,8 +115,44 @@ impl Application {
         tokio::join!(
             server::serve(self.public, self.app, public_limits, shutdown.clone()),
             server::serve(self.admin, self.admin_app, admin_limits, shutdown.clone()),
+            self.upkeep.run(shutdown.clone()),
         );
         self.state.store.close().await;
+    }
+}
+
+/// Periodic work every instance does while it serves.
+struct Upkeep {
+    keys: Arc<KeyRing>,
+    invalidations: Arc<Invalidations>,
+    store: Store,
+}
+
+impl Upkeep {
+    async fn run(self, shutdown: Shutdown) {
+        let mut keys = tokio::time::interval(keyring::RELOAD_INTERVAL);
+        let mut invalidations = tokio::time::interval(invalidation::REFRESH_INTERVAL);
+        let mut purge = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tokio::select! {
+                _ = keys.tick() => {
+                    if let Err(err) = self.keys.upkeep().await {
+                        tracing::warn!(error = %err, "signing key upkeep failed");
+                    }
+                }
+                _ = invalidations.tick() => {
+                    if let Err(err) = self.invalidations.refresh().await {
+                        tracing::warn!(error = %err, "refreshing token invalidations failed");
+                    }
+                }
+                _ = purge.tick() => {
+                    if let Err(err) = self.store.purge_expired_tokens(crate::store::now_ms()).await {
+                        tracing::warn!(error = %err, "purging expired tokens failed");
+                    }
+                }
+                () = shutdown.wait() => return,
+            }
+        }
     }
 }
 

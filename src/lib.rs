@@ -6,6 +6,7 @@
 //! `observability` logs and metrics, `cli` the command line.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod http;

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use crate::{
-    config::{Settings, secret::SecretKey},
+    auth::{keyring::KeyRing, service::AccountService},
+    config::Settings,
     store::Store,
 };
 
@@ -12,6 +13,6 @@ use crate::{
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,
-    /// The server secret, from which signing and session keys are derived.
-    pub secret: Arc<SecretKey>,
+    pub accounts: Arc<AccountService>,
+    pub keys: Arc<KeyRing>,
 }

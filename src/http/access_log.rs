@@ -15,11 +15,6 @@ use metrics::{Counter, Histogram};
 use super::{client::ClientInfo, request_id::RequestId};
 use crate::observability::metrics::{HTTP_REQUEST_DURATION, HTTP_REQUESTS};
 
-/// The user a request was authenticated as, put in the response's
-/// extensions by authentication so the log line can name them.
-#[derive(Clone, Debug)]
-pub struct LoggedUser(pub String);
-
 /// What is known of a request when it arrives.
 pub struct AccessLog {
     started: Instant,
@@ -37,11 +32,16 @@ impl AccessLog {
     }
 
     /// Logs the request and records its metrics.
-    pub fn finish(self, response: &Response, request_id: &RequestId, client: &ClientInfo) {
+    pub fn finish(
+        self,
+        response: &Response,
+        request_id: &RequestId,
+        client: &ClientInfo,
+        user: Option<&str>,
+    ) {
         let elapsed = self.started.elapsed();
         let status = response.status().as_u16();
         let route = self.route.as_ref().map(MatchedPath::as_str);
-        let user = response.extensions().get::<LoggedUser>().map(|u| u.0.as_str());
         tracing::info!(
             target: "rampart::access",
             request_id = request_id.as_str(),

@@ -13,6 +13,8 @@ use axum::{
     response::Response,
 };
 
+use crate::auth::{self, Authentication, tokens::TokenService};
+
 use super::{
     access_log::AccessLog,
     client::TrustedProxies,
@@ -25,6 +27,7 @@ use super::{
 pub struct Envelope {
     pub proxies: Arc<TrustedProxies>,
     pub hsts: Hsts,
+    pub tokens: Arc<TokenService>,
 }
 
 pub async fn layer(State(envelope): State<Envelope>, mut request: Request, next: Next) -> Response {
@@ -34,15 +37,22 @@ pub async fn layer(State(envelope): State<Envelope>, mut request: Request, next:
     let client = envelope.proxies.identify(&mut request);
     // 3. The access log starts its clock.
     let log = AccessLog::start(&request);
+    // 4. The credentials, verified once; extractors read the outcome.
+    let authentication = auth::authenticate(&envelope.tokens, request.headers()).await;
+    let user = match &authentication {
+        Authentication::Bearer(claims) => Some(claims.clone()),
+        _ => None,
+    };
+    request.extensions_mut().insert(authentication);
 
     let response = next.run(request).await;
 
-    // 4. Bare error statuses from below get the spec's body.
+    // 5. Bare error statuses from below get the spec's body.
     let mut response = error::fill_body(response, &id);
-    // 5. Security headers and the request id, on every response.
+    // 6. Security headers and the request id, on every response.
     security_headers::apply(&mut response, client.https, &envelope.hsts);
     request_id::stamp(&mut response, &id);
-    // 6. One log line and one metrics sample, for the final response.
-    log.finish(&response, &id, &client);
+    // 7. One log line and one metrics sample, for the final response.
+    log.finish(&response, &id, &client, user.as_deref().map(|c| c.sub.as_str()));
     response
 }

@@ -17,7 +17,7 @@ use http::StatusCode;
 use tower::ServiceBuilder;
 use tower_http::{catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 
-use crate::config::Settings;
+use crate::{auth::tokens::TokenService, config::Settings};
 
 /// HSTS max-age when TLS is terminated by a trusted proxy and `[tls]` is
 /// absent: one year, as `tls.hsts_max_age` defaults to.
@@ -27,14 +27,16 @@ const DEFAULT_HSTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs
 /// story, read top (outermost, first to see a request) to bottom:
 ///
 /// 1. the envelope ([`envelope::layer`]): request id, client IP and
-///    transport, then on the way out error bodies, security headers, the
-///    access log and metrics, so each sees every response of the layers below;
+///    transport, bearer-token authentication, then on the way out error
+///    bodies, security headers, the access log and metrics, so each sees
+///    every response of the layers below;
 /// 2. panics: a panicking handler becomes a bare 500 (the envelope gives it
 ///    the spec's body), and the server lives on;
 /// 3. time-out: a request running past `limits.request_timeout` is answered 503;
 /// 4. body limit: bodies over `limits.max_body_bytes` are refused with 413.
-pub fn apply(routes: Router, settings: &Settings) -> Router {
+pub fn apply(routes: Router, settings: &Settings, tokens: Arc<TokenService>) -> Router {
     let envelope = envelope::Envelope {
+        tokens,
         proxies: Arc::new(client::TrustedProxies::new(
             settings.proxy.trusted.iter().map(|net| net.0),
         )),

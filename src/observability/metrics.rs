@@ -8,6 +8,9 @@ pub const HTTP_REQUESTS: &str = "http_requests_total";
 /// Request latency in seconds, by `method`, `route` and `status`.
 pub const HTTP_REQUEST_DURATION: &str = "http_request_duration_seconds";
 
+/// Requests refused for bad credentials, by `reason`.
+pub const AUTH_FAILURES: &str = "auth_failures_total";
+
 /// Latency buckets (seconds): from 0.5 ms to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,

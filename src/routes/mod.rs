@@ -3,8 +3,11 @@
 
 mod docs;
 mod health;
+mod keys;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
+mod token;
+mod users;
 
 use axum::Router;
 use utoipa::OpenApi;
@@ -20,9 +23,33 @@ use crate::{http::error::ErrorBody, http::validation::ValidationErrorBody, state
         license(name = "MIT OR Apache-2.0")
     ),
     components(schemas(ErrorBody, ValidationErrorBody)),
-    tags((name = "meta", description = "Service health and documentation"))
+    modifiers(&BearerScheme),
+    tags(
+        (name = "meta", description = "Service health and documentation"),
+        (name = "auth", description = "OAuth2 password flow, tokens and keys"),
+        (name = "users", description = "Accounts"),
+        (name = "admin", description = "Administration (role admin)")
+    )
 )]
 struct ApiDoc;
+
+/// The `bearer` security scheme: OAuth2 password flow at `/token`, so
+/// Swagger UI's "Authorize" logs in as FastAPI's does.
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Flow, OAuth2, Password, Scopes, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::OAuth2(OAuth2::new([Flow::Password(Password::new(
+                "/token",
+                Scopes::new(),
+            ))])),
+        );
+    }
+}
 
 /// Every public route, with its state, before the middleware stack.
 pub fn router(state: AppState) -> Router {
@@ -30,6 +57,15 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(health::root))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
+        .routes(routes!(token::token))
+        .routes(routes!(token::revoke))
+        .routes(routes!(keys::jwks))
+        .routes(routes!(keys::rotate))
+        .routes(routes!(users::create_user))
+        .routes(routes!(users::me))
+        .routes(routes!(users::change_password))
+        .routes(routes!(users::protected))
+        .routes(routes!(users::protected_route))
         .split_for_parts();
     let routes = routes.merge(docs::router(&openapi));
     #[cfg(feature = "test-hooks")]

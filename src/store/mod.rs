@@ -5,6 +5,11 @@
 //! by `database_url`. Each backend has its own embedded migrations, run at
 //! start. Queries use bound parameters only.
 
+mod keys;
+mod leases;
+mod tokens;
+mod users;
+
 use std::{str::FromStr, time::Duration};
 
 use sqlx::{
@@ -15,6 +20,27 @@ use sqlx::{
 
 use crate::config::DatabaseUrl;
 
+pub use keys::StoredKey;
+pub use tokens::RefreshUse;
+pub use users::{NewUser, UserRecord, UserState};
+
+/// Runs `$body` with `$pool` bound to whichever pool the store has. The SQL
+/// is the same text for both backends (`$1` placeholders, BIGINT times).
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// The current time in unix milliseconds, as the store keeps times.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
 /// How long a query waits for a free connection before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -24,6 +50,15 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("the database schema could not be migrated: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether the error is a unique-constraint violation.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Self::Database(sqlx::Error::Database(db)) if db.is_unique_violation())
+    }
 }
 
 /// A handle on the database; cheap to clone.
@@ -33,7 +68,7 @@ pub struct Store {
 }
 
 #[derive(Clone, Debug)]
-enum Db {
+pub(crate) enum Db {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }

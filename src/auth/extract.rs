@@ -1,0 +1,98 @@
+//! Extractors that say what a handler needs: `CurrentUser` (any valid
+//! token), `RequireRole<Admin>` (a role). The Rust form of FastAPI's
+//! `Depends(get_current_user)`.
+
+use std::{marker::PhantomData, sync::Arc};
+
+use axum::{
+    extract::FromRequestParts,
+    http::request::Parts,
+    response::{IntoResponse, Response},
+};
+use http::{HeaderValue, StatusCode, header};
+
+use super::{Authentication, tokens::AccessClaims};
+use crate::http::error::detail_response;
+
+/// The authenticated caller.
+#[derive(Clone, Debug)]
+pub struct CurrentUser(pub Arc<AccessClaims>);
+
+impl CurrentUser {
+    pub fn username(&self) -> &str {
+        &self.0.sub
+    }
+
+    pub fn has_role(&self, role: &str) -> bool {
+        self.0.has_role(role)
+    }
+}
+
+/// Why a request is refused by an auth extractor.
+#[derive(Debug)]
+pub enum AuthRejection {
+    /// No credentials: 401 `Not authenticated`.
+    Missing,
+    /// Credentials that do not verify: 401 `Invalid authentication credentials`.
+    Invalid,
+    /// Valid credentials without the role: 403 `Not enough permissions`.
+    Forbidden,
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        let (status, detail) = match self {
+            Self::Missing => (StatusCode::UNAUTHORIZED, "Not authenticated"),
+            Self::Invalid => (StatusCode::UNAUTHORIZED, "Invalid authentication credentials"),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "Not enough permissions"),
+        };
+        let mut response = detail_response(status, detail);
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 6750 section 3.
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Authentication>() {
+            Some(Authentication::Bearer(claims)) => Ok(Self(claims.clone())),
+            Some(Authentication::Invalid(_)) => Err(AuthRejection::Invalid),
+            Some(Authentication::Anonymous) | None => Err(AuthRejection::Missing),
+        }
+    }
+}
+
+/// A role a route requires, named by a marker type.
+pub trait RoleName: Send + Sync + 'static {
+    const NAME: &'static str;
+}
+
+/// The `admin` role.
+pub struct Admin;
+
+impl RoleName for Admin {
+    const NAME: &'static str = super::names::Role::ADMIN;
+}
+
+/// The authenticated caller, who holds role `R`.
+pub struct RequireRole<R: RoleName>(pub CurrentUser, PhantomData<R>);
+
+impl<R: RoleName, S: Send + Sync> FromRequestParts<S> for RequireRole<R> {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        if user.has_role(R::NAME) {
+            Ok(Self(user, PhantomData))
+        } else {
+            Err(AuthRejection::Forbidden)
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! The key ring: the signing key and every key that may still verify a
+//! live token, held in memory and swapped atomically, so issuing and
+//! verifying read it without a lock or a database round-trip.
+//!
+//! Rotation (SPEC section 4): every `key_rotation_interval`, the instance
+//! holding the `key-rotation` lease generates a new key, stores it sealed,
+//! and retires the old one, which keeps verifying until the last token it
+//! signed has expired (`access_token_ttl` + leeway) and is then deleted.
+//! Rotation therefore logs nobody out. Every instance reloads the keys
+//! periodically, and at once (throttled) when it meets an unknown `kid`.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::Duration,
+};
+
+use arc_swap::ArcSwap;
+use jsonwebtoken::{DecodingKey, EncodingKey};
+use serde_json::{Value, json};
+
+use super::keys::{self, KeySealer};
+use crate::{
+    config::{AuthSettings, SigningAlgorithm},
+    store::{Store, StoreError, StoredKey, now_ms},
+};
+
+/// How often every instance reloads the keys.
+pub const RELOAD_INTERVAL: Duration = Duration::from_secs(2);
+/// At most one reload for unknown `kid`s per this many milliseconds.
+const UNKNOWN_KID_RELOAD_MS: i64 = 1_000;
+const LEASE: &str = "key-rotation";
+const LEASE_MS: i64 = 30_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Open(#[from] keys::OpenError),
+    #[error("no signing key became available")]
+    NoKey,
+}
+
+/// The key that signs new tokens.
+pub struct Signer {
+    pub kid: String,
+    pub algorithm: SigningAlgorithm,
+    pub key: EncodingKey,
+    pub created_at: i64,
+}
+
+/// A key as `keys list` shows it: never key material.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub algorithm: String,
+    pub state: &'static str,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+    pub expires_at: Option<i64>,
+}
+
+struct KeySet {
+    signer: Option<Arc<Signer>>,
+    verifiers: HashMap<String, DecodingKey>,
+    jwks: axum::body::Bytes,
+}
+
+pub struct KeyRing {
+    set: ArcSwap<KeySet>,
+    store: Store,
+    sealer: KeySealer,
+    settings: AuthSettings,
+    instance: String,
+    last_unknown_kid_reload: AtomicI64,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("instance", &self.instance)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyRing {
+    /// Loads the keys, creating the first one if there is none (or none of
+    /// the configured algorithm).
+    pub async fn open(
+        store: Store,
+        sealer: KeySealer,
+        settings: &AuthSettings,
+    ) -> Result<Arc<Self>, KeyError> {
+        let ring = Arc::new(Self {
+            set: ArcSwap::from_pointee(KeySet {
+                signer: None,
+                verifiers: HashMap::new(),
+                jwks: empty_jwks(),
+            }),
+            store,
+            sealer,
+            settings: settings.clone(),
+            instance: uuid::Uuid::new_v4().simple().to_string(),
+            last_unknown_kid_reload: AtomicI64::new(0),
+        });
+        ring.reload().await?;
+        for _ in 0..50 {
+            if ring.set.load().signer.is_some() {
+                return Ok(ring);
+            }
+            if ring.holds_lease().await? {
+                ring.rotate().await?;
+            } else {
+                // Another instance is creating it.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                ring.reload().await?;
+            }
+        }
+        Err(KeyError::NoKey)
+    }
+
+    /// The current signing key.
+    pub fn signer(&self) -> Arc<Signer> {
+        self.set
+            .load()
+            .signer
+            .clone()
+            .expect("the key ring always has a signer once open")
+    }
+
+    /// The verifying key for `kid`, if it may still verify tokens.
+    pub fn verifier(&self, kid: &str) -> Option<DecodingKey> {
+        self.set.load().verifiers.get(kid).cloned()
+    }
+
+    /// `/.well-known/jwks.json`, serialized once per change.
+    pub fn jwks(&self) -> axum::body::Bytes {
+        self.set.load().jwks.clone()
+    }
+
+    /// Reloads (at most once a second) when a token names an unknown `kid`.
+    pub async fn reload_for_unknown_kid(&self, kid: &str) -> Option<DecodingKey> {
+        let now = now_ms();
+        let last = self.last_unknown_kid_reload.load(Ordering::Relaxed);
+        if now - last < UNKNOWN_KID_RELOAD_MS
+            || self
+                .last_unknown_kid_reload
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return None;
+        }
+        if let Err(err) = self.reload().await {
+            tracing::warn!(error = %err, "reloading signing keys failed");
+        }
+        self.verifier(kid)
+    }
+
+    /// Reads the keys from the store.
+    pub async fn reload(&self) -> Result<(), KeyError> {
+        let stored = self.store.live_keys(now_ms()).await?;
+        let mut signer = None;
+        let mut verifiers = HashMap::new();
+        let mut public = Vec::new();
+        for key in &stored {
+            let Some(algorithm) = keys::parse_algorithm(&key.algorithm) else {
+                continue;
+            };
+            // Only the configured algorithm is accepted (RFC 8725 section 3.1).
+            if algorithm != self.settings.algorithm {
+                continue;
+            }
+            let private = self.sealer.open(&key.kid, &key.sealed_private_key)?;
+            let jwk: Value = serde_json::from_str(&key.public_jwk).unwrap_or(Value::Null);
+            if let Some(decoding) = keys::decoding_key(algorithm, &private, &jwk) {
+                verifiers.insert(key.kid.clone(), decoding);
+            }
+            if algorithm != SigningAlgorithm::HS256 && jwk.is_object() {
+                public.push(jwk);
+            }
+            if key.retired_at.is_none() && signer.is_none() {
+                signer = Some(Arc::new(Signer {
+                    kid: key.kid.clone(),
+                    algorithm,
+                    key: keys::encoding_key(algorithm, &private),
+                    created_at: key.created_at,
+                }));
+            }
+        }
+        let jwks = axum::body::Bytes::from(json!({ "keys": public }).to_string());
+        self.set.store(Arc::new(KeySet {
+            signer,
+            verifiers,
+            jwks,
+        }));
+        Ok(())
+    }
+
+    /// Rotates now: a new signing key; the old ones verify until their
+    /// tokens have expired. Returns the new `kid`.
+    pub async fn rotate(&self) -> Result<String, KeyError> {
+        let algorithm = self.settings.algorithm;
+        // RSA generation takes a while: keep it off the async workers.
+        let generated = tokio::task::spawn_blocking(move || keys::generate(algorithm))
+            .await
+            .map_err(|_| KeyError::NoKey)?;
+        let now = now_ms();
+        let stored = StoredKey {
+            kid: generated.kid.clone(),
+            algorithm: keys::algorithm_name(algorithm).to_owned(),
+            sealed_private_key: self.sealer.seal(&generated.kid, &generated.private),
+            public_jwk: generated.public_jwk.to_string(),
+            created_at: now,
+            retired_at: None,
+            expires_at: None,
+        };
+        let ttl_ms = i64::try_from(self.settings.access_token_ttl.get().as_millis()).unwrap_or(i64::MAX / 4);
+        let leeway_ms = i64::try_from(super::tokens::LEEWAY_SECS * 1000).unwrap_or(0);
+        self.store.rotate_to(&stored, now + ttl_ms + leeway_ms).await?;
+        self.reload().await?;
+        tracing::info!(kid = %generated.kid, algorithm = keys::algorithm_name(algorithm), "signing key rotated");
+        Ok(generated.kid)
+    }
+
+    async fn holds_lease(&self) -> Result<bool, StoreError> {
+        let now = now_ms();
+        self.store
+            .acquire_lease(LEASE, &self.instance, now, now + LEASE_MS)
+            .await
+    }
+
+    /// One round of upkeep: reload, and if this instance holds the lease,
+    /// rotate when the key is due and delete keys that verify nothing.
+    pub async fn upkeep(&self) -> Result<(), KeyError> {
+        self.reload().await?;
+        if !self.holds_lease().await? {
+            return Ok(());
+        }
+        let interval_ms =
+            i64::try_from(self.settings.key_rotation_interval.get().as_millis()).unwrap_or(i64::MAX);
+        let due = self
+            .set
+            .load()
+            .signer
+            .as_ref()
+            .is_none_or(|s| now_ms() - s.created_at >= interval_ms);
+        if due {
+            self.rotate().await?;
+        }
+        let deleted = self.store.delete_expired_keys(now_ms()).await?;
+        if deleted > 0 {
+            tracing::info!(deleted, "expired signing keys deleted");
+        }
+        Ok(())
+    }
+
+    /// Every stored key, for `keys list`.
+    pub async fn list(store: &Store) -> Result<Vec<KeyInfo>, StoreError> {
+        Ok(store
+            .live_keys(now_ms())
+            .await?
+            .into_iter()
+            .map(|k| KeyInfo {
+                state: if k.retired_at.is_none() {
+                    "active"
+                } else {
+                    "retired"
+                },
+                kid: k.kid,
+                algorithm: k.algorithm,
+                created_at: k.created_at,
+                retired_at: k.retired_at,
+                expires_at: k.expires_at,
+            })
+            .collect())
+    }
+}
+
+fn empty_jwks() -> axum::body::Bytes {
+    axum::body::Bytes::from_static(br#"{"keys":[]}"#)
+}

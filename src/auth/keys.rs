@@ -1,0 +1,259 @@
+//! Signing keys: generation for each algorithm, their public JWK, and
+//! sealing of the private half for storage.
+//!
+//! Private keys are stored sealed with XChaCha20-Poly1305 under a key derived
+//! from the server secret with HKDF-SHA256 (RFC 5869), the `kid` bound as
+//! associated data so a sealed key cannot be swapped onto another `kid`.
+//! A database dump alone yields no signing key.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+use chacha20poly1305::{
+    KeyInit, XChaCha20Poly1305, XNonce,
+    aead::{Aead, Payload},
+};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use serde_json::{Value, json};
+
+use crate::config::{SigningAlgorithm, secret::SecretKey};
+
+/// HKDF `info` for the key that seals signing keys. Changing it makes every
+/// stored key unreadable.
+const SEALING_INFO: &[u8] = b"rampart/v1/signing-key-sealing";
+
+/// Seals and opens private keys.
+pub struct KeySealer(XChaCha20Poly1305);
+
+impl std::fmt::Debug for KeySealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeySealer([REDACTED])")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "a stored signing key cannot be opened: the secret differs from the one it was sealed with, or the key is damaged"
+)]
+pub struct OpenError;
+
+impl KeySealer {
+    pub fn new(secret: &SecretKey) -> Self {
+        let hkdf = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"rampart"), secret.expose());
+        let mut key = [0u8; 32];
+        hkdf.expand(SEALING_INFO, &mut key)
+            .expect("32 bytes is a valid HKDF length");
+        let cipher = XChaCha20Poly1305::new_from_slice(&key).expect("32-byte key");
+        key.fill(0);
+        Self(cipher)
+    }
+
+    /// `nonce || ciphertext` of `plaintext`, bound to `kid`.
+    pub fn seal(&self, kid: &str, plaintext: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; 24];
+        rand::fill(&mut nonce);
+        let nonce_array = XNonce::try_from(&nonce[..]).expect("24 bytes");
+        let sealed = self
+            .0
+            .encrypt(
+                &nonce_array,
+                Payload {
+                    msg: plaintext,
+                    aad: kid.as_bytes(),
+                },
+            )
+            .expect("XChaCha20-Poly1305 encrypts any key-sized message");
+        [nonce.as_slice(), &sealed].concat()
+    }
+
+    pub fn open(&self, kid: &str, sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
+        if sealed.len() < 24 {
+            return Err(OpenError);
+        }
+        let (nonce, ciphertext) = sealed.split_at(24);
+        let nonce = XNonce::try_from(nonce).map_err(|_| OpenError)?;
+        self.0
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: ciphertext,
+                    aad: kid.as_bytes(),
+                },
+            )
+            .map_err(|_| OpenError)
+    }
+}
+
+/// A freshly generated key.
+pub struct GeneratedKey {
+    pub kid: String,
+    pub algorithm: SigningAlgorithm,
+    /// PKCS#8 DER (EdDSA, ES256), PKCS#1 DER (RS256) or the raw HMAC key.
+    pub private: Vec<u8>,
+    /// The public JWK (RFC 7517), `{}` for HS256 whose key is secret.
+    pub public_jwk: Value,
+}
+
+pub fn algorithm_name(algorithm: SigningAlgorithm) -> &'static str {
+    match algorithm {
+        SigningAlgorithm::EdDSA => "EdDSA",
+        SigningAlgorithm::ES256 => "ES256",
+        SigningAlgorithm::RS256 => "RS256",
+        SigningAlgorithm::HS256 => "HS256",
+    }
+}
+
+pub fn parse_algorithm(name: &str) -> Option<SigningAlgorithm> {
+    match name {
+        "EdDSA" => Some(SigningAlgorithm::EdDSA),
+        "ES256" => Some(SigningAlgorithm::ES256),
+        "RS256" => Some(SigningAlgorithm::RS256),
+        "HS256" => Some(SigningAlgorithm::HS256),
+        _ => None,
+    }
+}
+
+pub fn jwt_algorithm(algorithm: SigningAlgorithm) -> Algorithm {
+    match algorithm {
+        SigningAlgorithm::EdDSA => Algorithm::EdDSA,
+        SigningAlgorithm::ES256 => Algorithm::ES256,
+        SigningAlgorithm::RS256 => Algorithm::RS256,
+        SigningAlgorithm::HS256 => Algorithm::HS256,
+    }
+}
+
+fn new_kid() -> String {
+    let mut bytes = [0u8; 16];
+    rand::fill(&mut bytes);
+    B64.encode(bytes)
+}
+
+/// Generates a key for `algorithm`. RSA generation takes a moment: call it
+/// off the async workers.
+pub fn generate(algorithm: SigningAlgorithm) -> GeneratedKey {
+    let kid = new_kid();
+    let (private, mut jwk) = match algorithm {
+        SigningAlgorithm::EdDSA => {
+            use ed25519_dalek::pkcs8::EncodePrivateKey;
+            let mut seed = [0u8; 32];
+            rand::fill(&mut seed);
+            let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+            seed.fill(0);
+            let der = key
+                .to_pkcs8_der()
+                .expect("Ed25519 keys encode")
+                .as_bytes()
+                .to_vec();
+            let x = B64.encode(key.verifying_key().to_bytes());
+            (der, json!({"kty": "OKP", "crv": "Ed25519", "x": x}))
+        }
+        SigningAlgorithm::ES256 => {
+            use p256::{elliptic_curve::sec1::ToEncodedPoint, pkcs8::EncodePrivateKey};
+            let key = loop {
+                let mut bytes = [0u8; 32];
+                rand::fill(&mut bytes);
+                // A random 32-byte string is a valid scalar but for a
+                // negligible fraction of values; draw again then.
+                if let Ok(key) = p256::SecretKey::from_slice(&bytes) {
+                    break key;
+                }
+            };
+            let der = key.to_pkcs8_der().expect("P-256 keys encode").as_bytes().to_vec();
+            let point = key.public_key().to_encoded_point(false);
+            let x = B64.encode(point.x().expect("uncompressed point"));
+            let y = B64.encode(point.y().expect("uncompressed point"));
+            (der, json!({"kty": "EC", "crv": "P-256", "x": x, "y": y}))
+        }
+        SigningAlgorithm::RS256 => {
+            use rsa::{pkcs1::EncodeRsaPrivateKey, traits::PublicKeyParts};
+            let key = rsa::RsaPrivateKey::new(&mut rand_core06::OsRng, 2048).expect("RSA key generation");
+            let der = key.to_pkcs1_der().expect("RSA keys encode").as_bytes().to_vec();
+            let n = B64.encode(key.n().to_bytes_be());
+            let e = B64.encode(key.e().to_bytes_be());
+            (der, json!({"kty": "RSA", "n": n, "e": e}))
+        }
+        SigningAlgorithm::HS256 => {
+            let mut secret = vec![0u8; 32];
+            rand::fill(&mut secret[..]);
+            (secret, json!({}))
+        }
+    };
+    if algorithm != SigningAlgorithm::HS256 {
+        jwk["kid"] = json!(kid);
+        jwk["alg"] = json!(algorithm_name(algorithm));
+        jwk["use"] = json!("sig");
+    }
+    GeneratedKey {
+        kid,
+        algorithm,
+        private,
+        public_jwk: jwk,
+    }
+}
+
+pub fn encoding_key(algorithm: SigningAlgorithm, private: &[u8]) -> EncodingKey {
+    match algorithm {
+        SigningAlgorithm::EdDSA => EncodingKey::from_ed_der(private),
+        SigningAlgorithm::ES256 => EncodingKey::from_ec_der(private),
+        SigningAlgorithm::RS256 => EncodingKey::from_rsa_der(private),
+        SigningAlgorithm::HS256 => EncodingKey::from_secret(private),
+    }
+}
+
+/// The verifying key, from the public JWK (or the HMAC key for HS256).
+pub fn decoding_key(algorithm: SigningAlgorithm, private: &[u8], jwk: &Value) -> Option<DecodingKey> {
+    let field = |name: &str| jwk.get(name).and_then(Value::as_str);
+    match algorithm {
+        SigningAlgorithm::EdDSA => DecodingKey::from_ed_components(field("x")?).ok(),
+        SigningAlgorithm::ES256 => DecodingKey::from_ec_components(field("x")?, field("y")?).ok(),
+        SigningAlgorithm::RS256 => DecodingKey::from_rsa_components(field("n")?, field("e")?).ok(),
+        SigningAlgorithm::HS256 => Some(DecodingKey::from_secret(private)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sealer() -> KeySealer {
+        KeySealer::new(&SecretKey::new(b"0123456789abcdef0123456789abcdef-test".to_vec()))
+    }
+
+    #[test]
+    fn sealed_keys_open_only_with_the_same_secret_and_kid() {
+        let sealed = sealer().seal("kid-1", b"private key bytes");
+        assert_eq!(sealer().open("kid-1", &sealed).unwrap(), b"private key bytes");
+        assert!(sealer().open("kid-2", &sealed).is_err(), "bound to the kid");
+        let other = KeySealer::new(&SecretKey::new(b"another-secret-0123456789abcdef-xyz".to_vec()));
+        assert!(other.open("kid-1", &sealed).is_err(), "bound to the secret");
+        assert!(
+            !sealed.windows(17).any(|w| w == b"private key bytes"),
+            "not in the clear"
+        );
+    }
+
+    #[test]
+    fn every_algorithm_signs_and_verifies_with_its_public_jwk() {
+        for algorithm in [
+            SigningAlgorithm::EdDSA,
+            SigningAlgorithm::ES256,
+            SigningAlgorithm::RS256,
+            SigningAlgorithm::HS256,
+        ] {
+            let key = generate(algorithm);
+            let alg = jwt_algorithm(algorithm);
+            let mut header = jsonwebtoken::Header::new(alg);
+            header.kid = Some(key.kid.clone());
+            let claims = json!({"sub": "alice", "exp": 4_000_000_000u64});
+            let token =
+                jsonwebtoken::encode(&header, &claims, &encoding_key(algorithm, &key.private)).unwrap();
+            let decoding = decoding_key(algorithm, &key.private, &key.public_jwk).unwrap();
+            let mut validation = jsonwebtoken::Validation::new(alg);
+            validation.validate_aud = false;
+            let decoded = jsonwebtoken::decode::<Value>(&token, &decoding, &validation).unwrap();
+            assert_eq!(decoded.claims["sub"], "alice", "{algorithm:?}");
+            if algorithm != SigningAlgorithm::HS256 {
+                assert_eq!(key.public_jwk["kid"], key.kid.as_str());
+                assert!(key.public_jwk.get("d").is_none(), "no private member in the JWK");
+            }
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Usernames and roles: types that can only hold valid values.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// 3-32 characters of `[A-Za-z0-9_.-]` (SPEC section 3, "Users").
+/// Compared case-insensitively by the store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Username(String);
+
+#[derive(Debug, thiserror::Error)]
+#[error("Username must be 3 to 32 characters of letters, digits, '_', '.' and '-'")]
+pub struct UsernameError;
+
+impl Username {
+    pub fn parse(text: &str) -> Result<Self, UsernameError> {
+        let valid = (3..=32).contains(&text.len())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        if valid {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(UsernameError)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Username {
+    type Error = UsernameError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text)
+    }
+}
+
+impl From<Username> for String {
+    fn from(name: Username) -> Self {
+        name.0
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A role name: 1-32 of `[a-z0-9_-]`, starting with a letter. `user` and
+/// `admin` have meaning to rampart; others may be assigned for callers' own
+/// use.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Role(String);
+
+#[derive(Debug, thiserror::Error)]
+#[error("a role is 1 to 32 characters of lower-case letters, digits, '_' and '-', starting with a letter")]
+pub struct RoleError;
+
+impl Role {
+    pub const USER: &'static str = "user";
+    pub const ADMIN: &'static str = "admin";
+
+    pub fn parse(text: &str) -> Result<Self, RoleError> {
+        let valid = (1..=32).contains(&text.len())
+            && text.as_bytes()[0].is_ascii_lowercase()
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-'));
+        if valid {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(RoleError)
+        }
+    }
+
+    pub fn user() -> Self {
+        Self(Self::USER.to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Role {
+    type Error = RoleError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text)
+    }
+}
+
+impl From<Role> for String {
+    fn from(role: Role) -> Self {
+        role.0
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        for ok in ["abc", "Alice_1.x-y", &"a".repeat(32)] {
+            assert!(Username::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["ab", &"a".repeat(33), "has space", "émile", "a/b", ""] {
+            assert!(Username::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn roles() {
+        for ok in ["user", "admin", "billing-2"] {
+            assert!(Role::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Admin", "2fa", "a b", &"a".repeat(33)] {
+            assert!(Role::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

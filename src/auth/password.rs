@@ -1,0 +1,316 @@
+//! Passwords: the policy for new ones, hashing with argon2id, verifying
+//! argon2 and imported bcrypt hashes, all on a bounded pool of threads.
+//!
+//! OWASP password storage cheat sheet: argon2id with m = 19 MiB, t = 2,
+//! p = 1 is the minimum; rampart uses those parameters. bcrypt hashes (as a
+//! passlib/FastAPI app stores them) verify, and are replaced by argon2id at
+//! the next successful login.
+//!
+//! Hashing is slow on purpose, so it never runs on the async workers: jobs
+//! go to a rayon pool with one thread per core, and at most
+//! `QUEUE_PER_THREAD` jobs per thread may wait. A full queue answers "busy"
+//! at once (the caller returns 503 with `Retry-After`) instead of queueing
+//! without bound, so a login flood cannot stall other routes.
+
+use std::sync::{Arc, OnceLock};
+
+use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// OWASP minimum for argon2id: 19 MiB, 2 iterations, 1 lane.
+const MEMORY_KIB: u32 = 19 * 1024;
+const ITERATIONS: u32 = 2;
+const LANES: u32 = 1;
+/// Jobs that may wait per pool thread before the pool reports busy.
+const QUEUE_PER_THREAD: usize = 16;
+
+/// The shortest and longest password accepted (bytes), per SPEC.
+pub const MIN_PASSWORD_BYTES: usize = 8;
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+fn argon2() -> Argon2<'static> {
+    Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(MEMORY_KIB, ITERATIONS, LANES, None).expect("valid argon2 parameters"),
+    )
+}
+
+/// Why a new password is refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordRejection {
+    #[error("Password must be at least 8 bytes long")]
+    TooShort,
+    #[error("Password must be at most 1024 bytes long")]
+    TooLong,
+    #[error("Password is too common: choose one that is not on lists of well-known passwords")]
+    WellKnown,
+}
+
+/// Checks a new password against the policy (length, and not a well-known
+/// password). The common-password list is zxcvbn's (`zxcvbn` crate): the
+/// 30,000 most frequent passwords of the Xato corpus, as published with
+/// Dropbox's zxcvbn. Its matcher also catches case, l33t and reversed
+/// variants of those passwords.
+pub fn check_policy(password: &str) -> Result<(), PasswordRejection> {
+    if password.len() < MIN_PASSWORD_BYTES {
+        return Err(PasswordRejection::TooShort);
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(PasswordRejection::TooLong);
+    }
+    // No listed password is this long, and zxcvbn's cost grows with length.
+    if password.chars().count() > 64 {
+        return Ok(());
+    }
+    let entropy = zxcvbn::zxcvbn(password, &[]);
+    let whole = password.chars().count().saturating_sub(1);
+    let well_known = entropy.sequence().iter().any(|m| {
+        m.i == 0
+            && m.j == whole
+            && matches!(&m.pattern, zxcvbn::matching::patterns::MatchPattern::Dictionary(d)
+                // The dictionary type is not nameable outside the crate;
+                // its Debug name is stable API of the derive.
+                if format!("{:?}", d.dictionary_name) == "Passwords")
+    });
+    if well_known {
+        Err(PasswordRejection::WellKnown)
+    } else {
+        Ok(())
+    }
+}
+
+/// The result of checking a password against a stored hash.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verified {
+    /// Wrong password, or an unusable stored hash.
+    No,
+    /// Right password, and the stored hash is current.
+    Yes,
+    /// Right password; store this argon2id hash in place of the old one
+    /// (bcrypt, or weaker argon2 parameters).
+    YesRehashed(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Too many hashing jobs are waiting; try again shortly.
+    #[error("the password hashing queue is full")]
+    Busy,
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
+
+/// Accepted stored-hash formats.
+pub fn is_supported_hash(hash: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p)) && bcrypt_parts_ok(hash)
+        || argon2::PasswordHash::new(hash).is_ok_and(|h| h.algorithm.as_str().starts_with("argon2"))
+}
+
+fn bcrypt_parts_ok(hash: &str) -> bool {
+    // $2b$12$ + 53 characters of salt and hash.
+    hash.len() == 60 && hash[4..6].bytes().all(|b| b.is_ascii_digit()) && &hash[6..7] == "$"
+}
+
+/// The hashing service: a bounded pool of threads.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    pool: Arc<rayon::ThreadPool>,
+    queue: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("threads", &self.pool.current_num_threads())
+            .finish()
+    }
+}
+
+impl PasswordHasher {
+    /// A pool with one thread per core.
+    pub fn new() -> Self {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("password-hash-{i}"))
+            .build()
+            .expect("the hashing pool starts");
+        Self {
+            pool: Arc::new(pool),
+            queue: Arc::new(Semaphore::new(threads * QUEUE_PER_THREAD)),
+        }
+    }
+
+    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
+        let permit: OwnedSemaphorePermit = self
+            .queue
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| HashError::Busy)?;
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.pool.spawn(move || {
+            let _permit = permit;
+            let _ = done.send(job());
+        });
+        result
+            .await
+            .map_err(|_| HashError::Failed("the hashing job was lost".into()))
+    }
+
+    /// Hashes a new password with argon2id.
+    pub async fn hash(&self, password: SecretString) -> Result<String, HashError> {
+        self.run(move || hash_now(password.expose_secret()))
+            .await?
+            .map_err(HashError::Failed)
+    }
+
+    /// Checks `password` against `stored`. With `stored = None` (no such
+    /// user) it spends the same time against a dummy hash and answers
+    /// `No`, so timing does not tell whether a user exists.
+    pub async fn verify(
+        &self,
+        password: SecretString,
+        stored: Option<String>,
+    ) -> Result<Verified, HashError> {
+        self.run(move || verify_now(password.expose_secret(), stored.as_deref()))
+            .await
+    }
+}
+
+impl Default for PasswordHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Hashes with the current parameters, on the calling thread.
+pub fn hash_now(password: &str) -> Result<String, String> {
+    argon2()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// A hash of a random password with the current parameters: what an
+/// unknown user's password is checked against.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let mut random = [0u8; 24];
+        rand::fill(&mut random);
+        let password: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        hash_now(&password).expect("hashing a random password works")
+    })
+}
+
+/// Verifies on the calling thread.
+pub fn verify_now(password: &str, stored: Option<&str>) -> Verified {
+    let Some(stored) = stored else {
+        let _ = argon2().verify_password(password.as_bytes(), dummy_hash());
+        return Verified::No;
+    };
+    if stored.starts_with("$2") {
+        return match bcrypt::verify(password, stored) {
+            Ok(true) => match hash_now(password) {
+                Ok(new_hash) => Verified::YesRehashed(new_hash),
+                Err(_) => Verified::Yes,
+            },
+            _ => Verified::No,
+        };
+    }
+    let Ok(parsed) = argon2::PasswordHash::new(stored) else {
+        return Verified::No;
+    };
+    if argon2().verify_password(password.as_bytes(), &parsed).is_err() {
+        return Verified::No;
+    }
+    let current = parsed.algorithm.as_str() == "argon2id"
+        && Params::try_from(&parsed)
+            .is_ok_and(|p| p.m_cost() >= MEMORY_KIB && p.t_cost() >= ITERATIONS && p.p_cost() >= LANES);
+    if current {
+        Verified::Yes
+    } else {
+        hash_now(password).map_or(Verified::Yes, Verified::YesRehashed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_refuses_short_long_and_well_known_passwords() {
+        assert_eq!(check_policy("short"), Err(PasswordRejection::TooShort));
+        assert_eq!(check_policy(&"x".repeat(1025)), Err(PasswordRejection::TooLong));
+        for common in [
+            "password",
+            "password1",
+            "Password1",
+            "qwertyuiop",
+            "iloveyou",
+            "12345678",
+            "p@ssw0rd",
+        ] {
+            assert_eq!(
+                check_policy(common),
+                Err(PasswordRejection::WellKnown),
+                "{common}"
+            );
+        }
+        for fine in [
+            "correct horse battery staple",
+            "Zq8#mT2!vL9p",
+            &"long-unusual-passphrase-".repeat(4),
+        ] {
+            assert_eq!(check_policy(fine), Ok(()), "{fine}");
+        }
+    }
+
+    #[test]
+    fn argon2id_hashes_use_owasp_parameters_and_verify() {
+        let hash = hash_now("Zq8#mT2!vL9p").unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert_eq!(verify_now("Zq8#mT2!vL9p", Some(&hash)), Verified::Yes);
+        assert_eq!(verify_now("wrong-password", Some(&hash)), Verified::No);
+        assert_eq!(verify_now("Zq8#mT2!vL9p", None), Verified::No);
+    }
+
+    #[test]
+    fn bcrypt_hashes_verify_and_are_upgraded() {
+        let hash = bcrypt::hash("password1", 4).unwrap();
+        for prefix in ["$2a$", "$2b$", "$2y$"] {
+            let variant = format!("{prefix}{}", &hash[4..]);
+            assert!(is_supported_hash(&variant));
+            match verify_now("password1", Some(&variant)) {
+                Verified::YesRehashed(new) => assert!(new.starts_with("$argon2id$")),
+                other => panic!("{prefix}: {other:?}"),
+            }
+            assert_eq!(verify_now("password2", Some(&variant)), Verified::No);
+        }
+    }
+
+    #[test]
+    fn weaker_argon2_hashes_are_upgraded() {
+        let weak = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x13,
+            Params::new(8, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"Zq8#mT2!vL9p")
+        .unwrap()
+        .to_string();
+        assert!(matches!(
+            verify_now("Zq8#mT2!vL9p", Some(&weak)),
+            Verified::YesRehashed(_)
+        ));
+    }
+
+    #[test]
+    fn unsupported_hashes_are_recognised() {
+        assert!(!is_supported_hash("plaintext"));
+        assert!(!is_supported_hash("$1$abc$def"));
+        assert!(!is_supported_hash("$2b$12$short"));
+    }
+}

@@ -1,0 +1,280 @@
+//! Accounts and tokens as the routes and the command line use them: log in,
+//! refresh, revoke, create users, change passwords and roles.
+
+use std::sync::Arc;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+use secrecy::SecretString;
+use sha2::Digest;
+
+use super::{
+    invalidation::Invalidations,
+    names::{Role, Username},
+    password::{self, HashError, PasswordHasher, PasswordRejection, Verified},
+    tokens::TokenService,
+};
+use crate::{
+    config::AuthSettings,
+    store::{NewUser, RefreshUse, Store, StoreError, UserRecord, UserState, now_ms},
+};
+
+/// What a successful login or refresh returns (RFC 6749 section 5.1).
+#[derive(Clone, Debug)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub refresh_token: String,
+    pub username: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Wrong username or password, disabled user, or a bad refresh token:
+    /// the client learns nothing more.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// A used refresh token was presented again: its family is revoked.
+    #[error("refresh token reuse")]
+    RefreshReuse,
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("token signing failed: {0}")]
+    Signing(#[from] jsonwebtoken::errors::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NewUserError {
+    #[error("username is taken")]
+    Taken,
+    #[error(transparent)]
+    Password(#[from] PasswordRejection),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct AccountService {
+    store: Store,
+    hasher: PasswordHasher,
+    tokens: Arc<TokenService>,
+    invalidations: Arc<Invalidations>,
+    settings: AuthSettings,
+}
+
+impl std::fmt::Debug for AccountService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountService").finish_non_exhaustive()
+    }
+}
+
+/// SHA-256 of a refresh token: what the store keeps.
+fn refresh_hash(token: &str) -> Vec<u8> {
+    sha2::Sha256::digest(token.as_bytes()).to_vec()
+}
+
+fn new_refresh_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    B64.encode(bytes)
+}
+
+impl AccountService {
+    pub fn new(
+        store: Store,
+        hasher: PasswordHasher,
+        tokens: Arc<TokenService>,
+        invalidations: Arc<Invalidations>,
+        settings: &AuthSettings,
+    ) -> Self {
+        Self {
+            store,
+            hasher,
+            tokens,
+            invalidations,
+            settings: settings.clone(),
+        }
+    }
+
+    pub fn tokens(&self) -> &TokenService {
+        &self.tokens
+    }
+
+    /// The password grant (RFC 6749 section 4.3). An unknown user costs the
+    /// same hashing time as a known one.
+    pub async fn login(&self, username: &str, password: SecretString) -> Result<TokenPair, AuthError> {
+        let user = match Username::parse(username) {
+            Ok(name) => self.store.find_user(name.as_str()).await?,
+            Err(_) => None,
+        };
+        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        let verified = self.hasher.verify(password, stored).await?;
+        let user = match (user, verified) {
+            (Some(user), Verified::Yes) if !user.disabled => user,
+            (Some(user), Verified::YesRehashed(new_hash)) if !user.disabled => {
+                // bcrypt (or weaker argon2) upgraded to current argon2id.
+                self.store
+                    .set_password_hash(&user.username, &new_hash, false)
+                    .await?;
+                user
+            }
+            _ => return Err(AuthError::InvalidCredentials),
+        };
+        self.issue_pair(&user, new_family()).await
+    }
+
+    /// The refresh grant (RFC 6749 section 6): single use, rotated.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
+        let hash = refresh_hash(refresh_token);
+        match self.store.use_refresh_token(&hash, now_ms()).await? {
+            RefreshUse::Rotated { family_id, user_id } => {
+                let user = self
+                    .user_by_id(user_id)
+                    .await?
+                    .ok_or(AuthError::InvalidCredentials)?;
+                if user.disabled {
+                    return Err(AuthError::InvalidCredentials);
+                }
+                self.issue_pair(&user, family_id).await
+            }
+            RefreshUse::Reused { .. } => Err(AuthError::RefreshReuse),
+            RefreshUse::Invalid => Err(AuthError::InvalidCredentials),
+        }
+    }
+
+    async fn user_by_id(&self, id: i64) -> Result<Option<UserRecord>, StoreError> {
+        self.store.find_user_by_id(id).await
+    }
+
+    async fn issue_pair(&self, user: &UserRecord, family_id: String) -> Result<TokenPair, AuthError> {
+        let (access_token, expires_in) =
+            self.tokens
+                .issue(&user.username, &user.roles, user.token_version)?;
+        let refresh_token = new_refresh_token();
+        let now = now_ms();
+        let ttl = i64::try_from(self.settings.refresh_token_ttl.get().as_millis()).unwrap_or(i64::MAX / 4);
+        self.store
+            .insert_refresh_token(&refresh_hash(&refresh_token), &family_id, user.id, now, now + ttl)
+            .await?;
+        Ok(TokenPair {
+            access_token,
+            expires_in,
+            refresh_token,
+            username: user.username.clone(),
+        })
+    }
+
+    /// RFC 7009: revokes a refresh token's family, or an access token.
+    /// Unknown tokens are ignored (the endpoint always answers 200).
+    pub async fn revoke(&self, token: &str) -> Result<(), AuthError> {
+        let now = now_ms();
+        if self
+            .store
+            .revoke_refresh_family(&refresh_hash(token), now)
+            .await?
+        {
+            return Ok(());
+        }
+        if let Ok(claims) = self.tokens.verify(token).await {
+            let expires_at = claims.exp.saturating_mul(1000);
+            self.store
+                .revoke_access_token(&claims.jti, expires_at, now)
+                .await?;
+            self.invalidations.note_revoked(&claims.jti, expires_at).await;
+        }
+        Ok(())
+    }
+
+    /// Creates a user after checking the password policy.
+    pub async fn create_user(
+        &self,
+        username: &Username,
+        password: SecretString,
+        roles: &[Role],
+    ) -> Result<UserRecord, NewUserError> {
+        check_policy(&password)?;
+        let password_hash = self.hasher.hash(password).await?;
+        let user = NewUser {
+            username: username.as_str().to_owned(),
+            password_hash,
+            roles: roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        };
+        self.store.create_user(&user).await?.ok_or(NewUserError::Taken)
+    }
+
+    /// Changes a password after checking the current one; earlier tokens
+    /// stop working. `Ok(false)` when the current password is wrong.
+    pub async fn change_password(
+        &self,
+        username: &str,
+        current: SecretString,
+        new: SecretString,
+    ) -> Result<bool, NewUserError> {
+        let Some(user) = self.store.find_user(username).await? else {
+            return Ok(false);
+        };
+        if self
+            .hasher
+            .verify(current, Some(user.password_hash.clone()))
+            .await?
+            == Verified::No
+        {
+            return Ok(false);
+        }
+        check_policy(&new)?;
+        let hash = self.hasher.hash(new).await?;
+        self.store.set_password_hash(&user.username, &hash, true).await?;
+        self.note(&user.username).await?;
+        Ok(true)
+    }
+
+    /// Replaces a user's roles; earlier tokens stop working.
+    pub async fn set_roles(&self, username: &str, roles: &[Role]) -> Result<Option<UserRecord>, StoreError> {
+        let roles: Vec<String> = roles.iter().map(|r| r.as_str().to_owned()).collect();
+        let user = self.store.set_roles(username, &roles).await?;
+        if let Some(user) = &user {
+            self.note(&user.username).await?;
+        }
+        Ok(user)
+    }
+
+    /// Disables or enables a user; earlier tokens stop working.
+    pub async fn set_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let user = self.store.set_disabled(username, disabled).await?;
+        if let Some(user) = &user {
+            self.note(&user.username).await?;
+        }
+        Ok(user)
+    }
+
+    /// Applies a user's new token state locally at once.
+    async fn note(&self, username: &str) -> Result<(), StoreError> {
+        if let Some(user) = self.store.find_user(username).await? {
+            let state = UserState {
+                token_version: user.token_version,
+                disabled: user.disabled,
+            };
+            self.invalidations.note_user(&user.username, state).await;
+        }
+        Ok(())
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+fn check_policy(password: &SecretString) -> Result<(), PasswordRejection> {
+    use secrecy::ExposeSecret;
+    password::check_policy(password.expose_secret())
+}
+
+fn new_family() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}

@@ -1,0 +1,162 @@
+//! `POST /token` (OAuth2 password and refresh grants, RFC 6749 sections 4.3
+//! and 6) and `POST /token/revoke` (RFC 7009).
+
+use axum::{
+    extract::State,
+    response::{IntoResponse, Response},
+};
+use http::{HeaderValue, StatusCode, header};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{
+    auth::service::{AuthError, TokenPair},
+    http::{
+        error::{ApiError, ErrorBody, detail_response},
+        extract::{Form, Json},
+        validation::{LocPart, Source, ValidationIssue},
+    },
+    state::AppState,
+};
+
+/// The token request, form-encoded.
+#[derive(Deserialize, ToSchema)]
+pub struct TokenForm {
+    /// `password` (the default) or `refresh_token`.
+    grant_type: Option<String>,
+    username: Option<String>,
+    #[schema(format = Password)]
+    password: Option<String>,
+    refresh_token: Option<String>,
+    /// Accepted and ignored: access follows the user's roles.
+    #[allow(dead_code)]
+    scope: Option<String>,
+}
+
+/// RFC 6749 section 5.1.
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    access_token: String,
+    #[schema(example = "bearer")]
+    token_type: &'static str,
+    expires_in: i64,
+    refresh_token: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RevokeForm {
+    token: String,
+    /// Accepted as a hint and ignored (RFC 7009 section 2.1).
+    #[allow(dead_code)]
+    token_type_hint: Option<String>,
+}
+
+fn missing(field: &'static str) -> ApiError {
+    ApiError::validation(ValidationIssue::new(
+        "missing",
+        Source::Body,
+        [LocPart::Key(field.into())],
+        "Field required",
+    ))
+}
+
+/// 401 with `WWW-Authenticate: Bearer` (RFC 6750 section 3).
+fn unauthorized(detail: &str) -> Response {
+    let mut response = detail_response(StatusCode::UNAUTHORIZED, detail);
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// Log in, or exchange a refresh token for a new pair.
+#[utoipa::path(
+    post,
+    path = "/token",
+    tag = "auth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, description = "Bad credentials or refresh token", body = ErrorBody),
+        (status = 503, description = "Too many logins in progress; retry", body = ErrorBody)
+    )
+)]
+pub async fn token(State(state): State<AppState>, Form(form): Form<TokenForm>) -> Result<Response, ApiError> {
+    let accounts = &state.accounts;
+    let refreshing = form.grant_type.as_deref() == Some("refresh_token");
+    let result = match form.grant_type.as_deref().unwrap_or("password") {
+        "password" => {
+            let username = form.username.ok_or_else(|| missing("username"))?;
+            let password = form.password.ok_or_else(|| missing("password"))?;
+            accounts.login(&username, SecretString::from(password)).await
+        }
+        "refresh_token" => {
+            let refresh_token = form.refresh_token.ok_or_else(|| missing("refresh_token"))?;
+            accounts.refresh(&refresh_token).await
+        }
+        _ => {
+            return Err(ApiError::validation(ValidationIssue::new(
+                "literal_error",
+                Source::Body,
+                [LocPart::Key("grant_type".into())],
+                "Input should be 'password' or 'refresh_token'",
+            )));
+        }
+    };
+    match result {
+        Ok(pair) => Ok(token_response(pair)),
+        Err(AuthError::InvalidCredentials) if !refreshing => {
+            Ok(unauthorized("Incorrect username or password"))
+        }
+        Err(AuthError::InvalidCredentials | AuthError::RefreshReuse) => {
+            Ok(unauthorized("Invalid refresh token"))
+        }
+        Err(AuthError::Hash(crate::auth::password::HashError::Busy)) => {
+            let mut response = detail_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many login attempts in progress, retry shortly",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            Ok(response)
+        }
+        Err(err) => Err(ApiError::internal(err)),
+    }
+}
+
+fn token_response(pair: TokenPair) -> Response {
+    let body = TokenResponse {
+        access_token: pair.access_token,
+        token_type: "bearer",
+        expires_in: pair.expires_in,
+        refresh_token: pair.refresh_token,
+    };
+    let mut response = Json(body).into_response();
+    // RFC 6749 section 5.1: tokens must not be cached.
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Revoke a refresh token (and its family) or an access token. Always 200.
+#[utoipa::path(
+    post,
+    path = "/token/revoke",
+    tag = "auth",
+    request_body(content = RevokeForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Revoked, or nothing to revoke"))
+)]
+pub async fn revoke(
+    State(state): State<AppState>,
+    Form(form): Form<RevokeForm>,
+) -> Result<Response, ApiError> {
+    state
+        .accounts
+        .revoke(&form.token)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok((StatusCode::OK, Json(serde_json::json!({}))).into_response())
+}

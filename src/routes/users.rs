@@ -1,0 +1,201 @@
+//! `POST /users`, `GET /users/me`, `POST /users/me/password`, `GET /protected`,
+//! `GET /protected_route`.
+
+use axum::{
+    extract::State,
+    response::{IntoResponse, Response},
+};
+use http::StatusCode;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{
+    auth::{
+        Authentication,
+        extract::{Admin, AuthRejection, CurrentUser, RequireRole},
+        names::{Role, Username},
+        password::HashError,
+        service::NewUserError,
+    },
+    http::{
+        error::{ApiError, ErrorBody, detail_response},
+        extract::Json,
+        validation::{LocPart, Source, ValidationIssue},
+    },
+    state::AppState,
+    store::UserRecord,
+};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserBody {
+    #[schema(value_type = String, example = "alice")]
+    username: Username,
+    #[schema(format = Password)]
+    password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserCreated {
+    username: String,
+    roles: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    username: String,
+    roles: Vec<String>,
+    /// RFC 3339.
+    created_at: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    #[schema(format = Password)]
+    current_password: String,
+    #[schema(format = Password)]
+    new_password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Message {
+    message: String,
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn password_issue(field: &'static str, err: impl std::fmt::Display) -> ApiError {
+    ApiError::validation(ValidationIssue::new(
+        "value_error",
+        Source::Body,
+        [LocPart::Key(field.into())],
+        err.to_string(),
+    ))
+}
+
+fn busy() -> ApiError {
+    ApiError::Unavailable("Too many password operations in progress, retry shortly")
+}
+
+/// Create a user (anyone when `public_registration`, else admins).
+#[utoipa::path(
+    post,
+    path = "/users",
+    tag = "users",
+    request_body = NewUserBody,
+    security((), ("bearer" = [])),
+    responses(
+        (status = 201, body = UserCreated),
+        (status = 409, description = "Username taken", body = ErrorBody),
+        (status = 422, body = crate::http::validation::ValidationErrorBody)
+    )
+)]
+pub async fn create_user(
+    State(state): State<AppState>,
+    authentication: Option<axum::Extension<Authentication>>,
+    Json(body): Json<NewUserBody>,
+) -> Result<Response, ApiError> {
+    if !state.settings.public_registration {
+        match authentication.map(|a| a.0) {
+            Some(Authentication::Bearer(claims)) if claims.has_role(Role::ADMIN) => {}
+            Some(Authentication::Bearer(_)) => return Ok(AuthRejection::Forbidden.into_response()),
+            Some(Authentication::Invalid(_)) => return Ok(AuthRejection::Invalid.into_response()),
+            _ => return Ok(AuthRejection::Missing.into_response()),
+        }
+    }
+    let created = state
+        .accounts
+        .create_user(&body.username, SecretString::from(body.password), &[Role::user()])
+        .await;
+    match created {
+        Ok(user) => Ok((
+            StatusCode::CREATED,
+            Json(UserCreated {
+                username: user.username,
+                roles: user.roles,
+            }),
+        )
+            .into_response()),
+        Err(NewUserError::Taken) => Ok(detail_response(
+            StatusCode::CONFLICT,
+            "Username already registered",
+        )),
+        Err(NewUserError::Password(err)) => Err(password_issue("password", err)),
+        Err(NewUserError::Hash(HashError::Busy)) => Err(busy()),
+        Err(err) => Err(ApiError::internal(err)),
+    }
+}
+
+async fn record(state: &AppState, user: &CurrentUser) -> Result<UserRecord, ApiError> {
+    state
+        .store
+        .find_user(user.username())
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or(ApiError::NotFound("User not found"))
+}
+
+/// The caller's account.
+#[utoipa::path(get, path = "/users/me", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+pub async fn me(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Me>, ApiError> {
+    let record = record(&state, &user).await?;
+    Ok(Json(Me {
+        username: record.username,
+        roles: record.roles,
+        created_at: rfc3339(record.created_at),
+    }))
+}
+
+/// Change the caller's password; earlier tokens stop working.
+#[utoipa::path(post, path = "/users/me/password", tag = "users", security(("bearer" = [])),
+    request_body = PasswordChange,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Json(body): Json<PasswordChange>,
+) -> Result<Response, ApiError> {
+    let changed = state
+        .accounts
+        .change_password(
+            user.username(),
+            SecretString::from(body.current_password),
+            SecretString::from(body.new_password),
+        )
+        .await;
+    match changed {
+        Ok(true) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Ok(false) => Ok(detail_response(
+            StatusCode::BAD_REQUEST,
+            "Current password is incorrect",
+        )),
+        Err(NewUserError::Password(err)) => Err(password_issue("new_password", err)),
+        Err(NewUserError::Hash(HashError::Busy)) => Err(busy()),
+        Err(err) => Err(ApiError::internal(err)),
+    }
+}
+
+/// Any authenticated caller.
+#[utoipa::path(get, path = "/protected", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = Message), (status = 401, body = ErrorBody)))]
+pub async fn protected(user: CurrentUser) -> Json<Message> {
+    Json(Message {
+        message: format!("Beware, {}. This is a protected route.", user.username()),
+    })
+}
+
+/// Admins only.
+#[utoipa::path(get, path = "/protected_route", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = Message), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn protected_route(_: RequireRole<Admin>) -> Json<Message> {
+    Json(Message {
+        message: "You have access to this protected route!".to_owned(),
+    })
+}

@@ -1,0 +1,144 @@
+//! Refresh tokens (stored as hashes, in families) and revoked access tokens.
+
+use super::{Store, StoreError, with_pool};
+
+/// What presenting a refresh token did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefreshUse {
+    /// It was live: it is now used, and the caller may issue the next one
+    /// in `family_id` for `user_id`.
+    Rotated { family_id: String, user_id: i64 },
+    /// It had been used before: its whole family is now revoked
+    /// (RFC 6819 section 5.2.2.3, OAuth 2.0 Security BCP section 4.14).
+    Reused { user_id: i64 },
+    /// Unknown, expired or revoked.
+    Invalid,
+}
+
+impl Store {
+    pub async fn insert_refresh_token(
+        &self,
+        token_hash: &[u8],
+        family_id: &str,
+        user_id: i64,
+        created_at: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO refresh_tokens (token_hash, family_id, user_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(token_hash)
+            .bind(family_id)
+            .bind(user_id)
+            .bind(created_at)
+            .bind(expires_at)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Marks the refresh token used, atomically: of two concurrent uses of
+    /// one token, exactly one rotates and the other counts as reuse.
+    pub async fn use_refresh_token(&self, token_hash: &[u8], now: i64) -> Result<RefreshUse, StoreError> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let claimed: Option<(String, i64)> = sqlx::query_as(
+                "UPDATE refresh_tokens SET used_at = $2 \
+                 WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
+                 RETURNING family_id, user_id",
+            )
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let outcome = if let Some((family_id, user_id)) = claimed {
+                RefreshUse::Rotated { family_id, user_id }
+            } else {
+                let used: Option<(String, i64)> = sqlx::query_as(
+                    "SELECT family_id, user_id FROM refresh_tokens \
+                     WHERE token_hash = $1 AND used_at IS NOT NULL",
+                )
+                .bind(token_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match used {
+                    Some((family_id, user_id)) => {
+                        sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL")
+                            .bind(&family_id)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        RefreshUse::Reused { user_id }
+                    }
+                    None => RefreshUse::Invalid,
+                }
+            };
+            tx.commit().await?;
+            Ok(outcome)
+        })
+    }
+
+    /// Revokes the family of the refresh token with this hash. True if
+    /// there was one.
+    pub async fn revoke_refresh_family(&self, token_hash: &[u8], now: i64) -> Result<bool, StoreError> {
+        let affected = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE refresh_tokens SET revoked_at = $2 WHERE revoked_at IS NULL AND family_id = \
+                 (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)",
+            )
+            .bind(token_hash)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(affected > 0)
+    }
+
+    /// Records an access token as revoked until it expires.
+    pub async fn revoke_access_token(&self, jti: &str, expires_at: i64, now: i64) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO revoked_access_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (jti) DO NOTHING",
+            )
+            .bind(jti)
+            .bind(expires_at)
+            .bind(now)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Access tokens revoked at or after `since` that have not expired.
+    pub async fn revoked_access_tokens_since(
+        &self,
+        since: i64,
+        now: i64,
+    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT jti, expires_at, revoked_at FROM revoked_access_tokens \
+                 WHERE revoked_at >= $1 AND expires_at > $2",
+            )
+            .bind(since)
+            .bind(now)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Forgets what can no longer matter: expired refresh tokens and
+    /// revocations of expired access tokens.
+    pub async fn purge_expired_tokens(&self, now: i64) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM refresh_tokens WHERE expires_at <= $1").bind(now).execute(pool).await?;
+            sqlx::query("DELETE FROM revoked_access_tokens WHERE expires_at <= $1").bind(now).execute(pool).await?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,263 @@
+//! Users and their roles.
+
+use sqlx::Row;
+
+use super::{Store, StoreError, now_ms, with_pool};
+
+/// A user as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub roles: Vec<String>,
+    pub disabled: bool,
+    pub token_version: i64,
+    pub created_at: i64,
+}
+
+/// A user to create.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub username: String,
+    pub password_hash: String,
+    pub roles: Vec<String>,
+}
+
+/// What token verification needs to know of a user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserState {
+    pub token_version: i64,
+    pub disabled: bool,
+}
+
+const SELECT_USER: &str = "SELECT id, username, password_hash, disabled, token_version, created_at \
+                           FROM users WHERE username_key = $1";
+
+impl Store {
+    /// Creates a user; `Ok(None)` when the name is taken (in any case).
+    pub async fn create_user(&self, user: &NewUser) -> Result<Option<UserRecord>, StoreError> {
+        match self.create_users(std::slice::from_ref(user)).await {
+            Ok(mut created) => Ok(created.pop()),
+            Err((_, err)) if err.is_unique_violation() => Ok(None),
+            Err((_, err)) => Err(err),
+        }
+    }
+
+    /// Creates every user in one transaction: all or none. On failure, says
+    /// which user (by index) failed.
+    pub async fn create_users(
+        &self,
+        users: &[NewUser],
+    ) -> Result<Vec<UserRecord>, (Option<usize>, StoreError)> {
+        let now = now_ms();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await.map_err(|e| (None, e.into()))?;
+            let mut created = Vec::with_capacity(users.len());
+            for (index, user) in users.iter().enumerate() {
+                let row = sqlx::query(
+                    "INSERT INTO users (username, username_key, password_hash, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $4) RETURNING id",
+                )
+                .bind(&user.username)
+                .bind(user.username.to_lowercase())
+                .bind(&user.password_hash)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| (Some(index), e.into()))?;
+                let id: i64 = row.try_get(0).map_err(|e| (Some(index), e.into()))?;
+                for role in &user.roles {
+                    sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                        .bind(id)
+                        .bind(role)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| (Some(index), e.into()))?;
+                }
+                created.push(UserRecord {
+                    id,
+                    username: user.username.clone(),
+                    password_hash: user.password_hash.clone(),
+                    roles: sorted(user.roles.clone()),
+                    disabled: false,
+                    token_version: 0,
+                    created_at: now,
+                });
+            }
+            tx.commit().await.map_err(|e| (None, e.into()))?;
+            Ok(created)
+        })
+    }
+
+    /// The user called `username` (compared case-insensitively).
+    pub async fn find_user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
+        let key = username.to_lowercase();
+        with_pool!(self, pool => {
+            let Some(row) = sqlx::query(SELECT_USER).bind(&key).fetch_optional(pool).await? else {
+                return Ok(None);
+            };
+            let id: i64 = row.try_get("id")?;
+            let roles: Vec<(String,)> = sqlx::query_as("SELECT role FROM user_roles WHERE user_id = $1")
+                .bind(id)
+                .fetch_all(pool)
+                .await?;
+            Ok(Some(UserRecord {
+                id,
+                username: row.try_get("username")?,
+                password_hash: row.try_get("password_hash")?,
+                roles: sorted(roles.into_iter().map(|(r,)| r).collect()),
+                disabled: row.try_get::<i64, _>("disabled")? != 0,
+                token_version: row.try_get("token_version")?,
+                created_at: row.try_get("created_at")?,
+            }))
+        })
+    }
+
+    /// The user with this id.
+    pub async fn find_user_by_id(&self, id: i64) -> Result<Option<UserRecord>, StoreError> {
+        let name: Option<(String,)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT username FROM users WHERE id = $1").bind(id).fetch_optional(pool).await?
+        });
+        match name {
+            Some((name,)) => self.find_user(&name).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Every user, by name.
+    pub async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        let names: Vec<(String,)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT username FROM users ORDER BY username_key").fetch_all(pool).await?
+        });
+        let mut users = Vec::with_capacity(names.len());
+        for (name,) in names {
+            if let Some(user) = self.find_user(&name).await? {
+                users.push(user);
+            }
+        }
+        Ok(users)
+    }
+
+    /// Replaces a user's roles; earlier tokens stop working. `Ok(None)` if
+    /// there is no such user.
+    pub async fn set_roles(
+        &self,
+        username: &str,
+        roles: &[String],
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let key = username.to_lowercase();
+        let now = now_ms();
+        let changed = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let id: Option<(i64,)> = sqlx::query_as(
+                "UPDATE users SET token_version = token_version + 1, updated_at = $2 \
+                 WHERE username_key = $1 RETURNING id",
+            )
+            .bind(&key)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((id,)) = id {
+                sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+                for role in roles {
+                    sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                        .bind(id)
+                        .bind(role)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            tx.commit().await?;
+            id.is_some()
+        });
+        if changed {
+            self.find_user(username).await
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Disables or enables a user; earlier tokens stop working either way.
+    pub async fn set_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let key = username.to_lowercase();
+        let now = now_ms();
+        let changed = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE users SET disabled = $2, token_version = token_version + 1, updated_at = $3 \
+                 WHERE username_key = $1",
+            )
+            .bind(&key)
+            .bind(i64::from(disabled))
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if changed > 0 {
+            self.find_user(username).await
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Stores a new password hash. With `invalidate_tokens` (a password
+    /// change) earlier tokens stop working; without (a rehash at login of
+    /// the same password) nothing else changes.
+    pub async fn set_password_hash(
+        &self,
+        username: &str,
+        hash: &str,
+        invalidate_tokens: bool,
+    ) -> Result<(), StoreError> {
+        let key = username.to_lowercase();
+        let sql = if invalidate_tokens {
+            "UPDATE users SET password_hash = $2, token_version = token_version + 1, updated_at = $3 \
+             WHERE username_key = $1"
+        } else {
+            "UPDATE users SET password_hash = $2 WHERE username_key = $1 AND $3 = $3"
+        };
+        with_pool!(self, pool => {
+            sqlx::query(sql).bind(&key).bind(hash).bind(now_ms()).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Users whose token state changed at or after `since` (unix ms), with
+    /// the time of their change; `since = 0` gives every user with a state
+    /// other than the initial one.
+    pub async fn user_states_since(&self, since: i64) -> Result<Vec<(String, UserState, i64)>, StoreError> {
+        let rows: Vec<(String, i64, i64, i64)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT username_key, token_version, disabled, updated_at FROM users \
+                 WHERE updated_at >= $1 AND (token_version > 0 OR disabled <> 0)",
+            )
+            .bind(since)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(name, version, disabled, at)| {
+                (
+                    name,
+                    UserState {
+                        token_version: version,
+                        disabled: disabled != 0,
+                    },
+                    at,
+                )
+            })
+            .collect())
+    }
+}
+
+fn sorted(mut roles: Vec<String>) -> Vec<String> {
+    roles.sort();
+    roles.dedup();
+    roles
+}
