@@ -174,7 +174,16 @@ impl KeyRing {
             if algorithm != self.settings.algorithm {
                 continue;
             }
-            let private = self.sealer.open(&key.kid, &key.sealed_private_key)?;
+            let private = match self.sealer.open(&key.kid, &key.sealed_private_key) {
+                Ok(private) => private,
+                Err(err) => {
+                    // Sealed under another secret (the secret was changed,
+                    // or development generated one per process): unusable.
+                    // Tokens it signed fail; a new key takes over.
+                    tracing::warn!(kid = %key.kid, "{err}");
+                    continue;
+                }
+            };
             let jwk: Value = serde_json::from_str(&key.public_jwk).unwrap_or(Value::Null);
             if let Some(decoding) = keys::decoding_key(algorithm, &private, &jwk) {
                 verifiers.insert(key.kid.clone(), decoding);

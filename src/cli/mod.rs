@@ -2,7 +2,9 @@
 //! 2 usage or configuration error; errors are one sentence on stderr.
 
 mod config_check;
+mod keys;
 mod serve;
+mod user;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -27,6 +29,45 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage token signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from standard input (one line) or a prompt, never from arguments.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// A role (repeatable); default `user`.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// Replace a user's roles.
+    SetRoles {
+        #[arg(long)]
+        username: String,
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+    },
+    /// Import users from JSON lines {"username","password_hash","roles"} (bcrypt or argon2 hashes).
+    Import { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Rotate the signing key now; tokens signed by the old key keep working.
+    Rotate,
+    /// List the keys (kid, algorithm, state, dates; never key material).
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,6 +108,28 @@ impl From<crate::config::secret::SecretError> for Failure {
     }
 }
 
+/// Runs `work` with the configured store on a small runtime: the commands
+/// that manage data share this setup.
+fn with_store<F, Fut>(config: Option<&std::path::Path>, work: F) -> Result<ExitCode, Failure>
+where
+    F: FnOnce(crate::store::Store) -> Fut,
+    Fut: std::future::Future<Output = Result<ExitCode, Failure>>,
+{
+    let settings = crate::config::load(config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Runtime(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async move {
+        let store = crate::store::Store::connect(&settings.database_url)
+            .await
+            .map_err(|e| Failure::Runtime(e.to_string()))?;
+        let result = work(store.clone()).await;
+        store.close().await;
+        result
+    })
+}
+
 /// Parses the command line and runs the command.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
@@ -76,6 +139,21 @@ pub fn run() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check,
         } => config_check::run(config),
+        Command::User {
+            command: UserCommand::Create { username, roles },
+        } => user::create(config, &username, &roles),
+        Command::User {
+            command: UserCommand::SetRoles { username, roles },
+        } => user::set_roles(config, &username, &roles),
+        Command::User {
+            command: UserCommand::Import { file },
+        } => user::import(config, &file),
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => keys::rotate(config),
+        Command::Keys {
+            command: KeysCommand::List,
+        } => keys::list(config),
     };
     match result {
         Ok(code) => code,

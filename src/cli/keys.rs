@@ -1,0 +1,55 @@
+//! `rampart keys rotate | list`.
+
+use std::{path::Path, process::ExitCode};
+
+use super::{Failure, with_store};
+use crate::{
+    auth::{keyring::KeyRing, keys::KeySealer},
+    config::{self, secret},
+};
+
+fn when(ms: Option<i64>) -> String {
+    ms.and_then(chrono::DateTime::from_timestamp_millis).map_or_else(
+        || "-".to_owned(),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )
+}
+
+pub fn rotate(config_file: Option<&Path>) -> Result<ExitCode, Failure> {
+    let settings = config::load(config_file)?;
+    let Some((secret, _)) = secret::from_environment()? else {
+        return Err(Failure::Config(
+            "keys are sealed under the server secret: set RAMPART_SECRET_KEY or RAMPART_SECRET_KEY_FILE"
+                .into(),
+        ));
+    };
+    with_store(config_file, |store| async move {
+        let ring = KeyRing::open(store, KeySealer::new(&secret), &settings.auth)
+            .await
+            .map_err(|e| Failure::Runtime(e.to_string()))?;
+        let kid = ring.rotate().await.map_err(|e| Failure::Runtime(e.to_string()))?;
+        println!("{kid}");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn list(config_file: Option<&Path>) -> Result<ExitCode, Failure> {
+    with_store(config_file, |store| async move {
+        let keys = KeyRing::list(&store)
+            .await
+            .map_err(|e| Failure::Runtime(e.to_string()))?;
+        println!("kid\talgorithm\tstate\tcreated\tretired\texpires");
+        for key in keys {
+            println!(
+                "{}\t{}\t{}\t{}\t{}\t{}",
+                key.kid,
+                key.algorithm,
+                key.state,
+                when(Some(key.created_at)),
+                when(key.retired_at),
+                when(key.expires_at)
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}

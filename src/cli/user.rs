@@ -1,0 +1,174 @@
+//! `rampart user create | set-roles | import`.
+
+use std::{
+    io::{BufRead, IsTerminal},
+    path::Path,
+    process::ExitCode,
+};
+
+use serde::Deserialize;
+
+use super::{Failure, with_store};
+use crate::{
+    auth::{
+        names::{Role, Username},
+        password,
+    },
+    store::NewUser,
+};
+
+fn parse_roles(roles: &[String]) -> Result<Vec<Role>, Failure> {
+    if roles.is_empty() {
+        return Ok(vec![Role::user()]);
+    }
+    roles
+        .iter()
+        .map(|r| Role::parse(r).map_err(|e| Failure::Config(format!("`{r}` is not a valid role: {e}"))))
+        .collect()
+}
+
+fn parse_username(name: &str) -> Result<Username, Failure> {
+    Username::parse(name).map_err(|e| Failure::Config(format!("`{name}` is not a valid username: {e}")))
+}
+
+/// Reads the password: a no-echo prompt on a terminal (asked twice), else
+/// one line of standard input. Never from the command line, where other
+/// users and shell history would see it.
+fn read_password() -> Result<String, Failure> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")
+            .map_err(|e| Failure::Runtime(format!("cannot read the password: {e}")))?;
+        let second = rpassword::prompt_password("Password again: ")
+            .map_err(|e| Failure::Runtime(format!("cannot read the password: {e}")))?;
+        if first != second {
+            return Err(Failure::Config("the passwords differ".into()));
+        }
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Failure::Runtime(format!("cannot read the password from standard input: {e}")))?;
+    while line.ends_with('\n') || line.ends_with('\r') {
+        line.pop();
+    }
+    Ok(line)
+}
+
+pub fn create(config: Option<&Path>, username: &str, roles: &[String]) -> Result<ExitCode, Failure> {
+    let username = parse_username(username)?;
+    let roles = parse_roles(roles)?;
+    let password = read_password()?;
+    password::check_policy(&password).map_err(|e| Failure::Config(e.to_string()))?;
+    let password_hash = password::hash_now(&password).map_err(Failure::Runtime)?;
+    let user = NewUser {
+        username: username.as_str().to_owned(),
+        password_hash,
+        roles: roles.iter().map(|r| r.as_str().to_owned()).collect(),
+    };
+    with_store(config, |store| async move {
+        match store.create_user(&user).await {
+            Ok(Some(created)) => {
+                println!(
+                    "created user {} (roles: {})",
+                    created.username,
+                    created.roles.join(", ")
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Ok(None) => Err(Failure::Runtime(format!(
+                "a user named {} already exists",
+                user.username
+            ))),
+            Err(err) => Err(Failure::Runtime(err.to_string())),
+        }
+    })
+}
+
+pub fn set_roles(config: Option<&Path>, username: &str, roles: &[String]) -> Result<ExitCode, Failure> {
+    let username = parse_username(username)?;
+    if roles.is_empty() {
+        return Err(Failure::Config("give at least one --role".into()));
+    }
+    let roles: Vec<String> = parse_roles(roles)?.into_iter().map(String::from).collect();
+    with_store(config, |store| async move {
+        match store.set_roles(username.as_str(), &roles).await {
+            Ok(Some(user)) => {
+                println!("{}: roles {}", user.username, user.roles.join(", "));
+                Ok(ExitCode::SUCCESS)
+            }
+            Ok(None) => Err(Failure::Runtime(format!("there is no user named {username}"))),
+            Err(err) => Err(Failure::Runtime(err.to_string())),
+        }
+    })
+}
+
+/// One line of an import file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportLine {
+    username: String,
+    password_hash: String,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+/// Imports users from JSON lines. Every line is checked before anything is
+/// written, and the users are written in one transaction: a bad line
+/// imports nobody.
+pub fn import(config: Option<&Path>, file: &Path) -> Result<ExitCode, Failure> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Failure::Runtime(format!("cannot read {}: {e}", file.display())))?;
+    let mut users = Vec::new();
+    let mut line_numbers = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |why: String| {
+            Failure::Config(format!(
+                "{}, line {number}: {why}; nothing was imported",
+                file.display()
+            ))
+        };
+        let parsed: ImportLine = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+        let username = Username::parse(&parsed.username).map_err(|e| bad(e.to_string()))?;
+        if !password::is_supported_hash(&parsed.password_hash) {
+            return Err(bad(
+                "password_hash is neither a bcrypt ($2a$, $2b$, $2y$) nor an argon2 PHC hash".into(),
+            ));
+        }
+        let roles = parse_roles(&parsed.roles).map_err(|e| {
+            bad(match e {
+                Failure::Config(m) | Failure::Runtime(m) => m,
+            })
+        })?;
+        if !seen.insert(username.as_str().to_lowercase()) {
+            return Err(bad(format!("{username} appears twice")));
+        }
+        users.push(NewUser {
+            username: username.as_str().to_owned(),
+            password_hash: parsed.password_hash,
+            roles: roles.into_iter().map(String::from).collect(),
+        });
+        line_numbers.push(number);
+    }
+    with_store(config, |store| async move {
+        match store.create_users(&users).await {
+            Ok(created) => {
+                println!("imported {} users", created.len());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err((Some(index), err)) if err.is_unique_violation() => Err(Failure::Runtime(format!(
+                "{}, line {}: a user named {} already exists; nothing was imported",
+                file.display(),
+                line_numbers[index],
+                users[index].username
+            ))),
+            Err((_, err)) => Err(Failure::Runtime(format!("{err}; nothing was imported"))),
+        }
+    })
+}
