@@ -43,6 +43,8 @@ pub enum ApiError {
     #[error("invalid input")]
     Validation(Vec<ValidationIssue>),
     #[error("{0}")]
+    Conflict(&'static str),
+    #[error("{0}")]
     Unavailable(&'static str),
     /// Anything unexpected: logged with the request id, answered with a bare 500.
     #[error(transparent)]
@@ -69,6 +71,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
             Self::NotFound(detail) => detail_response(StatusCode::NOT_FOUND, detail),
+            Self::Conflict(detail) => detail_response(StatusCode::CONFLICT, detail),
             Self::Unavailable(detail) => detail_response(StatusCode::SERVICE_UNAVAILABLE, detail),
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE.into_response(),

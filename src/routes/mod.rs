@@ -1,6 +1,7 @@
 //! The public routes. Each route's OpenAPI description is derived from its
 //! handler's types (utoipa), so `/openapi.json` cannot drift from the code.
 
+mod admin;
 mod docs;
 mod health;
 mod keys;
@@ -66,6 +67,10 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(users::change_password))
         .routes(routes!(users::protected))
         .routes(routes!(users::protected_route))
+        .routes(routes!(admin::list))
+        .routes(routes!(admin::set_roles))
+        .routes(routes!(admin::disable))
+        .routes(routes!(admin::enable))
         .split_for_parts();
     let routes = routes.merge(docs::router(&openapi));
     #[cfg(feature = "test-hooks")]

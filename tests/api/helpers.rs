@@ -28,6 +28,15 @@ pub fn strong_secret() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A token response (RFC 6749 section 5.1).
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct Tokens {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+    pub refresh_token: String,
+}
+
 /// How to start a server.
 #[derive(Clone, Debug, Default)]
 pub struct TestConfig {
@@ -76,6 +85,7 @@ pub struct TestServer {
     stdout: Arc<Lines>,
     stderr: Arc<Lines>,
     pub dir: TempDir,
+    config: TestConfig,
 }
 
 impl TestServer {
@@ -125,7 +135,63 @@ impl TestServer {
             stdout,
             stderr,
             dir,
+            config,
         }
+    }
+
+    /// Runs `rampart ARGS` against this server's database and secret.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> CliOutput {
+        let mut command = base_command(self.dir.path(), &self.config, &self.secret);
+        command
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn rampart");
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        CliOutput::from(child.wait_with_output().unwrap())
+    }
+
+    /// Creates a user with the command line.
+    pub fn create_user(&self, username: &str, password: &str, roles: &[&str]) {
+        let mut args = vec!["user", "create", "--username", username];
+        for role in roles {
+            args.extend(["--role", role]);
+        }
+        let output = self.cli(&args, &format!("{password}\n"));
+        assert_eq!(output.code, Some(0), "user create: {output:?}");
+    }
+
+    /// `POST /token` with the password grant.
+    pub async fn token(&self, username: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/token"))
+            .form(&[("username", username), ("password", password)])
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Logs in and returns the token response.
+    pub async fn login(&self, username: &str, password: &str) -> Tokens {
+        let response = self.token(username, password).await;
+        assert_eq!(response.status(), 200, "login of {username}");
+        response.json().await.unwrap()
+    }
+
+    /// A GET with a bearer token.
+    pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// The server's database file.
+    pub fn database(&self) -> PathBuf {
+        self.dir.path().join("rampart.db")
     }
 
     pub fn url(&self, path: &str) -> String {

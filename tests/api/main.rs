@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod auth;
 mod config;
 mod errors;
 mod lifecycle;

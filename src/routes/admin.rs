@@ -1,0 +1,147 @@
+//! The admin API over users (role `admin`): list, set roles, disable, enable.
+//! The last enabled admin can neither be disabled nor lose the role, so the
+//! server cannot be locked out of its own administration.
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{
+    auth::{
+        extract::{Admin, RequireRole},
+        names::Role,
+    },
+    http::{
+        error::{ApiError, ErrorBody},
+        extract::{Json, Path},
+    },
+    state::AppState,
+    store::UserRecord,
+};
+
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    username: String,
+    roles: Vec<String>,
+    disabled: bool,
+    /// RFC 3339.
+    created_at: String,
+}
+
+impl From<UserRecord> for UserView {
+    fn from(user: UserRecord) -> Self {
+        Self {
+            created_at: chrono::DateTime::from_timestamp_millis(user.created_at)
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            username: user.username,
+            roles: user.roles,
+            disabled: user.disabled,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolesBody {
+    #[schema(value_type = Vec<String>, example = json!(["user", "admin"]))]
+    roles: Vec<Role>,
+}
+
+const USER_NOT_FOUND: &str = "User not found";
+const LAST_ADMIN: &str = "The last enabled admin cannot be disabled or lose the admin role";
+
+/// Whether `user` is the only enabled admin.
+async fn is_last_admin(state: &AppState, user: &UserRecord) -> Result<bool, ApiError> {
+    if user.disabled || !user.roles.iter().any(|r| r == Role::ADMIN) {
+        return Ok(false);
+    }
+    let users = state.store.list_users().await.map_err(ApiError::internal)?;
+    let admins = users
+        .iter()
+        .filter(|u| !u.disabled && u.roles.iter().any(|r| r == Role::ADMIN))
+        .count();
+    Ok(admins <= 1)
+}
+
+async fn find(state: &AppState, username: &str) -> Result<UserRecord, ApiError> {
+    state
+        .store
+        .find_user(username)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or(ApiError::NotFound(USER_NOT_FOUND))
+}
+
+/// Every user.
+#[utoipa::path(get, path = "/admin/users", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Vec<UserView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    _: RequireRole<Admin>,
+) -> Result<Json<Vec<UserView>>, ApiError> {
+    let users = state.store.list_users().await.map_err(ApiError::internal)?;
+    Ok(Json(users.into_iter().map(UserView::from).collect()))
+}
+
+/// Replace a user's roles; their earlier tokens stop working.
+#[utoipa::path(put, path = "/admin/users/{username}/roles", tag = "admin", security(("bearer" = [])),
+    request_body = RolesBody,
+    responses((status = 200, body = UserView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn set_roles(
+    State(state): State<AppState>,
+    _: RequireRole<Admin>,
+    Path(username): Path<String>,
+    Json(body): Json<RolesBody>,
+) -> Result<Json<UserView>, ApiError> {
+    let user = find(&state, &username).await?;
+    let keeps_admin = body.roles.iter().any(|r| r.as_str() == Role::ADMIN);
+    if !keeps_admin && is_last_admin(&state, &user).await? {
+        return Err(ApiError::Conflict(LAST_ADMIN));
+    }
+    let updated = state
+        .accounts
+        .set_roles(&user.username, &body.roles)
+        .await
+        .map_err(ApiError::internal)?;
+    updated
+        .map(|u| Json(UserView::from(u)))
+        .ok_or(ApiError::NotFound(USER_NOT_FOUND))
+}
+
+async fn set_disabled(state: &AppState, username: &str, disabled: bool) -> Result<Json<UserView>, ApiError> {
+    let user = find(state, username).await?;
+    if disabled && is_last_admin(state, &user).await? {
+        return Err(ApiError::Conflict(LAST_ADMIN));
+    }
+    let updated = state
+        .accounts
+        .set_disabled(&user.username, disabled)
+        .await
+        .map_err(ApiError::internal)?;
+    updated
+        .map(|u| Json(UserView::from(u)))
+        .ok_or(ApiError::NotFound(USER_NOT_FOUND))
+}
+
+/// Disable a user: they cannot log in, and their tokens stop working.
+#[utoipa::path(post, path = "/admin/users/{username}/disable", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn disable(
+    State(state): State<AppState>,
+    _: RequireRole<Admin>,
+    Path(username): Path<String>,
+) -> Result<Json<UserView>, ApiError> {
+    set_disabled(&state, &username, true).await
+}
+
+/// Enable a user again.
+#[utoipa::path(post, path = "/admin/users/{username}/enable", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
+pub async fn enable(
+    State(state): State<AppState>,
+    _: RequireRole<Admin>,
+    Path(username): Path<String>,
+) -> Result<Json<UserView>, ApiError> {
+    set_disabled(&state, &username, false).await
+}
