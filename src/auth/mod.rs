@@ -48,7 +48,7 @@ pub async fn authenticate(tokens: &TokenService, headers: &HeaderMap) -> Authent
         return Authentication::Invalid(TokenError::Malformed);
     };
     match tokens.verify(token).await {
-        Ok(claims) => Authentication::Bearer(Arc::new(claims)),
+        Ok(claims) => Authentication::Bearer(claims),
         Err(err) => {
             metrics::counter!(crate::observability::metrics::AUTH_FAILURES, "reason" => err.reason())
                 .increment(1);

@@ -132,6 +132,12 @@ impl PasswordHasher {
     /// A pool with one thread per core.
     pub fn new() -> Self {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::with_limits(threads, QUEUE_PER_THREAD)
+    }
+
+    /// A pool of `threads` threads on which at most `queue_per_thread`
+    /// jobs per thread may be in progress or waiting.
+    pub fn with_limits(threads: usize, queue_per_thread: usize) -> Self {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("password-hash-{i}"))
@@ -139,7 +145,7 @@ impl PasswordHasher {
             .expect("the hashing pool starts");
         Self {
             pool: Arc::new(pool),
-            queue: Arc::new(Semaphore::new(threads * QUEUE_PER_THREAD)),
+            queue: Arc::new(Semaphore::new(threads * queue_per_thread)),
         }
     }
 
@@ -305,6 +311,32 @@ mod tests {
             verify_now("Zq8#mT2!vL9p", Some(&weak)),
             Verified::YesRehashed(_)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_busy_at_once_instead_of_waiting() {
+        let hasher = PasswordHasher::with_limits(1, 1);
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let busy_job = {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.run(move || hold.recv().is_ok()).await })
+        };
+        // Wait until the job holds the one place.
+        while hasher.queue.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let refused = hasher.verify(SecretString::from("Zq8#mT2!vL9p"), None).await;
+        assert!(matches!(refused, Err(HashError::Busy)), "{refused:?}");
+        release.send(()).unwrap();
+        assert!(busy_job.await.unwrap().unwrap());
+        // With the place free again, work is accepted.
+        assert_eq!(
+            hasher
+                .verify(SecretString::from("Zq8#mT2!vL9p"), None)
+                .await
+                .unwrap(),
+            Verified::No
+        );
     }
 
     #[test]
