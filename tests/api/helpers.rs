@@ -148,7 +148,8 @@ impl TestServer {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = command.spawn().expect("spawn rampart");
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        // The command may exit before reading its input (bad arguments).
+        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
         CliOutput::from(child.wait_with_output().unwrap())
     }
 
@@ -336,7 +337,7 @@ pub fn run_cli(config: &TestConfig, args: &[&str], stdin: &str) -> CliOutput {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = command.spawn().expect("spawn rampart");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
     let output = child.wait_with_output().unwrap();
     CliOutput::from(output)
 }
