@@ -1,6 +1,7 @@
 //! rampart: a secure-by-default HTTP API server.
 //!
 //! The crate is organised by concern: `config` reads and judges settings,
+//! `auth` holds passwords, keys, tokens and accounts,
 //! `server` owns listeners and shutdown, `http` the middleware stack and
 //! error model, `routes` the handlers, `store` the database,
 //! `observability` logs and metrics, `cli` the command line.
