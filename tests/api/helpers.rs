@@ -141,16 +141,11 @@ impl TestServer {
 
     /// Runs `rampart ARGS` against this server's database and secret.
     pub fn cli(&self, args: &[&str], stdin: &str) -> CliOutput {
-        let mut command = base_command(self.dir.path(), &self.config, &self.secret);
-        command
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("spawn rampart");
-        // The command may exit before reading its input (bad arguments).
-        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-        CliOutput::from(child.wait_with_output().unwrap())
+        run_to_end(
+            base_command(self.dir.path(), &self.config, &self.secret),
+            args,
+            stdin,
+        )
     }
 
     /// Creates a user with the command line.
@@ -330,16 +325,20 @@ fn base_command(dir: &Path, config: &TestConfig, secret: &str) -> Command {
 /// Runs `rampart ARGS` to completion in a fresh directory, with `stdin`.
 pub fn run_cli(config: &TestConfig, args: &[&str], stdin: &str) -> CliOutput {
     let dir = tempfile::tempdir().unwrap();
-    let mut command = base_command(dir.path(), config, &strong_secret());
+    run_to_end(base_command(dir.path(), config, &strong_secret()), args, stdin)
+}
+
+/// Runs `command ARGS`, feeding it `stdin`, and waits for it.
+fn run_to_end(mut command: Command, args: &[&str], stdin: &str) -> CliOutput {
     command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = command.spawn().expect("spawn rampart");
+    // The command may exit before reading its input (bad arguments).
     let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    let output = child.wait_with_output().unwrap();
-    CliOutput::from(output)
+    CliOutput::from(child.wait_with_output().unwrap())
 }
 
 /// What a finished command printed.
