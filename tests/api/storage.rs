@@ -85,3 +85,60 @@ async fn postgres_is_migrated_and_readyz_follows_the_database() {
         "liveness does not depend on the database"
     );
 }
+
+#[tokio::test]
+async fn accounts_and_tokens_work_the_same_on_postgres() {
+    let db = PgDatabase::create().await;
+    let server = TestServer::start_with(TestConfig::default().env("RAMPART_DATABASE_URL", &db.url())).await;
+    server.create_user("alice", "Alice-s3cure-passphrase", &["admin", "user"]);
+    let tokens = server.login("ALICE", "Alice-s3cure-passphrase").await;
+    assert_eq!(
+        server.get_as("/protected", &tokens.access_token).await.status(),
+        200
+    );
+
+    let refreshed = server
+        .client
+        .post(server.url("/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens.refresh_token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), 200);
+    let reuse = server
+        .client
+        .post(server.url("/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens.refresh_token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reuse.status(), 401);
+
+    let rotated = server
+        .client
+        .post(server.url("/admin/keys/rotate"))
+        .bearer_auth(&tokens.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rotated.status(), 200);
+    assert_eq!(
+        server.get_as("/protected", &tokens.access_token).await.status(),
+        200
+    );
+    let users: serde_json::Value = server
+        .get_as("/admin/users", &tokens.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(users[0]["username"], "alice");
+    drop(server);
+    db.drop_now().await;
+}
