@@ -11,6 +11,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod items;
 pub mod observability;
 pub mod routes;
 pub mod server;

@@ -4,6 +4,7 @@
 mod admin;
 mod docs;
 mod health;
+mod items;
 mod keys;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
@@ -29,7 +30,8 @@ use crate::{http::error::ErrorBody, http::validation::ValidationErrorBody, state
         (name = "meta", description = "Service health and documentation"),
         (name = "auth", description = "OAuth2 password flow, tokens and keys"),
         (name = "users", description = "Accounts"),
-        (name = "admin", description = "Administration (role admin)")
+        (name = "admin", description = "Administration (role admin)"),
+        (name = "items", description = "Items, owned by their creator")
     )
 )]
 struct ApiDoc;
@@ -71,6 +73,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(admin::set_roles))
         .routes(routes!(admin::disable))
         .routes(routes!(admin::enable))
+        .routes(routes!(items::create, items::list))
+        .routes(routes!(items::get, items::update, items::delete))
         .split_for_parts();
     let routes = routes.merge(docs::router(&openapi));
     #[cfg(feature = "test-hooks")]

@@ -5,6 +5,7 @@
 //! by `database_url`. Each backend has its own embedded migrations, run at
 //! start. Queries use bound parameters only.
 
+mod items;
 mod keys;
 mod leases;
 mod tokens;
@@ -20,6 +21,7 @@ use sqlx::{
 
 use crate::config::DatabaseUrl;
 
+pub use items::{ItemFields, ItemRecord, ItemScope};
 pub use keys::StoredKey;
 pub use tokens::RefreshUse;
 pub use users::{NewUser, UserRecord, UserState};

@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod config;
 mod errors;
+mod items;
 mod lifecycle;
 mod middleware;
 mod routes;

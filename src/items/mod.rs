@@ -1,0 +1,14 @@
+//! Items: the typed input (a name, price, tax or description cannot exist
+//! invalid), the HTML policy for descriptions, and the object rule.
+
+pub mod fields;
+pub mod sanitize;
+
+use crate::{auth::extract::CurrentUser, auth::names::Role, store::ItemRecord};
+
+/// The object rule (OWASP API1:2023), in one place: the owner or an admin
+/// may act on an item. Everyone else is told it does not exist (404, never
+/// 403), so ids cannot be probed.
+pub fn may_access(user: &CurrentUser, item: &ItemRecord) -> bool {
+    user.has_role(Role::ADMIN) || item.owner.eq_ignore_ascii_case(user.username())
+}
