@@ -8,6 +8,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
 use crate::{
+    audit::{self, Action, Auditor, Outcome},
     auth::{
         invalidation::{self, Invalidations},
         keyring::{self, KeyRing},
@@ -48,6 +49,7 @@ pub struct Application {
     admin_app: Router,
     state: AppState,
     upkeep: Upkeep,
+    audit_writer: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -71,11 +73,14 @@ impl Application {
         ));
         let public = bind(settings.bind).await?;
         let admin = bind(settings.admin_bind).await?;
+        let (audit, audit_writer) = Auditor::start(store.clone());
+        let audit_writer = tokio::spawn(audit_writer);
         let state = AppState {
             settings: Arc::new(settings),
             store: store.clone(),
             accounts,
             keys: keys.clone(),
+            audit,
         };
         let app = http::apply(routes::router(state.clone()), &state.settings, tokens);
         let upkeep = Upkeep {
@@ -90,6 +95,7 @@ impl Application {
             admin_app: admin_router(metrics),
             state,
             upkeep,
+            audit_writer,
         })
     }
 
@@ -117,7 +123,12 @@ impl Application {
             server::serve(self.admin, self.admin_app, admin_limits, shutdown.clone()),
             self.upkeep.run(shutdown.clone()),
         );
-        self.state.store.close().await;
+        // The routers are gone; with the state's auditor the last sender
+        // goes, and the writer stores what is queued and ends.
+        let store = self.state.store.clone();
+        drop(self.state);
+        let _ = self.audit_writer.await;
+        store.close().await;
     }
 }
 
@@ -136,8 +147,12 @@ impl Upkeep {
         loop {
             tokio::select! {
                 _ = keys.tick() => {
-                    if let Err(err) = self.keys.upkeep().await {
-                        tracing::warn!(error = %err, "signing key upkeep failed");
+                                        match self.keys.upkeep().await {
+                        Ok(Some(kid)) => {
+                            audit::record_direct(&self.store, Action::KeyRotated, Outcome::Success, "system", Some(&kid)).await;
+                        }
+                        Ok(None) => {}
+                        Err(err) => tracing::warn!(error = %err, "signing key upkeep failed"),
                     }
                 }
                 _ = invalidations.tick() => {

@@ -7,6 +7,7 @@
 //! `observability` logs and metrics, `cli` the command line.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;

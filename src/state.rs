@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::{
+    audit::Auditor,
     auth::{keyring::KeyRing, service::AccountService},
     config::Settings,
     store::Store,
@@ -15,4 +16,11 @@ pub struct AppState {
     pub store: Store,
     pub accounts: Arc<AccountService>,
     pub keys: Arc<KeyRing>,
+    pub audit: Auditor,
+}
+
+impl axum::extract::FromRef<AppState> for Auditor {
+    fn from_ref(state: &AppState) -> Self {
+        state.audit.clone()
+    }
 }

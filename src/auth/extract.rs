@@ -5,13 +5,14 @@
 use std::{marker::PhantomData, sync::Arc};
 
 use axum::{
-    extract::FromRequestParts,
+    extract::{FromRef, FromRequestParts, MatchedPath},
     http::request::Parts,
     response::{IntoResponse, Response},
 };
 use http::{HeaderValue, StatusCode, header};
 
 use super::{Authentication, tokens::AccessClaims};
+use crate::audit::{Action, Auditor, Origin, Outcome};
 use crate::http::error::detail_response;
 
 /// The authenticated caller.
@@ -82,13 +83,28 @@ impl RoleName for Admin {
 }
 
 /// The authenticated caller, who holds role `R`.
-pub struct RequireRole<R: RoleName>(pub CurrentUser, PhantomData<R>);
+pub struct RequireRole<R: RoleName>(pub CurrentUser, pub PhantomData<R>);
 
-impl<R: RoleName, S: Send + Sync> FromRequestParts<S> for RequireRole<R> {
+impl<R: RoleName, S: Send + Sync> FromRequestParts<S> for RequireRole<R>
+where
+    Auditor: FromRef<S>,
+{
     type Rejection = AuthRejection;
 
+    /// A caller without the role is refused and the refusal audited
+    /// (OWASP API5:2023, broken function level authorization).
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let user = CurrentUser::from_request_parts(parts, state).await?;
+        if !user.has_role(R::NAME) {
+            let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str);
+            Auditor::from_ref(state).record(
+                Action::AccessDenied,
+                Outcome::Denied,
+                Some(user.username()),
+                route,
+                &Origin::of(parts),
+            );
+        }
         if user.has_role(R::NAME) {
             Ok(Self(user, PhantomData))
         } else {

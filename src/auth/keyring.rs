@@ -244,10 +244,11 @@ impl KeyRing {
 
     /// One round of upkeep: reload, and if this instance holds the lease,
     /// rotate when the key is due and delete keys that verify nothing.
-    pub async fn upkeep(&self) -> Result<(), KeyError> {
+    /// Returns the new `kid` when it rotated.
+    pub async fn upkeep(&self) -> Result<Option<String>, KeyError> {
         self.reload().await?;
         if !self.holds_lease().await? {
-            return Ok(());
+            return Ok(None);
         }
         let interval_ms =
             i64::try_from(self.settings.key_rotation_interval.get().as_millis()).unwrap_or(i64::MAX);
@@ -257,14 +258,12 @@ impl KeyRing {
             .signer
             .as_ref()
             .is_none_or(|s| now_ms() - s.created_at >= interval_ms);
-        if due {
-            self.rotate().await?;
-        }
+        let rotated = if due { Some(self.rotate().await?) } else { None };
         let deleted = self.store.delete_expired_keys(now_ms()).await?;
         if deleted > 0 {
             tracing::info!(deleted, "expired signing keys deleted");
         }
-        Ok(())
+        Ok(rotated)
     }
 
     /// Every stored key, for `keys list`.

@@ -4,6 +4,7 @@ use std::{path::Path, process::ExitCode};
 
 use super::{Failure, with_store};
 use crate::{
+    audit::{self, Action, Outcome},
     auth::{keyring::KeyRing, keys::KeySealer},
     config::{self, secret},
 };
@@ -24,10 +25,11 @@ pub fn rotate(config_file: Option<&Path>) -> Result<ExitCode, Failure> {
         ));
     };
     with_store(config_file, |store| async move {
-        let ring = KeyRing::open(store, KeySealer::new(&secret), &settings.auth)
+        let ring = KeyRing::open(store.clone(), KeySealer::new(&secret), &settings.auth)
             .await
             .map_err(|e| Failure::Runtime(e.to_string()))?;
         let kid = ring.rotate().await.map_err(|e| Failure::Runtime(e.to_string()))?;
+        audit::record_direct(&store, Action::KeyRotated, Outcome::Success, "cli", Some(&kid)).await;
         println!("{kid}");
         Ok(ExitCode::SUCCESS)
     })

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::{Failure, with_store};
 use crate::{
+    audit::{self, Action, Outcome},
     auth::{
         names::{Role, Username},
         password,
@@ -95,6 +96,14 @@ pub fn set_roles(config: Option<&Path>, username: &str, roles: &[String]) -> Res
     with_store(config, |store| async move {
         match store.set_roles(username.as_str(), &roles).await {
             Ok(Some(user)) => {
+                audit::record_direct(
+                    &store,
+                    Action::RoleChanged,
+                    Outcome::Success,
+                    "cli",
+                    Some(&user.username),
+                )
+                .await;
                 println!("{}: roles {}", user.username, user.roles.join(", "));
                 Ok(ExitCode::SUCCESS)
             }

@@ -8,6 +8,9 @@ pub const HTTP_REQUESTS: &str = "http_requests_total";
 /// Request latency in seconds, by `method`, `route` and `status`.
 pub const HTTP_REQUEST_DURATION: &str = "http_request_duration_seconds";
 
+/// Audit events that could not be stored (queue full or store failure).
+pub const AUDIT_EVENTS_DROPPED: &str = "audit_events_dropped_total";
+
 /// Requests refused for bad credentials, by `reason`.
 pub const AUTH_FAILURES: &str = "auth_failures_total";
 

@@ -4,19 +4,21 @@
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
+    audit::{Action, Origin, Outcome},
     auth::{
-        extract::{Admin, RequireRole},
+        extract::{Admin, CurrentUser, RequireRole},
         names::Role,
     },
     http::{
         error::{ApiError, ErrorBody},
-        extract::{Json, Path},
+        extract::{Json, Path, Query},
+        validation::{LocPart, Source, ValidationIssue},
     },
     state::AppState,
-    store::UserRecord,
+    store::{AuditRecord, UserRecord},
 };
 
 #[derive(Serialize, ToSchema)]
@@ -90,13 +92,24 @@ pub async fn list(
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn set_roles(
     State(state): State<AppState>,
-    _: RequireRole<Admin>,
+    RequireRole(admin, _): RequireRole<Admin>,
+    origin: Origin,
     Path(username): Path<String>,
     Json(body): Json<RolesBody>,
 ) -> Result<Json<UserView>, ApiError> {
     let user = find(&state, &username).await?;
+    let audit = |outcome| {
+        state.audit.record(
+            Action::RoleChanged,
+            outcome,
+            Some(admin.username()),
+            Some(&user.username),
+            &origin,
+        )
+    };
     let keeps_admin = body.roles.iter().any(|r| r.as_str() == Role::ADMIN);
     if !keeps_admin && is_last_admin(&state, &user).await? {
+        audit(Outcome::Denied);
         return Err(ApiError::Conflict(LAST_ADMIN));
     }
     let updated = state
@@ -104,14 +117,36 @@ pub async fn set_roles(
         .set_roles(&user.username, &body.roles)
         .await
         .map_err(ApiError::internal)?;
+    audit(Outcome::Success);
     updated
         .map(|u| Json(UserView::from(u)))
         .ok_or(ApiError::NotFound(USER_NOT_FOUND))
 }
 
-async fn set_disabled(state: &AppState, username: &str, disabled: bool) -> Result<Json<UserView>, ApiError> {
+async fn set_disabled(
+    state: &AppState,
+    admin: &CurrentUser,
+    origin: &Origin,
+    username: &str,
+    disabled: bool,
+) -> Result<Json<UserView>, ApiError> {
     let user = find(state, username).await?;
+    let action = if disabled {
+        Action::UserDisabled
+    } else {
+        Action::UserEnabled
+    };
+    let audit = |outcome| {
+        state.audit.record(
+            action,
+            outcome,
+            Some(admin.username()),
+            Some(&user.username),
+            origin,
+        )
+    };
     if disabled && is_last_admin(state, &user).await? {
+        audit(Outcome::Denied);
         return Err(ApiError::Conflict(LAST_ADMIN));
     }
     let updated = state
@@ -119,6 +154,7 @@ async fn set_disabled(state: &AppState, username: &str, disabled: bool) -> Resul
         .set_disabled(&user.username, disabled)
         .await
         .map_err(ApiError::internal)?;
+    audit(Outcome::Success);
     updated
         .map(|u| Json(UserView::from(u)))
         .ok_or(ApiError::NotFound(USER_NOT_FOUND))
@@ -129,10 +165,11 @@ async fn set_disabled(state: &AppState, username: &str, disabled: bool) -> Resul
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn disable(
     State(state): State<AppState>,
-    _: RequireRole<Admin>,
+    RequireRole(admin, _): RequireRole<Admin>,
+    origin: Origin,
     Path(username): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    set_disabled(&state, &username, true).await
+    set_disabled(&state, &admin, &origin, &username, true).await
 }
 
 /// Enable a user again.
@@ -140,8 +177,42 @@ pub async fn disable(
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
 pub async fn enable(
     State(state): State<AppState>,
-    _: RequireRole<Admin>,
+    RequireRole(admin, _): RequireRole<Admin>,
+    origin: Origin,
     Path(username): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    set_disabled(&state, &username, false).await
+    set_disabled(&state, &admin, &origin, &username, false).await
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// 1 to 1000 (default 100).
+    limit: Option<i64>,
+}
+
+/// Audit events, newest first.
+#[utoipa::path(get, path = "/admin/audit", tag = "admin", security(("bearer" = [])), params(AuditQuery),
+    responses((status = 200, description = "Events, newest first"), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
+pub async fn audit(
+    State(state): State<AppState>,
+    _: RequireRole<Admin>,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<Vec<AuditRecord>>, ApiError> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::validation(ValidationIssue::new(
+            "value_error",
+            Source::Query,
+            [LocPart::Key("limit".into())],
+            "Input should be between 1 and 1000",
+        )));
+    }
+    let events = state
+        .store
+        .list_audit_events(limit)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(events))
 }

@@ -6,6 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
+    audit::{Action, Origin, Outcome},
     auth::extract::{Admin, RequireRole},
     http::{error::ApiError, extract::Json},
     state::AppState,
@@ -38,7 +39,18 @@ pub struct Rotated {
 /// Rotate the signing key now. Tokens signed by the old key keep working.
 #[utoipa::path(post, path = "/admin/keys/rotate", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = Rotated), (status = 401), (status = 403)))]
-pub async fn rotate(State(state): State<AppState>, _: RequireRole<Admin>) -> Result<Json<Rotated>, ApiError> {
+pub async fn rotate(
+    State(state): State<AppState>,
+    RequireRole(admin, _): RequireRole<Admin>,
+    origin: Origin,
+) -> Result<Json<Rotated>, ApiError> {
     let kid = state.keys.rotate().await.map_err(ApiError::internal)?;
+    state.audit.record(
+        Action::KeyRotated,
+        Outcome::Success,
+        Some(admin.username()),
+        Some(&kid),
+        &origin,
+    );
     Ok(Json(Rotated { kid }))
 }

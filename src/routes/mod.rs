@@ -73,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(admin::set_roles))
         .routes(routes!(admin::disable))
         .routes(routes!(admin::enable))
+        .routes(routes!(admin::audit))
         .routes(routes!(items::create, items::list))
         .routes(routes!(items::get, items::update, items::delete))
         .split_for_parts();

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
+    audit::{Action, Origin, Outcome},
     auth::service::{AuthError, TokenPair},
     http::{
         error::{ApiError, ErrorBody, detail_response},
@@ -82,8 +83,13 @@ fn unauthorized(detail: &str) -> Response {
         (status = 503, description = "Too many logins in progress; retry", body = ErrorBody)
     )
 )]
-pub async fn token(State(state): State<AppState>, Form(form): Form<TokenForm>) -> Result<Response, ApiError> {
+pub async fn token(
+    State(state): State<AppState>,
+    origin: Origin,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, ApiError> {
     let accounts = &state.accounts;
+    let attempted = form.username.clone();
     let refreshing = form.grant_type.as_deref() == Some("refresh_token");
     let result = match form.grant_type.as_deref().unwrap_or("password") {
         "password" => {
@@ -104,12 +110,28 @@ pub async fn token(State(state): State<AppState>, Form(form): Form<TokenForm>) -
             )));
         }
     };
+    let audit =
+        |action, outcome, actor: Option<&str>| state.audit.record(action, outcome, actor, None, &origin);
+    let action = if refreshing {
+        Action::Refresh
+    } else {
+        Action::Login
+    };
     match result {
-        Ok(pair) => Ok(token_response(pair)),
+        Ok(pair) => {
+            audit(action, Outcome::Success, Some(&pair.username));
+            Ok(token_response(pair))
+        }
         Err(AuthError::InvalidCredentials) if !refreshing => {
+            audit(Action::Login, Outcome::Failure, attempted.as_deref());
             Ok(unauthorized("Incorrect username or password"))
         }
-        Err(AuthError::InvalidCredentials | AuthError::RefreshReuse) => {
+        Err(AuthError::InvalidCredentials) => {
+            audit(Action::Refresh, Outcome::Failure, None);
+            Ok(unauthorized("Invalid refresh token"))
+        }
+        Err(AuthError::RefreshReuse) => {
+            audit(Action::RefreshReuse, Outcome::Denied, None);
             Ok(unauthorized("Invalid refresh token"))
         }
         Err(AuthError::Hash(crate::auth::password::HashError::Busy)) => {
@@ -151,6 +173,7 @@ fn token_response(pair: TokenPair) -> Response {
 )]
 pub async fn revoke(
     State(state): State<AppState>,
+    origin: Origin,
     Form(form): Form<RevokeForm>,
 ) -> Result<Response, ApiError> {
     state
@@ -158,5 +181,8 @@ pub async fn revoke(
         .revoke(&form.token)
         .await
         .map_err(ApiError::internal)?;
+    state
+        .audit
+        .record(Action::Revoke, Outcome::Success, None, None, &origin);
     Ok((StatusCode::OK, Json(serde_json::json!({}))).into_response())
 }

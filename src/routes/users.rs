@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
+    audit::{Action, Origin, Outcome},
     auth::{
         Authentication,
         extract::{Admin, AuthRejection, CurrentUser, RequireRole},
@@ -99,14 +100,32 @@ fn busy() -> ApiError {
 pub async fn create_user(
     State(state): State<AppState>,
     authentication: Option<axum::Extension<Authentication>>,
+    origin: Origin,
     Json(body): Json<NewUserBody>,
 ) -> Result<Response, ApiError> {
+    let authentication = authentication.map_or(Authentication::Anonymous, |a| a.0);
+    if matches!(authentication, Authentication::Invalid(_)) {
+        return Ok(AuthRejection::Invalid.into_response());
+    }
+    let caller = match authentication {
+        Authentication::Bearer(claims) => Some(claims),
+        _ => None,
+    };
     if !state.settings.public_registration {
-        match authentication.map(|a| a.0) {
-            Some(Authentication::Bearer(claims)) if claims.has_role(Role::ADMIN) => {}
-            Some(Authentication::Bearer(_)) => return Ok(AuthRejection::Forbidden.into_response()),
-            Some(Authentication::Invalid(_)) => return Ok(AuthRejection::Invalid.into_response()),
-            _ => return Ok(AuthRejection::Missing.into_response()),
+        match &caller {
+            Some(claims) if claims.has_role(Role::ADMIN) => {}
+            Some(claims) => {
+                let route = Some("/users");
+                state.audit.record(
+                    Action::AccessDenied,
+                    Outcome::Denied,
+                    Some(&claims.sub),
+                    route,
+                    &origin,
+                );
+                return Ok(AuthRejection::Forbidden.into_response());
+            }
+            None => return Ok(AuthRejection::Missing.into_response()),
         }
     }
     let created = state
@@ -114,14 +133,24 @@ pub async fn create_user(
         .create_user(&body.username, SecretString::from(body.password), &[Role::user()])
         .await;
     match created {
-        Ok(user) => Ok((
-            StatusCode::CREATED,
-            Json(UserCreated {
-                username: user.username,
-                roles: user.roles,
-            }),
-        )
-            .into_response()),
+        Ok(user) => {
+            let actor = caller.as_ref().map_or(user.username.as_str(), |c| c.sub.as_str());
+            state.audit.record(
+                Action::UserCreated,
+                Outcome::Success,
+                Some(actor),
+                Some(&user.username),
+                &origin,
+            );
+            Ok((
+                StatusCode::CREATED,
+                Json(UserCreated {
+                    username: user.username,
+                    roles: user.roles,
+                }),
+            )
+                .into_response())
+        }
         Err(NewUserError::Taken) => Ok(detail_response(
             StatusCode::CONFLICT,
             "Username already registered",
@@ -160,6 +189,7 @@ pub async fn me(State(state): State<AppState>, user: CurrentUser) -> Result<Json
 pub async fn change_password(
     State(state): State<AppState>,
     user: CurrentUser,
+    origin: Origin,
     Json(body): Json<PasswordChange>,
 ) -> Result<Response, ApiError> {
     let changed = state
@@ -171,11 +201,29 @@ pub async fn change_password(
         )
         .await;
     match changed {
-        Ok(true) => Ok(StatusCode::NO_CONTENT.into_response()),
-        Ok(false) => Ok(detail_response(
-            StatusCode::BAD_REQUEST,
-            "Current password is incorrect",
-        )),
+        Ok(true) => {
+            state.audit.record(
+                Action::PasswordChanged,
+                Outcome::Success,
+                Some(user.username()),
+                None,
+                &origin,
+            );
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        Ok(false) => {
+            state.audit.record(
+                Action::PasswordChanged,
+                Outcome::Failure,
+                Some(user.username()),
+                None,
+                &origin,
+            );
+            Ok(detail_response(
+                StatusCode::BAD_REQUEST,
+                "Current password is incorrect",
+            ))
+        }
         Err(NewUserError::Password(err)) => Err(password_issue("new_password", err)),
         Err(NewUserError::Hash(HashError::Busy)) => Err(busy()),
         Err(err) => Err(ApiError::internal(err)),

@@ -5,6 +5,7 @@
 //! by `database_url`. Each backend has its own embedded migrations, run at
 //! start. Queries use bound parameters only.
 
+mod audit;
 mod items;
 mod keys;
 mod leases;
@@ -21,6 +22,7 @@ use sqlx::{
 
 use crate::config::DatabaseUrl;
 
+pub use audit::AuditRecord;
 pub use items::{ItemFields, ItemRecord, ItemScope};
 pub use keys::StoredKey;
 pub use tokens::RefreshUse;

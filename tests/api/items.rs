@@ -357,6 +357,7 @@ async fn item_routes_need_a_token_and_admin_routes_need_the_role() {
         ("POST", "/admin/users/alice/disable"),
         ("POST", "/admin/users/alice/enable"),
         ("POST", "/admin/keys/rotate"),
+        ("GET", "/admin/audit"),
         ("GET", "/protected_route"),
     ];
     for (method, path) in admin_routes {

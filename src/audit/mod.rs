@@ -1,0 +1,196 @@
+//! Audit events: who did what security-relevant thing, from where, with
+//! what outcome (OWASP ASVS 5.0 V16.3). Each event is logged at once and
+//! stored by a background writer.
+//!
+//! Recording never blocks or fails the request it describes: events go
+//! through a bounded queue, and when the queue is full the event is still
+//! logged but not stored, and `audit_events_dropped_total` counts it.
+
+use std::net::IpAddr;
+
+use axum::{extract::FromRequestParts, http::request::Parts};
+use tokio::sync::mpsc;
+
+use crate::{
+    http::{client::ClientInfo, request_id::RequestId},
+    observability::metrics::AUDIT_EVENTS_DROPPED,
+    store::{AuditRecord, Store, now_ms},
+};
+
+/// Events waiting to be stored, at most.
+const QUEUE: usize = 4096;
+/// Events stored per transaction, at most.
+const BATCH: usize = 256;
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Login,
+    Refresh,
+    RefreshReuse,
+    Revoke,
+    RateLimited,
+    CsrfRejected,
+    AccessDenied,
+    RoleChanged,
+    UserDisabled,
+    UserEnabled,
+    UserCreated,
+    PasswordChanged,
+    KeyRotated,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Refresh => "refresh",
+            Self::RefreshReuse => "refresh_reuse",
+            Self::Revoke => "revoke",
+            Self::RateLimited => "rate_limited",
+            Self::CsrfRejected => "csrf_rejected",
+            Self::AccessDenied => "access_denied",
+            Self::RoleChanged => "role_changed",
+            Self::UserDisabled => "user_disabled",
+            Self::UserEnabled => "user_enabled",
+            Self::UserCreated => "user_created",
+            Self::PasswordChanged => "password_changed",
+            Self::KeyRotated => "key_rotated",
+        }
+    }
+}
+
+/// How it ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure,
+    Denied,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+            Self::Denied => "denied",
+        }
+    }
+}
+
+/// Where a request came from, for its audit events.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    pub client_ip: Option<IpAddr>,
+    pub request_id: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Origin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(parts))
+    }
+}
+
+impl Origin {
+    pub fn of(parts: &Parts) -> Self {
+        Self {
+            client_ip: parts.extensions.get::<ClientInfo>().map(|c| c.ip),
+            request_id: parts
+                .extensions
+                .get::<RequestId>()
+                .map(|id| id.as_str().to_owned()),
+        }
+    }
+}
+
+/// Records audit events.
+#[derive(Clone, Debug)]
+pub struct Auditor {
+    queue: mpsc::Sender<AuditRecord>,
+}
+
+impl Auditor {
+    /// An auditor and the writer that stores its events. The writer ends
+    /// when every clone of the auditor is gone, after storing what is queued.
+    pub fn start(store: Store) -> (Self, impl Future<Output = ()>) {
+        let (queue, events) = mpsc::channel(QUEUE);
+        (Self { queue }, write(store, events))
+    }
+
+    /// Logs and queues an event.
+    pub fn record(
+        &self,
+        action: Action,
+        outcome: Outcome,
+        actor: Option<&str>,
+        target: Option<&str>,
+        origin: &Origin,
+    ) {
+        let event = event(action, outcome, actor, target, origin);
+        tracing::info!(
+            target: "rampart::audit",
+            action = event.action.as_str(),
+            outcome = event.outcome.as_str(),
+            actor = event.actor.as_deref(),
+            subject = event.target.as_deref(),
+            client_ip = event.client_ip.as_deref(),
+            request_id = event.request_id.as_deref(),
+            "audit"
+        );
+        if self.queue.try_send(event).is_err() {
+            metrics::counter!(AUDIT_EVENTS_DROPPED).increment(1);
+        }
+    }
+}
+
+/// An event as stored, happening now.
+pub fn event(
+    action: Action,
+    outcome: Outcome,
+    actor: Option<&str>,
+    target: Option<&str>,
+    origin: &Origin,
+) -> AuditRecord {
+    AuditRecord {
+        at: now_ms(),
+        actor: actor.map(str::to_owned),
+        action: action.as_str().to_owned(),
+        target: target.map(str::to_owned),
+        client_ip: origin.client_ip.map(|ip| ip.to_string()),
+        request_id: origin.request_id.clone(),
+        outcome: outcome.as_str().to_owned(),
+    }
+}
+
+/// Stores an event at once, for work done outside a request (the command
+/// line, scheduled rotation), and logs it. A failure to store is logged.
+pub async fn record_direct(
+    store: &Store,
+    action: Action,
+    outcome: Outcome,
+    actor: &str,
+    target: Option<&str>,
+) {
+    let event = event(action, outcome, Some(actor), target, &Origin::default());
+    tracing::info!(target: "rampart::audit", action = action.as_str(), outcome = outcome.as_str(), actor, subject = target, "audit");
+    if let Err(err) = store.insert_audit_events(std::slice::from_ref(&event)).await {
+        metrics::counter!(AUDIT_EVENTS_DROPPED).increment(1);
+        tracing::error!(error = %err, "storing an audit event failed");
+    }
+}
+
+async fn write(store: Store, mut events: mpsc::Receiver<AuditRecord>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        if events.recv_many(&mut batch, BATCH).await == 0 {
+            return;
+        }
+        if let Err(err) = store.insert_audit_events(&batch).await {
+            metrics::counter!(AUDIT_EVENTS_DROPPED).increment(batch.len() as u64);
+            tracing::error!(error = %err, dropped = batch.len(), "storing audit events failed");
+        }
+        batch.clear();
+    }
+}

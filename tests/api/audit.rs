@@ -1,0 +1,197 @@
+//! Security events are stored and listed newest first, with actor and outcome.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::TestServer;
+
+/// Polls `/admin/audit` until an event matches; events are stored by a
+/// background writer.
+async fn wait_for_event(
+    server: &TestServer,
+    token: &str,
+    what: &str,
+    matches: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let events: Value = server
+            .get_as("/admin/audit?limit=1000", token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        if let Some(event) = events.as_array().unwrap().iter().find(|e| matches(e)) {
+            return event.clone();
+        }
+        assert!(Instant::now() < deadline, "no audit event: {what}\n{events:#}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn is(action: &'static str, actor: Option<&'static str>, outcome: &'static str) -> impl Fn(&Value) -> bool {
+    move |e: &Value| e["action"] == action && e["outcome"] == outcome && actor.is_none_or(|a| e["actor"] == a)
+}
+
+#[tokio::test]
+async fn every_security_event_is_audited_with_actor_and_outcome() {
+    let server = TestServer::start().await;
+    server.create_user("alice", "Alice-s3cure-passphrase", &[]);
+    server.create_user("root", "Root-s3cure-passphrase", &["admin", "user"]);
+    let admin = server.login("root", "Root-s3cure-passphrase").await;
+    let token = admin.access_token.clone();
+
+    let alice = server.login("alice", "Alice-s3cure-passphrase").await;
+    let ok = wait_for_event(&server, &token, "login ok", is("login", Some("alice"), "success")).await;
+    assert_eq!(ok["client_ip"], "127.0.0.1");
+    assert!(ok["request_id"].is_string());
+    assert!(ok["at"].is_i64());
+
+    assert_eq!(server.token("alice", "wrong-password-1").await.status(), 401);
+    wait_for_event(
+        &server,
+        &token,
+        "login failed",
+        is("login", Some("alice"), "failure"),
+    )
+    .await;
+
+    let refresh = |refresh_token: String| {
+        let client = server.client.clone();
+        let url = server.url("/token");
+        async move {
+            client
+                .post(url)
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh_token.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(refresh(alice.refresh_token.clone()).await.status(), 200);
+    wait_for_event(
+        &server,
+        &token,
+        "refresh",
+        is("refresh", Some("alice"), "success"),
+    )
+    .await;
+    assert_eq!(refresh(alice.refresh_token.clone()).await.status(), 401);
+    wait_for_event(
+        &server,
+        &token,
+        "refresh reuse",
+        is("refresh_reuse", None, "denied"),
+    )
+    .await;
+
+    let revoke = server
+        .client
+        .post(server.url("/token/revoke"))
+        .form(&[("token", "whatever")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), 200);
+    wait_for_event(&server, &token, "revoke", is("revoke", None, "success")).await;
+
+    let alice = server.login("alice", "Alice-s3cure-passphrase").await;
+    assert_eq!(
+        server.get_as("/admin/users", &alice.access_token).await.status(),
+        403
+    );
+    let denied = wait_for_event(
+        &server,
+        &token,
+        "access denied",
+        is("access_denied", Some("alice"), "denied"),
+    )
+    .await;
+    assert_eq!(denied["target"], "/admin/users");
+
+    let response = server
+        .client
+        .put(server.url("/admin/users/alice/roles"))
+        .bearer_auth(&token)
+        .json(&json!({"roles": ["user", "editor"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let changed = wait_for_event(
+        &server,
+        &token,
+        "role changed",
+        is("role_changed", Some("root"), "success"),
+    )
+    .await;
+    assert_eq!(changed["target"], "alice");
+
+    let response = server
+        .client
+        .post(server.url("/admin/users/alice/disable"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let disabled = wait_for_event(
+        &server,
+        &token,
+        "user disabled",
+        is("user_disabled", Some("root"), "success"),
+    )
+    .await;
+    assert_eq!(disabled["target"], "alice");
+
+    let response = server
+        .client
+        .post(server.url("/admin/keys/rotate"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let kid = response.json::<Value>().await.unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rotated = wait_for_event(
+        &server,
+        &token,
+        "key rotated",
+        is("key_rotated", Some("root"), "success"),
+    )
+    .await;
+    assert_eq!(rotated["target"], kid.as_str());
+
+    let output = server.cli(&["keys", "rotate"], "");
+    assert_eq!(output.code, Some(0));
+    wait_for_event(
+        &server,
+        &token,
+        "key rotated by the command line",
+        is("key_rotated", Some("cli"), "success"),
+    )
+    .await;
+
+    // Newest first, and the limit holds.
+    let events: Value = server
+        .get_as("/admin/audit?limit=2", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let events = events.as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    assert!(events[0]["at"].as_i64() >= events[1]["at"].as_i64());
+    assert_eq!(server.get_as("/admin/audit?limit=0", &token).await.status(), 422);
+
+    // Each event is also a log line, and no line carries a password.
+    let logs = server.logs().join("\n");
+    assert!(logs.contains("\"message\":\"audit\""));
+    assert!(!logs.contains("Alice-s3cure-passphrase") && !logs.contains("wrong-password-1"));
+}
