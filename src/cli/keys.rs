@@ -10,10 +10,7 @@ use crate::{
 };
 
 fn when(ms: Option<i64>) -> String {
-    ms.and_then(chrono::DateTime::from_timestamp_millis).map_or_else(
-        || "-".to_owned(),
-        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    )
+    ms.map_or_else(|| "-".to_owned(), crate::store::rfc3339)
 }
 
 pub fn rotate(config_file: Option<&Path>) -> Result<ExitCode, Failure> {

@@ -33,9 +33,7 @@ pub struct UserView {
 impl From<UserRecord> for UserView {
     fn from(user: UserRecord) -> Self {
         Self {
-            created_at: chrono::DateTime::from_timestamp_millis(user.created_at)
-                .unwrap_or_default()
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            created_at: crate::store::rfc3339(user.created_at),
             username: user.username,
             roles: user.roles,
             disabled: user.disabled,

@@ -40,9 +40,7 @@ impl From<ItemRecord> for Item {
     fn from(item: ItemRecord) -> Self {
         Self {
             price_with_tax: item.price + item.tax.unwrap_or(0.0),
-            created_at: chrono::DateTime::from_timestamp_millis(item.created_at)
-                .unwrap_or_default()
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            created_at: crate::store::rfc3339(item.created_at),
             id: item.id,
             name: item.name,
             description: item.description,

@@ -65,12 +65,6 @@ pub struct Message {
     message: String,
 }
 
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 fn password_issue(field: &'static str, err: impl std::fmt::Display) -> ApiError {
     ApiError::validation(ValidationIssue::new(
         "value_error",
@@ -178,7 +172,7 @@ pub async fn me(State(state): State<AppState>, user: CurrentUser) -> Result<Json
     Ok(Json(Me {
         username: record.username,
         roles: record.roles,
-        created_at: rfc3339(record.created_at),
+        created_at: crate::store::rfc3339(record.created_at),
     }))
 }
 

@@ -57,22 +57,7 @@ async fn every_security_event_is_audited_with_actor_and_outcome() {
     )
     .await;
 
-    let refresh = |refresh_token: String| {
-        let client = server.client.clone();
-        let url = server.url("/token");
-        async move {
-            client
-                .post(url)
-                .form(&[
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", refresh_token.as_str()),
-                ])
-                .send()
-                .await
-                .unwrap()
-        }
-    };
-    assert_eq!(refresh(alice.refresh_token.clone()).await.status(), 200);
+    assert_eq!(server.refresh(&alice.refresh_token).await.status(), 200);
     wait_for_event(
         &server,
         &token,
@@ -80,7 +65,7 @@ async fn every_security_event_is_audited_with_actor_and_outcome() {
         is("refresh", Some("alice"), "success"),
     )
     .await;
-    assert_eq!(refresh(alice.refresh_token.clone()).await.status(), 401);
+    assert_eq!(server.refresh(&alice.refresh_token).await.status(), 401);
     wait_for_event(
         &server,
         &token,

@@ -363,21 +363,11 @@ async fn rotation_keeps_old_tokens_working_and_publishes_both_keys() {
     );
 }
 
-async fn refresh(server: &TestServer, refresh_token: &str) -> reqwest::Response {
-    server
-        .client
-        .post(server.url("/token"))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token)])
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     let server = server_with_users().await;
     let first = server.login("alice", ALICE_PASSWORD).await;
-    let response = refresh(&server, &first.refresh_token).await;
+    let response = server.refresh(&first.refresh_token).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let second: Tokens = response.json().await.unwrap();
@@ -388,19 +378,19 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     );
 
     // Presenting the used one again: refused, and the whole family dies.
-    let reuse = refresh(&server, &first.refresh_token).await;
+    let reuse = server.refresh(&first.refresh_token).await;
     assert_eq!(reuse.status(), 401);
     assert_eq!(reuse.headers()["www-authenticate"], "Bearer");
     assert_eq!(
-        refresh(&server, &second.refresh_token).await.status(),
+        server.refresh(&second.refresh_token).await.status(),
         401,
         "the family is revoked"
     );
 
     // Another login starts a new, unaffected family.
     let other = server.login("alice", ALICE_PASSWORD).await;
-    assert_eq!(refresh(&server, &other.refresh_token).await.status(), 200);
-    assert_eq!(refresh(&server, "made-up-token").await.status(), 401);
+    assert_eq!(server.refresh(&other.refresh_token).await.status(), 200);
+    assert_eq!(server.refresh("made-up-token").await.status(), 401);
 }
 
 #[tokio::test]
@@ -421,7 +411,7 @@ async fn revocation_ends_refresh_families_and_access_tokens() {
         }
     };
     assert_eq!(revoke(tokens.refresh_token.clone()).await, 200);
-    assert_eq!(refresh(&server, &tokens.refresh_token).await.status(), 401);
+    assert_eq!(server.refresh(&tokens.refresh_token).await.status(), 401);
 
     assert_eq!(
         server.get_as("/protected", &tokens.access_token).await.status(),
@@ -468,7 +458,7 @@ async fn disabling_changing_roles_or_password_ends_earlier_tokens() {
     assert_eq!(response.status(), 200);
     assert_stops_working_within_5s(&server, &alice.access_token, "disabled").await;
     assert_eq!(server.token("alice", ALICE_PASSWORD).await.status(), 401);
-    assert_eq!(refresh(&server, &alice.refresh_token).await.status(), 401);
+    assert_eq!(server.refresh(&alice.refresh_token).await.status(), 401);
 
     // Roles changed from another process (the command line).
     let bob = server.login("bob", "Bob-s3cure-passphrase").await;

@@ -168,6 +168,16 @@ impl TestServer {
             .expect("request")
     }
 
+    /// `POST /token` with the refresh grant.
+    pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/token"))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token)])
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// Logs in and returns the token response.
     pub async fn login(&self, username: &str, password: &str) -> Tokens {
         let response = self.token(username, password).await;

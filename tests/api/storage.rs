@@ -97,27 +97,9 @@ async fn accounts_and_tokens_work_the_same_on_postgres() {
         200
     );
 
-    let refreshed = server
-        .client
-        .post(server.url("/token"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens.refresh_token.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let refreshed = server.refresh(&tokens.refresh_token).await;
     assert_eq!(refreshed.status(), 200);
-    let reuse = server
-        .client
-        .post(server.url("/token"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens.refresh_token.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let reuse = server.refresh(&tokens.refresh_token).await;
     assert_eq!(reuse.status(), 401);
 
     let rotated = server
