@@ -36,7 +36,27 @@ async fn openapi_document_is_3_1_and_lists_the_routes() {
         "{}",
         doc["openapi"]
     );
-    for path in ["/", "/healthz", "/readyz"] {
+    for path in [
+        "/",
+        "/healthz",
+        "/readyz",
+        "/token",
+        "/token/revoke",
+        "/.well-known/jwks.json",
+        "/users",
+        "/users/me",
+        "/users/me/password",
+        "/protected",
+        "/protected_route",
+        "/admin/users",
+        "/admin/users/{username}/roles",
+        "/admin/users/{username}/disable",
+        "/admin/users/{username}/enable",
+        "/admin/keys/rotate",
+        "/admin/audit",
+        "/items/",
+        "/items/{item_id}",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }
     assert!(
@@ -47,6 +67,11 @@ async fn openapi_document_is_3_1_and_lists_the_routes() {
             .all(|p| !p.starts_with("/__test"))
     );
     assert!(doc["components"]["schemas"].get("ValidationErrorBody").is_some());
+    // Swagger UI's "Authorize" logs in with the OAuth2 password flow.
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["flows"]["password"]["tokenUrl"],
+        "/token"
+    );
 }
 
 #[tokio::test]
