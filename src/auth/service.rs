@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     config::AuthSettings,
-    store::{NewUser, RefreshUse, Store, StoreError, UserRecord, UserState, now_ms},
+    store::{NewUser, RefreshUse, Store, StoreError, UserChange, UserRecord, UserState, now_ms},
 };
 
 /// What a successful login or refresh returns (RFC 6749 section 5.1).
@@ -231,26 +231,24 @@ impl AccountService {
     }
 
     /// Replaces a user's roles; earlier tokens stop working.
-    pub async fn set_roles(&self, username: &str, roles: &[Role]) -> Result<Option<UserRecord>, StoreError> {
+    /// Refused when it would leave no enabled admin.
+    pub async fn set_roles(&self, username: &str, roles: &[Role]) -> Result<UserChange, StoreError> {
         let roles: Vec<String> = roles.iter().map(|r| r.as_str().to_owned()).collect();
-        let user = self.store.set_roles(username, &roles).await?;
-        if let Some(user) = &user {
+        let change = self.store.set_roles(username, &roles).await?;
+        if let UserChange::Done(user) = &change {
             self.note(&user.username).await?;
         }
-        Ok(user)
+        Ok(change)
     }
 
     /// Disables or enables a user; earlier tokens stop working.
-    pub async fn set_disabled(
-        &self,
-        username: &str,
-        disabled: bool,
-    ) -> Result<Option<UserRecord>, StoreError> {
-        let user = self.store.set_disabled(username, disabled).await?;
-        if let Some(user) = &user {
+    /// Refused when it would leave no enabled admin.
+    pub async fn set_disabled(&self, username: &str, disabled: bool) -> Result<UserChange, StoreError> {
+        let change = self.store.set_disabled(username, disabled).await?;
+        if let UserChange::Done(user) = &change {
             self.note(&user.username).await?;
         }
-        Ok(user)
+        Ok(change)
     }
 
     /// Applies a user's new token state locally at once.

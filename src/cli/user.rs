@@ -15,7 +15,7 @@ use crate::{
         names::{Role, Username},
         password,
     },
-    store::NewUser,
+    store::{NewUser, UserChange},
 };
 
 fn parse_roles(roles: &[String]) -> Result<Vec<Role>, Failure> {
@@ -95,7 +95,7 @@ pub fn set_roles(config: Option<&Path>, username: &str, roles: &[String]) -> Res
     let roles: Vec<String> = parse_roles(roles)?.into_iter().map(String::from).collect();
     with_store(config, |store| async move {
         match store.set_roles(username.as_str(), &roles).await {
-            Ok(Some(user)) => {
+            Ok(UserChange::Done(user)) => {
                 audit::record_direct(
                     &store,
                     Action::RoleChanged,
@@ -107,7 +107,10 @@ pub fn set_roles(config: Option<&Path>, username: &str, roles: &[String]) -> Res
                 println!("{}: roles {}", user.username, user.roles.join(", "));
                 Ok(ExitCode::SUCCESS)
             }
-            Ok(None) => Err(Failure::Runtime(format!("there is no user named {username}"))),
+            Ok(UserChange::NoSuchUser) => Err(Failure::Runtime(format!("there is no user named {username}"))),
+            Ok(UserChange::LastAdmin) => Err(Failure::Runtime(format!(
+                "{username} is the last enabled admin and must keep the admin role"
+            ))),
             Err(err) => Err(Failure::Runtime(err.to_string())),
         }
     })

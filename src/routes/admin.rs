@@ -18,7 +18,7 @@ use crate::{
         validation::{LocPart, Source, ValidationIssue},
     },
     state::AppState,
-    store::{AuditRecord, UserRecord},
+    store::{AuditRecord, UserChange, UserRecord},
 };
 
 #[derive(Serialize, ToSchema)]
@@ -51,26 +51,19 @@ pub struct RolesBody {
 const USER_NOT_FOUND: &str = "User not found";
 const LAST_ADMIN: &str = "The last enabled admin cannot be disabled or lose the admin role";
 
-/// Whether `user` is the only enabled admin.
-async fn is_last_admin(state: &AppState, user: &UserRecord) -> Result<bool, ApiError> {
-    if user.disabled || !user.roles.iter().any(|r| r == Role::ADMIN) {
-        return Ok(false);
+/// The answer to a change, audited: refusals as denied, changes as success.
+fn answer(change: UserChange, audit: impl Fn(Outcome)) -> Result<Json<UserView>, ApiError> {
+    match change {
+        UserChange::Done(user) => {
+            audit(Outcome::Success);
+            Ok(Json(UserView::from(user)))
+        }
+        UserChange::LastAdmin => {
+            audit(Outcome::Denied);
+            Err(ApiError::Conflict(LAST_ADMIN))
+        }
+        UserChange::NoSuchUser => Err(ApiError::NotFound(USER_NOT_FOUND)),
     }
-    let users = state.store.list_users().await.map_err(ApiError::internal)?;
-    let admins = users
-        .iter()
-        .filter(|u| !u.disabled && u.roles.iter().any(|r| r == Role::ADMIN))
-        .count();
-    Ok(admins <= 1)
-}
-
-async fn find(state: &AppState, username: &str) -> Result<UserRecord, ApiError> {
-    state
-        .store
-        .find_user(username)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or(ApiError::NotFound(USER_NOT_FOUND))
 }
 
 /// Every user.
@@ -95,30 +88,20 @@ pub async fn set_roles(
     Path(username): Path<String>,
     Json(body): Json<RolesBody>,
 ) -> Result<Json<UserView>, ApiError> {
-    let user = find(&state, &username).await?;
-    let audit = |outcome| {
+    let change = state
+        .accounts
+        .set_roles(&username, &body.roles)
+        .await
+        .map_err(ApiError::internal)?;
+    answer(change, |outcome| {
         state.audit.record(
             Action::RoleChanged,
             outcome,
             Some(admin.username()),
-            Some(&user.username),
+            Some(&username),
             &origin,
         )
-    };
-    let keeps_admin = body.roles.iter().any(|r| r.as_str() == Role::ADMIN);
-    if !keeps_admin && is_last_admin(&state, &user).await? {
-        audit(Outcome::Denied);
-        return Err(ApiError::Conflict(LAST_ADMIN));
-    }
-    let updated = state
-        .accounts
-        .set_roles(&user.username, &body.roles)
-        .await
-        .map_err(ApiError::internal)?;
-    audit(Outcome::Success);
-    updated
-        .map(|u| Json(UserView::from(u)))
-        .ok_or(ApiError::NotFound(USER_NOT_FOUND))
+    })
 }
 
 async fn set_disabled(
@@ -128,34 +111,21 @@ async fn set_disabled(
     username: &str,
     disabled: bool,
 ) -> Result<Json<UserView>, ApiError> {
-    let user = find(state, username).await?;
     let action = if disabled {
         Action::UserDisabled
     } else {
         Action::UserEnabled
     };
-    let audit = |outcome| {
-        state.audit.record(
-            action,
-            outcome,
-            Some(admin.username()),
-            Some(&user.username),
-            origin,
-        )
-    };
-    if disabled && is_last_admin(state, &user).await? {
-        audit(Outcome::Denied);
-        return Err(ApiError::Conflict(LAST_ADMIN));
-    }
-    let updated = state
+    let change = state
         .accounts
-        .set_disabled(&user.username, disabled)
+        .set_disabled(username, disabled)
         .await
         .map_err(ApiError::internal)?;
-    audit(Outcome::Success);
-    updated
-        .map(|u| Json(UserView::from(u)))
-        .ok_or(ApiError::NotFound(USER_NOT_FOUND))
+    answer(change, |outcome| {
+        state
+            .audit
+            .record(action, outcome, Some(admin.username()), Some(username), origin)
+    })
 }
 
 /// Disable a user: they cannot log in, and their tokens stop working.

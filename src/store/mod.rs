@@ -26,7 +26,7 @@ pub use audit::AuditRecord;
 pub use items::{ItemFields, ItemRecord, ItemScope};
 pub use keys::StoredKey;
 pub use tokens::RefreshUse;
-pub use users::{NewUser, UserRecord, UserState};
+pub use users::{NewUser, UserChange, UserRecord, UserState};
 
 /// Runs `$body` with `$pool` bound to whichever pool the store has. The SQL
 /// is the same text for both backends (`$1` placeholders, BIGINT times).

@@ -24,6 +24,15 @@ pub struct NewUser {
     pub roles: Vec<String>,
 }
 
+/// What a change of roles or enabled state did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserChange {
+    Done(UserRecord),
+    NoSuchUser,
+    /// Refused: it would leave no enabled admin.
+    LastAdmin,
+}
+
 /// What token verification needs to know of a user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UserState {
@@ -139,26 +148,70 @@ impl Store {
         Ok(users)
     }
 
-    /// Replaces a user's roles; earlier tokens stop working. `Ok(None)` if
-    /// there is no such user.
-    pub async fn set_roles(
+    /// Replaces a user's roles; earlier tokens stop working.
+    pub async fn set_roles(&self, username: &str, roles: &[String]) -> Result<UserChange, StoreError> {
+        self.change_user(username, Some(roles), None).await
+    }
+
+    /// Disables or enables a user; earlier tokens stop working either way.
+    pub async fn set_disabled(&self, username: &str, disabled: bool) -> Result<UserChange, StoreError> {
+        self.change_user(username, None, Some(disabled)).await
+    }
+
+    /// Applies a change of roles or enabled state in one transaction that
+    /// refuses to leave no enabled admin. The transaction starts by writing
+    /// the `admin-guard` lease row: that takes SQLite's write lock, and a row
+    /// lock on PostgreSQL, so concurrent changes are checked one at a time.
+    async fn change_user(
         &self,
         username: &str,
-        roles: &[String],
-    ) -> Result<Option<UserRecord>, StoreError> {
+        roles: Option<&[String]>,
+        disabled: Option<bool>,
+    ) -> Result<UserChange, StoreError> {
         let key = username.to_lowercase();
         let now = now_ms();
-        let changed = with_pool!(self, pool => {
+        with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let id: Option<(i64,)> = sqlx::query_as(
-                "UPDATE users SET token_version = token_version + 1, updated_at = $2 \
-                 WHERE username_key = $1 RETURNING id",
+            sqlx::query(
+                "INSERT INTO leases (name, holder, expires_at) VALUES ('admin-guard', '', 0) \
+                 ON CONFLICT (name) DO UPDATE SET expires_at = leases.expires_at + 1",
+            )
+            .execute(&mut *tx)
+            .await?;
+            let row: Option<(i64, i64, i64)> = sqlx::query_as(
+                "SELECT id, disabled, (SELECT COUNT(*) FROM user_roles r WHERE r.user_id = users.id AND r.role = 'admin') \
+                 FROM users WHERE username_key = $1",
             )
             .bind(&key)
-            .bind(now)
             .fetch_optional(&mut *tx)
             .await?;
-            if let Some((id,)) = id {
+            let Some((id, was_disabled, admin_roles)) = row else {
+                return Ok(UserChange::NoSuchUser);
+            };
+            let enabled_admin_before = was_disabled == 0 && admin_roles > 0;
+            let enabled_after = disabled.map_or(was_disabled == 0, |d| !d);
+            let admin_after = roles.map_or(admin_roles > 0, |r| r.iter().any(|role| role == "admin"));
+            if enabled_admin_before && !(enabled_after && admin_after) {
+                let (others,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM users u WHERE u.id <> $1 AND u.disabled = 0 AND EXISTS \
+                     (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'admin')",
+                )
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if others == 0 {
+                    return Ok(UserChange::LastAdmin);
+                }
+            }
+            sqlx::query(
+                "UPDATE users SET disabled = $2, token_version = token_version + 1, updated_at = $3 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(i64::from(!enabled_after))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if let Some(roles) = roles {
                 sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
                 for role in roles {
                     sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING")
@@ -169,40 +222,11 @@ impl Store {
                 }
             }
             tx.commit().await?;
-            id.is_some()
         });
-        if changed {
-            self.find_user(username).await
-        } else {
-            Ok(None)
-        }
-    }
-
-    /// Disables or enables a user; earlier tokens stop working either way.
-    pub async fn set_disabled(
-        &self,
-        username: &str,
-        disabled: bool,
-    ) -> Result<Option<UserRecord>, StoreError> {
-        let key = username.to_lowercase();
-        let now = now_ms();
-        let changed = with_pool!(self, pool => {
-            sqlx::query(
-                "UPDATE users SET disabled = $2, token_version = token_version + 1, updated_at = $3 \
-                 WHERE username_key = $1",
-            )
-            .bind(&key)
-            .bind(i64::from(disabled))
-            .bind(now)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
-        if changed > 0 {
-            self.find_user(username).await
-        } else {
-            Ok(None)
-        }
+        Ok(match self.find_user(username).await? {
+            Some(user) => UserChange::Done(user),
+            None => UserChange::NoSuchUser,
+        })
     }
 
     /// Stores a new password hash. With `invalidate_tokens` (a password
