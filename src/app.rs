@@ -18,7 +18,9 @@ use crate::{
         tokens::TokenService,
     },
     config::{Settings, secret::SecretKey},
-    http, observability, routes,
+    http, observability,
+    ratelimit::RateLimits,
+    routes,
     server::{self, ListenerLimits, Shutdown},
     state::AppState,
     store::Store,
@@ -75,14 +77,16 @@ impl Application {
         let admin = bind(settings.admin_bind).await?;
         let (audit, audit_writer) = Auditor::start(store.clone());
         let audit_writer = tokio::spawn(audit_writer);
+        let limits = Arc::new(RateLimits::new(&settings.rate_limit));
         let state = AppState {
             settings: Arc::new(settings),
             store: store.clone(),
             accounts,
             keys: keys.clone(),
             audit,
+            limits,
         };
-        let app = http::apply(routes::router(state.clone()), &state.settings, tokens);
+        let app = http::apply(routes::router(state.clone()), &state, tokens);
         let upkeep = Upkeep {
             keys,
             invalidations,

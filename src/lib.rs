@@ -15,6 +15,7 @@ pub mod config;
 pub mod http;
 pub mod items;
 pub mod observability;
+pub mod ratelimit;
 pub mod routes;
 pub mod server;
 pub mod state;

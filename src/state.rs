@@ -7,6 +7,7 @@ use crate::{
     audit::Auditor,
     auth::{keyring::KeyRing, service::AccountService},
     config::Settings,
+    ratelimit::RateLimits,
     store::Store,
 };
 
@@ -17,6 +18,7 @@ pub struct AppState {
     pub accounts: Arc<AccountService>,
     pub keys: Arc<KeyRing>,
     pub audit: Auditor,
+    pub limits: Arc<RateLimits>,
 }
 
 impl axum::extract::FromRef<AppState> for Auditor {

@@ -12,12 +12,14 @@ use axum::{
     middleware::Next,
     response::Response,
 };
+use http::StatusCode;
 
 use crate::auth::{self, Authentication, tokens::TokenService};
 
 use super::{
     access_log::AccessLog,
     client::TrustedProxies,
+    cors::Cors,
     error, request_id,
     security_headers::{self, Hsts},
 };
@@ -27,8 +29,12 @@ use super::{
 pub struct Envelope {
     pub proxies: Arc<TrustedProxies>,
     pub hsts: Hsts,
+    pub cors: Cors,
     pub tokens: Arc<TokenService>,
 }
+
+/// The answer to a preflight from an origin not in `cors.allow_origins`.
+const CORS_REFUSED: &str = "Origin not allowed";
 
 pub async fn layer(State(envelope): State<Envelope>, mut request: Request, next: Next) -> Response {
     // 1. The request id: every later step, log line and error body names it.
@@ -37,22 +43,26 @@ pub async fn layer(State(envelope): State<Envelope>, mut request: Request, next:
     let client = envelope.proxies.identify(&mut request);
     // 3. The access log starts its clock.
     let log = AccessLog::start(&request);
-    // 4. The credentials, verified once; extractors read the outcome.
-    let authentication = auth::authenticate(&envelope.tokens, request.headers()).await;
-    let user = match &authentication {
-        Authentication::Bearer(claims) => Some(claims.clone()),
-        _ => None,
+    // 4. A CORS preflight from an origin not on the list goes no further.
+    let (response, user) = if envelope.cors.refuses_preflight(&request) {
+        (error::detail_response(StatusCode::FORBIDDEN, CORS_REFUSED), None)
+    } else {
+        // 5. The credentials, verified once; extractors read the outcome.
+        let authentication = auth::authenticate(&envelope.tokens, request.headers()).await;
+        let user = match &authentication {
+            Authentication::Bearer(claims) => Some(claims.clone()),
+            _ => None,
+        };
+        request.extensions_mut().insert(authentication);
+        (next.run(request).await, user)
     };
-    request.extensions_mut().insert(authentication);
 
-    let response = next.run(request).await;
-
-    // 5. Bare error statuses from below get the spec's body.
+    // 6. Bare error statuses from below get the spec's body.
     let mut response = error::fill_body(response, &id);
-    // 6. Security headers and the request id, on every response.
+    // 7. Security headers and the request id, on every response.
     security_headers::apply(&mut response, client.https, &envelope.hsts);
     request_id::stamp(&mut response, &id);
-    // 7. One log line and one metrics sample, for the final response.
+    // 8. One log line and one metrics sample, for the final response.
     log.finish(&response, &id, &client, user.as_deref().map(|c| c.sub.as_str()));
     response
 }

@@ -46,6 +46,8 @@ pub enum ApiError {
     Conflict(&'static str),
     #[error("{0}")]
     Unavailable(&'static str),
+    #[error("rate limit exceeded")]
+    RateLimited(crate::ratelimit::Refusal),
     /// Anything unexpected: logged with the request id, answered with a bare 500.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -73,6 +75,7 @@ impl IntoResponse for ApiError {
             Self::NotFound(detail) => detail_response(StatusCode::NOT_FOUND, detail),
             Self::Conflict(detail) => detail_response(StatusCode::CONFLICT, detail),
             Self::Unavailable(detail) => detail_response(StatusCode::SERVICE_UNAVAILABLE, detail),
+            Self::RateLimited(refusal) => super::rate_limit::refused(&refusal),
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE.into_response(),
             Self::Validation(detail) => (

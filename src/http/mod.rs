@@ -3,9 +3,11 @@
 
 pub mod access_log;
 pub mod client;
+pub mod cors;
 mod envelope;
 pub mod error;
 pub mod extract;
+pub mod rate_limit;
 pub mod request_id;
 pub mod security_headers;
 pub mod validation;
@@ -17,7 +19,7 @@ use http::StatusCode;
 use tower::ServiceBuilder;
 use tower_http::{catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 
-use crate::{auth::tokens::TokenService, config::Settings};
+use crate::{auth::tokens::TokenService, state::AppState};
 
 /// HSTS max-age when TLS is terminated by a trusted proxy and `[tls]` is
 /// absent: one year, as `tls.hsts_max_age` defaults to.
@@ -27,16 +29,28 @@ const DEFAULT_HSTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs
 /// story, read top (outermost, first to see a request) to bottom:
 ///
 /// 1. the envelope ([`envelope::layer`]): request id, client IP and
-///    transport, bearer-token authentication, then on the way out error
-///    bodies, security headers, the access log and metrics, so each sees
-///    every response of the layers below;
-/// 2. panics: a panicking handler becomes a bare 500 (the envelope gives it
+///    transport, CORS preflights from foreign origins (403), bearer-token
+///    authentication, then on the way out error bodies, security headers,
+///    the access log and metrics, so each sees every response of the layers
+///    below;
+/// 2. CORS ([`cors`]): answers preflights, stamps `Access-Control-Allow-*`
+///    for allowed origins, on every response below (429s included);
+/// 3. rate limits ([`rate_limit::layer`]): after authentication, so a
+///    signed-in client spends its user's budget; a refusal is 429;
+/// 4. panics: a panicking handler becomes a bare 500 (the envelope gives it
 ///    the spec's body), and the server lives on;
-/// 3. time-out: a request running past `limits.request_timeout` is answered 503;
-/// 4. body limit: bodies over `limits.max_body_bytes` are refused with 413.
-pub fn apply(routes: Router, settings: &Settings, tokens: Arc<TokenService>) -> Router {
+/// 5. time-out: a request running past `limits.request_timeout` is answered 503;
+/// 6. body limit: bodies over `limits.max_body_bytes` are refused with 413.
+pub fn apply(routes: Router, state: &AppState, tokens: Arc<TokenService>) -> Router {
+    let settings = &state.settings;
+    let cors = cors::Cors::new(&settings.cors);
+    let rate_limit = rate_limit::RateLimitStep {
+        limits: state.limits.clone(),
+        audit: state.audit.clone(),
+    };
     let envelope = envelope::Envelope {
         tokens,
+        cors: cors.clone(),
         proxies: Arc::new(client::TrustedProxies::new(
             settings.proxy.trusted.iter().map(|net| net.0),
         )),
@@ -50,6 +64,8 @@ pub fn apply(routes: Router, settings: &Settings, tokens: Arc<TokenService>) -> 
     routes.layer(
         ServiceBuilder::new()
             .layer(middleware::from_fn_with_state(envelope, envelope::layer))
+            .layer(cors.layer(&settings.cors))
+            .layer(middleware::from_fn_with_state(rate_limit, rate_limit::layer))
             .layer(CatchPanicLayer::custom(error::panic_response))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -14,6 +14,9 @@ pub const AUDIT_EVENTS_DROPPED: &str = "audit_events_dropped_total";
 /// Requests refused for bad credentials, by `reason`.
 pub const AUTH_FAILURES: &str = "auth_failures_total";
 
+/// Requests refused by a rate limit, by `policy`.
+pub const RATE_LIMIT_REFUSALS: &str = "rate_limit_refusals_total";
+
 /// Latency buckets (seconds): from 0.5 ms to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,

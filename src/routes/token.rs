@@ -18,6 +18,7 @@ use crate::{
         extract::{Form, Json},
         validation::{LocPart, Source, ValidationIssue},
     },
+    ratelimit::{PolicyName, Subject},
     state::AppState,
 };
 
@@ -95,6 +96,7 @@ pub async fn token(
         "password" => {
             let username = form.username.ok_or_else(|| missing("username"))?;
             let password = form.password.ok_or_else(|| missing("password"))?;
+            limit_username(&state, &username, &origin).await?;
             accounts.login(&username, SecretString::from(password)).await
         }
         "refresh_token" => {
@@ -146,6 +148,32 @@ pub async fn token(
         }
         Err(err) => Err(ApiError::internal(err)),
     }
+}
+
+/// Spends one attempt of `username`'s login budget (`login_per_username`),
+/// before any hashing: many client IPs guessing one user's password are
+/// stopped here (OWASP Authentication cheat sheet, "Account lockout", by
+/// throttling rather than locking).
+async fn limit_username(state: &AppState, username: &str, origin: &Origin) -> Result<(), ApiError> {
+    let refusal = match state
+        .limits
+        .check(PolicyName::LoginPerUsername, Subject::name(username))
+        .await
+    {
+        Ok(_) => return Ok(()),
+        Err(refusal) => refusal,
+    };
+    if refusal.audit {
+        state.audit.record(
+            Action::RateLimited,
+            Outcome::Denied,
+            // As for failed logins: the name that was tried.
+            Some(username),
+            Some(PolicyName::LoginPerUsername.as_str()),
+            origin,
+        );
+    }
+    Err(ApiError::RateLimited(refusal))
 }
 
 fn token_response(pair: TokenPair) -> Response {

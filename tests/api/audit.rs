@@ -8,7 +8,7 @@ use crate::helpers::TestServer;
 
 /// Polls `/admin/audit` until an event matches; events are stored by a
 /// background writer.
-async fn wait_for_event(
+pub(crate) async fn wait_for_event(
     server: &TestServer,
     token: &str,
     what: &str,

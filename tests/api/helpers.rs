@@ -319,6 +319,13 @@ fn base_command(dir: &Path, config: &TestConfig, secret: &str) -> Command {
         ("RAMPART_ADMIN_BIND", "127.0.0.1:0"),
         ("RAMPART_DATABASE_URL", db.as_str()),
         ("RAMPART_SECRET_KEY", secret),
+        // Tests log in and call far more often than a person; the tests of
+        // the limits themselves set their own (as environment variables:
+        // these would override a TOML file).
+        ("RAMPART_RATE_LIMIT__DEFAULT", "1000000/minute"),
+        ("RAMPART_RATE_LIMIT__LOGIN", "1000000/minute"),
+        ("RAMPART_RATE_LIMIT__LOGIN_PER_USERNAME", "1000000/minute"),
+        ("RAMPART_RATE_LIMIT__DOCS", "1000000/minute"),
     ];
     for (key, value) in defaults {
         let overridden = config.env.iter().any(|(k, _)| k == key) || config.unset.iter().any(|k| k == key);

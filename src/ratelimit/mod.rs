@@ -1,0 +1,240 @@
+//! Rate limiting (SPEC section 3, "Rate limits"; OWASP API4: unrestricted
+//! resource consumption).
+//!
+//! Each policy is a GCRA budget (governor's algorithm) per subject: the
+//! client IP (IPv6 by /64, so one host cannot mint fresh budgets from its
+//! prefix), the authenticated user, or, for the login policy against
+//! distributed guessing, the attempted username. Which policy a request
+//! falls under is decided in [`policy_for`]; the HTTP side (headers, the 429)
+//! is `http::rate_limit`.
+//!
+//! Budgets live in a [`Backend`]: [`memory::MemoryBackend`] keeps them in a
+//! bounded map per policy, so a flood of new keys costs at most
+//! `rate_limit.max_tracked_keys` entries per policy.
+
+pub mod memory;
+
+use std::{
+    net::{IpAddr, Ipv6Addr},
+    time::Duration,
+};
+
+use http::Method;
+
+use crate::config::{RateLimitSettings, RatePolicy};
+
+/// The configured policies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PolicyName {
+    /// Every route but the ones below, per client.
+    Default,
+    /// `POST /token` and `POST /login`, per client IP.
+    Login,
+    /// Login attempts per attempted username.
+    LoginPerUsername,
+    /// `/docs` and `/openapi.json`, per client.
+    Docs,
+}
+
+impl PolicyName {
+    pub const ALL: [Self; 4] = [Self::Default, Self::Login, Self::LoginPerUsername, Self::Docs];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Login => "login",
+            Self::LoginPerUsername => "login_per_username",
+            Self::Docs => "docs",
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Whose budget a request spends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject<'a> {
+    /// An IPv4 address, or the /64 network of an IPv6 address.
+    Ip(IpAddr),
+    /// A user name (authenticated, or attempted at login), compared without
+    /// ASCII case, as user names are.
+    Name(&'a str),
+}
+
+impl<'a> Subject<'a> {
+    /// The budget of a client address: IPv6 addresses share their /64, the
+    /// smallest network a single host is usually given.
+    pub fn ip(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(_) => Self::Ip(ip),
+            IpAddr::V6(v6) => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                Self::Ip(IpAddr::V6(Ipv6Addr::from(prefix)))
+            }
+        }
+    }
+
+    pub fn name(name: &'a str) -> Self {
+        Self::Name(name)
+    }
+}
+
+/// The state of a budget after a check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// Requests the policy allows per period.
+    pub limit: u32,
+    /// Requests left right now.
+    pub remaining: u32,
+    /// Until the budget is whole again.
+    pub reset: Duration,
+    /// `Some` when the request was refused: how long until one is allowed.
+    pub retry_after: Option<Duration>,
+}
+
+impl Decision {
+    pub fn allowed(&self) -> bool {
+        self.retry_after.is_none()
+    }
+}
+
+/// Where budgets are kept. Implementations must be safe to call from every
+/// worker at once and keep their memory bounded.
+pub trait Backend: Send + Sync {
+    /// Spends one request of `subject`'s budget under `policy`, or refuses.
+    fn check(&self, policy: PolicyName, subject: Subject<'_>) -> impl Future<Output = Decision> + Send;
+}
+
+/// A refused request: which policy refused it, and the budget's state.
+#[derive(Clone, Copy, Debug)]
+pub struct Refusal {
+    pub policy: PolicyName,
+    pub rate: RatePolicy,
+    pub decision: Decision,
+    /// Whether to store an audit event for it: at most
+    /// [`AUDITED_REFUSALS_PER_SECOND`] are, so a flood of refused requests
+    /// cannot become a flood of audit rows (all are counted in metrics).
+    pub audit: bool,
+}
+
+/// Refusals stored as audit events per second, per instance.
+pub const AUDITED_REFUSALS_PER_SECOND: u32 = 10;
+
+/// The rate limits of this instance.
+pub struct RateLimits {
+    rates: [RatePolicy; 4],
+    backend: memory::MemoryBackend,
+    audited: governor::DefaultDirectRateLimiter,
+}
+
+impl std::fmt::Debug for RateLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimits")
+            .field("rates", &self.rates)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RateLimits {
+    pub fn new(settings: &RateLimitSettings) -> Self {
+        let rates = PolicyName::ALL.map(|name| rate_of(settings, name));
+        Self {
+            rates,
+            backend: memory::MemoryBackend::new(&rates, settings.max_tracked_keys),
+            audited: governor::RateLimiter::direct(governor::Quota::per_second(
+                std::num::NonZeroU32::new(AUDITED_REFUSALS_PER_SECOND).expect("not zero"),
+            )),
+        }
+    }
+
+    pub fn rate(&self, policy: PolicyName) -> RatePolicy {
+        self.rates[policy.index()]
+    }
+
+    /// Spends one request of `subject`'s budget under `policy`.
+    pub async fn check(&self, policy: PolicyName, subject: Subject<'_>) -> Result<Decision, Refusal> {
+        let decision = self.backend.check(policy, subject).await;
+        if decision.allowed() {
+            Ok(decision)
+        } else {
+            metrics::counter!(
+                crate::observability::metrics::RATE_LIMIT_REFUSALS,
+                "policy" => policy.as_str()
+            )
+            .increment(1);
+            Err(Refusal {
+                policy,
+                rate: self.rate(policy),
+                decision,
+                audit: self.audited.check().is_ok(),
+            })
+        }
+    }
+
+    /// How many subjects the policy's budgets are tracking now.
+    pub fn tracked(&self, policy: PolicyName) -> usize {
+        self.backend.tracked(policy)
+    }
+}
+
+fn rate_of(settings: &RateLimitSettings, name: PolicyName) -> RatePolicy {
+    match name {
+        PolicyName::Default => settings.default,
+        PolicyName::Login => settings.login,
+        PolicyName::LoginPerUsername => settings.login_per_username,
+        PolicyName::Docs => settings.docs,
+    }
+}
+
+/// The per-client policy of a route, by method and route template; `None`
+/// for the probes, which load balancers call and must always answer.
+/// (`login_per_username` is applied by the login handlers, which know the
+/// attempted name.)
+pub fn policy_for(method: &Method, route: Option<&str>) -> Option<PolicyName> {
+    match route {
+        Some("/healthz" | "/readyz") => None,
+        Some("/token" | "/login") if method == Method::POST => Some(PolicyName::Login),
+        Some("/docs" | "/docs/{file}" | "/openapi.json") => Some(PolicyName::Docs),
+        _ => Some(PolicyName::Default),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_share_their_64() {
+        let a = Subject::ip("2001:db8:1:2:aaaa::1".parse().unwrap());
+        let b = Subject::ip("2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap());
+        let c = Subject::ip("2001:db8:1:3::1".parse().unwrap());
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        let v4 = Subject::ip("192.0.2.1".parse().unwrap());
+        assert_eq!(v4, Subject::Ip("192.0.2.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn routes_map_to_their_policies() {
+        assert_eq!(policy_for(&Method::GET, Some("/healthz")), None);
+        assert_eq!(policy_for(&Method::GET, Some("/readyz")), None);
+        assert_eq!(policy_for(&Method::POST, Some("/token")), Some(PolicyName::Login));
+        assert_eq!(policy_for(&Method::POST, Some("/login")), Some(PolicyName::Login));
+        assert_eq!(
+            policy_for(&Method::GET, Some("/login")),
+            Some(PolicyName::Default)
+        );
+        assert_eq!(policy_for(&Method::GET, Some("/docs")), Some(PolicyName::Docs));
+        assert_eq!(
+            policy_for(&Method::GET, Some("/openapi.json")),
+            Some(PolicyName::Docs)
+        );
+        assert_eq!(
+            policy_for(&Method::GET, Some("/items/")),
+            Some(PolicyName::Default)
+        );
+        assert_eq!(policy_for(&Method::GET, None), Some(PolicyName::Default));
+    }
+}

@@ -1,0 +1,253 @@
+//! Rate limits: per client IP, per attempted user name, behind proxies, and
+//! in bounded memory.
+
+use std::{net::IpAddr, num::NonZeroUsize};
+
+use rampart::{
+    config::RateLimitSettings,
+    ratelimit::{PolicyName, RateLimits, Subject},
+};
+use serde_json::Value;
+
+use crate::{
+    audit::wait_for_event,
+    helpers::{TestConfig, TestServer},
+};
+
+/// A client whose connections come from `ip` (any 127.0.0.0/8 address
+/// reaches the server on 127.0.0.1).
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+async fn post_token(
+    client: &reqwest::Client,
+    server: &TestServer,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    client
+        .post(server.url("/token"))
+        .form(&[("username", username), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn header(response: &reqwest::Response, name: &str) -> u64 {
+    response.headers()[name]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("{name} is a number"))
+}
+
+#[tokio::test]
+async fn the_sixth_login_in_a_minute_is_refused_while_another_client_logs_in() {
+    let server =
+        TestServer::start_with(TestConfig::default().env("RAMPART_RATE_LIMIT__LOGIN", "5/minute")).await;
+    server.create_user("alice", "correct horse battery", &["user"]);
+    server.create_user("root", "correct horse battery", &["admin"]);
+    let first = client_from("127.0.0.2");
+
+    for attempt in 1..=5u64 {
+        let response = post_token(&first, &server, "alice", "correct horse battery").await;
+        assert_eq!(response.status(), 200, "login {attempt}");
+        assert_eq!(header(&response, "ratelimit-limit"), 5);
+        assert_eq!(header(&response, "ratelimit-remaining"), 5 - attempt);
+        assert!(header(&response, "ratelimit-reset") <= 60);
+    }
+    let refused = post_token(&first, &server, "alice", "correct horse battery").await;
+    assert_eq!(refused.status(), 429);
+    let retry_after = header(&refused, "retry-after");
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    assert_eq!(header(&refused, "ratelimit-limit"), 5);
+    assert_eq!(header(&refused, "ratelimit-remaining"), 0);
+    assert!(header(&refused, "ratelimit-reset") >= retry_after);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"detail": "Rate limit exceeded: 5 per 1 minute"})
+    );
+
+    // Another client is not affected, and the refusal was audited.
+    let second = client_from("127.0.0.3");
+    let response = post_token(&second, &server, "root", "correct horse battery").await;
+    assert_eq!(response.status(), 200);
+    let admin: Value = response.json().await.unwrap();
+    let event = wait_for_event(
+        &server,
+        admin["access_token"].as_str().unwrap(),
+        "rate_limited",
+        |e| e["action"] == "rate_limited",
+    )
+    .await;
+    assert_eq!(event["outcome"], "denied");
+    assert_eq!(event["target"], "login");
+    assert_eq!(event["client_ip"], "127.0.0.2");
+
+    let metrics = server
+        .client
+        .get(server.admin_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("rate_limit_refusals_total{policy=\"login\"} 1")),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn guessing_one_users_password_from_many_addresses_is_stopped_per_user_name() {
+    let server =
+        TestServer::start_with(TestConfig::default().env("RAMPART_RATE_LIMIT__LOGIN_PER_USERNAME", "3/hour"))
+            .await;
+    server.create_user("alice", "correct horse battery", &["user"]);
+    server.create_user("bob", "correct horse battery", &["user"]);
+
+    for n in 0..3 {
+        let guesser = client_from(&format!("127.0.1.{}", 10 + n));
+        let response = post_token(&guesser, &server, "alice", "wrong guess").await;
+        assert_eq!(response.status(), 401, "guess {n}");
+    }
+    // A fresh address with the right password is still refused: the budget
+    // belongs to the name, in any letter case.
+    let fresh = client_from("127.0.1.20");
+    let refused = post_token(&fresh, &server, "ALICE", "correct horse battery").await;
+    assert_eq!(refused.status(), 429);
+    assert!(header(&refused, "retry-after") >= 1);
+    assert_eq!(header(&refused, "ratelimit-limit"), 3);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["detail"], "Rate limit exceeded: 3 per 1 hour");
+
+    // Other users are not affected.
+    let response = post_token(&fresh, &server, "bob", "correct horse battery").await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn a_spoofed_forwarded_for_from_an_untrusted_peer_gives_no_fresh_budget() {
+    let server =
+        TestServer::start_with(TestConfig::default().env("RAMPART_RATE_LIMIT__DEFAULT", "3/minute")).await;
+    let client = client_from("127.0.0.4");
+    for n in 0..3 {
+        let response = client
+            .get(server.url("/"))
+            .header("x-forwarded-for", format!("203.0.113.{n}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let response = client
+        .get(server.url("/"))
+        .header("x-forwarded-for", "203.0.113.99")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+}
+
+#[tokio::test]
+async fn clients_forwarded_by_a_trusted_proxy_have_their_own_budgets() {
+    let server = TestServer::start_with(
+        TestConfig::default()
+            .env("RAMPART_RATE_LIMIT__DEFAULT", "2/minute")
+            .env("RAMPART_PROXY__TRUSTED", "127.0.0.5"),
+    )
+    .await;
+    let proxy = client_from("127.0.0.5");
+    let via_proxy = |client: &'static str| {
+        proxy
+            .get(server.url("/"))
+            // A client-written entry on the left is never believed.
+            .header("x-forwarded-for", format!("6.6.6.6, {client}"))
+            .send()
+    };
+    assert_eq!(via_proxy("198.51.100.1").await.unwrap().status(), 200);
+    assert_eq!(via_proxy("198.51.100.1").await.unwrap().status(), 200);
+    assert_eq!(via_proxy("198.51.100.1").await.unwrap().status(), 429);
+    assert_eq!(via_proxy("198.51.100.2").await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn probes_are_never_limited_and_every_other_route_says_its_budget() {
+    let server =
+        TestServer::start_with(TestConfig::default().env("RAMPART_RATE_LIMIT__DEFAULT", "1/minute")).await;
+    for _ in 0..3 {
+        for probe in ["/healthz", "/readyz"] {
+            let response = server.get(probe).await;
+            assert_eq!(response.status(), 200);
+            assert!(response.headers().get("ratelimit-limit").is_none());
+        }
+    }
+    let response = server.get("/no/such/route").await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(header(&response, "ratelimit-limit"), 1);
+    assert_eq!(server.get("/").await.status(), 429);
+}
+
+#[tokio::test]
+async fn an_authenticated_client_spends_its_users_budget_not_its_addresses() {
+    let server =
+        TestServer::start_with(TestConfig::default().env("RAMPART_RATE_LIMIT__DEFAULT", "2/minute")).await;
+    server.create_user("alice", "correct horse battery", &["user"]);
+    server.create_user("bob", "correct horse battery", &["user"]);
+    let alice = server.login("alice", "correct horse battery").await;
+    let bob = server.login("bob", "correct horse battery").await;
+    for _ in 0..2 {
+        assert_eq!(
+            server.get_as("/users/me", &alice.access_token).await.status(),
+            200
+        );
+    }
+    assert_eq!(
+        server.get_as("/users/me", &alice.access_token).await.status(),
+        429
+    );
+    // Same address, another user: a budget of its own.
+    assert_eq!(server.get_as("/users/me", &bob.access_token).await.status(), 200);
+}
+
+#[tokio::test]
+async fn two_hundred_thousand_new_clients_keep_the_limiter_within_its_bound() {
+    let settings = RateLimitSettings {
+        default: "5/day".parse().unwrap(),
+        max_tracked_keys: NonZeroUsize::new(100_000).unwrap(),
+        ..RateLimitSettings::default()
+    };
+    let limits = RateLimits::new(&settings);
+    let attacker = Subject::ip("192.0.2.66".parse().unwrap());
+    for _ in 0..5 {
+        assert!(limits.check(PolicyName::Default, attacker).await.is_ok());
+    }
+    assert!(limits.check(PolicyName::Default, attacker).await.is_err());
+
+    for n in 0..200_000u32 {
+        let ip = IpAddr::from((0x0a00_0000 + n).to_be_bytes());
+        assert!(limits.check(PolicyName::Default, Subject::ip(ip)).await.is_ok());
+        assert!(limits.tracked(PolicyName::Default) <= 100_000);
+        // The throttled client keeps coming back during the flood.
+        if n % 1_000 == 0 {
+            assert!(
+                limits.check(PolicyName::Default, attacker).await.is_err(),
+                "the flood gave the throttled client a fresh budget after {n} keys"
+            );
+        }
+    }
+    assert!(limits.tracked(PolicyName::Default) <= 100_000);
+    assert!(
+        limits.tracked(PolicyName::Default) > 50_000,
+        "the map holds what it may"
+    );
+    assert!(limits.check(PolicyName::Default, attacker).await.is_err());
+}
