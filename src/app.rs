@@ -21,7 +21,10 @@ use crate::{
     http, observability,
     ratelimit::RateLimits,
     routes,
-    server::{self, ListenerLimits, Shutdown},
+    server::{
+        self, ListenerLimits, Shutdown, Transport,
+        tls::{self, Certificates, TlsError},
+    },
     state::AppState,
     store::Store,
 };
@@ -42,12 +45,19 @@ pub enum StartError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Keys(#[from] crate::auth::keyring::KeyError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 pub struct Application {
     public: TcpListener,
     admin: TcpListener,
+    /// The `tls.redirect_http_from` listener.
+    redirect: Option<TcpListener>,
+    certificates: Option<Arc<Certificates>>,
     app: Router,
+    /// What answers plain HTTP when the public listener speaks TLS.
+    plain_app: Router,
     admin_app: Router,
     state: AppState,
     upkeep: Upkeep,
@@ -58,6 +68,9 @@ impl Application {
     /// Opens the store, loads the keys and binds both listeners.
     pub async fn build(settings: Settings, secret: Arc<SecretKey>) -> Result<Self, StartError> {
         let metrics = observability::metrics::install();
+        // The certificate first: a bad one stops the start before anything
+        // else is opened.
+        let certificates = settings.tls.as_ref().map(Certificates::load).transpose()?;
         let store = Store::connect(&settings.database_url).await?;
         let keys = KeyRing::open(store.clone(), KeySealer::new(&secret), &settings.auth).await?;
         let invalidations = Invalidations::load(store.clone()).await?;
@@ -75,6 +88,10 @@ impl Application {
         ));
         let public = bind(settings.bind).await?;
         let admin = bind(settings.admin_bind).await?;
+        let redirect = match settings.tls.as_ref().and_then(|tls| tls.redirect_http_from) {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
         let (audit, audit_writer) = Auditor::start(store.clone());
         let audit_writer = tokio::spawn(audit_writer);
         let limits = Arc::new(RateLimits::new(&settings.rate_limit));
@@ -86,7 +103,11 @@ impl Application {
             audit,
             limits,
         };
-        let app = http::apply(routes::router(state.clone()), &state, tokens);
+        let app = http::apply(routes::router(state.clone()), &state, tokens.clone());
+        let https_port = public
+            .local_addr()
+            .map_or(state.settings.bind.port(), |a| a.port());
+        let plain_app = http::apply(routes::https_redirect::router(https_port), &state, tokens);
         let upkeep = Upkeep {
             keys,
             invalidations,
@@ -95,7 +116,10 @@ impl Application {
         Ok(Self {
             public,
             admin,
+            redirect,
+            certificates,
             app,
+            plain_app,
             admin_app: admin_router(metrics),
             state,
             upkeep,
@@ -111,6 +135,16 @@ impl Application {
         self.admin.local_addr().expect("a bound listener has an address")
     }
 
+    /// The plain-HTTP listener that sends browsers to HTTPS, if configured.
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Whether the public listener speaks TLS.
+    pub fn tls(&self) -> bool {
+        self.certificates.is_some()
+    }
+
     /// Serves until `shutdown` fires, then drains and closes the store.
     pub async fn run(self, shutdown: Shutdown) {
         let limits = &self.state.settings.limits;
@@ -122,9 +156,41 @@ impl Application {
             max_connections: 64,
             ..public_limits
         };
+        let transport = match &self.certificates {
+            Some(certificates) => Transport::Tls {
+                acceptor: certificates.acceptor(),
+                plain: self.plain_app.clone(),
+            },
+            None => Transport::Plain,
+        };
+        let redirect = async {
+            if let Some(listener) = self.redirect {
+                server::serve(
+                    listener,
+                    self.plain_app,
+                    Transport::Plain,
+                    public_limits,
+                    shutdown.clone(),
+                )
+                .await;
+            }
+        };
+        let reload = async {
+            if let Some(certificates) = self.certificates {
+                tls::reload_on_hangup(certificates, shutdown.clone()).await;
+            }
+        };
         tokio::join!(
-            server::serve(self.public, self.app, public_limits, shutdown.clone()),
-            server::serve(self.admin, self.admin_app, admin_limits, shutdown.clone()),
+            server::serve(self.public, self.app, transport, public_limits, shutdown.clone()),
+            server::serve(
+                self.admin,
+                self.admin_app,
+                Transport::Plain,
+                admin_limits,
+                shutdown.clone()
+            ),
+            redirect,
+            reload,
             self.upkeep.run(shutdown.clone()),
         );
         // The routers are gone; with the state's auditor the last sender

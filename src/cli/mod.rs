@@ -1,6 +1,7 @@
 //! The command line (SPEC section 1). Exit codes: 0 ok, 1 runtime error,
 //! 2 usage or configuration error; errors are one sentence on stderr.
 
+mod cert;
 mod config_check;
 mod keys;
 mod serve;
@@ -38,6 +39,24 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Certificates for HTTPS.
+    Cert {
+        #[command(subcommand)]
+        command: CertCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CertCommand {
+    /// Write a self-signed certificate and key (cert.pem, key.pem) for local HTTPS.
+    Dev {
+        /// A host name or IP address the certificate is for (repeatable).
+        #[arg(long = "host", required = true)]
+        hosts: Vec<String>,
+        /// The folder to write them to.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
 }
 
@@ -154,6 +173,9 @@ pub fn run() -> ExitCode {
         Command::Keys {
             command: KeysCommand::List,
         } => keys::list(config),
+        Command::Cert {
+            command: CertCommand::Dev { hosts, out },
+        } => cert::dev(&hosts, &out),
     };
     match result {
         Ok(code) => code,

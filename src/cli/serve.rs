@@ -50,6 +50,8 @@ pub fn run(config_file: Option<&Path>) -> Result<ExitCode, Failure> {
         tracing::info!(
             addr = %app.local_addr(),
             admin_addr = %app.admin_addr(),
+            redirect_addr = app.redirect_addr().map(tracing::field::display),
+            tls = app.tls(),
             "listening"
         );
         let shutdown = Shutdown::new();

@@ -4,6 +4,7 @@
 mod admin;
 mod docs;
 mod health;
+pub mod https_redirect;
 mod items;
 mod keys;
 #[cfg(feature = "test-hooks")]

@@ -8,6 +8,7 @@
 //! loop.
 
 mod shutdown;
+pub mod tls;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -15,10 +16,18 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{conn::auto::Builder, graceful::GracefulShutdown},
+    server::{
+        conn::auto::Builder,
+        graceful::{GracefulShutdown, Watcher},
+    },
     service::TowerToHyperService,
 };
-use tokio::{net::TcpListener, sync::Semaphore};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    net::{TcpListener, TcpStream},
+    sync::Semaphore,
+};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 pub use shutdown::{Shutdown, wait_for_signal};
@@ -27,6 +36,23 @@ use crate::http::client::Connection;
 
 /// How long a client may take to send a request's headers (slowloris).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to complete the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The first byte of every TLS connection: a handshake record (RFC 8446
+/// section 5.1).
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// How a listener speaks.
+#[derive(Clone)]
+pub enum Transport {
+    Plain,
+    /// TLS; a client speaking plain HTTP to this port is answered by
+    /// `plain` (the HTTPS-required app) instead of a dropped connection.
+    Tls {
+        acceptor: TlsAcceptor,
+        plain: Router,
+    },
+}
 
 /// Limits of one listener.
 #[derive(Clone, Copy, Debug)]
@@ -38,7 +64,13 @@ pub struct ListenerLimits {
 
 /// Serves `app` on `listener` until `shutdown` fires, then stops accepting,
 /// lets in-flight requests finish up to the deadline, and returns.
-pub async fn serve(listener: TcpListener, app: Router, limits: ListenerLimits, shutdown: Shutdown) {
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    transport: Transport,
+    limits: ListenerLimits,
+    shutdown: Shutdown,
+) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new());
@@ -46,6 +78,7 @@ pub async fn serve(listener: TcpListener, app: Router, limits: ListenerLimits, s
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
+    let builder = Arc::new(builder);
     let local = listener.local_addr().ok();
 
     loop {
@@ -77,16 +110,48 @@ pub async fn serve(listener: TcpListener, app: Router, limits: ListenerLimits, s
             () = shutdown.wait() => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(with_connection_info(app.clone(), peer, false));
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            // Errors here are clients going away mid-request: nothing to do.
-            let _ = connection.await;
-            drop(permit);
-        });
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        match &transport {
+            Transport::Plain => {
+                let app = app.clone();
+                tokio::spawn(async move {
+                    serve_connection(&builder, stream, app, peer, false, watcher).await;
+                    drop(permit);
+                });
+            }
+            Transport::Tls { acceptor, plain } => {
+                let (acceptor, app, plain) = (acceptor.clone(), app.clone(), plain.clone());
+                tokio::spawn(async move {
+                    // The handshake runs here, off the accept loop, bounded
+                    // in time like the header read.
+                    let opened = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+                        if speaks_tls(&stream).await {
+                            acceptor
+                                .accept(stream)
+                                .await
+                                .ok()
+                                .map(|s| Opened::Tls(Box::new(s)))
+                        } else {
+                            Some(Opened::Plain(stream))
+                        }
+                    })
+                    .await;
+                    match opened {
+                        Ok(Some(Opened::Tls(stream))) => {
+                            serve_connection(&builder, stream, app, peer, true, watcher).await;
+                        }
+                        Ok(Some(Opened::Plain(stream))) => {
+                            serve_connection(&builder, stream, plain, peer, false, watcher).await;
+                        }
+                        // A failed or slow handshake: rustls has sent its
+                        // alert; the connection closes.
+                        Ok(None) | Err(_) => {}
+                    }
+                    drop(permit);
+                });
+            }
+        }
     }
 
     drop(listener);
@@ -99,6 +164,38 @@ pub async fn serve(listener: TcpListener, app: Router, limits: ListenerLimits, s
             "shutdown deadline passed with requests still in flight"
         );
     }
+}
+
+/// A connection on a TLS port, after its first bytes.
+enum Opened {
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    Plain(TcpStream),
+}
+
+/// Whether the client opened with a TLS handshake record (the byte is only
+/// peeked: the handshake still reads it).
+async fn speaks_tls(stream: &TcpStream) -> bool {
+    let mut first = [0u8; 1];
+    matches!(stream.peek(&mut first).await, Ok(1) if first[0] == TLS_HANDSHAKE_RECORD)
+}
+
+/// Serves one connection until it closes or shutdown ends it.
+async fn serve_connection<I>(
+    builder: &Builder<TokioExecutor>,
+    io: I,
+    app: Router,
+    peer: SocketAddr,
+    tls: bool,
+    watcher: Watcher,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = TowerToHyperService::new(with_connection_info(app, peer, tls));
+    let connection = builder
+        .serve_connection_with_upgrades(TokioIo::new(io), service)
+        .into_owned();
+    // Errors here are clients going away mid-request: nothing to do.
+    let _ = watcher.watch(connection).await;
 }
 
 /// Gives every request on a connection its peer address and transport.

@@ -80,6 +80,8 @@ pub struct TestServer {
     child: Option<Child>,
     pub addr: SocketAddr,
     pub admin_addr: SocketAddr,
+    /// The `tls.redirect_http_from` listener, when configured.
+    pub redirect_addr: Option<SocketAddr>,
     pub client: reqwest::Client,
     pub secret: String,
     stdout: Arc<Lines>,
@@ -122,6 +124,7 @@ impl TestServer {
         let event = json(&line).unwrap();
         let addr = event["addr"].as_str().unwrap().parse().unwrap();
         let admin_addr = event["admin_addr"].as_str().unwrap().parse().unwrap();
+        let redirect_addr = event["redirect_addr"].as_str().map(|a| a.parse().unwrap());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -130,6 +133,7 @@ impl TestServer {
             child: Some(child),
             addr,
             admin_addr,
+            redirect_addr,
             client,
             secret,
             stdout,
@@ -259,6 +263,11 @@ impl TestServer {
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         signal(self.pid(), "TERM");
+    }
+
+    /// Sends SIGHUP.
+    pub fn hang_up(&self) {
+        signal(self.pid(), "HUP");
     }
 
     /// Waits for the process to exit and returns its status.

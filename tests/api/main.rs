@@ -14,3 +14,4 @@ mod middleware;
 mod rate_limit;
 mod routes;
 mod storage;
+mod tls;

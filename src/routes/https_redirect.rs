@@ -1,0 +1,99 @@
+//! The plain-HTTP side of an HTTPS server: the `tls.redirect_http_from`
+//! listener, and plain-HTTP requests that reach the TLS port.
+//!
+//! A person typing the address gets the page over HTTPS: `GET` and `HEAD`
+//! of the pages answer 308 to the same path and query on `https://`.
+//! Everything else, API calls above all, answers 400 `HTTPS required`: a
+//! client that sent credentials in clear text must fail loudly, not be
+//! redirected silently with its token already exposed (OWASP ASVS 5.0
+//! 4.1.2; RFC 6750 section 5.3 requires TLS for bearer tokens).
+
+use axum::{Router, extract::State, response::Response};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+
+use crate::http::error::detail_response;
+
+/// The pages a person may type into a browser's address bar.
+const PAGES: &[&str] = &["/", "/login", "/app", "/docs"];
+
+/// The app that answers plain HTTP; `https_port` is the TLS listener's.
+pub fn router(https_port: u16) -> Router {
+    Router::new().fallback(to_https).with_state(https_port)
+}
+
+async fn to_https(State(https_port): State<u16>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    let page = (method == Method::GET || method == Method::HEAD) && PAGES.contains(&uri.path());
+    match target(&uri, &headers, https_port) {
+        Some(location) if page => {
+            let mut response = Response::new(axum::body::Body::empty());
+            *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
+            response.headers_mut().insert(header::LOCATION, location);
+            response
+        }
+        _ => detail_response(StatusCode::BAD_REQUEST, "HTTPS required"),
+    }
+}
+
+/// `https://HOST[:PORT]/path?query`, with the host the client asked for
+/// (if it is a plain host name or address) and the TLS listener's port.
+fn target(uri: &Uri, headers: &HeaderMap, https_port: u16) -> Option<HeaderValue> {
+    let authority = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))?;
+    // A Host header never carries user information (RFC 9110 section 7.2).
+    if authority.contains('@') {
+        return None;
+    }
+    let authority: http::uri::Authority = authority.parse().ok()?;
+    let host = authority.host();
+    let plain = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    if !plain {
+        return None;
+    }
+    let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let location = if https_port == 443 {
+        format!("https://{host}{path}")
+    } else {
+        format!("https://{host}:{https_port}{path}")
+    };
+    HeaderValue::from_str(&location).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(host: &str) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        map.insert(header::HOST, host.parse().unwrap());
+        map
+    }
+
+    #[test]
+    fn keeps_host_path_and_query_and_uses_the_tls_port() {
+        let uri: Uri = "/login?next=%2Fapp".parse().unwrap();
+        assert_eq!(
+            target(&uri, &headers("example.com:8080"), 8443).unwrap(),
+            "https://example.com:8443/login?next=%2Fapp"
+        );
+        assert_eq!(
+            target(&"/".parse().unwrap(), &headers("example.com"), 443).unwrap(),
+            "https://example.com/"
+        );
+        assert_eq!(
+            target(&"/".parse().unwrap(), &headers("[::1]:80"), 8443).unwrap(),
+            "https://[::1]:8443/"
+        );
+    }
+
+    #[test]
+    fn refuses_hosts_that_are_not_plain_names() {
+        let uri: Uri = "/".parse().unwrap();
+        assert!(target(&uri, &headers("evil.com@good.com"), 443).is_none());
+        assert!(target(&uri, &HeaderMap::new(), 443).is_none());
+    }
+}
