@@ -150,6 +150,7 @@ impl Application {
         let limits = &self.state.settings.limits;
         let public_limits = ListenerLimits {
             max_connections: limits.max_connections.get(),
+            idle_timeout: limits.idle_timeout.get(),
             shutdown_deadline: limits.request_timeout.get() + SHUTDOWN_GRACE,
         };
         let admin_limits = ListenerLimits {

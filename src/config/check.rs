@@ -110,6 +110,33 @@ pub fn findings(settings: &Settings, secret: Option<&SecretKey>) -> Vec<Finding>
             "`*` lets every web site call the API",
         ));
     }
+    if settings.cors.allow_credentials {
+        let star_header = settings.cors.allow_headers.iter().any(|h| h.0.as_str() == "*");
+        let star_method = settings.cors.allow_methods.iter().any(|m| m.0.as_str() == "*");
+        for (star, key) in [
+            (star_header, "cors.allow_headers"),
+            (star_method, "cors.allow_methods"),
+        ] {
+            if star {
+                found.push(
+                    Finding::error(
+                        key,
+                        "`*` is no wildcard when credentials are allowed (browsers read it literally): list the names",
+                    )
+                    .everywhere(),
+                );
+            }
+        }
+    }
+    if settings.rate_limit.backend == crate::config::RateLimitBackend::Redis {
+        found.push(
+            Finding::error(
+                "rate_limit.backend",
+                "the redis backend is not available in this version: use \"memory\" (budgets per instance)",
+            )
+            .everywhere(),
+        );
+    }
     if production {
         for origin in &settings.cors.allow_origins {
             if let AllowedOrigin::Exact(origin) = origin

@@ -278,6 +278,9 @@ pub struct LimitSettings {
     /// Connections served at once on the public listener; further ones wait
     /// in the kernel's accept queue (not in SPEC's sample; see README).
     pub max_connections: NonZeroUsize,
+    /// A connection that moves no byte for this long is closed (not in
+    /// SPEC's sample; see README).
+    pub idle_timeout: ConfigDuration,
 }
 
 impl Default for LimitSettings {
@@ -286,6 +289,7 @@ impl Default for LimitSettings {
             max_body_bytes: 1_048_576,
             request_timeout: ConfigDuration::from_secs(30),
             max_connections: NonZeroUsize::new(10_000).expect("non-zero"),
+            idle_timeout: ConfigDuration::from_secs(60),
         }
     }
 }

@@ -61,6 +61,10 @@ impl FromStr for RatePolicy {
             "day" => RatePeriod::Day,
             _ => return Err(bad()),
         };
+        // One request's share of the period must be at least a nanosecond.
+        if u128::from(count.get()) > period.duration().as_nanos() {
+            return Err(bad());
+        }
         Ok(Self { count, period })
     }
 }
@@ -107,6 +111,7 @@ mod tests {
             "5 / minute",
             "x/hour",
             "5/",
+            "2000000000/second",
         ] {
             assert!(bad.parse::<RatePolicy>().is_err(), "{bad:?} was accepted");
         }

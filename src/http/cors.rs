@@ -1,12 +1,13 @@
 //! CORS (SPEC section 3, "CORS"): an exact-origin allowlist.
 //!
 //! tower-http's `CorsLayer` answers preflights and stamps the headers; this
-//! module builds it from `[cors]` and adds the one rule it lacks: a
-//! preflight from an origin outside the list is refused with 403 (the
-//! envelope asks [`Cors::refuses_preflight`]), so a misconfigured front end
-//! fails visibly instead of with an opaque browser error.
+//! module builds it from `[cors]` and adds the rule it lacks: a preflight
+//! from an origin outside the list is refused with 403 (the envelope asks
+//! [`Cors::screen`]), so a misconfigured front end fails visibly instead of
+//! with an opaque browser error, and no `OPTIONS` but a real preflight
+//! from an allowed origin reaches the layer.
 
-use http::{HeaderValue, Method, Request, header};
+use http::{HeaderValue, Method, Request, StatusCode, header};
 use tower_http::cors::{AllowCredentials, AllowOrigin, CorsLayer, ExposeHeaders};
 
 use super::rate_limit::{RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET};
@@ -38,17 +39,20 @@ impl Cors {
         self.any || self.origins.iter().any(|allowed| allowed == origin)
     }
 
-    /// A preflight (OPTIONS with `Origin` and
-    /// `Access-Control-Request-Method`) from an origin not on the list.
-    pub fn refuses_preflight<B>(&self, request: &Request<B>) -> bool {
-        request.method() == Method::OPTIONS
-            && request
-                .headers()
-                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
-            && request
-                .headers()
-                .get(header::ORIGIN)
-                .is_some_and(|origin| !self.allows(origin))
+    /// Screens `OPTIONS` requests, which no route serves: only a preflight
+    /// (`Origin` and `Access-Control-Request-Method`) from an allowed origin
+    /// goes on, to be answered by the layer. A foreign origin gets 403, and
+    /// anything else 405, so no other caller sees `Access-Control-Allow-*`.
+    pub fn screen<B>(&self, request: &Request<B>) -> Option<StatusCode> {
+        if request.method() != Method::OPTIONS {
+            return None;
+        }
+        let headers = request.headers();
+        match headers.get(header::ORIGIN) {
+            Some(origin) if !self.allows(origin) => Some(StatusCode::FORBIDDEN),
+            Some(_) if headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) => None,
+            _ => Some(StatusCode::METHOD_NOT_ALLOWED),
+        }
     }
 
     /// `Access-Control-Allow-Credentials` only for origins on the list: the

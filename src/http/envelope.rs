@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::{
     extract::{Request, State},
     middleware::Next,
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use http::StatusCode;
 
@@ -43,9 +43,17 @@ pub async fn layer(State(envelope): State<Envelope>, mut request: Request, next:
     let client = envelope.proxies.identify(&mut request);
     // 3. The access log starts its clock.
     let log = AccessLog::start(&request);
-    // 4. A CORS preflight from an origin not on the list goes no further.
-    let (response, user) = if envelope.cors.refuses_preflight(&request) {
-        (error::detail_response(StatusCode::FORBIDDEN, CORS_REFUSED), None)
+    // 4. OPTIONS is for CORS preflights from allowed origins only; they
+    //    carry no credentials, and the CORS layer answers them.
+    let screened = envelope.cors.screen(&request);
+    let (response, user) = if let Some(status) = screened {
+        let response = match status {
+            StatusCode::FORBIDDEN => error::detail_response(status, CORS_REFUSED),
+            _ => status.into_response(),
+        };
+        (response, None)
+    } else if request.method() == http::Method::OPTIONS {
+        (next.run(request).await, None)
     } else {
         // 5. The credentials, verified once; extractors read the outcome.
         let authentication = auth::authenticate(&envelope.tokens, request.headers()).await;

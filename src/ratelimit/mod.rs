@@ -113,20 +113,22 @@ pub struct Refusal {
     pub policy: PolicyName,
     pub rate: RatePolicy,
     pub decision: Decision,
-    /// Whether to store an audit event for it: at most
-    /// [`AUDITED_REFUSALS_PER_SECOND`] are, so a flood of refused requests
-    /// cannot become a flood of audit rows (all are counted in metrics).
+    /// Whether to store an audit event for it: the first refusal of a
+    /// subject under a policy is, then at most one a minute, so a flood of
+    /// refused requests cannot become a flood of audit rows, and one noisy
+    /// client cannot hide another's refusals (all are counted in metrics).
     pub audit: bool,
 }
 
-/// Refusals stored as audit events per second, per instance.
-pub const AUDITED_REFUSALS_PER_SECOND: u32 = 10;
+/// Refusals of one subject under one policy stored as audit events.
+const AUDITED_REFUSALS: &str = "1/minute";
 
 /// The rate limits of this instance.
 pub struct RateLimits {
     rates: [RatePolicy; 4],
     backend: memory::MemoryBackend,
-    audited: governor::DefaultDirectRateLimiter,
+    /// Budgets of audited refusals, per policy and subject.
+    audited: memory::MemoryBackend,
 }
 
 impl std::fmt::Debug for RateLimits {
@@ -143,9 +145,10 @@ impl RateLimits {
         Self {
             rates,
             backend: memory::MemoryBackend::new(&rates, settings.max_tracked_keys),
-            audited: governor::RateLimiter::direct(governor::Quota::per_second(
-                std::num::NonZeroU32::new(AUDITED_REFUSALS_PER_SECOND).expect("not zero"),
-            )),
+            audited: memory::MemoryBackend::new(
+                &[AUDITED_REFUSALS.parse().expect("a valid rate"); 4],
+                settings.max_tracked_keys,
+            ),
         }
     }
 
@@ -168,7 +171,7 @@ impl RateLimits {
                 policy,
                 rate: self.rate(policy),
                 decision,
-                audit: self.audited.check().is_ok(),
+                audit: self.audited.check(policy, subject).await.allowed(),
             })
         }
     }

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use crate::{
     audit::{Action, Origin, Outcome},
+    auth::names::Username,
     auth::service::{AuthError, TokenPair},
     http::{
         error::{ApiError, ErrorBody, detail_response},
@@ -96,7 +97,11 @@ pub async fn token(
         "password" => {
             let username = form.username.ok_or_else(|| missing("username"))?;
             let password = form.password.ok_or_else(|| missing("password"))?;
-            limit_username(&state, &username, &origin).await?;
+            // A name that cannot exist cannot be guessed at: only valid
+            // names spend (and fill) the per-name budgets.
+            if let Ok(name) = Username::parse(&username) {
+                limit_username(&state, name.as_str(), &origin).await?;
+            }
             accounts.login(&username, SecretString::from(password)).await
         }
         "refresh_token" => {

@@ -7,6 +7,7 @@
 //! deadline on graceful shutdown, and (with TLS) handshakes off the accept
 //! loop.
 
+mod idle;
 mod shutdown;
 pub mod tls;
 
@@ -31,6 +32,8 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 pub use shutdown::{Shutdown, wait_for_signal};
+
+use self::idle::IdleIo;
 
 use crate::http::client::Connection;
 
@@ -58,6 +61,8 @@ pub enum Transport {
 #[derive(Clone, Copy, Debug)]
 pub struct ListenerLimits {
     pub max_connections: usize,
+    /// A connection that moves no byte for this long is closed.
+    pub idle_timeout: Duration,
     /// How long in-flight requests may run on after shutdown begins.
     pub shutdown_deadline: Duration,
 }
@@ -110,12 +115,14 @@ pub async fn serve(
             () = shutdown.wait() => break,
         };
         let _ = stream.set_nodelay(true);
+        let idle_timeout = limits.idle_timeout;
         let builder = builder.clone();
         let watcher = graceful.watcher();
         match &transport {
             Transport::Plain => {
                 let app = app.clone();
                 tokio::spawn(async move {
+                    let stream = IdleIo::new(stream, idle_timeout);
                     serve_connection(&builder, stream, app, peer, false, watcher).await;
                     drop(permit);
                 });
@@ -126,7 +133,9 @@ pub async fn serve(
                     // The handshake runs here, off the accept loop, bounded
                     // in time like the header read.
                     let opened = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
-                        if speaks_tls(&stream).await {
+                        let tls = speaks_tls(&stream).await;
+                        let stream = IdleIo::new(stream, idle_timeout);
+                        if tls {
                             acceptor
                                 .accept(stream)
                                 .await
@@ -168,8 +177,8 @@ pub async fn serve(
 
 /// A connection on a TLS port, after its first bytes.
 enum Opened {
-    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
-    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<IdleIo<TcpStream>>>),
+    Plain(IdleIo<TcpStream>),
 }
 
 /// Whether the client opened with a TLS handshake record (the byte is only

@@ -151,3 +151,34 @@ async fn a_refusal_is_readable_by_an_allowed_origin() {
     assert_eq!(refused.status(), 429);
     assert_eq!(refused.headers()["access-control-allow-origin"], ALLOWED);
 }
+
+#[tokio::test]
+async fn options_is_only_for_preflights_from_allowed_origins() {
+    let server = server().await;
+    let options = |origin: Option<&str>| {
+        let request = server
+            .client
+            .request(reqwest::Method::OPTIONS, server.url("/items/"));
+        match origin {
+            Some(origin) => request.header("origin", origin),
+            None => request,
+        }
+        .send()
+    };
+    let foreign = options(Some(FOREIGN)).await.unwrap();
+    assert_eq!(foreign.status(), 403);
+    assert!(allow_headers(&foreign).is_empty());
+    for response in [
+        options(None).await.unwrap(),
+        options(Some(ALLOWED)).await.unwrap(),
+    ] {
+        assert_eq!(response.status(), 405);
+        assert!(
+            allow_headers(&response).is_empty(),
+            "{:?}",
+            allow_headers(&response)
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["detail"], "Method Not Allowed");
+    }
+}

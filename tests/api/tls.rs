@@ -295,3 +295,63 @@ async fn a_missing_certificate_stops_the_start_with_one_sentence() {
         output.stderr
     );
 }
+
+/// Reads until the server closes the connection; the server must close it
+/// by itself (the harness's patience is the only bound).
+async fn closed_by_server(mut stream: impl tokio::io::AsyncRead + Unpin) {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = [0u8; 256];
+    let closed = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the server kept a silent connection open");
+}
+
+#[tokio::test]
+async fn silent_connections_are_closed_after_the_idle_time_out() {
+    let certs = tempfile::tempdir().unwrap();
+    dev_certificate(certs.path());
+    let server = TestServer::start_with(
+        TestConfig::default()
+            .env(
+                "RAMPART_TLS__CERT",
+                certs.path().join("cert.pem").to_str().unwrap(),
+            )
+            .env("RAMPART_TLS__KEY", certs.path().join("key.pem").to_str().unwrap())
+            .env("RAMPART_LIMITS__IDLE_TIMEOUT", "1s"),
+    )
+    .await;
+
+    // A TLS handshake, then silence (no HTTP/1 request, no HTTP/2 preface).
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(certs.path().join("cert.pem")).unwrap())
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let tls = connector
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .expect("handshake");
+    closed_by_server(tls).await;
+
+    // Half an HTTP/2 preface, then silence, on the plain-HTTP side.
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut tcp, b"PRI * HTTP/2.0\r\n")
+        .await
+        .unwrap();
+    closed_by_server(tcp).await;
+}

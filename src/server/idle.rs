@@ -1,0 +1,157 @@
+//! Closes connections that sit idle: a connection that moves no byte in
+//! either direction for `limits.idle_timeout` ends with a time-out error.
+//!
+//! hyper bounds the time to read a request's headers over HTTP/1, but not
+//! the wait before an HTTP/2 preface, an HTTP/2 connection left open
+//! without streams, a TLS connection that goes silent after its handshake,
+//! or a client that stops reading a response. Without a bound, such
+//! connections each hold one of `limits.max_connections` permits until
+//! the listener accepts nobody (OWASP API4, resource consumption). The IO
+//! is wrapped here, below every protocol, so one rule covers them all.
+//! Written here because no crate offers an idle time-out for a tokio IO
+//! (tokio-io-timeout bounds each read and write, not silence between them).
+
+use std::{
+    io,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use pin_project_lite::pin_project;
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    time::{Instant, Sleep},
+};
+
+pin_project! {
+    /// `inner`, ended when idle for `timeout`.
+    pub struct IdleIo<I> {
+        #[pin]
+        inner: I,
+        // Boxed, so the connection stays `Unpin` as hyper and rustls want.
+        deadline: Pin<Box<Sleep>>,
+        timeout: Duration,
+        last_activity: Instant,
+    }
+}
+
+impl<I> IdleIo<I> {
+    pub fn new(inner: I, timeout: Duration) -> Self {
+        let now = Instant::now();
+        Self {
+            inner,
+            deadline: Box::pin(tokio::time::sleep_until(now + timeout)),
+            timeout,
+            last_activity: now,
+        }
+    }
+}
+
+/// Called when the inner IO is pending: `Ready(error)` once the connection
+/// has been idle for the whole time-out. Activity only updates a time
+/// stamp; the timer is re-armed here, lazily, when it fires early.
+fn poll_idle(
+    mut deadline: Pin<&mut Sleep>,
+    last_activity: Instant,
+    timeout: Duration,
+    cx: &mut Context<'_>,
+) -> Poll<io::Error> {
+    loop {
+        if deadline.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let due = last_activity + timeout;
+        if Instant::now() >= due {
+            return Poll::Ready(io::Error::new(io::ErrorKind::TimedOut, "connection idle"));
+        }
+        deadline.as_mut().reset(due);
+    }
+}
+
+impl<I: AsyncRead> AsyncRead for IdleIo<I> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.project();
+        match this.inner.poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                *this.last_activity = Instant::now();
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                poll_idle(this.deadline.as_mut(), *this.last_activity, *this.timeout, cx).map(Err)
+            }
+        }
+    }
+}
+
+impl<I: AsyncWrite> AsyncWrite for IdleIo<I> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.project();
+        match this.inner.poll_write(cx, buf) {
+            Poll::Ready(result) => {
+                *this.last_activity = Instant::now();
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                poll_idle(this.deadline.as_mut(), *this.last_activity, *this.timeout, cx).map(Err)
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.project();
+        match this.inner.poll_write_vectored(cx, bufs) {
+            Poll::Ready(result) => {
+                *this.last_activity = Instant::now();
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                poll_idle(this.deadline.as_mut(), *this.last_activity, *this.timeout, cx).map(Err)
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_peer_times_out_and_an_active_one_does_not() {
+        let (client, server) = tokio::io::duplex(64);
+        let mut server = Box::pin(IdleIo::new(server, Duration::from_secs(10)));
+        let mut client = client;
+
+        // Activity every 6 s keeps it open past the time-out.
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_secs(6)).await;
+            client.write_all(b"x").await.unwrap();
+            let mut byte = [0u8; 1];
+            server.read_exact(&mut byte).await.unwrap();
+        }
+        // Then silence: the read fails once 10 s have passed.
+        let started = Instant::now();
+        let mut byte = [0u8; 1];
+        let err = server.read_exact(&mut byte).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_secs(10));
+    }
+}
