@@ -150,6 +150,11 @@ pub fn findings(settings: &Settings, secret: Option<&SecretKey>) -> Vec<Finding>
         }
     }
 
+    if let Some(tls) = &settings.tls
+        && let Err(err) = crate::server::tls::Certificates::load(tls)
+    {
+        found.push(Finding::error("tls", err.to_string()));
+    }
     if production && settings.tls.is_none() && settings.proxy.trusted.is_empty() {
         found.push(Finding::error(
             "tls",

@@ -355,3 +355,23 @@ async fn silent_connections_are_closed_after_the_idle_time_out() {
         .unwrap();
     closed_by_server(tcp).await;
 }
+
+#[tokio::test]
+async fn config_check_reports_a_certificate_that_does_not_load() {
+    let certs = tempfile::tempdir().unwrap();
+    dev_certificate(certs.path());
+    let config = |cert: &str| {
+        TestConfig::default()
+            .env("RAMPART_TLS__CERT", cert)
+            .env("RAMPART_TLS__KEY", certs.path().join("key.pem").to_str().unwrap())
+    };
+    let good = run_cli(&config(certs.path().join("cert.pem").to_str().unwrap()), &["config", "check"], "");
+    assert!(!good.stdout.contains("error: tls"), "{}", good.stdout);
+
+    // Another certificate's key does not match.
+    let other = tempfile::tempdir().unwrap();
+    dev_certificate(other.path());
+    let output = run_cli(&config(other.path().join("cert.pem").to_str().unwrap()), &["config", "check"], "");
+    assert_eq!(output.code, Some(1));
+    assert!(output.stdout.contains("error: tls: the TLS key"), "{}", output.stdout);
+}
