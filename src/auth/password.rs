@@ -251,6 +251,7 @@ fn verify_current(password: &str, parsed: &argon2::PasswordHash) -> Option<bool>
     let output = &mut output[..expected.len()];
     let params = Params::new(MEMORY_KIB, ITERATIONS, LANES, Some(expected.len())).ok()?;
     let hasher = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    metrics::counter!(crate::observability::metrics::PASSWORD_VERIFICATIONS).increment(1);
     MEMORY.with_borrow_mut(|memory| {
         memory.resize(MEMORY_KIB as usize, argon2::Block::default());
         hasher

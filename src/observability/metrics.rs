@@ -14,6 +14,11 @@ pub const AUDIT_EVENTS_DROPPED: &str = "audit_events_dropped_total";
 /// Requests refused for bad credentials, by `reason`.
 pub const AUTH_FAILURES: &str = "auth_failures_total";
 
+/// argon2id verifications at the current parameters, real or against the
+/// dummy hash of an unknown user: the same count for both is what keeps
+/// timing from telling whether a user exists.
+pub const PASSWORD_VERIFICATIONS: &str = "password_verifications_total";
+
 /// Requests refused by a rate limit, by `policy`.
 pub const RATE_LIMIT_REFUSALS: &str = "rate_limit_refusals_total";
 
