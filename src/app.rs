@@ -10,15 +10,18 @@ use tokio::net::TcpListener;
 use crate::{
     audit::{self, Action, Auditor, Outcome},
     auth::{
+        csrf::CsrfKey,
         invalidation::{self, Invalidations},
         keyring::{self, KeyRing},
         keys::KeySealer,
         password::PasswordHasher,
         service::AccountService,
+        session::Sessions,
         tokens::TokenService,
     },
     config::{Settings, secret::SecretKey},
-    http, observability,
+    http::{self, cors::Cors, csrf::CsrfGuard},
+    observability,
     ratelimit::RateLimits,
     routes,
     server::{
@@ -95,6 +98,12 @@ impl Application {
         let (audit, audit_writer) = Auditor::start(store.clone());
         let audit_writer = tokio::spawn(audit_writer);
         let limits = Arc::new(RateLimits::new(&settings.rate_limit));
+        let sessions = Sessions::new(store.clone());
+        let csrf = CsrfGuard::new(
+            CsrfKey::new(&secret),
+            Cors::new(&settings.cors),
+            settings.limits.max_body_bytes,
+        );
         let state = AppState {
             settings: Arc::new(settings),
             store: store.clone(),
@@ -102,6 +111,8 @@ impl Application {
             keys: keys.clone(),
             audit,
             limits,
+            sessions: sessions.clone(),
+            csrf,
         };
         let app = http::apply(routes::router(state.clone()), &state, tokens.clone());
         let https_port = public
@@ -112,6 +123,7 @@ impl Application {
             keys,
             invalidations,
             store,
+            sessions,
         };
         Ok(Self {
             public,
@@ -208,6 +220,7 @@ struct Upkeep {
     keys: Arc<KeyRing>,
     invalidations: Arc<Invalidations>,
     store: Store,
+    sessions: Sessions,
 }
 
 impl Upkeep {
@@ -234,6 +247,9 @@ impl Upkeep {
                 _ = purge.tick() => {
                     if let Err(err) = self.store.purge_expired_tokens(crate::store::now_ms()).await {
                         tracing::warn!(error = %err, "purging expired tokens failed");
+                    }
+                    if let Err(err) = self.sessions.purge().await {
+                        tracing::warn!(error = %err, "purging expired sessions failed");
                     }
                 }
                 () = shutdown.wait() => return,

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use crate::{
     audit::Auditor,
-    auth::{keyring::KeyRing, service::AccountService},
+    auth::{keyring::KeyRing, service::AccountService, session::Sessions},
     config::Settings,
+    http::csrf::CsrfGuard,
     ratelimit::RateLimits,
     store::Store,
 };
@@ -19,6 +20,8 @@ pub struct AppState {
     pub keys: Arc<KeyRing>,
     pub audit: Auditor,
     pub limits: Arc<RateLimits>,
+    pub sessions: Sessions,
+    pub csrf: CsrfGuard,
 }
 
 impl axum::extract::FromRef<AppState> for Auditor {

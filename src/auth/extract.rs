@@ -5,27 +5,36 @@
 use std::{marker::PhantomData, sync::Arc};
 
 use axum::{
-    extract::{FromRef, FromRequestParts, MatchedPath},
+    extract::{FromRef, FromRequestParts, MatchedPath, OptionalFromRequestParts},
     http::request::Parts,
     response::{IntoResponse, Response},
 };
 use http::{HeaderValue, StatusCode, header};
 
-use super::{Authentication, tokens::AccessClaims};
+use super::{Authentication, session::SessionUser, tokens::AccessClaims};
 use crate::audit::{Action, Auditor, Origin, Outcome};
 use crate::http::error::detail_response;
 
-/// The authenticated caller.
+/// The authenticated caller: by bearer token, or by session cookie.
 #[derive(Clone, Debug)]
-pub struct CurrentUser(pub Arc<AccessClaims>);
+pub enum CurrentUser {
+    Bearer(Arc<AccessClaims>),
+    Session(Arc<SessionUser>),
+}
 
 impl CurrentUser {
     pub fn username(&self) -> &str {
-        &self.0.sub
+        match self {
+            Self::Bearer(claims) => &claims.sub,
+            Self::Session(session) => &session.username,
+        }
     }
 
     pub fn has_role(&self, role: &str) -> bool {
-        self.0.has_role(role)
+        match self {
+            Self::Bearer(claims) => claims.has_role(role),
+            Self::Session(session) => session.roles.iter().any(|r| r == role),
+        }
     }
 }
 
@@ -63,10 +72,22 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         match parts.extensions.get::<Authentication>() {
-            Some(Authentication::Bearer(claims)) => Ok(Self(claims.clone())),
             Some(Authentication::Invalid(_)) => Err(AuthRejection::Invalid),
-            Some(Authentication::Anonymous) | None => Err(AuthRejection::Missing),
+            Some(authentication) => authentication.user().ok_or(AuthRejection::Missing),
+            None => Err(AuthRejection::Missing),
         }
+    }
+}
+
+/// For handlers that serve the signed-in and the anonymous alike (pages).
+impl<S: Send + Sync> OptionalFromRequestParts<S> for CurrentUser {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Authentication>()
+            .and_then(Authentication::user))
     }
 }
 
@@ -94,7 +115,7 @@ where
     /// A caller without the role is refused and the refusal audited
     /// (OWASP API5:2023, broken function level authorization).
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let user = CurrentUser::from_request_parts(parts, state).await?;
+        let user = <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         if !user.has_role(R::NAME) {
             let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str);
             Auditor::from_ref(state).record(

@@ -37,10 +37,7 @@ pub struct OpenError;
 
 impl KeySealer {
     pub fn new(secret: &SecretKey) -> Self {
-        let hkdf = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"rampart"), secret.expose());
-        let mut key = [0u8; 32];
-        hkdf.expand(SEALING_INFO, &mut key)
-            .expect("32 bytes is a valid HKDF length");
+        let mut key = secret.derive(SEALING_INFO);
         let cipher = XChaCha20Poly1305::new_from_slice(&key).expect("32-byte key");
         key.fill(0);
         Self(cipher)

@@ -1,6 +1,7 @@
 //! Authentication and accounts: passwords, tokens, keys, and the extractors
 //! that carry the caller's identity into handlers.
 
+pub mod csrf;
 pub mod extract;
 pub mod invalidation;
 pub mod keyring;
@@ -8,24 +9,43 @@ pub mod keys;
 pub mod names;
 pub mod password;
 pub mod service;
+pub mod session;
 pub mod tokens;
 
 use std::sync::Arc;
 
 use http::HeaderMap;
 
-use self::tokens::{AccessClaims, TokenError, TokenService};
+use self::{
+    extract::CurrentUser,
+    session::{SessionId, SessionUser, Sessions},
+    tokens::{AccessClaims, TokenError, TokenService},
+};
 
 /// What the request's credentials say, decided once per request by the
 /// envelope and read by the extractors.
 #[derive(Clone, Debug)]
 pub enum Authentication {
-    /// No credentials.
+    /// No credentials (or a session cookie of no live session).
     Anonymous,
     /// A valid bearer token.
     Bearer(Arc<AccessClaims>),
-    /// Credentials that do not verify.
+    /// The cookie of a live browser session. Unsafe methods need a CSRF
+    /// token (the envelope checks it).
+    Session(Arc<SessionUser>),
+    /// A bearer token that does not verify.
     Invalid(TokenError),
+}
+
+impl Authentication {
+    /// The caller, if the credentials name one.
+    pub fn user(&self) -> Option<CurrentUser> {
+        match self {
+            Self::Bearer(claims) => Some(CurrentUser::Bearer(claims.clone())),
+            Self::Session(session) => Some(CurrentUser::Session(session.clone())),
+            Self::Anonymous | Self::Invalid(_) => None,
+        }
+    }
 }
 
 /// Reads the bearer token of `Authorization` (RFC 6750 section 2.1; tokens
@@ -39,10 +59,27 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Authenticates a request from its headers.
-pub async fn authenticate(tokens: &TokenService, headers: &HeaderMap) -> Authentication {
+/// Authenticates a request from its headers: the bearer token if there is
+/// an `Authorization` header (a token never falls back to the cookie), else
+/// the session cookie named `session_cookie`.
+pub async fn authenticate(
+    tokens: &TokenService,
+    sessions: &Sessions,
+    headers: &HeaderMap,
+    session_cookie: &str,
+) -> Authentication {
     if headers.get(http::header::AUTHORIZATION).is_none() {
-        return Authentication::Anonymous;
+        let Some(id) = crate::web::cookies::get(headers, session_cookie) else {
+            return Authentication::Anonymous;
+        };
+        return match sessions.resume(SessionId::from_cookie(id)).await {
+            Ok(Some(session)) => Authentication::Session(Arc::new(session)),
+            Ok(None) => Authentication::Anonymous,
+            Err(err) => {
+                tracing::warn!(error = %err, "session lookup failed; treating the request as anonymous");
+                Authentication::Anonymous
+            }
+        };
     }
     let Some(token) = bearer_token(headers) else {
         return Authentication::Invalid(TokenError::Malformed);

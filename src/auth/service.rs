@@ -102,9 +102,19 @@ impl AccountService {
         &self.tokens
     }
 
-    /// The password grant (RFC 6749 section 4.3). An unknown user costs the
-    /// same hashing time as a known one.
+    /// The password grant (RFC 6749 section 4.3).
     pub async fn login(&self, username: &str, password: SecretString) -> Result<TokenPair, AuthError> {
+        let user = self.check_password(username, password).await?;
+        self.issue_pair(&user, new_family()).await
+    }
+
+    /// The enabled user whose password this is. An unknown user costs the
+    /// same hashing time as a known one; an imported hash is upgraded.
+    pub async fn check_password(
+        &self,
+        username: &str,
+        password: SecretString,
+    ) -> Result<UserRecord, AuthError> {
         let user = match Username::parse(username) {
             Ok(name) => self.store.find_user(name.as_str()).await?,
             Err(_) => None,
@@ -122,7 +132,7 @@ impl AccountService {
             }
             _ => return Err(AuthError::InvalidCredentials),
         };
-        self.issue_pair(&user, new_family()).await
+        Ok(user)
     }
 
     /// The refresh grant (RFC 6749 section 6): single use, rotated.

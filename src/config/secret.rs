@@ -63,6 +63,16 @@ impl SecretKey {
         self.0.expose_secret()
     }
 
+    /// A 32-byte key for one purpose, named by `info` (HKDF-SHA256, RFC
+    /// 5869), so no two uses of the secret share a key.
+    pub fn derive(&self, info: &[u8]) -> [u8; 32] {
+        let hkdf = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"rampart"), self.expose());
+        let mut key = [0u8; 32];
+        hkdf.expand(info, &mut key)
+            .expect("32 bytes is a valid HKDF length");
+        key
+    }
+
     /// What is wrong with this secret, if anything.
     pub fn weakness(&self) -> Option<SecretWeakness> {
         let bytes = self.expose();

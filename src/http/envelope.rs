@@ -14,12 +14,21 @@ use axum::{
 };
 use http::StatusCode;
 
-use crate::auth::{self, Authentication, tokens::TokenService};
+use axum::extract::MatchedPath;
+
+use crate::{
+    audit::{Action, Auditor, Origin, Outcome},
+    auth::{
+        self, Authentication, csrf::Binding, extract::CurrentUser, session::Sessions, tokens::TokenService,
+    },
+    web::cookies,
+};
 
 use super::{
     access_log::AccessLog,
     client::TrustedProxies,
     cors::Cors,
+    csrf::{self, CsrfGuard},
     error, request_id,
     security_headers::{self, Hsts},
 };
@@ -31,6 +40,9 @@ pub struct Envelope {
     pub hsts: Hsts,
     pub cors: Cors,
     pub tokens: Arc<TokenService>,
+    pub sessions: Sessions,
+    pub csrf: CsrfGuard,
+    pub audit: Auditor,
 }
 
 /// The answer to a preflight from an origin not in `cors.allow_origins`.
@@ -56,21 +68,51 @@ pub async fn layer(State(envelope): State<Envelope>, mut request: Request, next:
         (next.run(request).await, None)
     } else {
         // 5. The credentials, verified once; extractors read the outcome.
-        let authentication = auth::authenticate(&envelope.tokens, request.headers()).await;
-        let user = match &authentication {
-            Authentication::Bearer(claims) => Some(claims.clone()),
-            _ => None,
+        let session_cookie = cookies::names(client.https).session;
+        let authentication = auth::authenticate(
+            &envelope.tokens,
+            &envelope.sessions,
+            request.headers(),
+            session_cookie,
+        )
+        .await;
+        let user = authentication.user();
+        // 6. A request the session cookie authenticates passes the CSRF
+        //    rules (bearer tokens are exempt).
+        let checked = match &authentication {
+            Authentication::Session(session) => {
+                let binding = Binding::of(Some(&session.id));
+                let (checked, result) = envelope.csrf.check(request, binding, client.https).await;
+                request = checked;
+                result
+            }
+            _ => Ok(()),
         };
-        request.extensions_mut().insert(authentication);
-        (next.run(request).await, user)
+        match checked {
+            Ok(()) => {
+                request.extensions_mut().insert(authentication);
+                (next.run(request).await, user)
+            }
+            Err(failure) => {
+                let (parts, _) = request.into_parts();
+                envelope.audit.record(
+                    Action::CsrfRejected,
+                    Outcome::Denied,
+                    user.as_ref().map(CurrentUser::username),
+                    parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str),
+                    &Origin::of(&parts),
+                );
+                (csrf::refused(failure), user)
+            }
+        }
     };
 
-    // 6. Bare error statuses from below get the spec's body.
+    // 7. Bare error statuses from below get the spec's body.
     let mut response = error::fill_body(response, &id);
-    // 7. Security headers and the request id, on every response.
+    // 8. Security headers and the request id, on every response.
     security_headers::apply(&mut response, client.https, &envelope.hsts);
     request_id::stamp(&mut response, &id);
-    // 8. One log line and one metrics sample, for the final response.
-    log.finish(&response, &id, &client, user.as_deref().map(|c| c.sub.as_str()));
+    // 9. One log line and one metrics sample, for the final response.
+    log.finish(&response, &id, &client, user.as_ref().map(CurrentUser::username));
     response
 }

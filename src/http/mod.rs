@@ -4,6 +4,7 @@
 pub mod access_log;
 pub mod client;
 pub mod cors;
+pub mod csrf;
 mod envelope;
 pub mod error;
 pub mod extract;
@@ -29,10 +30,11 @@ const DEFAULT_HSTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs
 /// story, read top (outermost, first to see a request) to bottom:
 ///
 /// 1. the envelope ([`envelope::layer`]): request id, client IP and
-///    transport, CORS preflights from foreign origins (403), bearer-token
-///    authentication, then on the way out error bodies, security headers,
-///    the access log and metrics, so each sees every response of the layers
-///    below;
+///    transport, CORS preflights from foreign origins (403), authentication
+///    (bearer token, else session cookie), the CSRF rules for requests the
+///    cookie authenticates ([`csrf`]), then on the way out error bodies,
+///    security headers, the access log and metrics, so each sees every
+///    response of the layers below;
 /// 2. CORS ([`cors`]): answers preflights, stamps `Access-Control-Allow-*`
 ///    for allowed origins, on every response below (429s included);
 /// 3. rate limits ([`rate_limit::layer`]): after authentication, so a
@@ -50,6 +52,9 @@ pub fn apply(routes: Router, state: &AppState, tokens: Arc<TokenService>) -> Rou
     };
     let envelope = envelope::Envelope {
         tokens,
+        sessions: state.sessions.clone(),
+        csrf: state.csrf.clone(),
+        audit: state.audit.clone(),
         cors: cors.clone(),
         proxies: Arc::new(client::TrustedProxies::new(
             settings.proxy.trusted.iter().map(|net| net.0),

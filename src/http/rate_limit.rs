@@ -15,7 +15,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use super::{client::ClientInfo, error::detail_response};
 use crate::{
     audit::{Action, Auditor, Origin, Outcome},
-    auth::Authentication,
+    auth::{Authentication, extract::CurrentUser},
     ratelimit::{Decision, PolicyName, RateLimits, Refusal, Subject, policy_for},
 };
 
@@ -43,12 +43,12 @@ pub async fn layer(State(step): State<RateLimitStep>, request: Request, next: Ne
         .get::<ClientInfo>()
         .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |c| c.ip);
     let user = match request.extensions().get::<Authentication>() {
-        Some(Authentication::Bearer(claims)) if policy != PolicyName::Login => Some(claims.clone()),
+        Some(authentication) if policy != PolicyName::Login => authentication.user(),
         _ => None,
     };
     let subject = user
-        .as_deref()
-        .map_or(Subject::ip(ip), |claims| Subject::name(&claims.sub));
+        .as_ref()
+        .map_or(Subject::ip(ip), |user| Subject::name(user.username()));
     match step.limits.check(policy, subject).await {
         Ok(decision) => {
             let mut response = next.run(request).await;
@@ -65,7 +65,7 @@ pub async fn layer(State(step): State<RateLimitStep>, request: Request, next: Ne
                 step.audit.record(
                     Action::RateLimited,
                     Outcome::Denied,
-                    user.as_deref().map(|claims| claims.sub.as_str()),
+                    user.as_ref().map(CurrentUser::username),
                     Some(policy.as_str()),
                     &Origin::of(&parts),
                 );

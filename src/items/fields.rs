@@ -97,3 +97,97 @@ impl From<ItemBody> for ItemFields {
         }
     }
 }
+
+/// An item from the `/app` page's HTML form, where every field is text
+/// (and an empty one means absent). Parsed by the same rules as [`ItemBody`].
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemForm {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub price: String,
+    #[serde(default)]
+    pub tax: String,
+    /// Checked before the handler runs (the CSRF rules).
+    pub csrf_token: Option<String>,
+}
+
+impl ItemForm {
+    /// The fields, or each rule broken as `(field, message)`.
+    pub fn parse(&self) -> Result<ItemFields, Vec<(&'static str, &'static str)>> {
+        let mut errors = Vec::new();
+        let number = |text: &str| {
+            text.trim()
+                .parse::<f64>()
+                .map_err(|_| "Input should be a valid number")
+        };
+        let name = ItemName::try_from(self.name.clone())
+            .map_err(|e| errors.push(("name", e)))
+            .ok();
+        let description = (!self.description.is_empty())
+            .then(|| {
+                Description::try_from(self.description.clone())
+                    .map_err(|e| errors.push(("description", e)))
+                    .ok()
+            })
+            .flatten();
+        let price = number(&self.price)
+            .and_then(Price::try_from)
+            .map_err(|e| errors.push(("price", e)))
+            .ok();
+        let tax = if self.tax.trim().is_empty() {
+            None
+        } else {
+            number(&self.tax)
+                .and_then(Tax::try_from)
+                .map_err(|e| errors.push(("tax", e)))
+                .ok()
+        };
+        match (name, price) {
+            (Some(name), Some(price)) if errors.is_empty() => Ok(ItemFields {
+                name: name.0,
+                description: description.map(|d| d.0),
+                price: price.0,
+                tax: tax.map(|t| t.0),
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(name: &str, description: &str, price: &str, tax: &str) -> ItemForm {
+        ItemForm {
+            name: name.into(),
+            description: description.into(),
+            price: price.into(),
+            tax: tax.into(),
+            csrf_token: None,
+        }
+    }
+
+    #[test]
+    fn a_form_parses_by_the_api_rules() {
+        let fields = form("Lamp", "<b>ok</b><script>x</script>", " 12.5 ", "")
+            .parse()
+            .unwrap();
+        assert_eq!(fields.name, "Lamp");
+        assert_eq!(fields.description.as_deref(), Some("<b>ok</b>"));
+        assert_eq!(fields.price, 12.5);
+        assert_eq!(fields.tax, None);
+        assert!(form("Lamp", "", "1", "").parse().unwrap().description.is_none());
+    }
+
+    #[test]
+    fn each_broken_rule_names_its_field() {
+        let errors = form("", "", "free", "-1").parse().unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|(field, _)| *field).collect();
+        assert_eq!(fields, ["name", "price", "tax"]);
+        assert!(form("x", "", "0", "").parse().is_err());
+        assert!(form("x", "", "NaN", "").parse().is_err());
+    }
+}

@@ -9,14 +9,14 @@ mod items;
 mod keys;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
-mod token;
+pub(crate) mod token;
 mod users;
 
 use axum::Router;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{http::error::ErrorBody, http::validation::ValidationErrorBody, state::AppState};
+use crate::{http::error::ErrorBody, http::validation::ValidationErrorBody, state::AppState, web::pages};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,7 +32,8 @@ use crate::{http::error::ErrorBody, http::validation::ValidationErrorBody, state
         (name = "auth", description = "OAuth2 password flow, tokens and keys"),
         (name = "users", description = "Accounts"),
         (name = "admin", description = "Administration (role admin)"),
-        (name = "items", description = "Items, owned by their creator")
+        (name = "items", description = "Items, owned by their creator"),
+        (name = "pages", description = "Browser pages, sessions and CSRF tokens")
     )
 )]
 struct ApiDoc;
@@ -77,8 +78,15 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(admin::audit))
         .routes(routes!(items::create, items::list))
         .routes(routes!(items::get, items::update, items::delete))
+        .routes(routes!(pages::login_form, pages::login))
+        .routes(routes!(pages::logout))
+        .routes(routes!(pages::app))
+        .routes(routes!(pages::add_item))
+        .routes(routes!(pages::csrf_token))
         .split_for_parts();
-    let routes = routes.merge(docs::router(&openapi));
+    let routes = routes
+        .merge(docs::router(&openapi))
+        .route("/static/app.css", axum::routing::get(pages::stylesheet));
     #[cfg(feature = "test-hooks")]
     let routes = routes.merge(test_hooks::router());
     routes.with_state(state)

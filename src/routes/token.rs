@@ -159,7 +159,11 @@ pub async fn token(
 /// before any hashing: many client IPs guessing one user's password are
 /// stopped here (OWASP Authentication cheat sheet, "Account lockout", by
 /// throttling rather than locking).
-async fn limit_username(state: &AppState, username: &str, origin: &Origin) -> Result<(), ApiError> {
+pub(crate) async fn limit_username(
+    state: &AppState,
+    username: &str,
+    origin: &Origin,
+) -> Result<(), ApiError> {
     let refusal = match state
         .limits
         .check(PolicyName::LoginPerUsername, Subject::name(username))

@@ -101,10 +101,7 @@ pub async fn create_user(
     if matches!(authentication, Authentication::Invalid(_)) {
         return Ok(AuthRejection::Invalid.into_response());
     }
-    let caller = match authentication {
-        Authentication::Bearer(claims) => Some(claims),
-        _ => None,
-    };
+    let caller = authentication.user();
     if !state.settings.public_registration {
         match &caller {
             Some(claims) if claims.has_role(Role::ADMIN) => {}
@@ -113,7 +110,7 @@ pub async fn create_user(
                 state.audit.record(
                     Action::AccessDenied,
                     Outcome::Denied,
-                    Some(&claims.sub),
+                    Some(claims.username()),
                     route,
                     &origin,
                 );
@@ -128,7 +125,7 @@ pub async fn create_user(
         .await;
     match created {
         Ok(user) => {
-            let actor = caller.as_ref().map_or(user.username.as_str(), |c| c.sub.as_str());
+            let actor = caller.as_ref().map_or(user.username.as_str(), |c| c.username());
             state.audit.record(
                 Action::UserCreated,
                 Outcome::Success,

@@ -9,6 +9,7 @@ mod audit;
 mod items;
 mod keys;
 mod leases;
+mod sessions;
 mod tokens;
 mod users;
 
@@ -25,6 +26,7 @@ use crate::config::DatabaseUrl;
 pub use audit::AuditRecord;
 pub use items::{ItemFields, ItemRecord, ItemScope};
 pub use keys::StoredKey;
+pub use sessions::SessionRecord;
 pub use tokens::RefreshUse;
 pub use users::{NewUser, UserChange, UserRecord, UserState};
 

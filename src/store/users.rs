@@ -211,6 +211,9 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            if !enabled_after {
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+            }
             if let Some(roles) = roles {
                 sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
                 for role in roles {
@@ -246,7 +249,17 @@ impl Store {
             "UPDATE users SET password_hash = $2 WHERE username_key = $1 AND $3 = $3"
         };
         with_pool!(self, pool => {
-            sqlx::query(sql).bind(&key).bind(hash).bind(now_ms()).execute(pool).await?;
+            let mut tx = pool.begin().await?;
+            sqlx::query(sql).bind(&key).bind(hash).bind(now_ms()).execute(&mut *tx).await?;
+            if invalidate_tokens {
+                // A password change also ends every browser session (OWASP
+                // Session Management cheat sheet, "Renew the session ID").
+                sqlx::query("DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE username_key = $1)")
+                    .bind(&key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
         });
         Ok(())
     }

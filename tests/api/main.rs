@@ -13,5 +13,6 @@ mod lifecycle;
 mod middleware;
 mod rate_limit;
 mod routes;
+mod sessions;
 mod storage;
 mod tls;

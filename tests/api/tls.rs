@@ -365,13 +365,25 @@ async fn config_check_reports_a_certificate_that_does_not_load() {
             .env("RAMPART_TLS__CERT", cert)
             .env("RAMPART_TLS__KEY", certs.path().join("key.pem").to_str().unwrap())
     };
-    let good = run_cli(&config(certs.path().join("cert.pem").to_str().unwrap()), &["config", "check"], "");
+    let good = run_cli(
+        &config(certs.path().join("cert.pem").to_str().unwrap()),
+        &["config", "check"],
+        "",
+    );
     assert!(!good.stdout.contains("error: tls"), "{}", good.stdout);
 
     // Another certificate's key does not match.
     let other = tempfile::tempdir().unwrap();
     dev_certificate(other.path());
-    let output = run_cli(&config(other.path().join("cert.pem").to_str().unwrap()), &["config", "check"], "");
+    let output = run_cli(
+        &config(other.path().join("cert.pem").to_str().unwrap()),
+        &["config", "check"],
+        "",
+    );
     assert_eq!(output.code, Some(1));
-    assert!(output.stdout.contains("error: tls: the TLS key"), "{}", output.stdout);
+    assert!(
+        output.stdout.contains("error: tls: the TLS key"),
+        "{}",
+        output.stdout
+    );
 }

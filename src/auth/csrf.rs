@@ -1,0 +1,122 @@
+//! CSRF tokens: OWASP's signed double-submit cookie. A token is
+//! `random.HMAC(key, binding || random)`, where the binding is the digest of
+//! the caller's session id (or a fixed value before login). The same token
+//! goes in a cookie and in the request (`X-CSRF-Token` or the form field
+//! `csrf_token`); the server checks that the two are equal and that the
+//! signature holds for the session the request belongs to, so a cookie and
+//! token pair taken from another session, or forged, is refused.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use super::session::SessionId;
+use crate::config::secret::SecretKey;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// What a token is bound to: a session, or "no session yet" (the login
+/// form).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Binding([u8; 32]);
+
+impl Binding {
+    pub fn of(session: Option<&SessionId>) -> Self {
+        Self(session.map_or([0u8; 32], SessionId::digest))
+    }
+}
+
+/// The key tokens are signed with, derived from the server secret.
+#[derive(Clone)]
+pub struct CsrfKey([u8; 32]);
+
+impl std::fmt::Debug for CsrfKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CsrfKey([REDACTED])")
+    }
+}
+
+impl CsrfKey {
+    pub fn new(secret: &SecretKey) -> Self {
+        Self(secret.derive(b"rampart csrf token v1"))
+    }
+
+    /// A fresh token for `binding`.
+    pub fn issue(&self, binding: Binding) -> String {
+        let mut random = [0u8; 16];
+        rand::fill(&mut random);
+        let random = URL_SAFE_NO_PAD.encode(random);
+        let signature = URL_SAFE_NO_PAD.encode(self.sign(binding, &random));
+        format!("{random}.{signature}")
+    }
+
+    /// Whether `token` was issued by this server for `binding`.
+    pub fn verify(&self, token: &str, binding: Binding) -> bool {
+        let Some((random, signature)) = token.split_once('.') else {
+            return false;
+        };
+        let Ok(signature) = URL_SAFE_NO_PAD.decode(signature) else {
+            return false;
+        };
+        bool::from(self.sign(binding, random)[..].ct_eq(&signature[..]))
+    }
+
+    fn sign(&self, binding: Binding, random: &str) -> [u8; 32] {
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(&binding.0);
+        mac.update(random.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+}
+
+/// The double-submit check: the token sent equals the cookie's, and it was
+/// issued for this binding. Constant time in the tokens' contents.
+pub fn matches(key: &CsrfKey, sent: &str, cookie: &str, binding: Binding) -> bool {
+    let same = bool::from(sent.as_bytes().ct_eq(cookie.as_bytes()));
+    same && key.verify(sent, binding)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> CsrfKey {
+        CsrfKey::new(&SecretKey::generate())
+    }
+
+    #[test]
+    fn a_token_verifies_for_its_binding_only() {
+        let key = key();
+        let mine = Binding::of(Some(&SessionId::from_cookie("session-a")));
+        let theirs = Binding::of(Some(&SessionId::from_cookie("session-b")));
+        let token = key.issue(mine);
+        assert!(matches(&key, &token, &token, mine));
+        assert!(!matches(&key, &token, &token, theirs));
+        assert!(!matches(&key, &token, &token, Binding::of(None)));
+        assert!(
+            !matches(&key, &token, &key.issue(mine), mine),
+            "sent and cookie differ"
+        );
+    }
+
+    #[test]
+    fn forged_and_malformed_tokens_fail() {
+        let key = key();
+        let binding = Binding::of(None);
+        let token = key.issue(binding);
+        let other_key = CsrfKey::new(&SecretKey::generate());
+        assert!(!other_key.verify(&token, binding));
+        let (random, _) = token.split_once('.').unwrap();
+        for forged in [
+            "",
+            ".",
+            "abc",
+            &format!("{random}."),
+            &format!("{random}.AAAA"),
+            "a.b.c",
+        ] {
+            assert!(!key.verify(forged, binding), "{forged:?}");
+        }
+    }
+}

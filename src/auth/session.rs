@@ -1,0 +1,158 @@
+//! Browser sessions, held on the server (OWASP Session Management cheat
+//! sheet): the cookie carries 256 random bits and nothing else; the store
+//! keeps only their SHA-256, so a copy of the database opens no session.
+//! A session ends at logout, after [`IDLE_TIMEOUT`] without a request, after
+//! [`ABSOLUTE_TIMEOUT`] whatever happens, and when its user changes
+//! password or is disabled (the store deletes it in the same transaction).
+//! Each login starts a new session with a new id (no session fixation).
+
+use std::time::Duration;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+use crate::store::{Store, StoreError, now_ms};
+
+/// A session unused this long ends.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// A session ends this long after login, however active.
+pub const ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(8 * 3600);
+/// Activity is written at most this often per session, so a busy page
+/// does not write on every request.
+const TOUCH_INTERVAL_MS: i64 = 60_000;
+
+/// A session id as the cookie carries it. Never printed.
+#[derive(Clone)]
+pub struct SessionId(SecretString);
+
+impl std::fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionId([REDACTED])")
+    }
+}
+
+impl SessionId {
+    fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::fill(&mut bytes);
+        Self(SecretString::from(URL_SAFE_NO_PAD.encode(bytes)))
+    }
+
+    pub fn from_cookie(value: &str) -> Self {
+        Self(SecretString::from(value.to_owned()))
+    }
+
+    /// The cookie value.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// What the store keeps, and what CSRF tokens are bound to.
+    pub fn digest(&self) -> [u8; 32] {
+        Sha256::digest(self.expose().as_bytes()).into()
+    }
+}
+
+/// The user behind a live session.
+#[derive(Debug)]
+pub struct SessionUser {
+    pub user_id: i64,
+    pub username: String,
+    pub roles: Vec<String>,
+    pub id: SessionId,
+}
+
+/// Starts, resumes and ends sessions.
+#[derive(Clone, Debug)]
+pub struct Sessions {
+    store: Store,
+}
+
+impl Sessions {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// A new session for `user_id`.
+    pub async fn start(&self, user_id: i64) -> Result<SessionId, StoreError> {
+        let id = SessionId::generate();
+        self.store.insert_session(&id.digest(), user_id, now_ms()).await?;
+        Ok(id)
+    }
+
+    /// The user of a live session, or `None` (unknown, timed out, or its
+    /// user disabled).
+    pub async fn resume(&self, id: SessionId) -> Result<Option<SessionUser>, StoreError> {
+        let digest = id.digest();
+        let Some(session) = self.store.find_session(&digest).await? else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        if expired(session.created_at, session.seen_at, now) {
+            self.store.delete_session(&digest).await?;
+            return Ok(None);
+        }
+        let Some(user) = self.store.find_user_by_id(session.user_id).await? else {
+            return Ok(None);
+        };
+        if user.disabled {
+            return Ok(None);
+        }
+        if now - session.seen_at >= TOUCH_INTERVAL_MS {
+            self.store.touch_session(&digest, now).await?;
+        }
+        Ok(Some(SessionUser {
+            user_id: user.id,
+            username: user.username,
+            roles: user.roles,
+            id,
+        }))
+    }
+
+    pub async fn end(&self, id: &SessionId) -> Result<(), StoreError> {
+        self.store.delete_session(&id.digest()).await
+    }
+
+    /// Deletes the sessions that have timed out.
+    pub async fn purge(&self) -> Result<(), StoreError> {
+        let now = now_ms();
+        self.store
+            .purge_expired_sessions(now - millis(IDLE_TIMEOUT), now - millis(ABSOLUTE_TIMEOUT))
+            .await
+    }
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Whether a session started at `created_at` and last seen at `seen_at`
+/// has timed out at `now` (all unix ms).
+fn expired(created_at: i64, seen_at: i64, now: i64) -> bool {
+    now - seen_at >= millis(IDLE_TIMEOUT) || now - created_at >= millis(ABSOLUTE_TIMEOUT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_time_out_when_idle_or_old() {
+        let minute = 60_000;
+        assert!(!expired(0, 0, 29 * minute));
+        assert!(expired(0, 0, 30 * minute));
+        // Active all along, but past the absolute limit.
+        assert!(!expired(0, 479 * minute, 479 * minute + 1));
+        assert!(expired(0, 479 * minute, 480 * minute));
+    }
+
+    #[test]
+    fn ids_are_random_and_never_printed() {
+        let a = SessionId::generate();
+        let b = SessionId::generate();
+        assert_ne!(a.expose(), b.expose());
+        assert_eq!(a.expose().len(), 43);
+        assert!(!format!("{a:?}").contains(a.expose()));
+    }
+}

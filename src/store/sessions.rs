@@ -1,0 +1,74 @@
+//! Browser sessions, stored by the SHA-256 of their cookie value.
+
+use super::{Store, StoreError, with_pool};
+
+/// A stored session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub user_id: i64,
+    pub created_at: i64,
+    pub seen_at: i64,
+}
+
+impl Store {
+    pub async fn insert_session(&self, id_hash: &[u8], user_id: i64, now: i64) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, seen_at) VALUES ($1, $2, $3, $3)")
+                .bind(id_hash)
+                .bind(user_id)
+                .bind(now)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn find_session(&self, id_hash: &[u8]) -> Result<Option<SessionRecord>, StoreError> {
+        let row: Option<(i64, i64, i64)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT user_id, created_at, seen_at FROM sessions WHERE id_hash = $1")
+                .bind(id_hash)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.map(|(user_id, created_at, seen_at)| SessionRecord {
+            user_id,
+            created_at,
+            seen_at,
+        }))
+    }
+
+    /// Records activity, for the idle time-out.
+    pub async fn touch_session(&self, id_hash: &[u8], now: i64) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE sessions SET seen_at = $2 WHERE id_hash = $1")
+                .bind(id_hash)
+                .bind(now)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, id_hash: &[u8]) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Deletes sessions idle since `idle_before` or started before `started_before`.
+    pub async fn purge_expired_sessions(
+        &self,
+        idle_before: i64,
+        started_before: i64,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM sessions WHERE seen_at <= $1 OR created_at <= $2")
+                .bind(idle_before)
+                .bind(started_before)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+}

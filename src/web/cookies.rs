@@ -1,0 +1,93 @@
+//! The two cookies rampart sets, the session and the CSRF token: their
+//! names, their attributes, and reading them back.
+//!
+//! Both are `HttpOnly` (no script reads them; the CSRF token reaches pages
+//! in the HTML and `GET /csrftoken/`), `SameSite=Lax` and `Path=/`. Over
+//! HTTPS they are also `Secure` and carry the `__Host-` prefix, which a
+//! browser accepts only from the host itself over HTTPS with `Path=/` and
+//! no `Domain`, so a sibling subdomain cannot plant or overwrite them
+//! (RFC 6265bis section 4.1.3.2; OWASP Session Management cheat sheet).
+
+use http::{HeaderMap, HeaderValue, header};
+
+/// The cookie names for a request's transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CookieNames {
+    pub session: &'static str,
+    pub csrf: &'static str,
+}
+
+pub fn names(https: bool) -> CookieNames {
+    if https {
+        CookieNames {
+            session: "__Host-rampart_session",
+            csrf: "__Host-rampart_csrf",
+        }
+    } else {
+        CookieNames {
+            session: "rampart_session",
+            csrf: "rampart_csrf",
+        }
+    }
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+        .filter(|value| !value.is_empty())
+}
+
+/// `Set-Cookie` for `name=value`, for the browser's session only.
+pub fn set(name: &str, value: &str, https: bool) -> HeaderValue {
+    let secure = if https { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}"))
+        .expect("cookie names and values are visible ASCII")
+}
+
+/// `Set-Cookie` that deletes cookie `name`.
+pub fn clear(name: &str, https: bool) -> HeaderValue {
+    let secure = if https { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}"
+    ))
+    .expect("cookie names are visible ASCII")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_cookie_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.append(header::COOKIE, "a=1; rampart_session=abc".parse().unwrap());
+        headers.append(header::COOKIE, "rampart_csrf=x.y".parse().unwrap());
+        assert_eq!(get(&headers, "rampart_session"), Some("abc"));
+        assert_eq!(get(&headers, "rampart_csrf"), Some("x.y"));
+        assert_eq!(get(&headers, "rampart"), None);
+        headers.insert(header::COOKIE, "rampart_session=".parse().unwrap());
+        assert_eq!(get(&headers, "rampart_session"), None);
+    }
+
+    #[test]
+    fn https_cookies_are_secure_and_host_prefixed() {
+        let names = names(true);
+        assert!(names.session.starts_with("__Host-"));
+        let cookie = set(names.session, "v", true);
+        assert_eq!(
+            cookie,
+            "__Host-rampart_session=v; Path=/; HttpOnly; SameSite=Lax; Secure"
+        );
+        assert_eq!(
+            set("rampart_session", "v", false),
+            "rampart_session=v; Path=/; HttpOnly; SameSite=Lax"
+        );
+    }
+}

@@ -1,0 +1,390 @@
+//! The page handlers: `/login`, `/logout`, `/app`, `/app/items`,
+//! `/csrftoken/` and the stylesheet.
+
+use axum::{
+    Extension, Json,
+    body::Bytes,
+    extract::State,
+    response::{IntoResponse, Redirect, Response},
+};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use minijinja::context;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{cookies, templates::render};
+use crate::{
+    audit::{Action, Origin, Outcome},
+    auth::{
+        csrf::Binding,
+        extract::CurrentUser,
+        names::{Role, Username},
+        service::AuthError,
+        session::SessionId,
+    },
+    http::{client::ClientInfo, csrf, error::ApiError, extract::Form},
+    items::fields::ItemForm,
+    routes::token::limit_username,
+    state::AppState,
+    store::ItemScope,
+};
+
+const STYLESHEET: &str = include_str!("../../static/app.css");
+/// Items shown on `/app`, newest first.
+const APP_PAGE_ITEMS: i64 = 100;
+
+/// The login form as the browser posts it.
+#[derive(Deserialize, ToSchema)]
+pub struct LoginForm {
+    username: String,
+    #[schema(format = Password)]
+    password: String,
+    csrf_token: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CsrfTokenBody {
+    csrf_token: String,
+}
+
+/// The session the request's cookie names, live or not: CSRF tokens are
+/// bound to it.
+fn session_cookie(headers: &HeaderMap, https: bool) -> Option<SessionId> {
+    cookies::get(headers, cookies::names(https).session).map(SessionId::from_cookie)
+}
+
+/// Pages hold CSRF tokens and personal data: never cached.
+fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A fresh CSRF token for `binding`, and the cookie that carries it.
+fn csrf_pair(state: &AppState, binding: Binding, https: bool) -> (String, HeaderValue) {
+    let token = state.csrf.key.issue(binding);
+    let cookie = cookies::set(cookies::names(https).csrf, &token, https);
+    (token, cookie)
+}
+
+fn login_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    https: bool,
+    status: StatusCode,
+    error: Option<&str>,
+    username: &str,
+) -> Result<Response, ApiError> {
+    let (token, cookie) = csrf_pair(state, Binding::of(session_cookie(headers, https).as_ref()), https);
+    let page = render(
+        "login.html",
+        context! { title => "Sign in", csrf_token => token, error, username },
+    )?;
+    Ok(no_store(
+        (status, [(header::SET_COOKIE, cookie)], page).into_response(),
+    ))
+}
+
+/// The sign-in page.
+#[utoipa::path(get, path = "/login", tag = "pages",
+    responses((status = 200, description = "HTML form; sets the CSRF cookie", content_type = "text/html")))]
+pub async fn login_form(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    login_page(&state, &headers, client.https, StatusCode::OK, None, "")
+}
+
+/// Sign in from the form: a new session, then the app page.
+#[utoipa::path(post, path = "/login", tag = "pages",
+    request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Signed in: to /app, with the session cookie"),
+        (status = 401, description = "Bad credentials: the form again", content_type = "text/html"),
+        (status = 403, description = "CSRF token missing or invalid, or a cross-site request", body = crate::http::error::ErrorBody),
+        (status = 429, description = "Too many attempts", body = crate::http::error::ErrorBody)
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+    origin: Origin,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, ApiError> {
+    let https = client.https;
+    let previous = session_cookie(&headers, https);
+    // No session yet, so the envelope has checked nothing: the form's token
+    // is checked here, against the pre-login binding (login CSRF).
+    if let Err(failure) = state.csrf.verify(
+        &headers,
+        form.csrf_token.as_deref(),
+        Binding::of(previous.as_ref()),
+        https,
+    ) {
+        state.audit.record(
+            Action::CsrfRejected,
+            Outcome::Denied,
+            None,
+            Some("/login"),
+            &origin,
+        );
+        return Ok(csrf::refused(failure));
+    }
+    if let Ok(name) = Username::parse(&form.username) {
+        limit_username(&state, name.as_str(), &origin).await?;
+    }
+    let user = match state
+        .accounts
+        .check_password(&form.username, SecretString::from(form.password))
+        .await
+    {
+        Ok(user) => user,
+        Err(AuthError::InvalidCredentials) => {
+            state.audit.record(
+                Action::Login,
+                Outcome::Failure,
+                Some(&form.username),
+                None,
+                &origin,
+            );
+            return login_page(
+                &state,
+                &headers,
+                https,
+                StatusCode::UNAUTHORIZED,
+                Some("Incorrect username or password"),
+                &form.username,
+            );
+        }
+        Err(AuthError::Hash(crate::auth::password::HashError::Busy)) => {
+            return Err(ApiError::Unavailable(
+                "Too many login attempts in progress, retry shortly",
+            ));
+        }
+        Err(err) => return Err(ApiError::internal(err)),
+    };
+    // A new id at every login, the old session ended: no session fixation.
+    if let Some(previous) = previous {
+        state.sessions.end(&previous).await.map_err(ApiError::internal)?;
+    }
+    let id = state.sessions.start(user.id).await.map_err(ApiError::internal)?;
+    state.audit.record(
+        Action::Login,
+        Outcome::Success,
+        Some(&user.username),
+        None,
+        &origin,
+    );
+    let names = cookies::names(https);
+    let mut response = Redirect::to("/app").into_response();
+    let headers = response.headers_mut();
+    headers.append(
+        header::SET_COOKIE,
+        cookies::set(names.session, id.expose(), https),
+    );
+    // The pre-login token is spent; /app issues one bound to the session.
+    headers.append(header::SET_COOKIE, cookies::clear(names.csrf, https));
+    Ok(no_store(response))
+}
+
+/// Sign out: the session ends (CSRF-checked like every cookie-authenticated
+/// unsafe request).
+#[utoipa::path(post, path = "/logout", tag = "pages",
+    responses((status = 303, description = "To /login, the session cookie cleared")))]
+pub async fn logout(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+    user: Option<CurrentUser>,
+) -> Result<Response, ApiError> {
+    if let Some(CurrentUser::Session(session)) = user {
+        state
+            .sessions
+            .end(&session.id)
+            .await
+            .map_err(ApiError::internal)?;
+    }
+    let names = cookies::names(client.https);
+    let mut response = Redirect::to("/login").into_response();
+    let headers = response.headers_mut();
+    headers.append(header::SET_COOKIE, cookies::clear(names.session, client.https));
+    headers.append(header::SET_COOKIE, cookies::clear(names.csrf, client.https));
+    Ok(no_store(response))
+}
+
+/// The app page for `session`, with `form` and its `errors` shown.
+async fn app_page(
+    state: &AppState,
+    user: &CurrentUser,
+    binding: Binding,
+    https: bool,
+    status: StatusCode,
+    form: &ItemForm,
+    errors: &[(&str, &str)],
+) -> Result<Response, ApiError> {
+    let scope = if user.has_role(Role::ADMIN) {
+        ItemScope::All
+    } else {
+        ItemScope::OwnedBy(user.username())
+    };
+    let (items, total) = state
+        .store
+        .list_items(scope, None, APP_PAGE_ITEMS, 0)
+        .await
+        .map_err(ApiError::internal)?;
+    let items: Vec<_> = items
+        .iter()
+        .map(|item| {
+            context! {
+                name => &item.name,
+                price => item.price,
+                tax => item.tax,
+                description => &item.description,
+            }
+        })
+        .collect();
+    let errors: Vec<_> = errors
+        .iter()
+        .map(|&(field, message)| context! { field, message })
+        .collect();
+    let (token, cookie) = csrf_pair(state, binding, https);
+    let page = render(
+        "app.html",
+        context! {
+            title => "Items",
+            username => user.username(),
+            csrf_token => token,
+            items,
+            total,
+            form => context! {
+                name => &form.name,
+                description => &form.description,
+                price => &form.price,
+                tax => &form.tax,
+            },
+            errors,
+        },
+    )?;
+    Ok(no_store(
+        (status, [(header::SET_COOKIE, cookie)], page).into_response(),
+    ))
+}
+
+/// The signed-in user and their session's binding, or the way to `/login`.
+#[allow(clippy::result_large_err)]
+fn signed_in(user: Option<CurrentUser>) -> Result<(CurrentUser, Binding), Response> {
+    match user {
+        Some(CurrentUser::Session(session)) => {
+            let binding = Binding::of(Some(&session.id));
+            Ok((CurrentUser::Session(session), binding))
+        }
+        _ => Err(no_store(Redirect::to("/login").into_response())),
+    }
+}
+
+/// The caller's items, with a form to add one. Without a session: to /login.
+#[utoipa::path(get, path = "/app", tag = "pages",
+    responses(
+        (status = 200, description = "HTML page; sets the CSRF cookie", content_type = "text/html"),
+        (status = 303, description = "No session: to /login")
+    ))]
+pub async fn app(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+    user: Option<CurrentUser>,
+) -> Result<Response, ApiError> {
+    let (user, binding) = match signed_in(user) {
+        Ok(signed_in) => signed_in,
+        Err(redirect) => return Ok(redirect),
+    };
+    app_page(
+        &state,
+        &user,
+        binding,
+        client.https,
+        StatusCode::OK,
+        &ItemForm::default(),
+        &[],
+    )
+    .await
+}
+
+/// Add an item from the app page's form, then back to the page.
+#[utoipa::path(post, path = "/app/items", tag = "pages",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+        description = "name, description, price, tax, csrf_token"),
+    responses(
+        (status = 303, description = "Added: back to /app"),
+        (status = 403, description = "CSRF token missing or invalid", body = crate::http::error::ErrorBody),
+        (status = 422, description = "The page again, with what to correct", content_type = "text/html")
+    ))]
+pub async fn add_item(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+    user: Option<CurrentUser>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let (user, binding) = match signed_in(user) {
+        Ok(signed_in) => signed_in,
+        Err(redirect) => return Ok(redirect),
+    };
+    let form: ItemForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    match form.parse() {
+        Ok(fields) => {
+            state
+                .store
+                .create_item(user.username(), &fields)
+                .await
+                .map_err(ApiError::internal)?
+                .ok_or(ApiError::NotFound("User not found"))?;
+            Ok(no_store(Redirect::to("/app").into_response()))
+        }
+        Err(errors) => {
+            app_page(
+                &state,
+                &user,
+                binding,
+                client.https,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form,
+                &errors,
+            )
+            .await
+        }
+    }
+}
+
+/// A CSRF token for the caller's session (or for signing in), and its
+/// cookie: send it back as `X-CSRF-Token` with unsafe requests that the
+/// session cookie authenticates.
+#[utoipa::path(get, path = "/csrftoken/", tag = "pages",
+    responses((status = 200, body = CsrfTokenBody, description = "Sets the CSRF cookie")))]
+pub async fn csrf_token(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+    headers: HeaderMap,
+) -> Response {
+    let binding = Binding::of(session_cookie(&headers, client.https).as_ref());
+    let (csrf_token, cookie) = csrf_pair(&state, binding, client.https);
+    no_store(([(header::SET_COOKIE, cookie)], Json(CsrfTokenBody { csrf_token })).into_response())
+}
+
+/// The pages' stylesheet (no inline style anywhere, per the HTML CSP).
+pub async fn stylesheet() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}

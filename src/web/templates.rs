@@ -1,0 +1,69 @@
+//! The page templates (minijinja), compiled into the binary and loaded
+//! once. Names ending in `.html` are escaped automatically: a value is text
+//! unless a template marks it `safe` (only item descriptions, which are
+//! sanitized by `items::sanitize` before they are stored).
+
+use std::sync::OnceLock;
+
+use axum::response::Html;
+use minijinja::Environment;
+
+use crate::http::error::ApiError;
+
+fn environment() -> &'static Environment<'static> {
+    static ENVIRONMENT: OnceLock<Environment<'static>> = OnceLock::new();
+    ENVIRONMENT.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in [
+            ("base.html", include_str!("../../templates/base.html")),
+            ("login.html", include_str!("../../templates/login.html")),
+            ("app.html", include_str!("../../templates/app.html")),
+        ] {
+            env.add_template(name, source).expect("the page templates parse");
+        }
+        env
+    })
+}
+
+/// Renders template `name` with `context`.
+pub fn render(name: &str, context: minijinja::Value) -> Result<Html<String>, ApiError> {
+    environment()
+        .get_template(name)
+        .and_then(|template| template.render(context))
+        .map(Html)
+        .map_err(|err| ApiError::internal(anyhow::anyhow!("rendering {name}: {err}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_escaped_and_only_descriptions_are_trusted() {
+        let html = render(
+            "app.html",
+            minijinja::context! {
+                title => "Items",
+                username => "<script>alert(1)</script>",
+                csrf_token => r#"t"><script>"#,
+                total => 1,
+                items => vec![minijinja::context! {
+                    name => "<img src=x onerror=alert(1)>",
+                    price => 1.5,
+                    tax => (),
+                    description => "<b>bold</b>",
+                }],
+                form => minijinja::context! {},
+                errors => Vec::<()>::new(),
+            },
+        )
+        .unwrap()
+        .0;
+        assert!(!html.contains("<script>"));
+        assert!(!html.contains("<img"));
+        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+        assert!(html.contains("<b>bold</b>"));
+        assert!(!html.contains("style="), "no inline style");
+        assert!(!html.contains("<script"), "no script");
+    }
+}

@@ -1,0 +1,561 @@
+//! Browser sessions and CSRF: the login form, the session cookie, the two
+//! CSRF layers, logout, and what ends a session.
+
+use std::collections::BTreeMap;
+
+use reqwest::{Method, Response, header::HeaderMap};
+use serde_json::{Value, json};
+
+use crate::{
+    audit::wait_for_event,
+    helpers::{TestServer, run_cli},
+};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A browser, reduced to what matters here: it keeps the cookies the
+/// server sets, sends them back, and does not follow redirects.
+struct Browser<'a> {
+    server: &'a TestServer,
+    base: String,
+    client: reqwest::Client,
+    cookies: BTreeMap<String, String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(server: &'a TestServer) -> Self {
+        Self::with(server, server.url(""), server.client.clone())
+    }
+
+    fn with(server: &'a TestServer, base: String, client: reqwest::Client) -> Self {
+        Self {
+            server,
+            base: base.trim_end_matches('/').to_owned(),
+            client,
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        form: Option<&[(&str, &str)]>,
+    ) -> Response {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if !self.cookies.is_empty() {
+            let cookie = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            request = request.header("cookie", cookie);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(form) = form {
+            request = request.form(form);
+        }
+        let response = request.send().await.unwrap();
+        for (name, value) in set_cookies(response.headers()) {
+            if value.is_empty() {
+                self.cookies.remove(&name);
+            } else {
+                self.cookies.insert(name, value);
+            }
+        }
+        response
+    }
+
+    async fn get(&mut self, path: &str) -> Response {
+        self.send(Method::GET, path, &[], None).await
+    }
+
+    async fn post_form(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.send(Method::POST, path, &[], Some(form)).await
+    }
+
+    /// A CSRF token from `GET /csrftoken/` (its cookie is kept).
+    async fn csrf_token(&mut self) -> String {
+        let body: Value = self.get("/csrftoken/").await.json().await.unwrap();
+        body["csrf_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Signs in through the form, as a person would.
+    async fn sign_in(&mut self, username: &str, password: &str) -> Response {
+        let page = self.get("/login").await.text().await.unwrap();
+        let token = hidden_token(&page);
+        self.post_form(
+            "/login",
+            &[
+                ("username", username),
+                ("password", password),
+                ("csrf_token", &token),
+            ],
+        )
+        .await
+    }
+
+    /// `POST /items/` with a JSON body and extra headers.
+    async fn create_item(&mut self, name: &str, headers: &[(&str, &str)]) -> Response {
+        let mut request = self
+            .client
+            .post(format!("{}/items/", self.base))
+            .json(&json!({"name": name, "price": 1.5}));
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        request = request.header("cookie", cookie);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+
+    fn cookie(&self, name: &str) -> String {
+        self.cookies
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no cookie {name}: {:?}", self.cookies.keys()))
+    }
+
+    async fn item_names(&self) -> Vec<String> {
+        let root = self.server.login("root", PASSWORD).await;
+        let items: Value = self
+            .server
+            .get_as("/items/?limit=100", &root.access_token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        items["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+/// `(name, value)` of every `Set-Cookie`.
+fn set_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| {
+            let first = v.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = first.split_once('=').unwrap();
+            (name.to_owned(), value.to_owned())
+        })
+        .collect()
+}
+
+/// The whole `Set-Cookie` line for `name`.
+fn set_cookie_line(response: &Response, name: &str) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|line| line.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no Set-Cookie for {name}"))
+}
+
+/// The value of the form's hidden `csrf_token` field.
+fn hidden_token(page: &str) -> String {
+    let marker = r#"name="csrf_token" value=""#;
+    let start = page.find(marker).expect("a csrf_token field") + marker.len();
+    page[start..start + page[start..].find('"').unwrap()].to_owned()
+}
+
+async fn server_with_users() -> TestServer {
+    let server = TestServer::start().await;
+    server.create_user("alice", PASSWORD, &["user"]);
+    server.create_user("bob", PASSWORD, &["user"]);
+    server.create_user("root", PASSWORD, &["admin"]);
+    server
+}
+
+#[tokio::test]
+async fn a_person_signs_in_through_the_form_and_the_cookie_authenticates_the_api() {
+    let server = server_with_users().await;
+    let mut browser = Browser::new(&server);
+
+    let page = browser.get("/login").await;
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let csrf = set_cookie_line(&page, "rampart_csrf");
+    assert!(
+        csrf.contains("HttpOnly") && csrf.contains("SameSite=Lax") && csrf.contains("Path=/"),
+        "{csrf}"
+    );
+    assert!(!csrf.contains("Secure"), "{csrf}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<label for="username">"#) && html.contains(r#"<label for="password">"#));
+    assert_eq!(hidden_token(&html), browser.cookie("rampart_csrf"));
+
+    let signed_in = browser
+        .post_form(
+            "/login",
+            &[
+                ("username", "alice"),
+                ("password", PASSWORD),
+                ("csrf_token", &hidden_token(&html)),
+            ],
+        )
+        .await;
+    assert_eq!(signed_in.status(), 303);
+    assert_eq!(signed_in.headers()["location"], "/app");
+    let session = set_cookie_line(&signed_in, "rampart_session");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax") && session.contains("Path=/"),
+        "{session}"
+    );
+    assert!(!session.contains("Secure") && !session.contains("Max-Age") && !session.contains("Expires"));
+    assert!(
+        set_cookie_line(&signed_in, "rampart_csrf").contains("Max-Age=0"),
+        "the CSRF cookie is cleared"
+    );
+    assert_eq!(browser.cookie("rampart_session").len(), 43, "256 random bits");
+
+    let app = browser.get("/app").await;
+    assert_eq!(app.status(), 200);
+    assert!(app.text().await.unwrap().contains("alice"));
+    let me: Value = browser.get("/users/me").await.json().await.unwrap();
+    assert_eq!(me["username"], "alice");
+
+    // Logins are audited as for tokens.
+    let root = server.login("root", PASSWORD).await;
+    wait_for_event(&server, &root.access_token, "login", |e| {
+        e["action"] == "login" && e["actor"] == "alice" && e["outcome"] == "success"
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_login_form_needs_its_csrf_token_and_right_credentials() {
+    let server = server_with_users().await;
+    let mut browser = Browser::new(&server);
+    let token = hidden_token(&browser.get("/login").await.text().await.unwrap());
+
+    for form in [
+        vec![("username", "alice"), ("password", PASSWORD)],
+        vec![
+            ("username", "alice"),
+            ("password", PASSWORD),
+            ("csrf_token", "forged.token"),
+        ],
+    ] {
+        let refused = browser.post_form("/login", &form).await;
+        assert_eq!(refused.status(), 403);
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body, json!({"detail": "CSRF token missing or invalid"}));
+        assert!(!browser.cookies.contains_key("rampart_session"));
+    }
+
+    let wrong = browser
+        .post_form(
+            "/login",
+            &[
+                ("username", "alice"),
+                ("password", "wrong password"),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status(), 401);
+    assert!(!browser.cookies.contains_key("rampart_session"));
+    let html = wrong.text().await.unwrap();
+    assert!(html.contains("Incorrect username or password"));
+    assert!(html.contains(r#"value="alice""#), "the name is kept");
+    // The form shown again carries a working token.
+    let again = browser
+        .post_form(
+            "/login",
+            &[
+                ("username", "alice"),
+                ("password", PASSWORD),
+                ("csrf_token", &hidden_token(&html)),
+            ],
+        )
+        .await;
+    assert_eq!(again.status(), 303);
+}
+
+#[tokio::test]
+async fn unsafe_requests_by_cookie_need_this_sessions_token_and_a_same_site_origin() {
+    let server = server_with_users().await;
+    let mut alice = Browser::new(&server);
+    assert_eq!(alice.sign_in("alice", PASSWORD).await.status(), 303);
+    let token = alice.csrf_token().await;
+    let own_origin = format!("http://{}", server.addr);
+
+    // Missing or wrong token.
+    assert_eq!(alice.create_item("none", &[]).await.status(), 403);
+    assert_eq!(
+        alice
+            .create_item("wrong", &[("x-csrf-token", "a.b")])
+            .await
+            .status(),
+        403
+    );
+    // A token and cookie pair from another session.
+    let mut bob = Browser::new(&server);
+    bob.sign_in("bob", PASSWORD).await;
+    let bobs_token = bob.csrf_token().await;
+    let mut mixed = Browser::new(&server);
+    mixed
+        .cookies
+        .insert("rampart_session".into(), alice.cookie("rampart_session"));
+    mixed
+        .cookies
+        .insert("rampart_csrf".into(), bob.cookie("rampart_csrf"));
+    assert_eq!(
+        mixed
+            .create_item("mixed", &[("x-csrf-token", &bobs_token)])
+            .await
+            .status(),
+        403
+    );
+    // Cross-site by fetch metadata, or by a foreign Origin, even with the token.
+    assert_eq!(
+        alice
+            .create_item(
+                "cross",
+                &[("x-csrf-token", &token), ("sec-fetch-site", "cross-site")]
+            )
+            .await
+            .status(),
+        403
+    );
+    let foreign = alice
+        .create_item(
+            "foreign",
+            &[("x-csrf-token", &token), ("origin", "https://evil.example.net")],
+        )
+        .await;
+    assert_eq!(foreign.status(), 403);
+    assert_eq!(
+        foreign.json::<Value>().await.unwrap()["detail"],
+        "Cross-site request refused"
+    );
+
+    // The right token, same origin: created.
+    let created = alice
+        .create_item(
+            "ok",
+            &[
+                ("x-csrf-token", &token),
+                ("origin", &own_origin),
+                ("sec-fetch-site", "same-origin"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    assert_eq!(created.json::<Value>().await.unwrap()["owner"], "alice");
+    // Safe methods need nothing.
+    assert_eq!(alice.get("/items/").await.status(), 200);
+    // A bearer token needs no CSRF token.
+    let bearer = server.login("alice", PASSWORD).await;
+    let response = server
+        .client
+        .post(server.url("/items/"))
+        .bearer_auth(&bearer.access_token)
+        .header("origin", "https://evil.example.net")
+        .json(&json!({"name": "bearer", "price": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+
+    let mut names = alice.item_names().await;
+    names.sort();
+    assert_eq!(names, ["bearer", "ok"]);
+
+    let root = server.login("root", PASSWORD).await;
+    let event = wait_for_event(&server, &root.access_token, "csrf_rejected", |e| {
+        e["action"] == "csrf_rejected"
+    })
+    .await;
+    assert_eq!(event["outcome"], "denied");
+    assert_eq!(event["actor"], "alice");
+    assert_eq!(event["target"], "/items/");
+}
+
+#[tokio::test]
+async fn the_app_page_adds_items_by_form_and_logout_ends_the_session() {
+    let server = server_with_users().await;
+    let mut alice = Browser::new(&server);
+    alice.sign_in("alice", PASSWORD).await;
+    let page = alice.get("/app").await.text().await.unwrap();
+    let token = hidden_token(&page);
+
+    let added = alice
+        .post_form(
+            "/app/items",
+            &[
+                ("name", "Lamp"),
+                ("description", "<b>bright</b><script>alert(1)</script>"),
+                ("price", "12.5"),
+                ("tax", ""),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(added.status(), 303);
+    assert_eq!(added.headers()["location"], "/app");
+    let page = alice.get("/app").await.text().await.unwrap();
+    assert!(page.contains("<b>bright</b>"));
+    assert!(!page.contains("alert(1)"));
+
+    let invalid = alice
+        .post_form(
+            "/app/items",
+            &[
+                ("name", ""),
+                ("price", "free"),
+                ("csrf_token", &hidden_token(&page)),
+            ],
+        )
+        .await;
+    assert_eq!(invalid.status(), 422);
+    let html = invalid.text().await.unwrap();
+    assert!(html.contains("price: Input should be a valid number"), "{html}");
+    // Without the token the form posts nothing.
+    let refused = alice
+        .post_form("/app/items", &[("name", "Sneaky"), ("price", "1")])
+        .await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(alice.item_names().await, ["Lamp"]);
+
+    let session = alice.cookie("rampart_session");
+    let logout = alice
+        .post_form("/logout", &[("csrf_token", &hidden_token(&html))])
+        .await;
+    assert_eq!(logout.status(), 303);
+    assert_eq!(logout.headers()["location"], "/login");
+    assert!(set_cookie_line(&logout, "rampart_session").contains("Max-Age=0"));
+    // The old cookie opens nothing.
+    let mut replay = Browser::new(&server);
+    replay.cookies.insert("rampart_session".into(), session);
+    assert_eq!(replay.get("/users/me").await.status(), 401);
+    let app = replay.get("/app").await;
+    assert_eq!(app.status(), 303);
+    assert_eq!(app.headers()["location"], "/login");
+}
+
+#[tokio::test]
+async fn a_new_login_gets_a_new_session_and_the_old_one_ends() {
+    let server = server_with_users().await;
+    let mut browser = Browser::new(&server);
+    browser.sign_in("alice", PASSWORD).await;
+    let first = browser.cookie("rampart_session");
+    browser.sign_in("alice", PASSWORD).await;
+    let second = browser.cookie("rampart_session");
+    assert_ne!(first, second);
+    let mut old = Browser::new(&server);
+    old.cookies.insert("rampart_session".into(), first);
+    assert_eq!(old.get("/users/me").await.status(), 401);
+    assert_eq!(browser.get("/users/me").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_password_change_or_disabling_the_user_ends_their_sessions() {
+    let server = server_with_users().await;
+    let mut alice = Browser::new(&server);
+    alice.sign_in("alice", PASSWORD).await;
+    let mut bob = Browser::new(&server);
+    bob.sign_in("bob", PASSWORD).await;
+    assert_eq!(alice.get("/users/me").await.status(), 200);
+
+    let bearer = server.login("alice", PASSWORD).await;
+    let response = server
+        .client
+        .post(server.url("/users/me/password"))
+        .bearer_auth(&bearer.access_token)
+        .json(&json!({"current_password": PASSWORD, "new_password": "another fine passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(alice.get("/users/me").await.status(), 401);
+
+    assert_eq!(bob.get("/users/me").await.status(), 200);
+    let root = server.login("root", PASSWORD).await;
+    let disabled = server
+        .client
+        .post(server.url("/admin/users/bob/disable"))
+        .bearer_auth(&root.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), 200);
+    assert_eq!(bob.get("/users/me").await.status(), 401);
+}
+
+#[tokio::test]
+async fn over_https_the_cookies_are_secure_and_host_prefixed() {
+    let certs = tempfile::tempdir().unwrap();
+    let out = certs.path().to_str().unwrap();
+    let made = run_cli(
+        &Default::default(),
+        &["cert", "dev", "--host", "localhost", "--out", out],
+        "",
+    );
+    assert_eq!(made.code, Some(0), "{}", made.stderr);
+    let server = TestServer::start_with(
+        crate::helpers::TestConfig::default()
+            .env("RAMPART_TLS__CERT", &format!("{out}/cert.pem"))
+            .env("RAMPART_TLS__KEY", &format!("{out}/key.pem")),
+    )
+    .await;
+    server.create_user("alice", PASSWORD, &["user"]);
+    let pem = std::fs::read(certs.path().join("cert.pem")).unwrap();
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut browser = Browser::with(
+        &server,
+        format!("https://localhost:{}", server.addr.port()),
+        client,
+    );
+
+    let page = browser.get("/login").await;
+    let csrf = set_cookie_line(&page, "__Host-rampart_csrf");
+    assert!(
+        csrf.contains("; Secure") && csrf.contains("Path=/") && !csrf.contains("Domain"),
+        "{csrf}"
+    );
+    let html = page.text().await.unwrap();
+    let signed_in = browser
+        .post_form(
+            "/login",
+            &[
+                ("username", "alice"),
+                ("password", PASSWORD),
+                ("csrf_token", &hidden_token(&html)),
+            ],
+        )
+        .await;
+    assert_eq!(signed_in.status(), 303);
+    let session = set_cookie_line(&signed_in, "__Host-rampart_session");
+    assert!(
+        session.contains("; Secure") && session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+        "{session}"
+    );
+    assert_eq!(browser.get("/users/me").await.status(), 200);
+}
