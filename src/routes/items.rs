@@ -9,15 +9,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    auth::{extract::CurrentUser, names::Role},
+    auth::extract::CurrentUser,
     http::{
         error::{ApiError, ErrorBody},
         extract::{Json, Path, Query},
         validation::{LocPart, Source, ValidationIssue},
     },
-    items::{fields::ItemBody, may_access},
+    items::{fields::ItemBody, may_access, visible_to},
     state::AppState,
-    store::{ItemRecord, ItemScope},
+    store::ItemRecord,
 };
 
 const NOT_FOUND: &str = "Item not found";
@@ -117,14 +117,14 @@ pub async fn list(
     if query.q.as_ref().is_some_and(|q| q.chars().count() > 100) {
         return Err(query_issue("q", "String should have at most 100 characters"));
     }
-    let scope = if user.has_role(Role::ADMIN) {
-        ItemScope::All
-    } else {
-        ItemScope::OwnedBy(user.username())
-    };
     let (items, total) = state
         .store
-        .list_items(scope, query.q.as_deref().filter(|q| !q.is_empty()), limit, offset)
+        .list_items(
+            visible_to(&user),
+            query.q.as_deref().filter(|q| !q.is_empty()),
+            limit,
+            offset,
+        )
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(ItemPage {

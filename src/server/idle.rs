@@ -25,15 +25,20 @@ use tokio::{
 };
 
 pin_project! {
-    /// `inner`, ended when idle for `timeout`.
+    /// `inner`, ended when idle for its time-out.
     pub struct IdleIo<I> {
         #[pin]
         inner: I,
-        // Boxed, so the connection stays `Unpin` as hyper and rustls want.
-        deadline: Pin<Box<Sleep>>,
-        timeout: Duration,
-        last_activity: Instant,
+        idle: Idle,
     }
+}
+
+/// The idle clock of one connection.
+struct Idle {
+    // Boxed, so the connection stays `Unpin` as hyper and rustls want.
+    deadline: Pin<Box<Sleep>>,
+    timeout: Duration,
+    last_activity: Instant,
 }
 
 impl<I> IdleIo<I> {
@@ -41,61 +46,51 @@ impl<I> IdleIo<I> {
         let now = Instant::now();
         Self {
             inner,
-            deadline: Box::pin(tokio::time::sleep_until(now + timeout)),
-            timeout,
-            last_activity: now,
+            idle: Idle {
+                deadline: Box::pin(tokio::time::sleep_until(now + timeout)),
+                timeout,
+                last_activity: now,
+            },
         }
     }
 }
 
-/// Called when the inner IO is pending: `Ready(error)` once the connection
-/// has been idle for the whole time-out. Activity only updates a time
-/// stamp; the timer is re-armed here, lazily, when it fires early.
-fn poll_idle(
-    mut deadline: Pin<&mut Sleep>,
-    last_activity: Instant,
-    timeout: Duration,
-    cx: &mut Context<'_>,
-) -> Poll<io::Error> {
-    loop {
-        if deadline.as_mut().poll(cx).is_pending() {
-            return Poll::Pending;
+impl Idle {
+    /// Passes on what the inner IO answered: a result is activity; while
+    /// it is pending, the connection fails once it has been idle for the
+    /// whole time-out. Activity only updates a time stamp; the timer is
+    /// re-armed here, lazily, when it fires early.
+    fn observe<T>(&mut self, polled: Poll<io::Result<T>>, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+        if polled.is_ready() {
+            self.last_activity = Instant::now();
+            return polled;
         }
-        let due = last_activity + timeout;
-        if Instant::now() >= due {
-            return Poll::Ready(io::Error::new(io::ErrorKind::TimedOut, "connection idle"));
+        loop {
+            if self.deadline.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let due = self.last_activity + self.timeout;
+            if Instant::now() >= due {
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "connection idle")));
+            }
+            self.deadline.as_mut().reset(due);
         }
-        deadline.as_mut().reset(due);
     }
 }
 
 impl<I: AsyncRead> AsyncRead for IdleIo<I> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.project();
-        match this.inner.poll_read(cx, buf) {
-            Poll::Ready(result) => {
-                *this.last_activity = Instant::now();
-                Poll::Ready(result)
-            }
-            Poll::Pending => {
-                poll_idle(this.deadline.as_mut(), *this.last_activity, *this.timeout, cx).map(Err)
-            }
-        }
+        let polled = this.inner.poll_read(cx, buf);
+        this.idle.observe(polled, cx)
     }
 }
 
 impl<I: AsyncWrite> AsyncWrite for IdleIo<I> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.project();
-        match this.inner.poll_write(cx, buf) {
-            Poll::Ready(result) => {
-                *this.last_activity = Instant::now();
-                Poll::Ready(result)
-            }
-            Poll::Pending => {
-                poll_idle(this.deadline.as_mut(), *this.last_activity, *this.timeout, cx).map(Err)
-            }
-        }
+        let polled = this.inner.poll_write(cx, buf);
+        this.idle.observe(polled, cx)
     }
 
     fn poll_write_vectored(
@@ -104,15 +99,8 @@ impl<I: AsyncWrite> AsyncWrite for IdleIo<I> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.project();
-        match this.inner.poll_write_vectored(cx, bufs) {
-            Poll::Ready(result) => {
-                *this.last_activity = Instant::now();
-                Poll::Ready(result)
-            }
-            Poll::Pending => {
-                poll_idle(this.deadline.as_mut(), *this.last_activity, *this.timeout, cx).map(Err)
-            }
-        }
+        let polled = this.inner.poll_write_vectored(cx, bufs);
+        this.idle.observe(polled, cx)
     }
 
     fn is_write_vectored(&self) -> bool {

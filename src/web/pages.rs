@@ -16,18 +16,11 @@ use utoipa::ToSchema;
 use super::{cookies, templates::render};
 use crate::{
     audit::{Action, Origin, Outcome},
-    auth::{
-        csrf::Binding,
-        extract::CurrentUser,
-        names::{Role, Username},
-        service::AuthError,
-        session::SessionId,
-    },
+    auth::{csrf::Binding, extract::CurrentUser, names::Username, service::AuthError, session::SessionId},
     http::{client::ClientInfo, csrf, error::ApiError, extract::Form},
-    items::fields::ItemForm,
+    items::{fields::ItemForm, visible_to},
     routes::token::limit_username,
     state::AppState,
-    store::ItemScope,
 };
 
 const STYLESHEET: &str = include_str!("../../static/app.css");
@@ -224,14 +217,9 @@ async fn app_page(
     form: &ItemForm,
     errors: &[(&str, &str)],
 ) -> Result<Response, ApiError> {
-    let scope = if user.has_role(Role::ADMIN) {
-        ItemScope::All
-    } else {
-        ItemScope::OwnedBy(user.username())
-    };
     let (items, total) = state
         .store
-        .list_items(scope, None, APP_PAGE_ITEMS, 0)
+        .list_items(visible_to(user), None, APP_PAGE_ITEMS, 0)
         .await
         .map_err(ApiError::internal)?;
     let items: Vec<_> = items

@@ -156,15 +156,7 @@ async fn wrong_password_and_unknown_user_get_the_same_401() {
 
 /// The argon2id verifications the server has run, from `/metrics`.
 async fn verifications(server: &TestServer) -> u64 {
-    let metrics = server
-        .client
-        .get(server.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     metrics
         .lines()
         .find_map(|line| line.strip_prefix("password_verifications_total "))

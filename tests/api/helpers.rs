@@ -225,6 +225,17 @@ impl TestServer {
             .expect("request")
     }
 
+    /// The Prometheus text of the admin listener's `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .client
+            .get(self.admin_url("/metrics"))
+            .send()
+            .await
+            .expect("request");
+        response.text().await.expect("metrics text")
+    }
+
     /// Every line the server printed on stdout so far.
     pub fn logs(&self) -> Vec<String> {
         self.stdout.lines.lock().unwrap().clone()

@@ -186,12 +186,7 @@ async fn metrics_are_served_on_the_admin_listener_only() {
     let response = server.get("/metrics").await;
     assert_eq!(response.status(), 404, "never on the public listener");
 
-    let text = reqwest::get(server.admin_url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     assert!(
         text.lines().any(|l| l.starts_with("http_requests_total{")
             && l.contains(r#"route="/healthz""#)

@@ -92,15 +92,7 @@ async fn the_sixth_login_in_a_period_is_refused_while_another_client_logs_in() {
     assert_eq!(event["target"], "login");
     assert_eq!(event["client_ip"], "127.0.0.2");
 
-    let metrics = server
-        .client
-        .get(server.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics
             .lines()

@@ -44,15 +44,7 @@ impl<'a> Browser<'a> {
         form: Option<&[(&str, &str)]>,
     ) -> Response {
         let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if !self.cookies.is_empty() {
-            let cookie = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            request = request.header("cookie", cookie);
-        }
+        request = self.with_cookies(request);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -68,6 +60,20 @@ impl<'a> Browser<'a> {
             }
         }
         response
+    }
+
+    /// `request` with the kept cookies, as a browser sends them.
+    fn with_cookies(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        if self.cookies.is_empty() {
+            return request;
+        }
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        request.header("cookie", cookie)
     }
 
     async fn get(&mut self, path: &str) -> Response {
@@ -105,13 +111,7 @@ impl<'a> Browser<'a> {
             .client
             .post(format!("{}/items/", self.base))
             .json(&json!({"name": name, "price": 1.5}));
-        let cookie = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        request = request.header("cookie", cookie);
+        request = self.with_cookies(request);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -558,4 +558,37 @@ async fn over_https_the_cookies_are_secure_and_host_prefixed() {
         "{session}"
     );
     assert_eq!(browser.get("/users/me").await.status(), 200);
+}
+
+#[tokio::test]
+async fn sessions_and_csrf_work_the_same_on_postgres() {
+    let db = crate::storage::PgDatabase::create().await;
+    let server =
+        TestServer::start_with(crate::helpers::TestConfig::default().env("RAMPART_DATABASE_URL", &db.url()))
+            .await;
+    server.create_user("alice", PASSWORD, &["user"]);
+    let mut alice = Browser::new(&server);
+    assert_eq!(alice.sign_in("alice", PASSWORD).await.status(), 303);
+    assert_eq!(alice.get("/users/me").await.status(), 200);
+    let token = alice.csrf_token().await;
+    assert_eq!(alice.create_item("no token", &[]).await.status(), 403);
+    assert_eq!(
+        alice
+            .create_item("pg", &[("x-csrf-token", &token)])
+            .await
+            .status(),
+        201
+    );
+    let session = alice.cookie("rampart_session");
+    let page = alice.get("/app").await.text().await.unwrap();
+    assert!(page.contains("pg"));
+    let logout = alice
+        .post_form("/logout", &[("csrf_token", &hidden_token(&page))])
+        .await;
+    assert_eq!(logout.status(), 303);
+    let mut replay = Browser::new(&server);
+    replay.cookies.insert("rampart_session".into(), session);
+    assert_eq!(replay.get("/users/me").await.status(), 401);
+    drop(server);
+    db.drop_now().await;
 }

@@ -26,13 +26,13 @@ async fn sqlite_database_is_created_migrated_and_in_wal_mode() {
 }
 
 /// A fresh PostgreSQL database on the local server, dropped afterwards.
-struct PgDatabase {
+pub(crate) struct PgDatabase {
     name: String,
     admin: sqlx::PgPool,
 }
 
 impl PgDatabase {
-    async fn create() -> Self {
+    pub(crate) async fn create() -> Self {
         let admin = sqlx::PgPool::connect("postgres://postgres@127.0.0.1:5432/test")
             .await
             .expect("PostgreSQL on 127.0.0.1:5432 (started by .ci/run)");
@@ -44,11 +44,11 @@ impl PgDatabase {
         Self { name, admin }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
     }
 
-    async fn drop_now(&self) {
+    pub(crate) async fn drop_now(&self) {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
             self.name

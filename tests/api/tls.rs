@@ -60,6 +60,13 @@ fn https_url(server: &TestServer, path: &str) -> String {
     format!("https://localhost:{}{path}", server.addr.port())
 }
 
+/// `GET path` over HTTPS on a new connection, trusting only the
+/// certificate in `dir`.
+async fn https_get(dir: &Path, server: &TestServer, path: &str) -> reqwest::Response {
+    let client = https_client(dir).build().unwrap();
+    client.get(https_url(server, path)).send().await.unwrap()
+}
+
 fn peer_certificate(response: &reqwest::Response) -> Vec<u8> {
     response
         .extensions()
@@ -175,13 +182,7 @@ async fn a_tls_1_1_client_is_refused_and_the_server_lives_on() {
     assert_eq!(answer[0], 0x15, "{answer:?}");
     assert_eq!(answer[6], 70, "{answer:?}");
 
-    let response = https_client(certs.path())
-        .build()
-        .unwrap()
-        .get(https_url(&server, "/"))
-        .send()
-        .await
-        .unwrap();
+    let response = https_get(certs.path(), &server, "/").await;
     assert_eq!(response.status(), 200);
 }
 
@@ -234,13 +235,7 @@ async fn a_replaced_certificate_is_served_after_sighup() {
     let certs = tempfile::tempdir().unwrap();
     let first = dev_certificate(certs.path());
     let server = tls_server(certs.path(), false).await;
-    let response = https_client(certs.path())
-        .build()
-        .unwrap()
-        .get(https_url(&server, "/"))
-        .send()
-        .await
-        .unwrap();
+    let response = https_get(certs.path(), &server, "/").await;
     assert_eq!(peer_certificate(&response), first);
 
     let second = dev_certificate(certs.path());
@@ -251,13 +246,7 @@ async fn a_replaced_certificate_is_served_after_sighup() {
             v["message"] == "TLS certificate reloaded"
         })
         .await;
-    let response = https_client(certs.path())
-        .build()
-        .unwrap()
-        .get(https_url(&server, "/"))
-        .send()
-        .await
-        .unwrap();
+    let response = https_get(certs.path(), &server, "/").await;
     assert_eq!(response.status(), 200);
     assert_eq!(peer_certificate(&response), second);
 
