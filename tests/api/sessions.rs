@@ -84,6 +84,19 @@ impl<'a> Browser<'a> {
         self.send(Method::POST, path, &[], Some(form)).await
     }
 
+    /// `POST /login` as the form sends it.
+    async fn post_login(&mut self, username: &str, password: &str, csrf_token: &str) -> Response {
+        self.post_form(
+            "/login",
+            &[
+                ("username", username),
+                ("password", password),
+                ("csrf_token", csrf_token),
+            ],
+        )
+        .await
+    }
+
     /// A CSRF token from `GET /csrftoken/` (its cookie is kept).
     async fn csrf_token(&mut self) -> String {
         let body: Value = self.get("/csrftoken/").await.json().await.unwrap();
@@ -94,15 +107,7 @@ impl<'a> Browser<'a> {
     async fn sign_in(&mut self, username: &str, password: &str) -> Response {
         let page = self.get("/login").await.text().await.unwrap();
         let token = hidden_token(&page);
-        self.post_form(
-            "/login",
-            &[
-                ("username", username),
-                ("password", password),
-                ("csrf_token", &token),
-            ],
-        )
-        .await
+        self.post_login(username, password, &token).await
     }
 
     /// `POST /items/` with a JSON body and extra headers.
@@ -206,16 +211,7 @@ async fn a_person_signs_in_through_the_form_and_the_cookie_authenticates_the_api
     assert!(html.contains(r#"<label for="username">"#) && html.contains(r#"<label for="password">"#));
     assert_eq!(hidden_token(&html), browser.cookie("rampart_csrf"));
 
-    let signed_in = browser
-        .post_form(
-            "/login",
-            &[
-                ("username", "alice"),
-                ("password", PASSWORD),
-                ("csrf_token", &hidden_token(&html)),
-            ],
-        )
-        .await;
+    let signed_in = browser.post_login("alice", PASSWORD, &hidden_token(&html)).await;
     assert_eq!(signed_in.status(), 303);
     assert_eq!(signed_in.headers()["location"], "/app");
     let session = set_cookie_line(&signed_in, "rampart_session");
@@ -265,32 +261,14 @@ async fn the_login_form_needs_its_csrf_token_and_right_credentials() {
         assert!(!browser.cookies.contains_key("rampart_session"));
     }
 
-    let wrong = browser
-        .post_form(
-            "/login",
-            &[
-                ("username", "alice"),
-                ("password", "wrong password"),
-                ("csrf_token", &token),
-            ],
-        )
-        .await;
+    let wrong = browser.post_login("alice", "wrong password", &token).await;
     assert_eq!(wrong.status(), 401);
     assert!(!browser.cookies.contains_key("rampart_session"));
     let html = wrong.text().await.unwrap();
     assert!(html.contains("Incorrect username or password"));
     assert!(html.contains(r#"value="alice""#), "the name is kept");
     // The form shown again carries a working token.
-    let again = browser
-        .post_form(
-            "/login",
-            &[
-                ("username", "alice"),
-                ("password", PASSWORD),
-                ("csrf_token", &hidden_token(&html)),
-            ],
-        )
-        .await;
+    let again = browser.post_login("alice", PASSWORD, &hidden_token(&html)).await;
     assert_eq!(again.status(), 303);
 }
 
@@ -541,16 +519,7 @@ async fn over_https_the_cookies_are_secure_and_host_prefixed() {
         "{csrf}"
     );
     let html = page.text().await.unwrap();
-    let signed_in = browser
-        .post_form(
-            "/login",
-            &[
-                ("username", "alice"),
-                ("password", PASSWORD),
-                ("csrf_token", &hidden_token(&html)),
-            ],
-        )
-        .await;
+    let signed_in = browser.post_login("alice", PASSWORD, &hidden_token(&html)).await;
     assert_eq!(signed_in.status(), 303);
     let session = set_cookie_line(&signed_in, "__Host-rampart_session");
     assert!(
