@@ -95,12 +95,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
 
 impl Origin {
     pub fn of(parts: &Parts) -> Self {
+        Self::of_extensions(&parts.extensions)
+    }
+
+    /// From a request's extensions, where the envelope put the client and
+    /// the request id.
+    pub fn of_extensions(extensions: &http::Extensions) -> Self {
         Self {
-            client_ip: parts.extensions.get::<ClientInfo>().map(|c| c.ip),
-            request_id: parts
-                .extensions
-                .get::<RequestId>()
-                .map(|id| id.as_str().to_owned()),
+            client_ip: extensions.get::<ClientInfo>().map(|c| c.ip),
+            request_id: extensions.get::<RequestId>().map(|id| id.as_str().to_owned()),
         }
     }
 }

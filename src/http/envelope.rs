@@ -12,7 +12,7 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use http::StatusCode;
+use http::{StatusCode, header};
 
 use axum::extract::MatchedPath;
 
@@ -26,10 +26,13 @@ use crate::{
 
 use super::{
     access_log::AccessLog,
+    client::ClientInfo,
     client::TrustedProxies,
-    cors::Cors,
+    cors::{Cors, Screened},
     csrf::{self, CsrfGuard},
-    error, request_id,
+    error,
+    rate_limit::{self, Admission, RateLimitStep},
+    request_id,
     security_headers::{self, Hsts},
 };
 
@@ -42,6 +45,7 @@ pub struct Envelope {
     pub tokens: Arc<TokenService>,
     pub sessions: Sessions,
     pub csrf: CsrfGuard,
+    pub rate_limit: RateLimitStep,
     pub audit: Auditor,
 }
 
@@ -55,64 +59,104 @@ pub async fn layer(State(envelope): State<Envelope>, mut request: Request, next:
     let client = envelope.proxies.identify(&mut request);
     // 3. The access log starts its clock.
     let log = AccessLog::start(&request);
-    // 4. OPTIONS is for CORS preflights from allowed origins only; they
-    //    carry no credentials, and the CORS layer answers them.
-    let screened = envelope.cors.screen(&request);
-    let (response, user) = if let Some(status) = screened {
-        let response = match status {
-            StatusCode::FORBIDDEN => error::detail_response(status, CORS_REFUSED),
-            _ => status.into_response(),
-        };
-        (response, None)
-    } else if request.method() == http::Method::OPTIONS {
-        (next.run(request).await, None)
-    } else {
-        // 5. The credentials, verified once; extractors read the outcome.
-        let session_cookie = cookies::names(client.https).session;
-        let authentication = auth::authenticate(
-            &envelope.tokens,
-            &envelope.sessions,
-            request.headers(),
-            session_cookie,
-        )
-        .await;
-        let user = authentication.user();
-        // 6. A request the session cookie authenticates passes the CSRF
-        //    rules (bearer tokens are exempt).
-        let checked = match &authentication {
-            Authentication::Session(session) => {
-                let binding = Binding::of(Some(&session.id));
-                let (checked, result) = envelope.csrf.check(request, binding, client.https).await;
-                request = checked;
-                result
-            }
-            _ => Ok(()),
-        };
-        match checked {
-            Ok(()) => {
-                request.extensions_mut().insert(authentication);
-                (next.run(request).await, user)
-            }
-            Err(failure) => {
-                let (parts, _) = request.into_parts();
-                envelope.audit.record(
-                    Action::CsrfRejected,
-                    Outcome::Denied,
-                    user.as_ref().map(CurrentUser::username),
-                    parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str),
-                    &Origin::of(&parts),
-                );
-                (csrf::refused(failure), user)
-            }
+    let origin = request.headers().get(header::ORIGIN).cloned();
+
+    let (mut response, user) = match envelope.cors.screen(&request) {
+        // 4. OPTIONS is for CORS preflights from allowed origins only; they
+        //    carry no credentials and are answered here.
+        Some(Screened::Preflight) => {
+            let origin = origin.as_ref().expect("a preflight has an Origin");
+            return finish(
+                &envelope,
+                envelope.cors.preflight(origin),
+                &id,
+                &client,
+                log,
+                None,
+            );
+        }
+        Some(Screened::Foreign) => (error::detail_response(StatusCode::FORBIDDEN, CORS_REFUSED), None),
+        Some(Screened::NotPreflight) => (StatusCode::METHOD_NOT_ALLOWED.into_response(), None),
+        None => {
+            let (response, user) = authenticated(&envelope, request, &client, next).await;
+            (response, user)
         }
     };
+    // 9. CORS: `Vary: Origin`, and for an allowed origin the right to read
+    //    this response (429s and errors included).
+    envelope.cors.decorate(origin.as_ref(), response.headers_mut());
+    finish(&envelope, response, &id, &client, log, user)
+}
 
-    // 7. Bare error statuses from below get the spec's body.
-    let mut response = error::fill_body(response, &id);
-    // 8. Security headers and the request id, on every response.
+/// Steps 5 to 8: authentication, the CSRF rules, the rate limit, and the
+/// handler.
+async fn authenticated(
+    envelope: &Envelope,
+    mut request: Request,
+    client: &ClientInfo,
+    next: Next,
+) -> (Response, Option<CurrentUser>) {
+    // 5. The credentials, verified once; extractors read the outcome.
+    let session_cookie = cookies::names(client.https).session;
+    let authentication = auth::authenticate(
+        &envelope.tokens,
+        &envelope.sessions,
+        request.headers(),
+        session_cookie,
+    )
+    .await;
+    let user = authentication.user();
+    // 6. A request the session cookie authenticates passes the CSRF rules
+    //    (bearer tokens are exempt).
+    if let Authentication::Session(session) = &authentication {
+        let binding = Binding::of(Some(&session.id));
+        let (checked, result) = envelope.csrf.check(request, binding, client.https).await;
+        request = checked;
+        if let Err(failure) = result {
+            envelope.audit.record(
+                Action::CsrfRejected,
+                Outcome::Denied,
+                user.as_ref().map(CurrentUser::username),
+                request.extensions().get::<MatchedPath>().map(MatchedPath::as_str),
+                &Origin::of_extensions(request.extensions()),
+            );
+            return (csrf::refused(failure), user);
+        }
+    }
+    // 7. The rate limit, after authentication: a signed-in client spends
+    //    its user's budget.
+    let admission = envelope
+        .rate_limit
+        .admit(request.method(), request.extensions(), &authentication, client)
+        .await;
+    request.extensions_mut().insert(authentication);
+    // 8. The handler, below the remaining layers.
+    match admission {
+        Admission::Refused(response) => (response, user),
+        Admission::Unlimited => (next.run(request).await, user),
+        Admission::Allowed(decision) => {
+            let mut response = next.run(request).await;
+            rate_limit::stamp_allowed(response.headers_mut(), &decision);
+            (response, user)
+        }
+    }
+}
+
+/// Steps 10 to 12, on every response.
+fn finish(
+    envelope: &Envelope,
+    response: Response,
+    id: &request_id::RequestId,
+    client: &ClientInfo,
+    log: AccessLog,
+    user: Option<CurrentUser>,
+) -> Response {
+    // 10. Bare error statuses from below get the spec's body.
+    let mut response = error::fill_body(response, id);
+    // 11. Security headers and the request id, on every response.
     security_headers::apply(&mut response, client.https, &envelope.hsts);
-    request_id::stamp(&mut response, &id);
-    // 9. One log line and one metrics sample, for the final response.
-    log.finish(&response, &id, &client, user.as_ref().map(CurrentUser::username));
+    request_id::stamp(&mut response, id);
+    // 12. One log line and one metrics sample, for the final response.
+    log.finish(&response, id, client, user.as_ref().map(CurrentUser::username));
     response
 }

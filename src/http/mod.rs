@@ -29,33 +29,32 @@ const DEFAULT_HSTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs
 /// Wraps the routes in the middleware stack. The order is the security
 /// story, read top (outermost, first to see a request) to bottom:
 ///
-/// 1. the envelope ([`envelope::layer`]): request id, client IP and
-///    transport, CORS preflights from foreign origins (403), authentication
-///    (bearer token, else session cookie), the CSRF rules for requests the
-///    cookie authenticates ([`csrf`]), then on the way out error bodies,
-///    security headers, the access log and metrics, so each sees every
-///    response of the layers below;
-/// 2. CORS ([`cors`]): answers preflights, stamps `Access-Control-Allow-*`
-///    for allowed origins, on every response below (429s included);
-/// 3. rate limits ([`rate_limit::layer`]): after authentication, so a
-///    signed-in client spends its user's budget; a refusal is 429;
-/// 4. panics: a panicking handler becomes a bare 500 (the envelope gives it
+/// 1. the envelope ([`envelope::layer`]), one function for the steps that
+///    must see every request and response, in this order: request id,
+///    client IP and transport, CORS preflights (answered, or refused: 403
+///    for a foreign origin) ([`cors`]), authentication (bearer token, else
+///    session cookie), the CSRF rules for requests the cookie authenticates
+///    ([`csrf`]), the rate limit, after authentication so a signed-in client
+///    spends its user's budget ([`rate_limit`]); then on the way out the
+///    `RateLimit-*` headers, CORS headers, error bodies, security headers,
+///    the access log and metrics, so each sees every response of the layers
+///    below;
+/// 2. panics: a panicking handler becomes a bare 500 (the envelope gives it
 ///    the spec's body), and the server lives on;
-/// 5. time-out: a request running past `limits.request_timeout` is answered 503;
-/// 6. body limit: bodies over `limits.max_body_bytes` are refused with 413.
+/// 3. time-out: a request running past `limits.request_timeout` is answered 503;
+/// 4. body limit: bodies over `limits.max_body_bytes` are refused with 413.
 pub fn apply(routes: Router, state: &AppState, tokens: Arc<TokenService>) -> Router {
     let settings = &state.settings;
-    let cors = cors::Cors::new(&settings.cors);
-    let rate_limit = rate_limit::RateLimitStep {
-        limits: state.limits.clone(),
-        audit: state.audit.clone(),
-    };
     let envelope = envelope::Envelope {
         tokens,
         sessions: state.sessions.clone(),
         csrf: state.csrf.clone(),
+        rate_limit: rate_limit::RateLimitStep {
+            limits: state.limits.clone(),
+            audit: state.audit.clone(),
+        },
         audit: state.audit.clone(),
-        cors: cors.clone(),
+        cors: cors::Cors::new(&settings.cors),
         proxies: Arc::new(client::TrustedProxies::new(
             settings.proxy.trusted.iter().map(|net| net.0),
         )),
@@ -69,8 +68,6 @@ pub fn apply(routes: Router, state: &AppState, tokens: Arc<TokenService>) -> Rou
     routes.layer(
         ServiceBuilder::new()
             .layer(middleware::from_fn_with_state(envelope, envelope::layer))
-            .layer(cors.layer(&settings.cors))
-            .layer(middleware::from_fn_with_state(rate_limit, rate_limit::layer))
             .layer(CatchPanicLayer::custom(error::panic_response))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,

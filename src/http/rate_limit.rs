@@ -5,12 +5,8 @@
 
 use std::{sync::Arc, time::Duration};
 
-use axum::{
-    extract::{MatchedPath, Request, State},
-    middleware::Next,
-    response::Response,
-};
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::{extract::MatchedPath, response::Response};
+use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 
 use super::{client::ClientInfo, error::detail_response};
 use crate::{
@@ -30,48 +26,63 @@ pub struct RateLimitStep {
     pub audit: Auditor,
 }
 
-/// Spends the request's budget under its route's policy, or answers 429.
-/// The budget is the authenticated user's, else the client IP's; logins
-/// are always per IP (the attempted name has its own policy).
-pub async fn layer(State(step): State<RateLimitStep>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
-    let Some(policy) = policy_for(request.method(), route) else {
-        return next.run(request).await;
-    };
-    let ip = request
-        .extensions()
-        .get::<ClientInfo>()
-        .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |c| c.ip);
-    let user = match request.extensions().get::<Authentication>() {
-        Some(authentication) if policy != PolicyName::Login => authentication.user(),
-        _ => None,
-    };
-    let subject = user
-        .as_ref()
-        .map_or(Subject::ip(ip), |user| Subject::name(user.username()));
-    match step.limits.check(policy, subject).await {
-        Ok(decision) => {
-            let mut response = next.run(request).await;
-            // A handler that refused under a narrower policy (the attempted
-            // user name) has set its own.
-            if !response.headers().contains_key(RATELIMIT_LIMIT) {
-                stamp(response.headers_mut(), &decision);
+/// What the step decided.
+pub enum Admission {
+    /// The route is under no policy (the probes).
+    Unlimited,
+    /// Allowed; the budget's state goes into the response's headers.
+    Allowed(Decision),
+    /// Refused: the 429 to send.
+    Refused(Response),
+}
+
+impl RateLimitStep {
+    /// Spends the request's budget under its route's policy. The budget is
+    /// the authenticated user's, else the client IP's; logins are always
+    /// per IP (the attempted name has its own policy, in the handlers).
+    pub async fn admit(
+        &self,
+        method: &Method,
+        extensions: &Extensions,
+        authentication: &Authentication,
+        client: &ClientInfo,
+    ) -> Admission {
+        let route = extensions.get::<MatchedPath>().map(MatchedPath::as_str);
+        let Some(policy) = policy_for(method, route) else {
+            return Admission::Unlimited;
+        };
+        let user = if policy == PolicyName::Login {
+            None
+        } else {
+            authentication.user()
+        };
+        let subject = user
+            .as_ref()
+            .map_or(Subject::ip(client.ip), |user| Subject::name(user.username()));
+        match self.limits.check(policy, subject).await {
+            Ok(decision) => Admission::Allowed(decision),
+            Err(refusal) => {
+                if refusal.audit {
+                    self.audit.record(
+                        Action::RateLimited,
+                        Outcome::Denied,
+                        user.as_ref().map(CurrentUser::username),
+                        Some(policy.as_str()),
+                        &Origin::of_extensions(extensions),
+                    );
+                }
+                Admission::Refused(refused(&refusal))
             }
-            response
         }
-        Err(refusal) => {
-            if refusal.audit {
-                let (parts, _) = request.into_parts();
-                step.audit.record(
-                    Action::RateLimited,
-                    Outcome::Denied,
-                    user.as_ref().map(CurrentUser::username),
-                    Some(policy.as_str()),
-                    &Origin::of(&parts),
-                );
-            }
-            refused(&refusal)
-        }
+    }
+}
+
+/// Puts an allowed request's budget into its response, unless a handler
+/// that refused under a narrower policy (the attempted user name) has put
+/// its own.
+pub fn stamp_allowed(headers: &mut HeaderMap, decision: &Decision) {
+    if !headers.contains_key(RATELIMIT_LIMIT) {
+        stamp(headers, decision);
     }
 }
 
