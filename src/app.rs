@@ -99,11 +99,11 @@ impl Application {
         let audit_writer = tokio::spawn(audit_writer);
         let limits = Arc::new(RateLimits::new(&settings.rate_limit));
         let sessions = Sessions::new(store.clone());
-        let csrf = CsrfGuard::new(
+        let csrf = Arc::new(CsrfGuard::new(
             CsrfKey::new(&secret),
             Cors::new(&settings.cors),
             settings.limits.max_body_bytes,
-        );
+        ));
         let state = AppState {
             settings: Arc::new(settings),
             store: store.clone(),

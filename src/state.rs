@@ -21,7 +21,7 @@ pub struct AppState {
     pub audit: Auditor,
     pub limits: Arc<RateLimits>,
     pub sessions: Sessions,
-    pub csrf: CsrfGuard,
+    pub csrf: Arc<CsrfGuard>,
 }
 
 impl axum::extract::FromRef<AppState> for Auditor {

@@ -37,14 +37,13 @@ use super::{
 };
 
 /// What the envelope needs, built once from the settings.
-#[derive(Clone)]
 pub struct Envelope {
     pub proxies: Arc<TrustedProxies>,
     pub hsts: Hsts,
     pub cors: Cors,
     pub tokens: Arc<TokenService>,
     pub sessions: Sessions,
-    pub csrf: CsrfGuard,
+    pub csrf: Arc<CsrfGuard>,
     pub rate_limit: RateLimitStep,
     pub audit: Auditor,
 }
@@ -52,7 +51,7 @@ pub struct Envelope {
 /// The answer to a preflight from an origin not in `cors.allow_origins`.
 const CORS_REFUSED: &str = "Origin not allowed";
 
-pub async fn layer(State(envelope): State<Envelope>, mut request: Request, next: Next) -> Response {
+pub async fn layer(State(envelope): State<Arc<Envelope>>, mut request: Request, next: Next) -> Response {
     // 1. The request id: every later step, log line and error body names it.
     let id = request_id::assign(&mut request);
     // 2. The client IP and transport, resolved once (trusted proxies only).

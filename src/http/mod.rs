@@ -67,7 +67,11 @@ pub fn apply(routes: Router, state: &AppState, tokens: Arc<TokenService>) -> Rou
     };
     routes.layer(
         ServiceBuilder::new()
-            .layer(middleware::from_fn_with_state(envelope, envelope::layer))
+            // Shared, not cloned: `from_fn` hands the state to every request.
+            .layer(middleware::from_fn_with_state(
+                Arc::new(envelope),
+                envelope::layer,
+            ))
             .layer(CatchPanicLayer::custom(error::panic_response))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,
