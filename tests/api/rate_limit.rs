@@ -246,3 +246,20 @@ async fn two_hundred_thousand_new_clients_keep_the_limiter_within_its_bound() {
     );
     assert!(limits.check(PolicyName::Default, attacker).await.is_err());
 }
+
+#[tokio::test]
+async fn the_docs_have_their_own_budget() {
+    let server =
+        TestServer::start_with(TestConfig::default().env("RAMPART_RATE_LIMIT__DOCS", "2/hour")).await;
+    for path in ["/openapi.json", "/docs"] {
+        let response = server.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(header(&response, "ratelimit-limit"), 2);
+    }
+    let refused = server.get("/openapi.json").await;
+    assert_eq!(refused.status(), 429);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["detail"], "Rate limit exceeded: 2 per 1 hour");
+    // Other routes spend the default budget.
+    assert_eq!(server.get("/").await.status(), 200);
+}
