@@ -74,11 +74,16 @@ impl Sessions {
         Self { store }
     }
 
-    /// A new session for `user_id`.
-    pub async fn start(&self, user_id: i64) -> Result<SessionId, StoreError> {
+    /// A new session for `user_id`, whose password was checked while the
+    /// user's token version was `token_version`; `None` if it has changed
+    /// since (a password change or disabling raced the login).
+    pub async fn start(&self, user_id: i64, token_version: i64) -> Result<Option<SessionId>, StoreError> {
         let id = SessionId::generate();
-        self.store.insert_session(&id.digest(), user_id, now_ms()).await?;
-        Ok(id)
+        let started = self
+            .store
+            .insert_session(&id.digest(), user_id, token_version, now_ms())
+            .await?;
+        Ok(started.then_some(id))
     }
 
     /// The user of a live session, or `None` (unknown, timed out, or its

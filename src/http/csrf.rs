@@ -11,7 +11,11 @@
 //! Requests with a bearer token are exempt: a browser never attaches one
 //! by itself, so a forged request cannot carry it.
 
-use axum::{body::Body, extract::Request, response::Response};
+use axum::{
+    body::Body,
+    extract::Request,
+    response::{IntoResponse, Response},
+};
 use http::{HeaderMap, HeaderName, Method, StatusCode, header};
 
 use super::{cors::Cors, error::detail_response};
@@ -32,6 +36,9 @@ pub enum CsrfFailure {
     /// The token is missing, differs from the cookie, or is not this
     /// session's.
     Token,
+    /// The form body that should carry the token is over
+    /// `limits.max_body_bytes`.
+    TooLarge,
 }
 
 /// The 403 for a refusal.
@@ -39,6 +46,8 @@ pub fn refused(failure: CsrfFailure) -> Response {
     let detail = match failure {
         CsrfFailure::CrossSite => "Cross-site request refused",
         CsrfFailure::Token => "CSRF token missing or invalid",
+        // A bare 413: the envelope gives it the spec's body.
+        CsrfFailure::TooLarge => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
     };
     detail_response(StatusCode::FORBIDDEN, detail)
 }
@@ -119,7 +128,10 @@ impl CsrfGuard {
         }
         let (parts, body) = request.into_parts();
         let Ok(bytes) = axum::body::to_bytes(body, self.max_body).await else {
-            return (Request::from_parts(parts, Body::empty()), Err(CsrfFailure::Token));
+            return (
+                Request::from_parts(parts, Body::empty()),
+                Err(CsrfFailure::TooLarge),
+            );
         };
         let sent = form_urlencoded::parse(&bytes)
             .find(|(key, _)| key == CSRF_FIELD)

@@ -91,7 +91,7 @@ pub async fn layer(State(envelope): State<Arc<Envelope>>, mut request: Request, 
     finish(&envelope, response, &id, &client, log, user)
 }
 
-/// Steps 5 to 8: authentication, the CSRF rules, the rate limit, and the
+/// Steps 5 to 8: authentication, the rate limit, the CSRF rules, and the
 /// handler.
 async fn authenticated(
     envelope: &Envelope,
@@ -109,7 +109,27 @@ async fn authenticated(
     )
     .await;
     let user = authentication.user();
-    // 6. A request the session cookie authenticates passes the CSRF rules
+    // 6. The rate limit, after authentication (a signed-in client spends
+    //    its user's budget) and before any other work the request asks for.
+    let admission = envelope
+        .rate_limit
+        .admit(request.method(), request.extensions(), &authentication, client)
+        .await;
+    let decision = match admission {
+        Admission::Refused(response) => return (response, user),
+        Admission::Allowed(decision) => Some(decision),
+        Admission::Unlimited => None,
+    };
+    let stamped = |mut response: Response| {
+        // Room for the headers the way out adds, grown once rather than
+        // step by step.
+        response.headers_mut().reserve(RESPONSE_HEADERS);
+        if let Some(decision) = &decision {
+            rate_limit::stamp_allowed(response.headers_mut(), decision);
+        }
+        response
+    };
+    // 7. A request the session cookie authenticates passes the CSRF rules
     //    (bearer tokens are exempt).
     if let Authentication::Session(session) = &authentication {
         let binding = Binding::of(Some(&session.id));
@@ -123,27 +143,12 @@ async fn authenticated(
                 request.extensions().get::<MatchedPath>().map(MatchedPath::as_str),
                 &Origin::of_extensions(request.extensions()),
             );
-            return (csrf::refused(failure), user);
+            return (stamped(csrf::refused(failure)), user);
         }
     }
-    // 7. The rate limit, after authentication: a signed-in client spends
-    //    its user's budget.
-    let admission = envelope
-        .rate_limit
-        .admit(request.method(), request.extensions(), &authentication, client)
-        .await;
     request.extensions_mut().insert(authentication);
     // 8. The handler, below the remaining layers.
-    if let Admission::Refused(response) = admission {
-        return (response, user);
-    }
-    let mut response = next.run(request).await;
-    // Room for the headers the way out adds, grown once rather than step
-    // by step.
-    response.headers_mut().reserve(RESPONSE_HEADERS);
-    if let Admission::Allowed(decision) = &admission {
-        rate_limit::stamp_allowed(response.headers_mut(), decision);
-    }
+    let response = stamped(next.run(request).await);
     (response, user)
 }
 

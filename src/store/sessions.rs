@@ -11,16 +11,32 @@ pub struct SessionRecord {
 }
 
 impl Store {
-    pub async fn insert_session(&self, id_hash: &[u8], user_id: i64, now: i64) -> Result<(), StoreError> {
-        with_pool!(self, pool => {
-            sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, seen_at) VALUES ($1, $2, $3, $3)")
-                .bind(id_hash)
-                .bind(user_id)
-                .bind(now)
-                .execute(pool)
-                .await?;
+    /// Stores a session, in the same statement that checks the user is
+    /// still enabled at `token_version`: a password change or disabling
+    /// that commits between the password check and this insert (and so
+    /// deleted the user's sessions before this one existed) makes it insert
+    /// nothing. `false` then.
+    pub async fn insert_session(
+        &self,
+        id_hash: &[u8],
+        user_id: i64,
+        token_version: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let inserted = with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO sessions (id_hash, user_id, created_at, seen_at) \
+                 SELECT $1, id, $3, $3 FROM users WHERE id = $2 AND token_version = $4 AND disabled = 0",
+            )
+            .bind(id_hash)
+            .bind(user_id)
+            .bind(now)
+            .bind(token_version)
+            .execute(pool)
+            .await?
+            .rows_affected()
         });
-        Ok(())
+        Ok(inserted == 1)
     }
 
     pub async fn find_session(&self, id_hash: &[u8]) -> Result<Option<SessionRecord>, StoreError> {

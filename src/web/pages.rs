@@ -17,7 +17,7 @@ use super::{cookies, templates::render};
 use crate::{
     audit::{Action, Origin, Outcome},
     auth::{csrf::Binding, extract::CurrentUser, names::Username, service::AuthError, session::SessionId},
-    http::{client::ClientInfo, csrf, error::ApiError, extract::Form},
+    http::{client::ClientInfo, csrf, error::ApiError},
     items::{fields::ItemForm, visible_to},
     routes::token::limit_username,
     state::AppState,
@@ -27,11 +27,15 @@ const STYLESHEET: &str = include_str!("../../static/app.css");
 /// Items shown on `/app`, newest first.
 const APP_PAGE_ITEMS: i64 = 100;
 
-/// The login form as the browser posts it.
-#[derive(Deserialize, ToSchema)]
+/// The login form as the browser posts it. Every field may be absent, so
+/// that the CSRF token is checked before anything else is said about the
+/// form (SPEC: a missing token is 403, whatever else is missing).
+#[derive(Default, Deserialize, ToSchema)]
 pub struct LoginForm {
+    #[serde(default)]
     username: String,
     #[schema(format = Password)]
+    #[serde(default)]
     password: String,
     csrf_token: Option<String>,
 }
@@ -55,10 +59,16 @@ fn no_store(mut response: Response) -> Response {
     response
 }
 
-/// A fresh CSRF token for `binding`, and the cookie that carries it.
-fn csrf_pair(state: &AppState, binding: Binding, https: bool) -> (String, HeaderValue) {
-    let token = state.csrf.key.issue(binding);
-    let cookie = cookies::set(cookies::names(https).csrf, &token, https);
+/// The CSRF token for `binding` and the cookie that carries it: the one
+/// the browser holds while it is still valid for this binding, so forms in
+/// other tabs keep working; a fresh one otherwise.
+fn csrf_pair(state: &AppState, headers: &HeaderMap, binding: Binding, https: bool) -> (String, HeaderValue) {
+    let name = cookies::names(https).csrf;
+    let token = match cookies::get(headers, name) {
+        Some(held) if state.csrf.key.verify(held, binding) => held.to_owned(),
+        _ => state.csrf.key.issue(binding),
+    };
+    let cookie = cookies::set(name, &token, https);
     (token, cookie)
 }
 
@@ -70,7 +80,12 @@ fn login_page(
     error: Option<&str>,
     username: &str,
 ) -> Result<Response, ApiError> {
-    let (token, cookie) = csrf_pair(state, Binding::of(session_cookie(headers, https).as_ref()), https);
+    let (token, cookie) = csrf_pair(
+        state,
+        headers,
+        Binding::of(session_cookie(headers, https).as_ref()),
+        https,
+    );
     let page = render(
         "login.html",
         context! { title => "Sign in", csrf_token => token, error, username },
@@ -105,9 +120,10 @@ pub async fn login(
     Extension(client): Extension<ClientInfo>,
     origin: Origin,
     headers: HeaderMap,
-    Form(form): Form<LoginForm>,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
     let https = client.https;
+    let form: LoginForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let previous = session_cookie(&headers, https);
     // No session yet, so the envelope has checked nothing: the form's token
     // is checked here, against the pre-login binding (login CSRF).
@@ -163,7 +179,23 @@ pub async fn login(
     if let Some(previous) = previous {
         state.sessions.end(&previous).await.map_err(ApiError::internal)?;
     }
-    let id = state.sessions.start(user.id).await.map_err(ApiError::internal)?;
+    let started = state
+        .sessions
+        .start(user.id, user.token_version)
+        .await
+        .map_err(ApiError::internal)?;
+    let Some(id) = started else {
+        // The password changed (or the user was disabled) while this
+        // login was being checked: the password it checked is stale.
+        return login_page(
+            &state,
+            &headers,
+            https,
+            StatusCode::UNAUTHORIZED,
+            Some("Incorrect username or password"),
+            &form.username,
+        );
+    };
     state.audit.record(
         Action::Login,
         Outcome::Success,
@@ -211,8 +243,7 @@ pub async fn logout(
 async fn app_page(
     state: &AppState,
     user: &CurrentUser,
-    binding: Binding,
-    https: bool,
+    (token, cookie): (String, HeaderValue),
     status: StatusCode,
     form: &ItemForm,
     errors: &[(&str, &str)],
@@ -237,7 +268,6 @@ async fn app_page(
         .iter()
         .map(|&(field, message)| context! { field, message })
         .collect();
-    let (token, cookie) = csrf_pair(state, binding, https);
     let page = render(
         "app.html",
         context! {
@@ -282,6 +312,7 @@ pub async fn app(
     State(state): State<AppState>,
     Extension(client): Extension<ClientInfo>,
     user: Option<CurrentUser>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (user, binding) = match signed_in(user) {
         Ok(signed_in) => signed_in,
@@ -290,8 +321,7 @@ pub async fn app(
     app_page(
         &state,
         &user,
-        binding,
-        client.https,
+        csrf_pair(&state, &headers, binding, client.https),
         StatusCode::OK,
         &ItemForm::default(),
         &[],
@@ -312,6 +342,7 @@ pub async fn add_item(
     State(state): State<AppState>,
     Extension(client): Extension<ClientInfo>,
     user: Option<CurrentUser>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let (user, binding) = match signed_in(user) {
@@ -333,8 +364,7 @@ pub async fn add_item(
             app_page(
                 &state,
                 &user,
-                binding,
-                client.https,
+                csrf_pair(&state, &headers, binding, client.https),
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &form,
                 &errors,
@@ -355,7 +385,7 @@ pub async fn csrf_token(
     headers: HeaderMap,
 ) -> Response {
     let binding = Binding::of(session_cookie(&headers, client.https).as_ref());
-    let (csrf_token, cookie) = csrf_pair(&state, binding, client.https);
+    let (csrf_token, cookie) = csrf_pair(&state, &headers, binding, client.https);
     no_store(([(header::SET_COOKIE, cookie)], Json(CsrfTokenBody { csrf_token })).into_response())
 }
 

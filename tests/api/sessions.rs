@@ -210,6 +210,10 @@ async fn a_person_signs_in_through_the_form_and_the_cookie_authenticates_the_api
     let html = page.text().await.unwrap();
     assert!(html.contains(r#"<label for="username">"#) && html.contains(r#"<label for="password">"#));
     assert_eq!(hidden_token(&html), browser.cookie("rampart_csrf"));
+    // A second tab gets the token the browser already holds: the first
+    // tab's form still works.
+    let again = browser.get("/login").await.text().await.unwrap();
+    assert_eq!(hidden_token(&again), hidden_token(&html));
 
     let signed_in = browser.post_login("alice", PASSWORD, &hidden_token(&html)).await;
     assert_eq!(signed_in.status(), 303);
@@ -247,6 +251,8 @@ async fn the_login_form_needs_its_csrf_token_and_right_credentials() {
     let token = hidden_token(&browser.get("/login").await.text().await.unwrap());
 
     for form in [
+        // Nothing at all: the token is judged first (403, not 422).
+        vec![],
         vec![("username", "alice"), ("password", PASSWORD)],
         vec![
             ("username", "alice"),
@@ -281,7 +287,12 @@ async fn unsafe_requests_by_cookie_need_this_sessions_token_and_a_same_site_orig
     let own_origin = format!("http://{}", server.addr);
 
     // Missing or wrong token.
-    assert_eq!(alice.create_item("none", &[]).await.status(), 403);
+    let none = alice.create_item("none", &[]).await;
+    assert_eq!(none.status(), 403);
+    assert!(
+        none.headers().contains_key("ratelimit-remaining"),
+        "a refusal still spends the budget"
+    );
     assert_eq!(
         alice
             .create_item("wrong", &[("x-csrf-token", "a.b")])
