@@ -33,9 +33,9 @@ const DEFAULT_HSTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs
 ///    must see every request and response, in this order: request id,
 ///    client IP and transport, CORS preflights (answered, or refused: 403
 ///    for a foreign origin) ([`cors`]), authentication (bearer token, else
-///    session cookie), the CSRF rules for requests the cookie authenticates
-///    ([`csrf`]), the rate limit, after authentication so a signed-in client
-///    spends its user's budget ([`rate_limit`]); then on the way out the
+///    session cookie), the rate limit, after authentication so a signed-in
+///    client spends its user's budget ([`rate_limit`]), the CSRF rules for
+///    requests the cookie authenticates ([`csrf`]); then on the way out the
 ///    `RateLimit-*` headers, CORS headers, error bodies, security headers,
 ///    the access log and metrics, so each sees every response of the layers
 ///    below;
