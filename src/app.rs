@@ -11,6 +11,7 @@ use crate::{
     audit::{self, Action, Auditor, Outcome},
     auth::{
         csrf::CsrfKey,
+        device::DeviceKey,
         invalidation::{self, Invalidations},
         keyring::{self, KeyRing},
         keys::KeySealer,
@@ -87,6 +88,7 @@ impl Application {
             PasswordHasher::new(),
             tokens.clone(),
             invalidations.clone(),
+            DeviceKey::new(&secret),
             &settings.auth,
         ));
         let public = bind(settings.bind).await?;
@@ -250,6 +252,11 @@ impl Upkeep {
                     }
                     if let Err(err) = self.sessions.purge().await {
                         tracing::warn!(error = %err, "purging expired sessions failed");
+                    }
+                    let forget_before = crate::store::now_ms()
+                        - i64::try_from(crate::auth::device::DEVICE_LIFETIME.as_millis()).unwrap_or(i64::MAX);
+                    if let Err(err) = self.store.purge_known_clients(forget_before).await {
+                        tracing::warn!(error = %err, "purging known clients failed");
                     }
                 }
                 () = shutdown.wait() => return,

@@ -132,6 +132,8 @@ impl Auditor {
         origin: &Origin,
     ) {
         let event = event(action, outcome, actor, target, origin);
+        // Logged from the stored form, so the log holds no more than the
+        // table does.
         tracing::info!(
             target: "rampart::audit",
             action = event.action.as_str(),
@@ -158,12 +160,25 @@ pub fn event(
 ) -> AuditRecord {
     AuditRecord {
         at: now_ms(),
-        actor: actor.map(str::to_owned),
+        actor: actor.map(bounded),
         action: action.as_str().to_owned(),
-        target: target.map(str::to_owned),
+        target: target.map(bounded),
         client_ip: origin.client_ip.map(|ip| ip.to_string()),
         request_id: origin.request_id.clone(),
         outcome: outcome.as_str().to_owned(),
+    }
+}
+
+/// The longest value an event keeps whole, in characters.
+pub const MAX_FIELD_CHARS: usize = 256;
+
+/// A value as an event keeps it: whole up to [`MAX_FIELD_CHARS`], else
+/// its start and a mark that it was cut (OWASP Logging cheat sheet; a
+/// client must not be able to grow the log or the audit table at will).
+pub fn bounded(value: &str) -> String {
+    match value.char_indices().nth(MAX_FIELD_CHARS) {
+        None => value.to_owned(),
+        Some((end, _)) => format!("{}...", &value[..end]),
     }
 }
 
@@ -195,5 +210,21 @@ async fn write(store: Store, mut events: mpsc::Receiver<AuditRecord>) {
             tracing::error!(error = %err, dropped = batch.len(), "storing audit events failed");
         }
         batch.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_cut() {
+        assert_eq!(bounded("alice"), "alice");
+        let exact = "é".repeat(MAX_FIELD_CHARS);
+        assert_eq!(bounded(&exact), exact);
+        let long = "x".repeat(300_000);
+        let cut = bounded(&long);
+        assert_eq!(cut.len(), MAX_FIELD_CHARS + 3);
+        assert!(cut.ends_with("..."));
     }
 }

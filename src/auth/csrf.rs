@@ -1,6 +1,8 @@
 //! CSRF tokens: OWASP's signed double-submit cookie. A token is
 //! `random.HMAC(key, binding || random)`, where the binding is the digest of
-//! the caller's session id (or a fixed value before login). The same token
+//! the caller's session id, or before login the digest of a random
+//! pre-session nonce held in its own cookie (OWASP CSRF cheat sheet,
+//! "pre-sessions"), so a login-form token is good for one browser only. The same token
 //! goes in a cookie and in the request (`X-CSRF-Token` or the form field
 //! `csrf_token`); the server checks that the two are equal and that the
 //! signature holds for the session the request belongs to, so a cookie and
@@ -8,7 +10,7 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::session::SessionId;
@@ -16,15 +18,31 @@ use crate::config::secret::SecretKey;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// What a token is bound to: a session, or "no session yet" (the login
+/// What a token is bound to: a session, or a pre-session nonce (the login
 /// form).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Binding([u8; 32]);
 
 impl Binding {
-    pub fn of(session: Option<&SessionId>) -> Self {
-        Self(session.map_or([0u8; 32], SessionId::digest))
+    pub fn session(session: &SessionId) -> Self {
+        Self(session.digest())
     }
+
+    /// The binding of a pre-session nonce; apart from every session's, as
+    /// the digest is of a prefixed value.
+    pub fn presession(nonce: &str) -> Self {
+        let mut digest = Sha256::new();
+        digest.update(b"rampart presession\0");
+        digest.update(nonce.as_bytes());
+        Self(digest.finalize().into())
+    }
+}
+
+/// A new pre-session nonce: 256 random bits.
+pub fn new_presession() -> String {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// The key tokens are signed with, derived from the server secret.
@@ -88,12 +106,19 @@ mod tests {
     #[test]
     fn a_token_verifies_for_its_binding_only() {
         let key = key();
-        let mine = Binding::of(Some(&SessionId::from_cookie("session-a")));
-        let theirs = Binding::of(Some(&SessionId::from_cookie("session-b")));
+        let mine = Binding::session(&SessionId::from_cookie("session-a"));
+        let theirs = Binding::session(&SessionId::from_cookie("session-b"));
         let token = key.issue(mine);
         assert!(matches(&key, &token, &token, mine));
         assert!(!matches(&key, &token, &token, theirs));
-        assert!(!matches(&key, &token, &token, Binding::of(None)));
+        assert!(!matches(&key, &token, &token, Binding::presession("session-a")));
+        let before_login = key.issue(Binding::presession(&new_presession()));
+        assert!(!matches(
+            &key,
+            &before_login,
+            &before_login,
+            Binding::presession(&new_presession())
+        ));
         assert!(
             !matches(&key, &token, &key.issue(mine), mine),
             "sent and cookie differ"
@@ -103,7 +128,7 @@ mod tests {
     #[test]
     fn forged_and_malformed_tokens_fail() {
         let key = key();
-        let binding = Binding::of(None);
+        let binding = Binding::presession(&new_presession());
         let token = key.issue(binding);
         let other_key = CsrfKey::new(&SecretKey::generate());
         assert!(!other_key.verify(&token, binding));

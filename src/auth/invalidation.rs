@@ -19,6 +19,14 @@ pub const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 /// instances and transactions committing late.
 const OVERLAP_MS: i64 = 3_000;
 
+/// A token's standing against what this instance knows.
+enum Standing {
+    Good,
+    Bad(TokenError),
+    /// Issued under a token version newer than the one known here.
+    Newer,
+}
+
 #[derive(Clone, Default)]
 struct State {
     /// By lower-case username; only users whose state is not the initial one.
@@ -53,11 +61,32 @@ impl Invalidations {
         Ok(this)
     }
 
-    /// Whether the token's user and `jti` are still in good standing.
-    pub fn check(&self, claims: &AccessClaims) -> Result<(), TokenError> {
+    /// Whether the token's user and `jti` are still in good standing. A
+    /// token newer than what this instance knows of its user (minted after
+    /// a change that another instance or process made) has that user's
+    /// state read at once, rather than refused until the next refresh:
+    /// the one case that costs a query, once per change.
+    pub async fn check(&self, claims: &AccessClaims) -> Result<(), TokenError> {
+        match self.standing(claims) {
+            Standing::Newer => {
+                if let Err(err) = self.reload_user(&claims.sub).await {
+                    tracing::warn!(error = %err, "reading a user's token state failed");
+                }
+                match self.standing(claims) {
+                    Standing::Good => Ok(()),
+                    Standing::Newer => Err(TokenError::UserInvalidated),
+                    Standing::Bad(err) => Err(err),
+                }
+            }
+            Standing::Good => Ok(()),
+            Standing::Bad(err) => Err(err),
+        }
+    }
+
+    fn standing(&self, claims: &AccessClaims) -> Standing {
         let state = self.state.load();
         if state.revoked.contains_key(&claims.jti) {
-            return Err(TokenError::Revoked);
+            return Standing::Bad(TokenError::Revoked);
         }
         let initial = UserState {
             token_version: 0,
@@ -72,8 +101,23 @@ impl Invalidations {
                 .copied()
                 .unwrap_or(initial)
         };
-        if user.disabled || user.token_version != claims.ver {
-            return Err(TokenError::UserInvalidated);
+        if claims.ver > user.token_version {
+            Standing::Newer
+        } else if user.disabled || user.token_version != claims.ver {
+            Standing::Bad(TokenError::UserInvalidated)
+        } else {
+            Standing::Good
+        }
+    }
+
+    /// Reads one user's state from the store.
+    async fn reload_user(&self, username: &str) -> Result<(), StoreError> {
+        if let Some(user) = self.store.find_user(username).await? {
+            let state = UserState {
+                token_version: user.token_version,
+                disabled: user.disabled,
+            };
+            self.note_user(&user.username, state).await;
         }
         Ok(())
     }
@@ -98,11 +142,20 @@ impl Invalidations {
         Ok(())
     }
 
-    /// Applies a change this instance made, without waiting for a refresh.
+    /// Applies a change this instance made (or read), without waiting for
+    /// a refresh. Versions only move forward.
     pub async fn note_user(&self, username: &str, user: UserState) {
         let _writer = self.write.lock().await;
         let mut state = State::clone(&self.state.load());
-        state.users.insert(username.to_lowercase(), user);
+        let key = username.to_lowercase();
+        if state
+            .users
+            .get(&key)
+            .is_some_and(|known| known.token_version > user.token_version)
+        {
+            return;
+        }
+        state.users.insert(key, user);
         self.state.store(Arc::new(state));
     }
 

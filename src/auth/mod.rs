@@ -2,6 +2,7 @@
 //! that carry the caller's identity into handlers.
 
 pub mod csrf;
+pub mod device;
 pub mod extract;
 pub mod invalidation;
 pub mod keyring;

@@ -1,13 +1,14 @@
 //! Accounts and tokens as the routes and the command line use them: log in,
 //! refresh, revoke, create users, change passwords and roles.
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use secrecy::SecretString;
 use sha2::Digest;
 
 use super::{
+    device::{DEVICE_LIFETIME, DeviceKey},
     invalidation::Invalidations,
     names::{Role, Username},
     password::{self, HashError, PasswordHasher, PasswordRejection, Verified},
@@ -15,6 +16,7 @@ use super::{
 };
 use crate::{
     config::AuthSettings,
+    ratelimit::{self, KnownClient},
     store::{NewUser, RefreshUse, Store, StoreError, UserChange, UserRecord, UserState, now_ms},
 };
 
@@ -61,6 +63,7 @@ pub struct AccountService {
     hasher: PasswordHasher,
     tokens: Arc<TokenService>,
     invalidations: Arc<Invalidations>,
+    devices: DeviceKey,
     settings: AuthSettings,
 }
 
@@ -87,6 +90,7 @@ impl AccountService {
         hasher: PasswordHasher,
         tokens: Arc<TokenService>,
         invalidations: Arc<Invalidations>,
+        devices: DeviceKey,
         settings: &AuthSettings,
     ) -> Self {
         Self {
@@ -94,6 +98,7 @@ impl AccountService {
             hasher,
             tokens,
             invalidations,
+            devices,
             settings: settings.clone(),
         }
     }
@@ -102,10 +107,53 @@ impl AccountService {
         &self.tokens
     }
 
-    /// The password grant (RFC 6749 section 4.3).
-    pub async fn login(&self, username: &str, password: SecretString) -> Result<TokenPair, AuthError> {
+    /// The password grant (RFC 6749 section 4.3). A success from `client`
+    /// makes it a known client of the user's for the login throttle.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: SecretString,
+        client: Option<IpAddr>,
+    ) -> Result<TokenPair, AuthError> {
         let user = self.check_password(username, password).await?;
-        self.issue_pair(&user, new_family()).await
+        if let Some(ip) = client {
+            self.store
+                .remember_client(user.id, &ratelimit::network(ip).to_string(), now_ms())
+                .await?;
+        }
+        self.start_family(&user).await
+    }
+
+    /// Whether `username` signed in successfully from this client lately:
+    /// the browser's device cookie if it names the user, else the client's
+    /// network ([`DEVICE_LIFETIME`] for both).
+    pub async fn known_client(
+        &self,
+        username: &Username,
+        ip: Option<IpAddr>,
+        device_cookie: Option<&str>,
+    ) -> Result<Option<KnownClient>, StoreError> {
+        let now = now_ms();
+        if let Some(device) =
+            device_cookie.and_then(|cookie| self.devices.verify(cookie, username.as_str(), now / 1000))
+        {
+            return Ok(Some(KnownClient::Device(device.0)));
+        }
+        let Some(ip) = ip else {
+            return Ok(None);
+        };
+        let network = ratelimit::network(ip);
+        let since = now - i64::try_from(DEVICE_LIFETIME.as_millis()).unwrap_or(i64::MAX);
+        let known = self
+            .store
+            .is_known_client(username.as_str(), &network.to_string(), since)
+            .await?;
+        Ok(known.then_some(KnownClient::Network(network)))
+    }
+
+    /// A device cookie's value for a browser where `username` just signed in.
+    pub fn device_cookie(&self, username: &str) -> String {
+        self.devices.issue(username, now_ms() / 1000)
     }
 
     /// The enabled user whose password this is. An unknown user costs the
@@ -135,10 +183,12 @@ impl AccountService {
         Ok(user)
     }
 
-    /// The refresh grant (RFC 6749 section 6): single use, rotated.
+    /// The refresh grant (RFC 6749 section 6): single use, rotated within
+    /// its family, which ends at its login's `refresh_token_ttl`.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
         let hash = refresh_hash(refresh_token);
-        match self.store.use_refresh_token(&hash, now_ms()).await? {
+        let now = now_ms();
+        match self.store.use_refresh_token(&hash, now).await? {
             RefreshUse::Rotated { family_id, user_id } => {
                 let user = self
                     .user_by_id(user_id)
@@ -147,7 +197,17 @@ impl AccountService {
                 if user.disabled {
                     return Err(AuthError::InvalidCredentials);
                 }
-                self.issue_pair(&user, family_id).await
+                let refresh_token = new_refresh_token();
+                // Refused when a concurrent reuse of the token just used
+                // revoked the family: the pair is never handed out.
+                if !self
+                    .store
+                    .rotate_refresh_family(&refresh_hash(&refresh_token), &family_id, now)
+                    .await?
+                {
+                    return Err(AuthError::InvalidCredentials);
+                }
+                self.pair(&user, refresh_token)
             }
             RefreshUse::Reused { .. } => Err(AuthError::RefreshReuse),
             RefreshUse::Invalid => Err(AuthError::InvalidCredentials),
@@ -158,16 +218,28 @@ impl AccountService {
         self.store.find_user_by_id(id).await
     }
 
-    async fn issue_pair(&self, user: &UserRecord, family_id: String) -> Result<TokenPair, AuthError> {
-        let (access_token, expires_in) =
-            self.tokens
-                .issue(&user.username, &user.roles, user.token_version)?;
+    /// A new refresh family for a login, and its first pair.
+    async fn start_family(&self, user: &UserRecord) -> Result<TokenPair, AuthError> {
         let refresh_token = new_refresh_token();
         let now = now_ms();
         let ttl = i64::try_from(self.settings.refresh_token_ttl.get().as_millis()).unwrap_or(i64::MAX / 4);
         self.store
-            .insert_refresh_token(&refresh_hash(&refresh_token), &family_id, user.id, now, now + ttl)
+            .start_refresh_family(
+                &refresh_hash(&refresh_token),
+                &new_family(),
+                user.id,
+                user.token_version,
+                now,
+                now.saturating_add(ttl),
+            )
             .await?;
+        self.pair(user, refresh_token)
+    }
+
+    fn pair(&self, user: &UserRecord, refresh_token: String) -> Result<TokenPair, AuthError> {
+        let (access_token, expires_in) =
+            self.tokens
+                .issue(&user.username, &user.roles, user.token_version)?;
         Ok(TokenPair {
             access_token,
             expires_in,

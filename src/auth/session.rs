@@ -98,19 +98,16 @@ impl Sessions {
             self.store.delete_session(&digest).await?;
             return Ok(None);
         }
-        let Some(user) = self.store.find_user_by_id(session.user_id).await? else {
-            return Ok(None);
-        };
-        if user.disabled {
+        if session.disabled {
             return Ok(None);
         }
         if now - session.seen_at >= TOUCH_INTERVAL_MS {
             self.store.touch_session(&digest, now).await?;
         }
         Ok(Some(SessionUser {
-            user_id: user.id,
-            username: user.username,
-            roles: user.roles,
+            user_id: session.user_id,
+            username: session.username,
+            roles: session.roles,
             id,
         }))
     }

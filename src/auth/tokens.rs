@@ -160,11 +160,11 @@ impl TokenService {
             if claims.exp + leeway < now {
                 return Err(TokenError::Expired);
             }
-            self.invalidations.check(&claims)?;
+            self.invalidations.check(&claims).await?;
             return Ok(claims);
         }
         let claims = Arc::new(self.verify_signed(token).await?);
-        self.invalidations.check(&claims)?;
+        self.invalidations.check(&claims).await?;
         self.verified.insert(token.to_owned(), claims.clone());
         Ok(claims)
     }

@@ -16,7 +16,7 @@ use axum::{
     extract::Request,
     response::{IntoResponse, Response},
 };
-use http::{HeaderMap, HeaderName, Method, StatusCode, header};
+use http::{HeaderMap, HeaderName, Method, StatusCode, Uri, header};
 
 use super::{cors::Cors, error::detail_response};
 use crate::{
@@ -66,7 +66,8 @@ impl CsrfGuard {
     }
 
     /// Layer 1: the browser says the request comes from another site.
-    pub fn cross_site(&self, headers: &HeaderMap, https: bool) -> bool {
+    /// `authority` is the request's own ([`authority`]).
+    pub fn cross_site(&self, headers: &HeaderMap, authority: Option<&str>, https: bool) -> bool {
         if headers
             .get("sec-fetch-site")
             .is_some_and(|site| site.as_bytes().eq_ignore_ascii_case(b"cross-site"))
@@ -85,18 +86,19 @@ impl CsrfGuard {
             // comes from. `Sec-Fetch-Site` above and the token decide.
             return false;
         }
-        !(is_own_origin(origin.as_bytes(), headers, https) || self.cors.allows(origin))
+        !(is_own_origin(origin.as_bytes(), authority, https) || self.cors.allows(origin))
     }
 
     /// Both layers, with the token `sent` in the request.
     pub fn verify(
         &self,
+        uri: &Uri,
         headers: &HeaderMap,
         sent: Option<&str>,
         binding: Binding,
         https: bool,
     ) -> Result<(), CsrfFailure> {
-        if self.cross_site(headers, https) {
+        if self.cross_site(headers, authority(uri, headers), https) {
             return Err(CsrfFailure::CrossSite);
         }
         let cookie = cookies::get(headers, cookies::names(https).csrf);
@@ -119,11 +121,17 @@ impl CsrfGuard {
             return (request, Ok(()));
         }
         if let Some(sent) = request.headers().get(CSRF_HEADER) {
-            let result = self.verify(request.headers(), sent.to_str().ok(), binding, https);
+            let result = self.verify(
+                request.uri(),
+                request.headers(),
+                sent.to_str().ok(),
+                binding,
+                https,
+            );
             return (request, result);
         }
         if !is_form(request.headers()) {
-            let result = self.verify(request.headers(), None, binding, https);
+            let result = self.verify(request.uri(), request.headers(), None, binding, https);
             return (request, result);
         }
         let (parts, body) = request.into_parts();
@@ -136,7 +144,7 @@ impl CsrfGuard {
         let sent = form_urlencoded::parse(&bytes)
             .find(|(key, _)| key == CSRF_FIELD)
             .map(|(_, value)| value.into_owned());
-        let result = self.verify(&parts.headers, sent.as_deref(), binding, https);
+        let result = self.verify(&parts.uri, &parts.headers, sent.as_deref(), binding, https);
         (Request::from_parts(parts, Body::from(bytes)), result)
     }
 }
@@ -155,10 +163,19 @@ fn is_form(headers: &HeaderMap) -> bool {
         .is_some_and(|ct| ct.as_bytes().starts_with(b"application/x-www-form-urlencoded"))
 }
 
+/// The authority the request addressed: the request target's (HTTP/2's
+/// `:authority`, or an absolute-form HTTP/1.1 target, which RFC 9112
+/// section 3.2.2 says overrides `Host`), else the `Host` header.
+pub fn authority<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<&'a str> {
+    uri.authority()
+        .map(http::uri::Authority::as_str)
+        .or_else(|| headers.get(header::HOST).and_then(|host| host.to_str().ok()))
+}
+
 /// Whether `origin` is this server as the request addressed it:
-/// `http(s)://` + the `Host` header.
-fn is_own_origin(origin: &[u8], headers: &HeaderMap, https: bool) -> bool {
-    let Some(host) = headers.get(header::HOST) else {
+/// `http(s)://` + its authority.
+fn is_own_origin(origin: &[u8], authority: Option<&str>, https: bool) -> bool {
+    let Some(host) = authority else {
         return false;
     };
     let scheme: &[u8] = if https { b"https://" } else { b"http://" };
@@ -195,21 +212,48 @@ mod tests {
     fn cross_site_by_fetch_metadata_or_foreign_origin() {
         let guard = guard(&["https://app.example.com"]);
         let host = ("host", "api.example.com");
-        assert!(guard.cross_site(&headers(&[host, ("sec-fetch-site", "cross-site")]), true));
-        assert!(!guard.cross_site(&headers(&[host, ("sec-fetch-site", "same-origin")]), true));
-        assert!(!guard.cross_site(&headers(&[host, ("origin", "https://api.example.com")]), true));
-        assert!(guard.cross_site(&headers(&[host, ("origin", "http://api.example.com")]), true));
-        assert!(!guard.cross_site(&headers(&[host, ("origin", "https://app.example.com")]), true));
-        assert!(guard.cross_site(&headers(&[host, ("origin", "https://evil.example.net")]), true));
+        let own = Some("api.example.com");
+        assert!(guard.cross_site(&headers(&[host, ("sec-fetch-site", "cross-site")]), own, true));
+        assert!(!guard.cross_site(&headers(&[host, ("sec-fetch-site", "same-origin")]), own, true));
+        assert!(!guard.cross_site(
+            &headers(&[host, ("origin", "https://api.example.com")]),
+            own,
+            true
+        ));
+        assert!(guard.cross_site(&headers(&[host, ("origin", "http://api.example.com")]), own, true));
+        assert!(!guard.cross_site(
+            &headers(&[host, ("origin", "https://app.example.com")]),
+            own,
+            true
+        ));
+        assert!(guard.cross_site(
+            &headers(&[host, ("origin", "https://evil.example.net")]),
+            own,
+            true
+        ));
         // `null` is what our own pages' forms send (no-referrer).
         assert!(!guard.cross_site(
             &headers(&[host, ("origin", "null"), ("sec-fetch-site", "same-origin")]),
+            own,
             true
         ));
         assert!(guard.cross_site(
             &headers(&[host, ("origin", "null"), ("sec-fetch-site", "cross-site")]),
+            own,
             true
         ));
-        assert!(!guard.cross_site(&headers(&[host]), true));
+        assert!(!guard.cross_site(&headers(&[host]), own, true));
+    }
+
+    #[test]
+    fn the_own_authority_is_the_targets_else_host() {
+        let h2: Uri = "https://api.example.com/items/".parse().unwrap();
+        let h1: Uri = "/items/".parse().unwrap();
+        let none = HeaderMap::new();
+        let host = headers(&[("host", "api.example.com:8443")]);
+        assert_eq!(authority(&h2, &none), Some("api.example.com"));
+        assert_eq!(authority(&h2, &host), Some("api.example.com"));
+        assert_eq!(authority(&h1, &host), Some("api.example.com:8443"));
+        assert_eq!(authority(&h1, &none), None);
     }
 }

@@ -5,14 +5,15 @@
 //! each `from_fn` layer boxes the rest of the stack per request; in this
 //! order they cost one box.
 
-use std::sync::Arc;
+use std::{panic::AssertUnwindSafe, sync::Arc, time::Duration};
 
 use axum::{
     extract::{Request, State},
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use http::{StatusCode, header};
+use futures_util::FutureExt;
+use http::{HeaderValue, StatusCode, header};
 
 use axum::extract::MatchedPath;
 
@@ -46,6 +47,9 @@ pub struct Envelope {
     pub csrf: Arc<CsrfGuard>,
     pub rate_limit: RateLimitStep,
     pub audit: Auditor,
+    /// `limits.request_timeout`: bounds steps 5 to 8, the session lookup
+    /// and the CSRF form read included.
+    pub request_timeout: Duration,
 }
 
 /// Headers the envelope may add to a response (rate limit, CORS, security
@@ -63,6 +67,7 @@ pub async fn layer(State(envelope): State<Arc<Envelope>>, mut request: Request, 
     // 3. The access log starts its clock.
     let log = AccessLog::start(&request);
     let origin = request.headers().get(header::ORIGIN).cloned();
+    let private = is_private_path(request.uri().path());
 
     let (mut response, user) = match envelope.cors.screen(&request) {
         // 4. OPTIONS is for CORS preflights from allowed origins only; they
@@ -80,15 +85,37 @@ pub async fn layer(State(envelope): State<Arc<Envelope>>, mut request: Request, 
         }
         Some(Screened::Foreign) => (error::detail_response(StatusCode::FORBIDDEN, CORS_REFUSED), None),
         Some(Screened::NotPreflight) => (StatusCode::METHOD_NOT_ALLOWED.into_response(), None),
+        // 5 to 8 run under one deadline and one panic guard: every step
+        // that reads the body or the database is bounded by
+        // `limits.request_timeout` (OWASP API4), and a panic anywhere
+        // becomes a 500 with the spec's body.
         None => {
-            let (response, user) = authenticated(&envelope, request, &client, next).await;
-            (response, user)
+            let steps = AssertUnwindSafe(authenticated(&envelope, request, &client, next)).catch_unwind();
+            match tokio::time::timeout(envelope.request_timeout, steps).await {
+                Ok(Ok((response, user))) => (response, user),
+                Ok(Err(panic)) => (error::panic_response(panic), None),
+                Err(_) => (StatusCode::SERVICE_UNAVAILABLE.into_response(), None),
+            }
         }
     };
     // 9. CORS: `Vary: Origin`, and for an allowed origin the right to read
     //    this response (429s and errors included).
     envelope.cors.decorate(origin.as_ref(), response.headers_mut());
+    // 10. Answers about a user, and the account routes, are never stored
+    //     by a cache (ASVS 5.0 14.3.2; RFC 6749 section 5.1 for /token).
+    if private || user.is_some() {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     finish(&envelope, response, &id, &client, log, user)
+}
+
+/// The routes whose every answer is private, whoever asks.
+fn is_private_path(path: &str) -> bool {
+    ["/token", "/users", "/admin"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
 }
 
 /// Steps 5 to 8: authentication, the rate limit, the CSRF rules, and the
@@ -132,7 +159,7 @@ async fn authenticated(
     // 7. A request the session cookie authenticates passes the CSRF rules
     //    (bearer tokens are exempt).
     if let Authentication::Session(session) = &authentication {
-        let binding = Binding::of(Some(&session.id));
+        let binding = Binding::session(&session.id);
         let (checked, result) = envelope.csrf.check(request, binding, client.https).await;
         request = checked;
         if let Err(failure) = result {
@@ -152,7 +179,7 @@ async fn authenticated(
     (response, user)
 }
 
-/// Steps 10 to 12, on every response.
+/// Steps 11 to 13, on every response.
 fn finish(
     envelope: &Envelope,
     response: Response,
@@ -161,12 +188,12 @@ fn finish(
     log: AccessLog,
     user: Option<CurrentUser>,
 ) -> Response {
-    // 10. Bare error statuses from below get the spec's body.
+    // 11. Bare error statuses from below get the spec's body.
     let mut response = error::fill_body(response, id);
-    // 11. Security headers and the request id, on every response.
+    // 12. Security headers and the request id, on every response.
     security_headers::apply(&mut response, client.https, &envelope.hsts);
     request_id::stamp(&mut response, id);
-    // 12. One log line and one metrics sample, for the final response.
+    // 13. One log line and one metrics sample, for the final response.
     log.finish(&response, id, client, user.as_ref().map(CurrentUser::username));
     response
 }

@@ -16,9 +16,8 @@ pub mod validation;
 use std::sync::Arc;
 
 use axum::{Router, extract::DefaultBodyLimit, middleware};
-use http::StatusCode;
 use tower::ServiceBuilder;
-use tower_http::{catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
+use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::{auth::tokens::TokenService, state::AppState};
 
@@ -32,17 +31,17 @@ const DEFAULT_HSTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs
 /// 1. the envelope ([`envelope::layer`]), one function for the steps that
 ///    must see every request and response, in this order: request id,
 ///    client IP and transport, CORS preflights (answered, or refused: 403
-///    for a foreign origin) ([`cors`]), authentication (bearer token, else
-///    session cookie), the rate limit, after authentication so a signed-in
-///    client spends its user's budget ([`rate_limit`]), the CSRF rules for
-///    requests the cookie authenticates ([`csrf`]); then on the way out the
-///    `RateLimit-*` headers, CORS headers, error bodies, security headers,
-///    the access log and metrics, so each sees every response of the layers
-///    below;
-/// 2. panics: a panicking handler becomes a bare 500 (the envelope gives it
-///    the spec's body), and the server lives on;
-/// 3. time-out: a request running past `limits.request_timeout` is answered 503;
-/// 4. body limit: bodies over `limits.max_body_bytes` are refused with 413.
+///    for a foreign origin) ([`cors`]); then, under one deadline
+///    (`limits.request_timeout`, answered 503) and one panic guard (a
+///    panic becomes a 500 and the server lives on): authentication (bearer
+///    token, else session cookie), the rate limit, after authentication so
+///    a signed-in client spends its user's budget ([`rate_limit`]), the
+///    CSRF rules for requests the cookie authenticates ([`csrf`]), and the
+///    handler; then on the way out the `RateLimit-*` headers, CORS
+///    headers, `Cache-Control: no-store` for private answers, error
+///    bodies, security headers, the access log and metrics, so each sees
+///    every response of the layers below;
+/// 2. body limit: bodies over `limits.max_body_bytes` are refused with 413.
 pub fn apply(routes: Router, state: &AppState, tokens: Arc<TokenService>) -> Router {
     let settings = &state.settings;
     let envelope = envelope::Envelope {
@@ -54,6 +53,7 @@ pub fn apply(routes: Router, state: &AppState, tokens: Arc<TokenService>) -> Rou
             audit: state.audit.clone(),
         },
         audit: state.audit.clone(),
+        request_timeout: settings.limits.request_timeout.get(),
         cors: cors::Cors::new(&settings.cors),
         proxies: Arc::new(client::TrustedProxies::new(
             settings.proxy.trusted.iter().map(|net| net.0),
@@ -71,11 +71,6 @@ pub fn apply(routes: Router, state: &AppState, tokens: Arc<TokenService>) -> Rou
             .layer(middleware::from_fn_with_state(
                 Arc::new(envelope),
                 envelope::layer,
-            ))
-            .layer(CatchPanicLayer::custom(error::panic_response))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                settings.limits.request_timeout.get(),
             ))
             .layer(RequestBodyLimitLayer::new(settings.limits.max_body_bytes))
             // The layer above is the one body limit; axum's own default of

@@ -28,7 +28,7 @@ use quick_cache::{
     sync::{Cache, DefaultLifecycle, EntryAction, EntryResult},
 };
 
-use super::{Backend, Decision, PolicyName, Subject};
+use super::{Backend, Decision, KnownClient, PolicyName, Subject};
 use crate::config::RatePolicy;
 
 /// Shards of each map: enough that workers rarely meet on one lock.
@@ -111,8 +111,18 @@ impl MemoryBackend {
             }
             Subject::Name(name) => {
                 hasher.write_u8(1);
-                for byte in name.bytes() {
-                    hasher.write_u8(byte.to_ascii_lowercase());
+                write_name(&mut hasher, name);
+            }
+            Subject::Known(name, client) => {
+                hasher.write_u8(2);
+                write_name(&mut hasher, name);
+                match client {
+                    KnownClient::Network(std::net::IpAddr::V4(v4)) => hasher.write(&v4.octets()),
+                    KnownClient::Network(std::net::IpAddr::V6(v6)) => hasher.write(&v6.octets()),
+                    KnownClient::Device(nonce) => {
+                        hasher.write_u8(0xff);
+                        hasher.write(&nonce);
+                    }
                 }
             }
         }
@@ -144,9 +154,30 @@ impl MemoryBackend {
     }
 }
 
+/// A user name, without ASCII case, and its end (so that a name and what
+/// follows it cannot be read another way).
+fn write_name(hasher: &mut impl Hasher, name: &str) {
+    for byte in name.bytes() {
+        hasher.write_u8(byte.to_ascii_lowercase());
+    }
+    hasher.write_usize(name.len());
+}
+
 impl Backend for MemoryBackend {
     async fn check(&self, policy: PolicyName, subject: Subject<'_>) -> Decision {
         self.check_now(policy, subject)
+    }
+
+    async fn refund(&self, policy: PolicyName, subject: Subject<'_>) {
+        let policy = &self.policies[policy.index()];
+        let interval = u64::try_from(policy.interval.as_nanos()).unwrap_or(u64::MAX);
+        // GCRA: one request is one interval of the theoretical arrival
+        // time. A time in the past reads as a whole budget, so moving it
+        // back can never give more than the whole budget.
+        let _ = policy.tracked.entry(&self.key(subject), None, |_, tat| {
+            *tat = tat.saturating_sub(interval);
+            EntryAction::Retain(())
+        });
     }
 }
 

@@ -61,19 +61,38 @@ pub enum Subject<'a> {
     /// A user name (authenticated, or attempted at login), compared without
     /// ASCII case, as user names are.
     Name(&'a str),
+    /// Login attempts for a user name from a client where that user signed
+    /// in successfully lately: a budget apart from the name's shared one,
+    /// so guessing from elsewhere cannot lock the owner out.
+    Known(&'a str, KnownClient),
+}
+
+/// A client known for a user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KnownClient {
+    /// An API client, by its network (see [`network`]).
+    Network(IpAddr),
+    /// A browser, by the nonce of its device cookie.
+    Device([u8; 16]),
+}
+
+/// The network that stands for one client: an IPv4 address, or the /64 of
+/// an IPv6 address, the smallest network a single host is usually given.
+pub fn network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(Ipv6Addr::from(prefix))
+        }
+    }
 }
 
 impl<'a> Subject<'a> {
-    /// The budget of a client address: IPv6 addresses share their /64, the
-    /// smallest network a single host is usually given.
+    /// The budget of a client address: IPv6 addresses share their /64, so
+    /// one host cannot mint fresh budgets from its prefix.
     pub fn ip(ip: IpAddr) -> Self {
-        match ip {
-            IpAddr::V4(_) => Self::Ip(ip),
-            IpAddr::V6(v6) => {
-                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                Self::Ip(IpAddr::V6(Ipv6Addr::from(prefix)))
-            }
-        }
+        Self::Ip(network(ip))
     }
 
     pub fn name(name: &'a str) -> Self {
@@ -105,6 +124,11 @@ impl Decision {
 pub trait Backend: Send + Sync {
     /// Spends one request of `subject`'s budget under `policy`, or refuses.
     fn check(&self, policy: PolicyName, subject: Subject<'_>) -> impl Future<Output = Decision> + Send;
+
+    /// Gives back one request that `check` allowed: for budgets that count
+    /// failures only, spent before the outcome is known (so a flood is
+    /// refused before any work) and returned on success.
+    fn refund(&self, policy: PolicyName, subject: Subject<'_>) -> impl Future<Output = ()> + Send;
 }
 
 /// A refused request: which policy refused it, and the budget's state.
@@ -174,6 +198,11 @@ impl RateLimits {
                 audit: self.audited.check(policy, subject).await.allowed(),
             })
         }
+    }
+
+    /// Gives back one request that `check` allowed (see [`Backend::refund`]).
+    pub async fn refund(&self, policy: PolicyName, subject: Subject<'_>) {
+        self.backend.refund(policy, subject).await;
     }
 
     /// How many subjects the policy's budgets are tracking now.

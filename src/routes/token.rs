@@ -1,11 +1,14 @@
 //! `POST /token` (OAuth2 password and refresh grants, RFC 6749 sections 4.3
 //! and 6) and `POST /token/revoke` (RFC 7009).
 
+use std::net::IpAddr;
+
 use axum::{
+    Extension,
     extract::State,
     response::{IntoResponse, Response},
 };
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -15,12 +18,14 @@ use crate::{
     auth::names::Username,
     auth::service::{AuthError, TokenPair},
     http::{
+        client::ClientInfo,
         error::{ApiError, ErrorBody, detail_response},
         extract::{Form, Json},
         validation::{LocPart, Source, ValidationIssue},
     },
-    ratelimit::{PolicyName, Subject},
+    ratelimit::{KnownClient, PolicyName, Subject},
     state::AppState,
+    web::cookies,
 };
 
 /// The token request, form-encoded.
@@ -87,11 +92,16 @@ fn unauthorized(detail: &str) -> Response {
 )]
 pub async fn token(
     State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
     origin: Origin,
+    headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Result<Response, ApiError> {
     let accounts = &state.accounts;
-    let attempted = form.username.clone();
+    let attempted = form
+        .username
+        .as_deref()
+        .map(|name| loggable_name(name).to_owned());
     let refreshing = form.grant_type.as_deref() == Some("refresh_token");
     let result = match form.grant_type.as_deref().unwrap_or("password") {
         "password" => {
@@ -99,10 +109,19 @@ pub async fn token(
             let password = form.password.ok_or_else(|| missing("password"))?;
             // A name that cannot exist cannot be guessed at: only valid
             // names spend (and fill) the per-name budgets.
-            if let Ok(name) = Username::parse(&username) {
-                limit_username(&state, name.as_str(), &origin).await?;
+            let attempt = match Username::parse(&username) {
+                Ok(name) => Some(
+                    throttle_password_check(&state, &name, &client, &headers, &origin, Budgets::Name).await?,
+                ),
+                Err(_) => None,
+            };
+            let result = accounts
+                .login(&username, SecretString::from(password), Some(client.ip))
+                .await;
+            if let (Some(attempt), Ok(_)) = (attempt, &result) {
+                attempt.succeeded(&state).await;
             }
-            accounts.login(&username, SecretString::from(password)).await
+            result
         }
         "refresh_token" => {
             let refresh_token = form.refresh_token.ok_or_else(|| missing("refresh_token"))?;
@@ -155,20 +174,107 @@ pub async fn token(
     }
 }
 
-/// Spends one attempt of `username`'s login budget (`login_per_username`),
-/// before any hashing: many client IPs guessing one user's password are
-/// stopped here (OWASP Authentication cheat sheet, "Account lockout", by
-/// throttling rather than locking).
-pub(crate) async fn limit_username(
+/// How an attempted user name is logged and audited: as typed when it is a
+/// valid name, else `"<invalid>"` (a password typed into the name field, or
+/// a megabyte of junk, never reaches the logs; ASVS 5.0 16.2.5).
+pub(crate) fn loggable_name(attempted: &str) -> &str {
+    match Username::parse(attempted) {
+        Ok(_) => attempted,
+        Err(_) => "<invalid>",
+    }
+}
+
+/// Which login budgets a password check spends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Budgets {
+    /// The name's (the client IP's `login` budget was spent by the
+    /// middleware, the route being under that policy).
+    Name,
+    /// The client IP's `login` budget and the name's: a password check
+    /// outside the login routes (the current password at a change).
+    IpAndName,
+}
+
+/// Spends one attempt of the login budgets before any hashing, or answers
+/// 429; the attempt gives them back if the password is right. The name's budget (`login_per_username`) stops guessing spread over
+/// many addresses; a client where the user signed in successfully in the
+/// last 30 days (by device cookie, else by address) spends a budget of its
+/// own, so that guessing from elsewhere cannot lock the owner out (OWASP
+/// Authentication cheat sheet, "Account lockout"; OWASP "Slow Down Online
+/// Guessing Attacks with Device Cookies").
+pub(crate) async fn throttle_password_check(
     state: &AppState,
-    username: &str,
+    username: &Username,
+    client: &ClientInfo,
+    headers: &HeaderMap,
+    origin: &Origin,
+    budgets: Budgets,
+) -> Result<LoginAttempt, ApiError> {
+    if budgets == Budgets::IpAndName {
+        spend(state, PolicyName::Login, Subject::ip(client.ip), None, origin).await?;
+    }
+    let device = cookies::get(headers, cookies::names(client.https).device);
+    let known = state
+        .accounts
+        .known_client(username, Some(client.ip), device)
+        .await
+        .map_err(ApiError::internal)?;
+    let attempt = LoginAttempt {
+        username: username.clone(),
+        known,
+        ip: (budgets == Budgets::IpAndName).then_some(client.ip),
+    };
+    spend(
+        state,
+        PolicyName::LoginPerUsername,
+        attempt.name_subject(),
+        Some(username.as_str()),
+        origin,
+    )
+    .await?;
+    Ok(attempt)
+}
+
+/// The login budgets one password check spent. The budgets count
+/// failures: a check that succeeds gives its share back.
+#[must_use = "a successful check gives its budget back"]
+pub(crate) struct LoginAttempt {
+    username: Username,
+    known: Option<KnownClient>,
+    /// The client IP whose `login` budget was spent here, if it was.
+    ip: Option<IpAddr>,
+}
+
+impl LoginAttempt {
+    fn name_subject(&self) -> Subject<'_> {
+        match self.known {
+            Some(client) => Subject::Known(self.username.as_str(), client),
+            None => Subject::name(self.username.as_str()),
+        }
+    }
+
+    /// The password was right.
+    pub(crate) async fn succeeded(self, state: &AppState) {
+        state
+            .limits
+            .refund(PolicyName::LoginPerUsername, self.name_subject())
+            .await;
+        if let Some(ip) = self.ip {
+            state.limits.refund(PolicyName::Login, Subject::ip(ip)).await;
+        }
+    }
+}
+
+/// Spends one request of `subject`'s budget under `policy`, or the 429,
+/// audited as a refusal of `actor` (the name that was tried).
+async fn spend(
+    state: &AppState,
+    policy: PolicyName,
+    subject: Subject<'_>,
+    actor: Option<&str>,
     origin: &Origin,
 ) -> Result<(), ApiError> {
-    let refusal = match state
-        .limits
-        .check(PolicyName::LoginPerUsername, Subject::name(username))
-        .await
-    {
+    let refusal = match state.limits.check(policy, subject).await {
         Ok(_) => return Ok(()),
         Err(refusal) => refusal,
     };
@@ -176,9 +282,8 @@ pub(crate) async fn limit_username(
         state.audit.record(
             Action::RateLimited,
             Outcome::Denied,
-            // As for failed logins: the name that was tried.
-            Some(username),
-            Some(PolicyName::LoginPerUsername.as_str()),
+            actor,
+            Some(policy.as_str()),
             origin,
         );
     }

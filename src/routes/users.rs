@@ -2,10 +2,11 @@
 //! `GET /protected_route`.
 
 use axum::{
+    Extension,
     extract::State,
     response::{IntoResponse, Response},
 };
-use http::StatusCode;
+use http::{HeaderMap, StatusCode};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -20,10 +21,12 @@ use crate::{
         service::NewUserError,
     },
     http::{
+        client::ClientInfo,
         error::{ApiError, ErrorBody, detail_response},
         extract::Json,
         validation::{LocPart, Source, ValidationIssue},
     },
+    routes::token::{Budgets, throttle_password_check},
     state::AppState,
     store::UserRecord,
 };
@@ -176,13 +179,22 @@ pub async fn me(State(state): State<AppState>, user: CurrentUser) -> Result<Json
 /// Change the caller's password; earlier tokens stop working.
 #[utoipa::path(post, path = "/users/me/password", tag = "users", security(("bearer" = [])),
     request_body = PasswordChange,
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 429, description = "Too many attempts", body = ErrorBody)))]
 pub async fn change_password(
     State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
     user: CurrentUser,
     origin: Origin,
+    headers: HeaderMap,
     Json(body): Json<PasswordChange>,
 ) -> Result<Response, ApiError> {
+    // Checking the current password is a login attempt: it spends the
+    // login budgets, or a stolen token or session becomes an unthrottled
+    // password oracle (ASVS 5.0 6.3.1; OWASP API2).
+    let name = Username::parse(user.username()).map_err(|_| ApiError::NotFound("User not found"))?;
+    let attempt =
+        throttle_password_check(&state, &name, &client, &headers, &origin, Budgets::IpAndName).await?;
     let changed = state
         .accounts
         .change_password(
@@ -191,6 +203,10 @@ pub async fn change_password(
             SecretString::from(body.new_password),
         )
         .await;
+    if matches!(changed, Ok(true) | Err(NewUserError::Password(_))) {
+        // The current password was right (whatever came of the new one).
+        attempt.succeeded(&state).await;
+    }
     match changed {
         Ok(true) => {
             state.audit.record(
@@ -210,10 +226,7 @@ pub async fn change_password(
                 None,
                 &origin,
             );
-            Ok(detail_response(
-                StatusCode::BAD_REQUEST,
-                "Current password is incorrect",
-            ))
+            Ok(detail_response(StatusCode::BAD_REQUEST, "Incorrect password"))
         }
         Err(NewUserError::Password(err)) => Err(password_issue("new_password", err)),
         Err(NewUserError::Hash(HashError::Busy)) => Err(busy()),

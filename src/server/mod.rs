@@ -11,7 +11,14 @@ mod idle;
 mod shutdown;
 pub mod tls;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use axum::Router;
 use hyper::body::Incoming;
@@ -116,6 +123,10 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let idle_timeout = limits.idle_timeout;
+        // However it trickles, a new connection has `idle_timeout` from
+        // here to deliver its first request (TLS handshake, HTTP/2 preface
+        // and first headers included).
+        let first_request_by = tokio::time::Instant::now() + idle_timeout;
         let builder = builder.clone();
         let watcher = graceful.watcher();
         match &transport {
@@ -123,7 +134,7 @@ pub async fn serve(
                 let app = app.clone();
                 tokio::spawn(async move {
                     let stream = IdleIo::new(stream, idle_timeout);
-                    serve_connection(&builder, stream, app, peer, false, watcher).await;
+                    serve_connection(&builder, stream, app, peer, false, watcher, first_request_by).await;
                     drop(permit);
                 });
             }
@@ -148,10 +159,12 @@ pub async fn serve(
                     .await;
                     match opened {
                         Ok(Some(Opened::Tls(stream))) => {
-                            serve_connection(&builder, stream, app, peer, true, watcher).await;
+                            serve_connection(&builder, stream, app, peer, true, watcher, first_request_by)
+                                .await;
                         }
                         Ok(Some(Opened::Plain(stream))) => {
-                            serve_connection(&builder, stream, plain, peer, false, watcher).await;
+                            serve_connection(&builder, stream, plain, peer, false, watcher, first_request_by)
+                                .await;
                         }
                         // A failed or slow handshake: rustls has sent its
                         // alert; the connection closes.
@@ -188,7 +201,14 @@ async fn speaks_tls(stream: &TcpStream) -> bool {
     matches!(stream.peek(&mut first).await, Ok(1) if first[0] == TLS_HANDSHAKE_RECORD)
 }
 
-/// Serves one connection until it closes or shutdown ends it.
+/// Serves one connection until it closes or shutdown ends it; closes it
+/// if no request has arrived by `first_request_by`.
+///
+/// hyper bounds an HTTP/1 header read, but the protocol detection of its
+/// auto builder (the 24-byte HTTP/2 preface) and the HTTP/2 handshake have
+/// no deadline, and the idle clock restarts at every byte: a client
+/// trickling the preface would hold a connection slot for as long as it
+/// likes (OWASP API4).
 async fn serve_connection<I>(
     builder: &Builder<TokioExecutor>,
     io: I,
@@ -196,15 +216,42 @@ async fn serve_connection<I>(
     peer: SocketAddr,
     tls: bool,
     watcher: Watcher,
+    first_request_by: tokio::time::Instant,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = TowerToHyperService::new(with_connection_info(app, peer, tls));
+    let first = Arc::new(FirstRequest::default());
+    let service = TowerToHyperService::new(with_connection_info(app, peer, tls, first.clone()));
     let connection = builder
         .serve_connection_with_upgrades(TokioIo::new(io), service)
         .into_owned();
     // Errors here are clients going away mid-request: nothing to do.
-    let _ = watcher.watch(connection).await;
+    let connection = watcher.watch(connection);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = &mut connection => return,
+        () = first.arrived.notified() => {}
+        // Dropping the connection closes it.
+        () = tokio::time::sleep_until(first_request_by) => return,
+    }
+    let _ = connection.await;
+}
+
+/// Whether a connection's first request has arrived.
+#[derive(Default)]
+struct FirstRequest {
+    seen: AtomicBool,
+    arrived: tokio::sync::Notify,
+}
+
+impl FirstRequest {
+    /// Called for every request; wakes the waiter once.
+    fn note(&self) {
+        if !self.seen.load(Ordering::Relaxed) && !self.seen.swap(true, Ordering::Relaxed) {
+            // A permit is stored if nobody waits yet.
+            self.arrived.notify_one();
+        }
+    }
 }
 
 /// Gives every request on a connection its peer address and transport.
@@ -212,6 +259,7 @@ fn with_connection_info(
     app: Router,
     peer: SocketAddr,
     tls: bool,
+    first: Arc<FirstRequest>,
 ) -> impl tower::Service<
     http::Request<Incoming>,
     Response = axum::response::Response,
@@ -219,6 +267,7 @@ fn with_connection_info(
     Future = impl Send,
 > + Clone {
     app.map_request(move |mut request: http::Request<Incoming>| {
+        first.note();
         request.extensions_mut().insert(Connection { peer, tls });
         request
     })

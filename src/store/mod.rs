@@ -8,6 +8,7 @@
 mod audit;
 mod items;
 mod keys;
+mod known_clients;
 mod leases;
 mod sessions;
 mod tokens;

@@ -2,12 +2,15 @@
 
 use super::{Store, StoreError, with_pool};
 
-/// A stored session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A stored session, with what a request needs of its user.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionRecord {
     pub user_id: i64,
     pub created_at: i64,
     pub seen_at: i64,
+    pub username: String,
+    pub roles: Vec<String>,
+    pub disabled: bool,
 }
 
 impl Store {
@@ -39,17 +42,34 @@ impl Store {
         Ok(inserted == 1)
     }
 
+    /// The session with this id hash and its user, in one query (a
+    /// request with a session cookie costs one round trip before the
+    /// rate limit).
     pub async fn find_session(&self, id_hash: &[u8]) -> Result<Option<SessionRecord>, StoreError> {
-        let row: Option<(i64, i64, i64)> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT user_id, created_at, seen_at FROM sessions WHERE id_hash = $1")
-                .bind(id_hash)
-                .fetch_optional(pool)
-                .await?
+        // One row per role (a user without roles gives one row, role NULL).
+        let rows: Vec<(i64, i64, i64, String, i64, Option<String>)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT s.user_id, s.created_at, s.seen_at, u.username, u.disabled, r.role \
+                 FROM sessions s JOIN users u ON u.id = s.user_id \
+                 LEFT JOIN user_roles r ON r.user_id = u.id \
+                 WHERE s.id_hash = $1",
+            )
+            .bind(id_hash)
+            .fetch_all(pool)
+            .await?
         });
-        Ok(row.map(|(user_id, created_at, seen_at)| SessionRecord {
+        let Some((user_id, created_at, seen_at, username, disabled, _)) = rows.first().cloned() else {
+            return Ok(None);
+        };
+        let mut roles: Vec<String> = rows.into_iter().filter_map(|row| row.5).collect();
+        roles.sort();
+        Ok(Some(SessionRecord {
             user_id,
             created_at,
             seen_at,
+            username,
+            roles,
+            disabled: disabled != 0,
         }))
     }
 

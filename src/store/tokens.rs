@@ -11,20 +11,36 @@ pub enum RefreshUse {
     /// It had been used before: its whole family is now revoked
     /// (RFC 6819 section 5.2.2.3, OAuth 2.0 Security BCP section 4.14).
     Reused { user_id: i64 },
-    /// Unknown, expired or revoked.
+    /// Unknown, expired or revoked, or its family is.
     Invalid,
 }
 
 impl Store {
-    pub async fn insert_refresh_token(
+    /// Starts a refresh family at a login, with its first token, in one
+    /// transaction. The family ends at `expires_at` whatever its rotations,
+    /// and as soon as the user's token version moves past `token_version`.
+    pub async fn start_refresh_family(
         &self,
         token_hash: &[u8],
         family_id: &str,
         user_id: i64,
-        created_at: i64,
+        token_version: i64,
+        now: i64,
         expires_at: i64,
     ) -> Result<(), StoreError> {
         with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO refresh_families (family_id, user_id, token_version, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(family_id)
+            .bind(user_id)
+            .bind(token_version)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(
                 "INSERT INTO refresh_tokens (token_hash, family_id, user_id, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5)",
@@ -32,22 +48,54 @@ impl Store {
             .bind(token_hash)
             .bind(family_id)
             .bind(user_id)
-            .bind(created_at)
+            .bind(now)
             .bind(expires_at)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
         });
         Ok(())
     }
 
+    /// Adds the next token of a family, unless the family was revoked in
+    /// the meantime (a concurrent reuse of its parent): `false` then, and
+    /// nothing is stored. The token expires with its family.
+    pub async fn rotate_refresh_family(
+        &self,
+        token_hash: &[u8],
+        family_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let inserted = with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO refresh_tokens (token_hash, family_id, user_id, created_at, expires_at) \
+                 SELECT $1, family_id, user_id, $3, expires_at FROM refresh_families \
+                 WHERE family_id = $2 AND revoked_at IS NULL AND expires_at > $3",
+            )
+            .bind(token_hash)
+            .bind(family_id)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(inserted == 1)
+    }
+
     /// Marks the refresh token used, atomically: of two concurrent uses of
-    /// one token, exactly one rotates and the other counts as reuse.
+    /// one token, exactly one rotates and the other counts as reuse. A
+    /// token is live only while its family is: not revoked, not past its
+    /// absolute end, started under the user's current token version, and
+    /// the user enabled (RFC 9700 section 4.14.2; ASVS 5.0 7.4.2, 7.4.3).
     pub async fn use_refresh_token(&self, token_hash: &[u8], now: i64) -> Result<RefreshUse, StoreError> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let claimed: Option<(String, i64)> = sqlx::query_as(
                 "UPDATE refresh_tokens SET used_at = $2 \
                  WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
+                 AND family_id IN (SELECT f.family_id FROM refresh_families f JOIN users u ON u.id = f.user_id \
+                     WHERE f.revoked_at IS NULL AND f.expires_at > $2 \
+                     AND f.token_version = u.token_version AND u.disabled = 0) \
                  RETURNING family_id, user_id",
             )
             .bind(token_hash)
@@ -66,11 +114,16 @@ impl Store {
                 .await?;
                 match used {
                     Some((family_id, user_id)) => {
-                        sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL")
-                            .bind(&family_id)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
+                        // The whole family, at family level: a child that a
+                        // concurrent use is issuing right now dies with it.
+                        sqlx::query(
+                            "UPDATE refresh_families SET revoked_at = $2 \
+                             WHERE family_id = $1 AND revoked_at IS NULL",
+                        )
+                        .bind(&family_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
                         RefreshUse::Reused { user_id }
                     }
                     None => RefreshUse::Invalid,
@@ -82,20 +135,25 @@ impl Store {
     }
 
     /// Revokes the family of the refresh token with this hash. True if
-    /// there was one.
+    /// there is such a token (revoked before or not).
     pub async fn revoke_refresh_family(&self, token_hash: &[u8], now: i64) -> Result<bool, StoreError> {
-        let affected = with_pool!(self, pool => {
-            sqlx::query(
-                "UPDATE refresh_tokens SET revoked_at = $2 WHERE revoked_at IS NULL AND family_id = \
-                 (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)",
-            )
-            .bind(token_hash)
-            .bind(now)
-            .execute(pool)
-            .await?
-            .rows_affected()
+        let family: Option<(String,)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(pool)
+                .await?
         });
-        Ok(affected > 0)
+        let Some((family_id,)) = family else {
+            return Ok(false);
+        };
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE refresh_families SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL")
+                .bind(&family_id)
+                .bind(now)
+                .execute(pool)
+                .await?;
+        });
+        Ok(true)
     }
 
     /// Records an access token as revoked until it expires.
@@ -137,6 +195,7 @@ impl Store {
     pub async fn purge_expired_tokens(&self, now: i64) -> Result<(), StoreError> {
         with_pool!(self, pool => {
             sqlx::query("DELETE FROM refresh_tokens WHERE expires_at <= $1").bind(now).execute(pool).await?;
+            sqlx::query("DELETE FROM refresh_families WHERE expires_at <= $1").bind(now).execute(pool).await?;
             sqlx::query("DELETE FROM revoked_access_tokens WHERE expires_at <= $1").bind(now).execute(pool).await?;
         });
         Ok(())

@@ -212,7 +212,11 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             if !enabled_after {
+                // Disabling ends what the user's credentials made: sessions
+                // and refresh families; enabling again revives none
+                // (ASVS 5.0 7.4.2).
                 sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query(REVOKE_FAMILIES).bind(id).bind(now).execute(&mut *tx).await?;
             }
             if let Some(roles) = roles {
                 sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
@@ -244,20 +248,25 @@ impl Store {
         let key = username.to_lowercase();
         let sql = if invalidate_tokens {
             "UPDATE users SET password_hash = $2, token_version = token_version + 1, updated_at = $3 \
-             WHERE username_key = $1"
+             WHERE username_key = $1 RETURNING id"
         } else {
-            "UPDATE users SET password_hash = $2 WHERE username_key = $1 AND $3 = $3"
+            "UPDATE users SET password_hash = $2 WHERE username_key = $1 AND $3 = $3 RETURNING id"
         };
+        let now = now_ms();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(sql).bind(&key).bind(hash).bind(now_ms()).execute(&mut *tx).await?;
-            if invalidate_tokens {
+            let changed: Option<(i64,)> = sqlx::query_as(sql)
+                .bind(&key)
+                .bind(hash)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let (true, Some((id,))) = (invalidate_tokens, changed) {
                 // A password change also ends every browser session (OWASP
-                // Session Management cheat sheet, "Renew the session ID").
-                sqlx::query("DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE username_key = $1)")
-                    .bind(&key)
-                    .execute(&mut *tx)
-                    .await?;
+                // Session Management cheat sheet, "Renew the session ID")
+                // and every refresh family (RFC 9700 section 4.14.2).
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query(REVOKE_FAMILIES).bind(id).bind(now).execute(&mut *tx).await?;
             }
             tx.commit().await?;
         });
@@ -292,6 +301,11 @@ impl Store {
             .collect())
     }
 }
+
+/// Ends every refresh family of a user (`$1`, at `$2`), inside the
+/// transaction that changes the user.
+const REVOKE_FAMILIES: &str =
+    "UPDATE refresh_families SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL";
 
 fn sorted(mut roles: Vec<String>) -> Vec<String> {
     roles.sort();

@@ -1,7 +1,9 @@
-//! The two cookies rampart sets, the session and the CSRF token: their
-//! names, their attributes, and reading them back.
+//! The cookies rampart sets (SPEC section 3, "Cookies"): the session, the
+//! CSRF token, the pre-session nonce that binds login-form CSRF tokens, and
+//! the device cookie of the login throttle; their names, their attributes,
+//! and reading them back.
 //!
-//! Both are `HttpOnly` (no script reads them; the CSRF token reaches pages
+//! All are `HttpOnly` (no script reads them; the CSRF token reaches pages
 //! in the HTML and `GET /csrftoken/`), `SameSite=Lax` and `Path=/`. Over
 //! HTTPS they are also `Secure` and carry the `__Host-` prefix, which a
 //! browser accepts only from the host itself over HTTPS with `Path=/` and
@@ -15,6 +17,8 @@ use http::{HeaderMap, HeaderValue, header};
 pub struct CookieNames {
     pub session: &'static str,
     pub csrf: &'static str,
+    pub presession: &'static str,
+    pub device: &'static str,
 }
 
 pub fn names(https: bool) -> CookieNames {
@@ -22,11 +26,15 @@ pub fn names(https: bool) -> CookieNames {
         CookieNames {
             session: "__Host-rampart_session",
             csrf: "__Host-rampart_csrf",
+            presession: "__Host-rampart_presession",
+            device: "__Host-rampart_device",
         }
     } else {
         CookieNames {
             session: "rampart_session",
             csrf: "rampart_csrf",
+            presession: "rampart_presession",
+            device: "rampart_device",
         }
     }
 }
@@ -49,6 +57,16 @@ pub fn set(name: &str, value: &str, https: bool) -> HeaderValue {
     let secure = if https { "; Secure" } else { "" };
     HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}"))
         .expect("cookie names and values are visible ASCII")
+}
+
+/// `Set-Cookie` for `name=value`, kept for `max_age`.
+pub fn set_lasting(name: &str, value: &str, https: bool, max_age: std::time::Duration) -> HeaderValue {
+    let secure = if https { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+        max_age.as_secs()
+    ))
+    .expect("cookie names and values are visible ASCII")
 }
 
 /// `Set-Cookie` that deletes cookie `name`.

@@ -7,7 +7,7 @@ use axum::{
     extract::State,
     response::{IntoResponse, Redirect, Response},
 };
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use minijinja::context;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -16,10 +16,17 @@ use utoipa::ToSchema;
 use super::{cookies, templates::render};
 use crate::{
     audit::{Action, Origin, Outcome},
-    auth::{csrf::Binding, extract::CurrentUser, names::Username, service::AuthError, session::SessionId},
+    auth::{
+        csrf::{Binding, new_presession},
+        device::DEVICE_LIFETIME,
+        extract::CurrentUser,
+        names::Username,
+        service::AuthError,
+        session::SessionId,
+    },
     http::{client::ClientInfo, csrf, error::ApiError},
     items::{fields::ItemForm, visible_to},
-    routes::token::limit_username,
+    routes::token::{Budgets, loggable_name, throttle_password_check},
     state::AppState,
 };
 
@@ -72,6 +79,33 @@ fn csrf_pair(state: &AppState, headers: &HeaderMap, binding: Binding, https: boo
     (token, cookie)
 }
 
+/// What the CSRF token of a page without a live session is bound to: the
+/// session the cookie names, if any, else the browser's pre-session nonce;
+/// with the cookie of a new nonce when the browser has none.
+fn pre_login_binding(headers: &HeaderMap, https: bool) -> (Binding, Option<HeaderValue>) {
+    if let Some(session) = session_cookie(headers, https) {
+        return (Binding::session(&session), None);
+    }
+    let name = cookies::names(https).presession;
+    match cookies::get(headers, name) {
+        Some(nonce) => (Binding::presession(nonce), None),
+        None => {
+            let nonce = new_presession();
+            (
+                Binding::presession(&nonce),
+                Some(cookies::set(name, &nonce, https)),
+            )
+        }
+    }
+}
+
+/// The CSRF token of a page without a live session, and its cookies.
+fn pre_login_pair(state: &AppState, headers: &HeaderMap, https: bool) -> (String, Vec<HeaderValue>) {
+    let (binding, presession) = pre_login_binding(headers, https);
+    let (token, cookie) = csrf_pair(state, headers, binding, https);
+    (token, presession.into_iter().chain([cookie]).collect())
+}
+
 fn login_page(
     state: &AppState,
     headers: &HeaderMap,
@@ -80,19 +114,16 @@ fn login_page(
     error: Option<&str>,
     username: &str,
 ) -> Result<Response, ApiError> {
-    let (token, cookie) = csrf_pair(
-        state,
-        headers,
-        Binding::of(session_cookie(headers, https).as_ref()),
-        https,
-    );
+    let (token, cookies) = pre_login_pair(state, headers, https);
     let page = render(
         "login.html",
         context! { title => "Sign in", csrf_token => token, error, username },
     )?;
-    Ok(no_store(
-        (status, [(header::SET_COOKIE, cookie)], page).into_response(),
-    ))
+    let mut response = (status, page).into_response();
+    for cookie in cookies {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(no_store(response))
 }
 
 /// The sign-in page.
@@ -119,6 +150,7 @@ pub async fn login(
     State(state): State<AppState>,
     Extension(client): Extension<ClientInfo>,
     origin: Origin,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -127,12 +159,11 @@ pub async fn login(
     let previous = session_cookie(&headers, https);
     // No session yet, so the envelope has checked nothing: the form's token
     // is checked here, against the pre-login binding (login CSRF).
-    if let Err(failure) = state.csrf.verify(
-        &headers,
-        form.csrf_token.as_deref(),
-        Binding::of(previous.as_ref()),
-        https,
-    ) {
+    let (binding, _) = pre_login_binding(&headers, https);
+    if let Err(failure) = state
+        .csrf
+        .verify(&uri, &headers, form.csrf_token.as_deref(), binding, https)
+    {
         state.audit.record(
             Action::CsrfRejected,
             Outcome::Denied,
@@ -142,20 +173,28 @@ pub async fn login(
         );
         return Ok(csrf::refused(failure));
     }
-    if let Ok(name) = Username::parse(&form.username) {
-        limit_username(&state, name.as_str(), &origin).await?;
-    }
+    let attempt = match Username::parse(&form.username) {
+        Ok(name) => {
+            Some(throttle_password_check(&state, &name, &client, &headers, &origin, Budgets::Name).await?)
+        }
+        Err(_) => None,
+    };
     let user = match state
         .accounts
         .check_password(&form.username, SecretString::from(form.password))
         .await
     {
-        Ok(user) => user,
+        Ok(user) => {
+            if let Some(attempt) = attempt {
+                attempt.succeeded(&state).await;
+            }
+            user
+        }
         Err(AuthError::InvalidCredentials) => {
             state.audit.record(
                 Action::Login,
                 Outcome::Failure,
-                Some(&form.username),
+                Some(loggable_name(&form.username)),
                 None,
                 &origin,
             );
@@ -210,8 +249,21 @@ pub async fn login(
         header::SET_COOKIE,
         cookies::set(names.session, id.expose(), https),
     );
-    // The pre-login token is spent; /app issues one bound to the session.
+    // The pre-login token and its nonce are spent; /app issues a token
+    // bound to the session.
     headers.append(header::SET_COOKIE, cookies::clear(names.csrf, https));
+    headers.append(header::SET_COOKIE, cookies::clear(names.presession, https));
+    // This browser is now known for this user: its login attempts keep a
+    // budget of their own (kept at logout).
+    headers.append(
+        header::SET_COOKIE,
+        cookies::set_lasting(
+            names.device,
+            &state.accounts.device_cookie(&user.username),
+            https,
+            DEVICE_LIFETIME,
+        ),
+    );
     Ok(no_store(response))
 }
 
@@ -295,7 +347,7 @@ async fn app_page(
 fn signed_in(user: Option<CurrentUser>) -> Result<(CurrentUser, Binding), Response> {
     match user {
         Some(CurrentUser::Session(session)) => {
-            let binding = Binding::of(Some(&session.id));
+            let binding = Binding::session(&session.id);
             Ok((CurrentUser::Session(session), binding))
         }
         _ => Err(no_store(Redirect::to("/login").into_response())),
@@ -384,9 +436,12 @@ pub async fn csrf_token(
     Extension(client): Extension<ClientInfo>,
     headers: HeaderMap,
 ) -> Response {
-    let binding = Binding::of(session_cookie(&headers, client.https).as_ref());
-    let (csrf_token, cookie) = csrf_pair(&state, &headers, binding, client.https);
-    no_store(([(header::SET_COOKIE, cookie)], Json(CsrfTokenBody { csrf_token })).into_response())
+    let (csrf_token, cookies) = pre_login_pair(&state, &headers, client.https);
+    let mut response = Json(CsrfTokenBody { csrf_token }).into_response();
+    for cookie in cookies {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    no_store(response)
 }
 
 /// The pages' stylesheet (no inline style anywhere, per the HTML CSP).

@@ -15,7 +15,7 @@ const PASSWORD: &str = "correct horse battery";
 
 /// A browser, reduced to what matters here: it keeps the cookies the
 /// server sets, sends them back, and does not follow redirects.
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     server: &'a TestServer,
     base: String,
     client: reqwest::Client,
@@ -23,11 +23,11 @@ struct Browser<'a> {
 }
 
 impl<'a> Browser<'a> {
-    fn new(server: &'a TestServer) -> Self {
+    pub(crate) fn new(server: &'a TestServer) -> Self {
         Self::with(server, server.url(""), server.client.clone())
     }
 
-    fn with(server: &'a TestServer, base: String, client: reqwest::Client) -> Self {
+    pub(crate) fn with(server: &'a TestServer, base: String, client: reqwest::Client) -> Self {
         Self {
             server,
             base: base.trim_end_matches('/').to_owned(),
@@ -36,7 +36,7 @@ impl<'a> Browser<'a> {
         }
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &mut self,
         method: Method,
         path: &str,
@@ -76,16 +76,16 @@ impl<'a> Browser<'a> {
         request.header("cookie", cookie)
     }
 
-    async fn get(&mut self, path: &str) -> Response {
+    pub(crate) async fn get(&mut self, path: &str) -> Response {
         self.send(Method::GET, path, &[], None).await
     }
 
-    async fn post_form(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
+    pub(crate) async fn post_form(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
         self.send(Method::POST, path, &[], Some(form)).await
     }
 
     /// `POST /login` as the form sends it.
-    async fn post_login(&mut self, username: &str, password: &str, csrf_token: &str) -> Response {
+    pub(crate) async fn post_login(&mut self, username: &str, password: &str, csrf_token: &str) -> Response {
         self.post_form(
             "/login",
             &[
@@ -98,20 +98,20 @@ impl<'a> Browser<'a> {
     }
 
     /// A CSRF token from `GET /csrftoken/` (its cookie is kept).
-    async fn csrf_token(&mut self) -> String {
+    pub(crate) async fn csrf_token(&mut self) -> String {
         let body: Value = self.get("/csrftoken/").await.json().await.unwrap();
         body["csrf_token"].as_str().unwrap().to_owned()
     }
 
     /// Signs in through the form, as a person would.
-    async fn sign_in(&mut self, username: &str, password: &str) -> Response {
+    pub(crate) async fn sign_in(&mut self, username: &str, password: &str) -> Response {
         let page = self.get("/login").await.text().await.unwrap();
         let token = hidden_token(&page);
         self.post_login(username, password, &token).await
     }
 
     /// `POST /items/` with a JSON body and extra headers.
-    async fn create_item(&mut self, name: &str, headers: &[(&str, &str)]) -> Response {
+    pub(crate) async fn create_item(&mut self, name: &str, headers: &[(&str, &str)]) -> Response {
         let mut request = self
             .client
             .post(format!("{}/items/", self.base))
@@ -123,7 +123,12 @@ impl<'a> Browser<'a> {
         request.send().await.unwrap()
     }
 
-    fn cookie(&self, name: &str) -> String {
+    /// Puts a cookie in the jar, as another site or a copied profile might.
+    pub(crate) fn set_cookie(&mut self, name: &str, value: &str) {
+        self.cookies.insert(name.to_owned(), value.to_owned());
+    }
+
+    pub(crate) fn cookie(&self, name: &str) -> String {
         self.cookies
             .get(name)
             .cloned()
@@ -162,7 +167,7 @@ fn set_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
 }
 
 /// The whole `Set-Cookie` line for `name`.
-fn set_cookie_line(response: &Response, name: &str) -> String {
+pub(crate) fn set_cookie_line(response: &Response, name: &str) -> String {
     response
         .headers()
         .get_all("set-cookie")
@@ -173,7 +178,7 @@ fn set_cookie_line(response: &Response, name: &str) -> String {
 }
 
 /// The value of the form's hidden `csrf_token` field.
-fn hidden_token(page: &str) -> String {
+pub(crate) fn hidden_token(page: &str) -> String {
     let marker = r#"name="csrf_token" value=""#;
     let start = page.find(marker).expect("a csrf_token field") + marker.len();
     page[start..start + page[start..].find('"').unwrap()].to_owned()
