@@ -8,6 +8,7 @@ mod auth;
 mod config;
 mod cors;
 mod errors;
+mod hardening_edges;
 mod items;
 mod lifecycle;
 mod middleware;
