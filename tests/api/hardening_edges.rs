@@ -1,6 +1,9 @@
-//! Hardening at the edges: `X-Forwarded-For` entries with ports.
+//! Hardening at the edges: `X-Forwarded-For` entries with ports, and the
+//! `docs` switch.
 
 use std::net::IpAddr;
+
+use serde_json::{Value, json};
 
 use crate::helpers::{TestConfig, TestServer};
 
@@ -51,4 +54,31 @@ async fn forwarded_entries_with_a_port_are_keyed_by_their_address() {
         via_proxy("198.51.100.8:4711", "port-4").await.unwrap().status(),
         200
     );
+}
+
+#[tokio::test]
+async fn docs_false_hides_the_document_and_its_viewer() {
+    let server = TestServer::start_with(TestConfig::default().env("RAMPART_DOCS", "false")).await;
+    for path in [
+        "/docs",
+        "/docs/",
+        "/docs/swagger-ui.css",
+        "/docs/swagger-initializer.js",
+        "/openapi.json",
+    ] {
+        let response = server.get(path).await;
+        assert_eq!(response.status(), 404, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body, json!({"detail": "Not Found"}), "{path}");
+    }
+    // The API itself is unaffected.
+    assert_eq!(server.get("/").await.status(), 200);
+
+    // The default serves them; so does `docs = true` in the file.
+    for config in [TestConfig::default(), TestConfig::default().toml("docs = true\n")] {
+        let server = TestServer::start_with(config).await;
+        for path in ["/docs", "/docs/swagger-ui.css", "/openapi.json"] {
+            assert_eq!(server.get(path).await.status(), 200, "{path}");
+        }
+    }
 }
