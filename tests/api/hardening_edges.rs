@@ -1,5 +1,5 @@
-//! Hardening at the edges: `X-Forwarded-For` entries with ports, and the
-//! `docs` switch.
+//! Hardening at the edges: `X-Forwarded-For` entries with ports, the
+//! `docs` switch, and links in item descriptions.
 
 use std::net::IpAddr;
 
@@ -81,4 +81,38 @@ async fn docs_false_hides_the_document_and_its_viewer() {
             assert_eq!(server.get(path).await.status(), 200, "{path}");
         }
     }
+}
+
+#[tokio::test]
+async fn item_descriptions_keep_only_absolute_web_and_mail_links() {
+    let server = TestServer::start().await;
+    server.create_user("alice", "Alice-s3cure-passphrase", &[]);
+    let alice = server.login("alice", "Alice-s3cure-passphrase").await;
+    let description = concat!(
+        r#"<a href="//evil.example/phish">a</a>"#,
+        r#"<a href="\\evil.example/x">b</a>"#,
+        r#"<a href="/local">c</a>"#,
+        r#"<a href="https://example.com/" title="t" hreflang="en" lang="en">d</a>"#,
+        r#"<a href="mailto:team@example.com">e</a>"#,
+    );
+    let response = server
+        .client
+        .post(server.url("/items/"))
+        .bearer_auth(&alice.access_token)
+        .json(&json!({"name": "links", "price": 1, "description": description}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let item: Value = response.json().await.unwrap();
+    assert_eq!(
+        item["description"],
+        concat!(
+            r#"<a rel="noopener noreferrer">a</a>"#,
+            r#"<a rel="noopener noreferrer">b</a>"#,
+            r#"<a rel="noopener noreferrer">c</a>"#,
+            r#"<a href="https://example.com/" rel="noopener noreferrer">d</a>"#,
+            r#"<a href="mailto:team@example.com" rel="noopener noreferrer">e</a>"#,
+        )
+    );
 }
