@@ -1,11 +1,12 @@
 //! Hardening at the edges: `X-Forwarded-For` entries with ports, the
-//! `docs` switch, and links in item descriptions.
+//! `docs` switch, links in item descriptions, low-entropy secrets and
+//! over-broad trusted proxies.
 
 use std::net::IpAddr;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestConfig, TestServer};
+use crate::helpers::{TestConfig, TestServer, run_cli};
 
 /// A client whose connections come from `ip` (any 127.0.0.0/8 address
 /// reaches the server on 127.0.0.1).
@@ -115,4 +116,99 @@ async fn item_descriptions_keep_only_absolute_web_and_mail_links() {
             r#"<a href="mailto:team@example.com" rel="noopener noreferrer">e</a>"#,
         )
     );
+}
+
+#[test]
+fn low_entropy_secrets_are_refused_like_weak_ones() {
+    for secret in [
+        "changeme".repeat(4),
+        "ab".repeat(16),
+        "0123456789abcdef".repeat(2),
+        "password".repeat(4),
+        "abcdabcdabcdeeeedddcccbbbaaa-+-+-+".to_owned(),
+    ] {
+        let config = TestConfig::default().env("RAMPART_SECRET_KEY", &secret);
+        let check = run_cli(&config, &["config", "check"], "");
+        assert_eq!(check.code, Some(1), "{secret}: {check:?}");
+        assert!(
+            check.stdout.contains("error: secret: the secret "),
+            "{}",
+            check.stdout
+        );
+        // A server in development refuses it too, with one sentence.
+        let serve = run_cli(&config, &["serve"], "");
+        assert_eq!(serve.code, Some(2), "{secret}: {serve:?}");
+        assert!(serve.stderr.contains("secret"), "{}", serve.stderr);
+        for output in [&check.stdout, &check.stderr, &serve.stdout, &serve.stderr] {
+            assert!(!output.contains(&secret), "the secret is never printed: {output}");
+        }
+    }
+    // What `openssl rand -hex 32` and `openssl rand -base64 32` make passes.
+    for secret in [
+        "d763480fc97cc7bfa4207390fb1f0d8759aa5cf009ef9ad22b451cf560b7e325",
+        "LafPNiJg7HdNIAVdVuVGOn6HGH4998NS5pZjNpvG8SQ=",
+    ] {
+        let config = TestConfig::default().env("RAMPART_SECRET_KEY", secret);
+        let check = run_cli(&config, &["config", "check"], "");
+        assert_eq!(check.code, Some(0), "{secret}: {check:?}");
+        assert!(!check.stdout.contains("secret"), "{}", check.stdout);
+    }
+}
+
+#[test]
+fn trusting_every_address_as_a_proxy_is_an_error_in_production_and_a_warning_otherwise() {
+    let everything = TestConfig::default().env("RAMPART_PROXY__TRUSTED", "0.0.0.0/0, ::/0");
+    let production = everything.clone().env("RAMPART_ENV", "production");
+    let check = run_cli(&production, &["config", "check"], "");
+    assert_eq!(check.code, Some(1), "{check:?}");
+    for net in ["0.0.0.0/0", "::/0"] {
+        let line = check
+            .stdout
+            .lines()
+            .find(|line| line.contains(net))
+            .unwrap_or_else(|| panic!("a finding names {net}: {}", check.stdout));
+        assert!(line.starts_with("error: proxy.trusted: "), "{line}");
+    }
+    let serve = run_cli(&production, &["serve"], "");
+    assert_eq!(serve.code, Some(2), "{serve:?}");
+    assert!(serve.stderr.contains("proxy.trusted"), "{}", serve.stderr);
+    assert_eq!(serve.stderr.trim().lines().count(), 1, "{}", serve.stderr);
+
+    let check = run_cli(&everything, &["config", "check"], "");
+    assert_eq!(check.code, Some(0), "{check:?}");
+    assert!(
+        check
+            .stdout
+            .contains("warning: proxy.trusted: 0.0.0.0/0 holds every address"),
+        "{}",
+        check.stdout
+    );
+
+    // A prefix broader than /8 is as bad; a public range (a CDN's) warns.
+    let broad = production_trusting("2.0.0.0/7");
+    assert_eq!(broad.code, Some(1), "{broad:?}");
+    assert!(
+        broad
+            .stdout
+            .contains("error: proxy.trusted: 2.0.0.0/7 is broader than /8"),
+        "{}",
+        broad.stdout
+    );
+    let public = production_trusting("104.16.0.0/13, 10.0.0.0/8");
+    assert_eq!(public.code, Some(0), "{public:?}");
+    assert!(
+        public
+            .stdout
+            .contains("warning: proxy.trusted: 104.16.0.0/13 holds public addresses"),
+        "{}",
+        public.stdout
+    );
+    assert!(!public.stdout.contains("10.0.0.0/8"), "{}", public.stdout);
+}
+
+fn production_trusting(nets: &str) -> crate::helpers::CliOutput {
+    let config = TestConfig::default()
+        .env("RAMPART_ENV", "production")
+        .env("RAMPART_PROXY__TRUSTED", nets);
+    run_cli(&config, &["config", "check"], "")
 }
