@@ -1,6 +1,6 @@
 //! Hardening at the edges: `X-Forwarded-For` entries with ports, the
-//! `docs` switch, links in item descriptions, low-entropy secrets and
-//! over-broad trusted proxies.
+//! `docs` switch, links in item descriptions, low-entropy secrets,
+//! over-broad trusted proxies, and passwords built from context words.
 
 use std::net::IpAddr;
 
@@ -211,4 +211,70 @@ fn production_trusting(nets: &str) -> crate::helpers::CliOutput {
         .env("RAMPART_ENV", "production")
         .env("RAMPART_PROXY__TRUSTED", nets);
     run_cli(&config, &["config", "check"], "")
+}
+
+/// The 422 of a refused password: its `loc` and its message.
+async fn refused_password(response: reqwest::Response, what: &str) -> (Value, String) {
+    assert_eq!(response.status(), 422, "{what}");
+    let body: Value = response.json().await.unwrap();
+    let issue = &body["detail"][0];
+    (issue["loc"].clone(), issue["msg"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn passwords_built_from_the_username_or_the_product_name_are_refused() {
+    let server =
+        TestServer::start_with(TestConfig::default().env("RAMPART_PUBLIC_REGISTRATION", "true")).await;
+    for (username, password) in [
+        ("rampartuser", "rampartuser"),
+        ("bob.smith", "bob.smith123"),
+        ("carol", "rampart-api-2024"),
+    ] {
+        let response = server
+            .post_json("/users", &json!({"username": username, "password": password}))
+            .await;
+        let (loc, msg) = refused_password(response, password).await;
+        assert_eq!(loc, json!(["body", "password"]), "{username}");
+        assert!(msg.contains("built from the username"), "{msg}");
+    }
+    // Ordinary strong passwords still pass, for the same names.
+    for (username, password) in [
+        ("rampartuser", "Zq8#mT2!vL9p"),
+        ("bob.smith", "correct horse battery staple"),
+        ("carol", "Carol-s3cure-passphrase"),
+    ] {
+        let response = server
+            .post_json("/users", &json!({"username": username, "password": password}))
+            .await;
+        assert_eq!(response.status(), 201, "{username}");
+    }
+
+    // A new password follows the same rule; its `loc` is its own field.
+    let carol = server.login("carol", "Carol-s3cure-passphrase").await;
+    let change = |new_password: &str| {
+        server
+            .client
+            .post(server.url("/users/me/password"))
+            .bearer_auth(&carol.access_token)
+            .json(&json!({"current_password": "Carol-s3cure-passphrase", "new_password": new_password}))
+            .send()
+    };
+    let (loc, _) = refused_password(change("Carol-2024!").await.unwrap(), "Carol-2024!").await;
+    assert_eq!(loc, json!(["body", "new_password"]));
+    let (loc, _) = refused_password(change("rampart-api-2024").await.unwrap(), "rampart-api-2024").await;
+    assert_eq!(loc, json!(["body", "new_password"]));
+    assert_eq!(change("Carol-n3w-passphrase").await.unwrap().status(), 204);
+
+    // So does the command line.
+    let output = server.cli(
+        &["user", "create", "--username", "rampartuser2"],
+        "rampartuser2\n",
+    );
+    assert_eq!(output.code, Some(2), "{output:?}");
+    assert!(
+        output.stderr.contains("built from the username"),
+        "{}",
+        output.stderr
+    );
+    assert!(!output.stderr.contains("rampartuser2"), "{}", output.stderr);
 }
