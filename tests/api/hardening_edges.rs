@@ -1,6 +1,7 @@
 //! Hardening at the edges: `X-Forwarded-For` entries with ports, the
 //! `docs` switch, links in item descriptions, low-entropy secrets,
-//! over-broad trusted proxies, and passwords built from context words.
+//! over-broad trusted proxies, passwords built from context words, the
+//! database's file modes and the development certificate.
 
 use std::net::IpAddr;
 
@@ -277,4 +278,103 @@ async fn passwords_built_from_the_username_or_the_product_name_are_refused() {
         output.stderr
     );
     assert!(!output.stderr.contains("rampartuser2"), "{}", output.stderr);
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[tokio::test]
+async fn the_sqlite_database_and_its_wal_and_shm_are_readable_by_their_owner_only() {
+    let server = TestServer::start().await;
+    // A write, so the write-ahead log holds something.
+    server.create_user("alice", "Alice-s3cure-passphrase", &[]);
+    server.login("alice", "Alice-s3cure-passphrase").await;
+    let database = server.database();
+    for suffix in ["", "-wal", "-shm"] {
+        let path = std::path::PathBuf::from(format!("{}{suffix}", database.display()));
+        assert_eq!(format!("{:o}", mode(&path)), "600", "{}", path.display());
+    }
+}
+
+#[test]
+fn cert_dev_writes_a_90_day_certificate_named_for_its_hosts_with_key_identifiers() {
+    use x509_parser::{extensions::GeneralName, prelude::*};
+
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_cli(
+        &TestConfig::default(),
+        &[
+            "cert",
+            "dev",
+            "--host",
+            "localhost",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(output.code, Some(0), "{output:?}");
+    let pem = std::fs::read(dir.path().join("cert.pem")).unwrap();
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+    let cert = pem.parse_x509().unwrap();
+
+    // localhost, and the addresses it stands for.
+    let names: Vec<String> = cert
+        .subject_alternative_name()
+        .unwrap()
+        .expect("subject alternative names")
+        .value
+        .general_names
+        .iter()
+        .map(|name| match name {
+            GeneralName::DNSName(dns) => (*dns).to_owned(),
+            GeneralName::IPAddress(ip) => match ip.len() {
+                4 => IpAddr::from(<[u8; 4]>::try_from(*ip).unwrap()).to_string(),
+                _ => IpAddr::from(<[u8; 16]>::try_from(*ip).unwrap()).to_string(),
+            },
+            other => panic!("unexpected name {other:?}"),
+        })
+        .collect();
+    assert_eq!(names, ["localhost", "127.0.0.1", "::1"]);
+
+    // The first host is the common name.
+    let common_names: Vec<&str> = cert
+        .subject()
+        .iter_common_name()
+        .map(|cn| cn.as_str().unwrap())
+        .collect();
+    assert_eq!(common_names, ["localhost"]);
+
+    // 90 days, starting now.
+    let validity = cert.validity();
+    let days = (validity.not_after.timestamp() - validity.not_before.timestamp()) / 86_400;
+    assert_eq!(days, 90);
+    let now = chrono::Utc::now().timestamp();
+    assert!(
+        (validity.not_before.timestamp() - now).abs() < 600,
+        "{validity:?}"
+    );
+
+    // Subject and authority key identifiers, the same key for a self-signed
+    // certificate.
+    let mut subject_key = None;
+    let mut authority_key = None;
+    for extension in cert.extensions() {
+        match extension.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(id) => subject_key = Some(id.0.to_vec()),
+            ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                authority_key = aki.key_identifier.as_ref().map(|id| id.0.to_vec());
+            }
+            _ => {}
+        }
+    }
+    let subject_key = subject_key.expect("a subject key identifier");
+    assert!(!subject_key.is_empty());
+    assert_eq!(authority_key, Some(subject_key));
 }
