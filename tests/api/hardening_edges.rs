@@ -1,7 +1,8 @@
 //! Hardening at the edges: `X-Forwarded-For` entries with ports, the
 //! `docs` switch, links in item descriptions, low-entropy secrets,
 //! over-broad trusted proxies, passwords built from context words, the
-//! database's file modes and the development certificate.
+//! database's file modes, the development certificate, and the hosts the
+//! HTTPS redirect goes to.
 
 use std::net::IpAddr;
 
@@ -377,4 +378,104 @@ fn cert_dev_writes_a_90_day_certificate_named_for_its_hosts_with_key_identifiers
     let subject_key = subject_key.expect("a subject key identifier");
     assert!(!subject_key.is_empty());
     assert_eq!(authority_key, Some(subject_key));
+}
+
+/// `GET path` in plain HTTP/1.1 to `addr` with a `Host` header of our
+/// choosing: the status, the `Location` header and the body.
+async fn get_with_host(addr: std::net::SocketAddr, path: &str, host: &str) -> (u16, Option<String>, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status: {answer}"));
+    let location = head
+        .lines()
+        .find_map(|line| line.strip_prefix("location: ").map(str::to_owned));
+    (status, location, body.to_owned())
+}
+
+fn cert_dev(dir: &std::path::Path, host: &str) {
+    let output = run_cli(
+        &TestConfig::default(),
+        &["cert", "dev", "--host", host, "--out", dir.to_str().unwrap()],
+        "",
+    );
+    assert_eq!(output.code, Some(0), "{output:?}");
+}
+
+#[tokio::test]
+async fn the_https_redirect_goes_only_to_hosts_the_certificate_names() {
+    let certs = tempfile::tempdir().unwrap();
+    cert_dev(certs.path(), "localhost");
+    let server = TestServer::start_with(
+        TestConfig::default()
+            .env(
+                "RAMPART_TLS__CERT",
+                certs.path().join("cert.pem").to_str().unwrap(),
+            )
+            .env("RAMPART_TLS__KEY", certs.path().join("key.pem").to_str().unwrap())
+            .env("RAMPART_TLS__REDIRECT_HTTP_FROM", "127.0.0.1:0"),
+    )
+    .await;
+    let tls_port = server.addr.port();
+    let listeners = [server.redirect_addr.expect("a redirect listener"), server.addr];
+
+    for addr in listeners {
+        let port = addr.port();
+        // The names of `cert dev --host localhost`.
+        for (host, location_host) in [
+            (format!("localhost:{port}"), "localhost"),
+            ("LOCALHOST".to_owned(), "LOCALHOST"),
+            (format!("127.0.0.1:{port}"), "127.0.0.1"),
+            (format!("[::1]:{port}"), "[::1]"),
+        ] {
+            let (status, location, _) = get_with_host(addr, "/login?next=%2Fapp", &host).await;
+            assert_eq!(status, 308, "{addr} {host}");
+            assert_eq!(
+                location.as_deref(),
+                Some(format!("https://{location_host}:{tls_port}/login?next=%2Fapp").as_str()),
+                "{addr} {host}"
+            );
+        }
+        // Anything else is refused, never reflected into a Location.
+        for host in [
+            "evil.example".to_owned(),
+            format!("evil.example:{port}"),
+            "localhost.evil.example".to_owned(),
+            "127.0.0.2".to_owned(),
+            "[::2]".to_owned(),
+        ] {
+            let (status, location, body) = get_with_host(addr, "/login", &host).await;
+            assert_eq!(status, 400, "{addr} {host}");
+            assert_eq!(location, None, "{addr} {host}");
+            let body: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(body, json!({"detail": "Unknown host"}), "{addr} {host}");
+        }
+    }
+
+    // A new certificate on SIGHUP brings its own names.
+    cert_dev(certs.path(), "api.example.test");
+    server.hang_up();
+    server
+        .wait_for_log("certificate reloaded", |v| {
+            v["message"] == "TLS certificate reloaded"
+        })
+        .await;
+    for addr in listeners {
+        let (status, location, _) = get_with_host(addr, "/", "api.example.test").await;
+        assert_eq!(status, 308, "{addr}");
+        assert_eq!(
+            location.as_deref(),
+            Some(format!("https://api.example.test:{tls_port}/").as_str())
+        );
+        let (status, location, _) = get_with_host(addr, "/", "localhost").await;
+        assert_eq!((status, location), (400, None), "{addr}");
+    }
 }
