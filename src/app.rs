@@ -60,8 +60,9 @@ pub struct Application {
     redirect: Option<TcpListener>,
     certificates: Option<Arc<Certificates>>,
     app: Router,
-    /// What answers plain HTTP when the public listener speaks TLS.
-    plain_app: Router,
+    /// What answers plain HTTP when the public listener speaks TLS (on the
+    /// TLS port and the redirect listener); none without TLS.
+    plain_app: Option<Router>,
     admin_app: Router,
     state: AppState,
     upkeep: Upkeep,
@@ -120,7 +121,13 @@ impl Application {
         let https_port = public
             .local_addr()
             .map_or(state.settings.bind.port(), |a| a.port());
-        let plain_app = http::apply(routes::https_redirect::router(https_port), &state, tokens);
+        let plain_app = certificates.as_ref().map(|certificates| {
+            http::apply(
+                routes::https_redirect::router(https_port, certificates.clone()),
+                &state,
+                tokens,
+            )
+        });
         let upkeep = Upkeep {
             keys,
             invalidations,
@@ -171,23 +178,16 @@ impl Application {
             max_connections: 64,
             ..public_limits
         };
-        let transport = match &self.certificates {
-            Some(certificates) => Transport::Tls {
+        let transport = match (&self.certificates, &self.plain_app) {
+            (Some(certificates), Some(plain)) => Transport::Tls {
                 acceptor: certificates.acceptor(),
-                plain: self.plain_app.clone(),
+                plain: plain.clone(),
             },
-            None => Transport::Plain,
+            _ => Transport::Plain,
         };
         let redirect = async {
-            if let Some(listener) = self.redirect {
-                server::serve(
-                    listener,
-                    self.plain_app,
-                    Transport::Plain,
-                    public_limits,
-                    shutdown.clone(),
-                )
-                .await;
+            if let (Some(listener), Some(plain)) = (self.redirect, self.plain_app) {
+                server::serve(listener, plain, Transport::Plain, public_limits, shutdown.clone()).await;
             }
         };
         let reload = async {

@@ -29,6 +29,15 @@ const QUEUE_PER_THREAD: usize = 16;
 pub const MIN_PASSWORD_BYTES: usize = 8;
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
+/// The product's name: a word every attacker of this server knows.
+pub const PRODUCT_NAME: &str = "rampart";
+/// A password that uses a context word must still take this many guesses
+/// (log10) when the attacker knows the word: zxcvbn's top score, "very
+/// unguessable" (more than 10^10 guesses).
+const CONTEXT_MIN_GUESSES_LOG10: f64 = 10.0;
+/// Context words shorter than this are too common to hold against a password.
+const CONTEXT_MIN_CHARS: usize = 3;
+
 fn argon2() -> Argon2<'static> {
     Argon2::new(
         Algorithm::Argon2id,
@@ -46,39 +55,84 @@ pub enum PasswordRejection {
     TooLong,
     #[error("Password is too common: choose one that is not on lists of well-known passwords")]
     WellKnown,
+    #[error("Password must not be built from the username or the product's name")]
+    ContextSpecific,
 }
 
-/// Checks a new password against the policy (length, and not a well-known
-/// password). The common-password list is zxcvbn's (`zxcvbn` crate): the
-/// 30,000 most frequent passwords of the Xato corpus, as published with
-/// Dropbox's zxcvbn. Its matcher also catches case, l33t and reversed
-/// variants of those passwords.
-pub fn check_policy(password: &str) -> Result<(), PasswordRejection> {
+/// Who a new password is for: besides the product's name, the words it must
+/// not be built from.
+#[derive(Clone, Copy, Debug)]
+pub struct PasswordContext<'a> {
+    pub username: &'a str,
+    /// `auth.issuer`, the name the server's tokens carry.
+    pub issuer: &'a str,
+}
+
+impl PasswordContext<'_> {
+    /// The context words, lower-cased: the username, the product's name and
+    /// the issuer.
+    fn words(&self) -> Vec<String> {
+        [self.username, PRODUCT_NAME, self.issuer]
+            .iter()
+            .filter(|word| word.chars().count() >= CONTEXT_MIN_CHARS)
+            .map(|word| word.to_lowercase())
+            .collect()
+    }
+}
+
+/// Checks a new password against the policy: its length, not a well-known
+/// password, and not built from the context's words.
+///
+/// The common-password list is zxcvbn's (`zxcvbn` crate): the 30,000 most
+/// frequent passwords of the Xato corpus, as published with Dropbox's
+/// zxcvbn. Its matcher also catches case, l33t and reversed variants of
+/// those passwords.
+///
+/// Context-specific words (OWASP ASVS 5.0 6.2.11; NIST SP 800-63B 3.1.1.2:
+/// "context-specific words, such as the name of the service, the username")
+/// are the username, the product's name and the token issuer. They go to
+/// zxcvbn as its user inputs, so it also finds them in l33t, reversed or
+/// other case. A password that uses one, whether zxcvbn matched it or it
+/// holds the word as written, must still need more than 10^10 guesses from
+/// an attacker who knows the words: `rampartuser` for `rampartuser`,
+/// `bob.smith123` for `bob.smith` and `rampart-api-2024` are refused, while
+/// a long passphrase that happens to start with the username passes.
+pub fn check_policy(password: &str, context: PasswordContext<'_>) -> Result<(), PasswordRejection> {
     if password.len() < MIN_PASSWORD_BYTES {
         return Err(PasswordRejection::TooShort);
     }
     if password.len() > MAX_PASSWORD_BYTES {
         return Err(PasswordRejection::TooLong);
     }
-    // No listed password is this long, and zxcvbn's cost grows with length.
+    // No listed password is this long, no password this long is guessed
+    // from a few words, and zxcvbn's cost grows with length.
     if password.chars().count() > 64 {
         return Ok(());
     }
-    let entropy = zxcvbn::zxcvbn(password, &[]);
+    let words = context.words();
+    let inputs: Vec<&str> = words.iter().map(String::as_str).collect();
+    let entropy = zxcvbn::zxcvbn(password, &inputs);
     let whole = password.chars().count().saturating_sub(1);
-    let well_known = entropy.sequence().iter().any(|m| {
-        m.i == 0
-            && m.j == whole
-            && matches!(&m.pattern, zxcvbn::matching::patterns::MatchPattern::Dictionary(d)
-                // The dictionary type is not nameable outside the crate;
-                // its Debug name is stable API of the derive.
-                if format!("{:?}", d.dictionary_name) == "Passwords")
-    });
-    if well_known {
-        Err(PasswordRejection::WellKnown)
-    } else {
-        Ok(())
+    // The dictionary type is not nameable outside the crate; its Debug name
+    // is stable API of the derive.
+    let dictionary = |m: &zxcvbn::matching::Match, name: &str| {
+        matches!(&m.pattern, zxcvbn::matching::patterns::MatchPattern::Dictionary(d)
+            if format!("{:?}", d.dictionary_name) == name)
+    };
+    let sequence = entropy.sequence();
+    if sequence
+        .iter()
+        .any(|m| m.i == 0 && m.j == whole && dictionary(m, "Passwords"))
+    {
+        return Err(PasswordRejection::WellKnown);
     }
+    let lower = password.to_lowercase();
+    let uses_context = words.iter().any(|word| lower.contains(word.as_str()))
+        || sequence.iter().any(|m| dictionary(m, "UserInputs"));
+    if uses_context && entropy.guesses_log10() < CONTEXT_MIN_GUESSES_LOG10 {
+        return Err(PasswordRejection::ContextSpecific);
+    }
+    Ok(())
 }
 
 /// The result of checking a password against a stored hash.
@@ -303,6 +357,16 @@ pub fn verify_now(password: &str, stored: Option<&str>) -> Verified {
 mod tests {
     use super::*;
 
+    /// A context that none of the passwords below is built from.
+    const ALICE: PasswordContext<'static> = PasswordContext {
+        username: "alice",
+        issuer: "rampart",
+    };
+
+    fn check_policy(password: &str) -> Result<(), PasswordRejection> {
+        super::check_policy(password, ALICE)
+    }
+
     #[test]
     fn policy_refuses_short_long_and_well_known_passwords() {
         assert_eq!(check_policy("short"), Err(PasswordRejection::TooShort));
@@ -329,6 +393,61 @@ mod tests {
         ] {
             assert_eq!(check_policy(fine), Ok(()), "{fine}");
         }
+    }
+
+    #[test]
+    fn passwords_built_from_the_username_or_the_product_name_are_refused() {
+        let context = |username| PasswordContext {
+            username,
+            issuer: "rampart",
+        };
+        for (username, password) in [
+            ("rampartuser", "rampartuser"),
+            ("bob.smith", "bob.smith123"),
+            ("bob.smith", "BOB.SMITH2024"),
+            ("carol", "rampart-api-2024"),
+            ("carol", "carol-1990"),
+            ("carol", "Rampart2024!"),
+            ("carol", "R4mp4rt!2024"),
+            ("alice", "ecila-alice"),
+        ] {
+            assert_eq!(
+                super::check_policy(password, context(username)),
+                Err(PasswordRejection::ContextSpecific),
+                "{username} / {password}"
+            );
+        }
+        // The issuer counts too, when it is not the product's name.
+        let acme = PasswordContext {
+            username: "carol",
+            issuer: "acme-corp",
+        };
+        assert_eq!(
+            super::check_policy("acme-corp-2024", acme),
+            Err(PasswordRejection::ContextSpecific)
+        );
+        // Strong passwords pass, even holding a context word.
+        for (username, password) in [
+            ("alice", "Alice-s3cure-passphrase"),
+            ("alice", "Zq8#mT2!vL9p-alice"),
+            ("newbie", "Newbie-s3cure-pass"),
+            ("carol", "Carol-n3w-passphrase"),
+            ("carol", "rampart-Zq8#mT2!vL9p"),
+            ("carol", "correct horse battery staple"),
+            ("carol", "Zq8#mT2!vL9p"),
+        ] {
+            assert_eq!(
+                super::check_policy(password, context(username)),
+                Ok(()),
+                "{username} / {password}"
+            );
+        }
+        // A short issuer is no context word: it would match everything.
+        let short = PasswordContext {
+            username: "carol",
+            issuer: "a",
+        };
+        assert_eq!(super::check_policy("Zq8#mT2!vL9p", short), Ok(()));
     }
 
     #[test]

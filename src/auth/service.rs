@@ -276,7 +276,7 @@ impl AccountService {
         password: SecretString,
         roles: &[Role],
     ) -> Result<UserRecord, NewUserError> {
-        check_policy(&password)?;
+        self.check_policy(&password, username.as_str())?;
         let password_hash = self.hasher.hash(password).await?;
         let user = NewUser {
             username: username.as_str().to_owned(),
@@ -305,7 +305,7 @@ impl AccountService {
         {
             return Ok(false);
         }
-        check_policy(&new)?;
+        self.check_policy(&new, &user.username)?;
         let hash = self.hasher.hash(new).await?;
         self.store.set_password_hash(&user.username, &hash, true).await?;
         self.note(&user.username).await?;
@@ -348,11 +348,16 @@ impl AccountService {
     pub fn store(&self) -> &Store {
         &self.store
     }
-}
 
-fn check_policy(password: &SecretString) -> Result<(), PasswordRejection> {
-    use secrecy::ExposeSecret;
-    password::check_policy(password.expose_secret())
+    /// The password policy for `username`'s new password.
+    fn check_policy(&self, password: &SecretString, username: &str) -> Result<(), PasswordRejection> {
+        use secrecy::ExposeSecret;
+        let context = password::PasswordContext {
+            username,
+            issuer: &self.settings.issuer,
+        };
+        password::check_policy(password.expose_secret(), context)
+    }
 }
 
 fn new_family() -> String {

@@ -60,8 +60,13 @@ fn read_password() -> Result<String, Failure> {
 pub fn create(config: Option<&Path>, username: &str, roles: &[String]) -> Result<ExitCode, Failure> {
     let username = parse_username(username)?;
     let roles = parse_roles(roles)?;
+    let issuer = crate::config::load(config)?.auth.issuer;
     let password = read_password()?;
-    password::check_policy(&password).map_err(|e| Failure::Config(e.to_string()))?;
+    let context = password::PasswordContext {
+        username: username.as_str(),
+        issuer: &issuer,
+    };
+    password::check_policy(&password, context).map_err(|e| Failure::Config(e.to_string()))?;
     let password_hash = password::hash_now(&password).map_err(Failure::Runtime)?;
     let user = NewUser {
         username: username.as_str().to_owned(),

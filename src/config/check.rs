@@ -7,7 +7,9 @@
 
 use std::fmt;
 
-use super::{AllowedOrigin, Environment, Settings, secret::SecretKey};
+use ipnet::IpNet;
+
+use super::{AllowedOrigin, Environment, Settings, TrustedNet, secret::SecretKey};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -150,6 +152,12 @@ pub fn findings(settings: &Settings, secret: Option<&SecretKey>) -> Vec<Finding>
         }
     }
 
+    for net in &settings.proxy.trusted {
+        if let Some(finding) = trusted_proxy_finding(*net, production) {
+            found.push(finding);
+        }
+    }
+
     if let Some(tls) = &settings.tls
         && let Err(err) = crate::server::tls::Certificates::load(tls)
     {
@@ -202,6 +210,69 @@ pub fn findings(settings: &Settings, secret: Option<&SecretKey>) -> Vec<Finding>
 
     found.sort_by_key(|f| std::cmp::Reverse(f.level));
     found
+}
+
+/// The broadest trusted network that can still be one operator's proxies:
+/// an IPv4 /8, an IPv6 /32 (a whole provider's allocation).
+const BROADEST_TRUSTED_V4: u8 = 8;
+const BROADEST_TRUSTED_V6: u8 = 32;
+
+/// Networks that hold no address of a client on the internet: private
+/// (RFC 1918, RFC 4193), loopback, link-local, and shared address space
+/// (RFC 6598, carrier-grade NAT and many cluster networks).
+const PRIVATE_NETS: &[&str] = &[
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "100.64.0.0/10",
+    "::1/128",
+    "fc00::/7",
+    "fe80::/10",
+];
+
+/// What is wrong with trusting `net` as a proxy, if anything. A trusted
+/// peer chooses the client address (`X-Forwarded-For`: rate limits, logs,
+/// audit) and the scheme (`X-Forwarded-Proto`: HSTS, secure cookies) of
+/// every request it sends, so only one's own proxies may be trusted (OWASP
+/// ASVS 5.0 4.1.3: headers set by an intermediary cannot be overridden by
+/// the end user).
+fn trusted_proxy_finding(TrustedNet(net): TrustedNet, production: bool) -> Option<Finding> {
+    const KEY: &str = "proxy.trusted";
+    let broadest = match net {
+        IpNet::V4(_) => BROADEST_TRUSTED_V4,
+        IpNet::V6(_) => BROADEST_TRUSTED_V6,
+    };
+    if net.prefix_len() < broadest {
+        let what = if net.prefix_len() == 0 {
+            format!("{net} holds every address")
+        } else {
+            format!("{net} is broader than /{broadest}")
+        };
+        let message = format!(
+            "{what}, so every client could choose its own address and scheme through X-Forwarded-For and X-Forwarded-Proto: list only your proxies' networks"
+        );
+        return Some(if production {
+            Finding::error(KEY, message)
+        } else {
+            Finding::warning(KEY, message)
+        });
+    }
+    let private = PRIVATE_NETS.iter().any(|block| {
+        block
+            .parse::<IpNet>()
+            .expect("valid network literal")
+            .contains(&net)
+    });
+    (!private).then(|| {
+        Finding::warning(
+            KEY,
+            format!(
+                "{net} holds public addresses, whose hosts may each choose the client address they forward: list only proxies you run or a CDN's published ranges"
+            ),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -287,6 +358,68 @@ mod tests {
         settings.proxy.trusted.clear();
         let found = findings(&settings, Some(&strong()));
         assert!(found.iter().any(|f| f.key == "tls" && f.level == Level::Error));
+    }
+
+    fn trusting(nets: &str, settings: &mut Settings) -> Vec<Finding> {
+        settings.proxy.trusted = nets.split(',').map(|n| n.parse().unwrap()).collect();
+        findings(settings, Some(&strong()))
+            .into_iter()
+            .filter(|f| f.key == "proxy.trusted")
+            .collect()
+    }
+
+    #[test]
+    fn trusting_everything_or_more_than_a_slash_8_is_an_error_in_production() {
+        for nets in [
+            "0.0.0.0/0",
+            "::/0",
+            "0.0.0.0/1",
+            "8.0.0.0/7",
+            "2000::/3",
+            "2001:db8::/31",
+        ] {
+            let found = trusting(nets, &mut production());
+            assert_eq!(found.len(), 1, "{nets}: {found:?}");
+            assert!(found[0].refuses_start(Environment::Production), "{nets}");
+            assert!(found[0].message.starts_with(nets), "{}", found[0].message);
+
+            let found = trusting(nets, &mut Settings::default());
+            assert_eq!(found.len(), 1, "{nets}: {found:?}");
+            assert_eq!(found[0].level, Level::Warning, "{nets}");
+        }
+        let found = trusting("0.0.0.0/0,::/0", &mut production());
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[0].message.contains("holds every address"),
+            "{}",
+            found[0].message
+        );
+    }
+
+    #[test]
+    fn public_proxy_ranges_warn_and_private_ones_pass() {
+        for nets in ["104.16.0.0/13", "198.51.100.7", "2606:4700::/32", "11.0.0.0/8"] {
+            let found = trusting(nets, &mut production());
+            assert_eq!(found.len(), 1, "{nets}: {found:?}");
+            assert_eq!(found[0].level, Level::Warning, "{nets}");
+            assert!(
+                found[0].message.contains("public addresses"),
+                "{}",
+                found[0].message
+            );
+        }
+        for nets in [
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.1.1",
+            "127.0.0.1",
+            "100.64.0.0/10",
+            "::1",
+            "fd00:1234::/48",
+            "fe80::/64",
+        ] {
+            assert_eq!(trusting(nets, &mut production()), vec![], "{nets}");
+        }
     }
 
     #[test]

@@ -30,6 +30,11 @@ pub struct Settings {
     pub admin_bind: SocketAddr,
     pub database_url: DatabaseUrl,
     pub public_registration: bool,
+    /// Whether `/docs`, `/docs/*` and `/openapi.json` are served. The route
+    /// inventory helps whoever probes the API as much as its users (OWASP
+    /// API9:2023, improper inventory management; ASVS 5.0 13.4.5): a
+    /// deployment whose clients need no live documentation turns it off.
+    pub docs: bool,
     pub tls: Option<TlsSettings>,
     pub proxy: ProxySettings,
     pub cors: CorsSettings,
@@ -46,6 +51,7 @@ impl Default for Settings {
             admin_bind: SocketAddr::from(([127, 0, 0, 1], 9100)),
             database_url: "sqlite://rampart.db".parse().expect("valid default"),
             public_registration: false,
+            docs: true,
             tls: None,
             proxy: ProxySettings::default(),
             cors: CorsSettings::default(),

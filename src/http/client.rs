@@ -5,6 +5,12 @@
 //! (`proxy.trusted`): then it is the right-most `X-Forwarded-For` entry that is
 //! not itself trusted. Entries left of that one were written by the client
 //! and prove nothing (OWASP: trust only what your own proxies append).
+//!
+//! An entry is an address, or an address with the port the proxy saw
+//! (`198.51.100.7:4711`, `[2001:db8::1]:443`: some proxies and load balancers
+//! append the peer's socket address). The port is dropped: budgets and logs
+//! belong to the address, and a client must not get a fresh budget per
+//! source port.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -57,15 +63,15 @@ impl TrustedProxies {
             .collect::<Vec<_>>();
         let mut ip = peer;
         for entry in forwarded.iter().rev() {
-            match entry.parse::<IpAddr>() {
-                Ok(hop) if self.trusts(hop) => ip = canonical(hop),
-                Ok(hop) => {
+            match parse_hop(entry) {
+                Some(hop) if self.trusts(hop) => ip = canonical(hop),
+                Some(hop) => {
                     ip = canonical(hop);
                     break;
                 }
                 // A malformed entry cannot be attributed: stop at the last
                 // trusted hop rather than believe anything left of it.
-                Err(_) => break,
+                None => break,
             }
         }
         let forwarded_https = headers
@@ -78,6 +84,16 @@ impl TrustedProxies {
             https: tls || forwarded_https,
         }
     }
+}
+
+/// The address of one `X-Forwarded-For` entry: `ip`, `ip:port` or
+/// `[ipv6]:port` (RFC 3986 authority syntax, as `SocketAddr` parses it);
+/// `None` for anything else.
+fn parse_hop(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .or_else(|_| entry.parse::<SocketAddr>().map(|socket| socket.ip()))
+        .ok()
 }
 
 /// IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are their IPv4 address.
@@ -159,6 +175,29 @@ mod tests {
         let proxies = TrustedProxies::new(["10.0.0.0/8".parse().unwrap()]);
         let h = headers(&[("x-forwarded-for", "1.2.3.4, garbage")]);
         assert_eq!(proxies.resolve(ip("10.0.0.2"), false, &h).ip, ip("10.0.0.2"));
+    }
+
+    #[test]
+    fn forwarded_entries_may_carry_a_port() {
+        assert_eq!(parse_hop("198.51.100.7:4711"), Some(ip("198.51.100.7")));
+        assert_eq!(parse_hop("[2001:db8::1]:443"), Some(ip("2001:db8::1")));
+        assert_eq!(parse_hop("2001:db8::1"), Some(ip("2001:db8::1")));
+        assert_eq!(parse_hop("198.51.100.7"), Some(ip("198.51.100.7")));
+        for bad in [
+            "198.51.100.7:",
+            "198.51.100.7:99999",
+            "2001:db8::1:443:x",
+            "host:80",
+            "",
+        ] {
+            assert_eq!(parse_hop(bad), None, "{bad}");
+        }
+
+        let proxies = TrustedProxies::new(["10.0.0.0/8".parse().unwrap()]);
+        let h = headers(&[("x-forwarded-for", "6.6.6.6, 198.51.100.7:4711, 10.0.0.3:80")]);
+        assert_eq!(proxies.resolve(ip("10.0.0.2"), false, &h).ip, ip("198.51.100.7"));
+        let h = headers(&[("x-forwarded-for", "[2001:db8::1]:443")]);
+        assert_eq!(proxies.resolve(ip("10.0.0.2"), false, &h).ip, ip("2001:db8::1"));
     }
 
     #[test]

@@ -7,24 +7,55 @@
 //! client that sent credentials in clear text must fail loudly, not be
 //! redirected silently with its token already exposed (OWASP ASVS 5.0
 //! 4.1.2; RFC 6750 section 5.3 requires TLS for bearer tokens).
+//!
+//! The redirect goes only to a host the configured certificate names. The
+//! `Host` header is the client's to write: copied blindly into `Location`,
+//! it makes this listener an open redirect, and a cache in front of it
+//! would keep that redirect for every later visitor (OWASP Unvalidated
+//! Redirects and Forwards cheat sheet: redirect to an allowlist; ASVS 5.0
+//! 3.7.2: automatic redirects only to allowed hosts). Any other host is 400.
+
+use std::sync::Arc;
 
 use axum::{Router, extract::State, response::Response};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 
-use crate::http::error::detail_response;
+use crate::{http::error::detail_response, server::tls::Certificates};
 
 /// The pages a person may type into a browser's address bar.
 const PAGES: &[&str] = &["/", "/login", "/app", "/docs"];
 
-/// The app that answers plain HTTP; `https_port` is the TLS listener's.
-pub fn router(https_port: u16) -> Router {
-    Router::new().fallback(to_https).with_state(https_port)
+#[derive(Clone)]
+struct Redirect {
+    /// The TLS listener's port.
+    https_port: u16,
+    /// The certificate in use, whose names are the hosts redirected to.
+    certificates: Arc<Certificates>,
 }
 
-async fn to_https(State(https_port): State<u16>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+/// The app that answers plain HTTP; `https_port` is the TLS listener's.
+pub fn router(https_port: u16, certificates: Arc<Certificates>) -> Router {
+    Router::new().fallback(to_https).with_state(Redirect {
+        https_port,
+        certificates,
+    })
+}
+
+async fn to_https(
+    State(redirect): State<Redirect>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     let page = (method == Method::GET || method == Method::HEAD) && PAGES.contains(&uri.path());
-    match target(&uri, &headers, https_port) {
-        Some(location) if page => {
+    if !page {
+        return detail_response(StatusCode::BAD_REQUEST, "HTTPS required");
+    }
+    match target(&uri, &headers, redirect.https_port) {
+        Some((host, _)) if !redirect.certificates.names(&host) => {
+            detail_response(StatusCode::BAD_REQUEST, "Unknown host")
+        }
+        Some((_, location)) => {
             let mut response = Response::new(axum::body::Body::empty());
             *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
             response.headers_mut().insert(header::LOCATION, location);
@@ -34,9 +65,9 @@ async fn to_https(State(https_port): State<u16>, method: Method, uri: Uri, heade
     }
 }
 
-/// `https://HOST[:PORT]/path?query`, with the host the client asked for
-/// (if it is a plain host name or address) and the TLS listener's port.
-fn target(uri: &Uri, headers: &HeaderMap, https_port: u16) -> Option<HeaderValue> {
+/// The host the client asked for (if it is a plain host name or address)
+/// and `https://HOST[:PORT]/path?query` with the TLS listener's port.
+fn target(uri: &Uri, headers: &HeaderMap, https_port: u16) -> Option<(String, HeaderValue)> {
     let authority = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -60,7 +91,8 @@ fn target(uri: &Uri, headers: &HeaderMap, https_port: u16) -> Option<HeaderValue
     } else {
         format!("https://{host}:{https_port}{path}")
     };
-    HeaderValue::from_str(&location).ok()
+    let location = HeaderValue::from_str(&location).ok()?;
+    Some((host.to_owned(), location))
 }
 
 #[cfg(test)]
@@ -77,16 +109,22 @@ mod tests {
     fn keeps_host_path_and_query_and_uses_the_tls_port() {
         let uri: Uri = "/login?next=%2Fapp".parse().unwrap();
         assert_eq!(
-            target(&uri, &headers("example.com:8080"), 8443).unwrap(),
+            target(&uri, &headers("example.com:8080"), 8443).unwrap().1,
             "https://example.com:8443/login?next=%2Fapp"
         );
         assert_eq!(
             target(&"/".parse().unwrap(), &headers("example.com"), 443).unwrap(),
-            "https://example.com/"
+            (
+                "example.com".to_owned(),
+                HeaderValue::from_static("https://example.com/")
+            )
         );
         assert_eq!(
             target(&"/".parse().unwrap(), &headers("[::1]:80"), 8443).unwrap(),
-            "https://[::1]:8443/"
+            (
+                "[::1]".to_owned(),
+                HeaderValue::from_static("https://[::1]:8443/")
+            )
         );
     }
 

@@ -84,9 +84,14 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(pages::add_item))
         .routes(routes!(pages::csrf_token))
         .split_for_parts();
-    let routes = routes
-        .merge(docs::router(&openapi))
-        .route("/static/app.css", axum::routing::get(pages::stylesheet));
+    // Without `docs`, the document and its viewer are not routed at all:
+    // they answer the same 404 as any unknown path.
+    let routes = if state.settings.docs {
+        routes.merge(docs::router(&openapi))
+    } else {
+        routes
+    };
+    let routes = routes.route("/static/app.css", axum::routing::get(pages::stylesheet));
     #[cfg(feature = "test-hooks")]
     let routes = routes.merge(test_hooks::router());
     routes.with_state(state)

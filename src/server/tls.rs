@@ -3,6 +3,10 @@
 //! HTTP/1.1 by ALPN. The certificate and key are PEM files, read at start
 //! and again on SIGHUP, so a renewed certificate (Let's Encrypt) is taken
 //! without a restart: new connections get it, open ones keep theirs.
+//!
+//! The certificate also says which hosts this server is: the HTTPS redirect
+//! sends browsers only to a host it names ([`Certificates::names`]), read
+//! from the certificate in use, so a reload brings its names along.
 
 use std::{
     path::{Path, PathBuf},
@@ -16,7 +20,7 @@ use rustls::{
     server::{ClientHello, ResolvesServerCert},
     sign::CertifiedKey,
 };
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::TlsSettings;
@@ -59,6 +63,30 @@ impl Certificates {
         let fresh = read_pair(&self.cert, &self.key, &self.provider)?;
         self.current.store(Arc::new(fresh));
         Ok(())
+    }
+
+    /// Whether the certificate in use names `host` (a DNS name, an IP
+    /// address, or an IPv6 address in brackets), by the rules a TLS client
+    /// applies: its DNS and IP subject alternative names, wildcards
+    /// included (webpki, RFC 6125).
+    pub fn names(&self, host: &str) -> bool {
+        // Brackets hold an IPv6 address, and nothing else (RFC 3986 3.2.2).
+        let name = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            Some(inner) => match inner.parse::<std::net::Ipv6Addr>() {
+                Ok(ip) => ServerName::from(std::net::IpAddr::V6(ip)),
+                Err(_) => return false,
+            },
+            None => match ServerName::try_from(host) {
+                Ok(name) => name,
+                Err(_) => return false,
+            },
+        };
+        let current = self.current.load();
+        let Some(der) = current.cert.first() else {
+            return false;
+        };
+        webpki::EndEntityCert::try_from(der)
+            .is_ok_and(|cert| cert.verify_is_valid_for_subject_name(&name).is_ok())
     }
 
     /// The acceptor for the public listener.
@@ -129,5 +157,68 @@ pub async fn reload_on_hangup(certificates: Arc<Certificates>, shutdown: super::
             },
             () = shutdown.wait() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn certificates_for(names: &[&str], dir: &Path) -> Arc<Certificates> {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let generated = rcgen::generate_simple_self_signed(names).unwrap();
+        let settings = TlsSettings {
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+            redirect_http_from: None,
+            hsts_max_age: crate::config::ConfigDuration::from_secs(86_400),
+        };
+        std::fs::write(&settings.cert, generated.cert.pem()).unwrap();
+        std::fs::write(&settings.key, generated.signing_key.serialize_pem()).unwrap();
+        Certificates::load(&settings).unwrap()
+    }
+
+    #[test]
+    fn names_are_the_certificates_subject_alternative_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let certificates = certificates_for(
+            &["api.example.test", "*.apps.example.test", "192.0.2.1", "::1"],
+            dir.path(),
+        );
+        for named in [
+            "api.example.test",
+            "API.Example.Test",
+            "one.apps.example.test",
+            "192.0.2.1",
+            "::1",
+            "[::1]",
+        ] {
+            assert!(certificates.names(named), "{named}");
+        }
+        for other in [
+            "evil.example",
+            "example.test",
+            "apps.example.test",
+            "a.b.apps.example.test",
+            "api.example.test.evil.example",
+            "192.0.2.2",
+            "127.0.0.1",
+            "[192.0.2.1]",
+            "",
+            "api.example.test:443",
+        ] {
+            assert!(!certificates.names(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn a_reload_brings_the_new_certificates_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let certificates = certificates_for(&["old.example.test"], dir.path());
+        assert!(certificates.names("old.example.test"));
+        certificates_for(&["new.example.test"], dir.path());
+        certificates.reload().unwrap();
+        assert!(certificates.names("new.example.test"));
+        assert!(!certificates.names("old.example.test"));
     }
 }

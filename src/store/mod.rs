@@ -14,7 +14,7 @@ mod sessions;
 mod tokens;
 mod users;
 
-use std::{str::FromStr, time::Duration};
+use std::{path::PathBuf, str::FromStr, time::Duration};
 
 use sqlx::{
     PgPool, SqlitePool,
@@ -66,12 +66,67 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("cannot create the database file {path}: {source}")]
+    Create {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl StoreError {
     /// Whether the error is a unique-constraint violation.
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, Self::Database(sqlx::Error::Database(db)) if db.is_unique_violation())
+    }
+}
+
+/// The file an SQLite URL names, or `None` for an in-memory database.
+/// Read as sqlx reads it: `sqlite:` or `sqlite://`, the path (percent-decoded),
+/// then `?` and parameters, of which `mode=memory` means no file.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+    let in_memory = database == ":memory:"
+        || form_urlencoded::parse(params.as_bytes()).any(|(key, value)| key == "mode" && value == "memory");
+    if in_memory || database.is_empty() {
+        return None;
+    }
+    let decoded = percent_encoding::percent_decode_str(database)
+        .decode_utf8()
+        .ok()?;
+    Some(PathBuf::from(decoded.as_ref()))
+}
+
+/// Creates the SQLite database file, if it does not exist yet, readable and
+/// writable by its owner only (0600): it holds password hashes, sealed
+/// signing keys, token hashes and the audit trail, which no other local
+/// user needs (ASVS 5.0 V14, data protection; least privilege). SQLite gives the `-wal` and `-shm` files it creates
+/// beside it the database file's permissions, so they are 0600 too
+/// (`findCreateFileMode` in SQLite's unix VFS).
+fn create_owner_only(path: PathBuf) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path);
+    match created {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            if let Ok(metadata) = std::fs::metadata(&path)
+                && metadata.permissions().mode() & 0o077 != 0
+            {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format!("{:o}", metadata.permissions().mode() & 0o777),
+                    "the database file is readable by other users than its owner; chmod 600 it and its -wal and -shm files"
+                );
+            }
+            Ok(())
+        }
+        Err(source) => Err(StoreError::Create { path, source }),
     }
 }
 
@@ -92,6 +147,9 @@ impl Store {
     pub async fn connect(url: &DatabaseUrl) -> Result<Self, StoreError> {
         let db = match url {
             DatabaseUrl::Sqlite(url) => {
+                if let Some(path) = sqlite_file(url) {
+                    create_owner_only(path)?;
+                }
                 let options = SqliteConnectOptions::from_str(url)?
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
@@ -141,6 +199,27 @@ impl Store {
         match &self.db {
             Db::Sqlite(pool) => pool.close().await,
             Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        for (url, file) in [
+            ("sqlite://rampart.db", Some("rampart.db")),
+            ("sqlite:rampart.db", Some("rampart.db")),
+            ("sqlite:///var/lib/rampart/r.db", Some("/var/lib/rampart/r.db")),
+            ("sqlite://data/my%20db.sqlite?mode=rwc", Some("data/my db.sqlite")),
+            ("sqlite://a+b.db", Some("a+b.db")),
+            ("sqlite::memory:", None),
+            ("sqlite://:memory:", None),
+            ("sqlite://shared.db?mode=memory&cache=shared", None),
+        ] {
+            assert_eq!(sqlite_file(url), file.map(PathBuf::from), "{url}");
         }
     }
 }

@@ -9,6 +9,7 @@ mod config;
 mod cors;
 mod errors;
 mod hardening;
+mod hardening_edges;
 mod items;
 mod lifecycle;
 mod middleware;
