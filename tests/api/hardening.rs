@@ -4,7 +4,7 @@
 
 use std::{
     io::{Read, Write},
-    net::{IpAddr, TcpStream},
+    net::TcpStream,
     time::{Duration, Instant},
 };
 
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::{
     audit::wait_for_event,
-    helpers::{TestConfig, TestServer, Tokens},
+    helpers::{TestConfig, TestServer, Tokens, client_from},
     sessions::{Browser, hidden_token},
 };
 
@@ -24,16 +24,6 @@ fn roomy() -> TestConfig {
     TestConfig::default()
         .env("RAMPART_RATE_LIMIT__LOGIN", "1000/minute")
         .env("RAMPART_RATE_LIMIT__LOGIN_PER_USERNAME", "1000/hour")
-}
-
-/// A client whose connections come from `ip` (any 127.0.0.0/8 address
-/// reaches the server on 127.0.0.1).
-fn client_from(ip: &str) -> reqwest::Client {
-    reqwest::Client::builder()
-        .local_address(ip.parse::<IpAddr>().unwrap())
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
 }
 
 async fn post_token(client: &reqwest::Client, server: &TestServer, username: &str, password: &str) -> u16 {

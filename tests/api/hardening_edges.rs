@@ -8,16 +8,7 @@ use std::net::IpAddr;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestConfig, TestServer, run_cli};
-
-/// A client whose connections come from `ip` (any 127.0.0.0/8 address
-/// reaches the server on 127.0.0.1).
-fn client_from(ip: &str) -> reqwest::Client {
-    reqwest::Client::builder()
-        .local_address(ip.parse::<IpAddr>().unwrap())
-        .build()
-        .unwrap()
-}
+use crate::helpers::{TestConfig, TestServer, cert_dev, client_from, run_cli};
 
 #[tokio::test]
 async fn forwarded_entries_with_a_port_are_keyed_by_their_address() {
@@ -308,19 +299,7 @@ fn cert_dev_writes_a_90_day_certificate_named_for_its_hosts_with_key_identifiers
     use x509_parser::{extensions::GeneralName, prelude::*};
 
     let dir = tempfile::tempdir().unwrap();
-    let output = run_cli(
-        &TestConfig::default(),
-        &[
-            "cert",
-            "dev",
-            "--host",
-            "localhost",
-            "--out",
-            dir.path().to_str().unwrap(),
-        ],
-        "",
-    );
-    assert_eq!(output.code, Some(0), "{output:?}");
+    cert_dev(dir.path(), &["localhost"]);
     let pem = std::fs::read(dir.path().join("cert.pem")).unwrap();
     let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
     let cert = pem.parse_x509().unwrap();
@@ -401,26 +380,13 @@ async fn get_with_host(addr: std::net::SocketAddr, path: &str, host: &str) -> (u
     (status, location, body.to_owned())
 }
 
-fn cert_dev(dir: &std::path::Path, host: &str) {
-    let output = run_cli(
-        &TestConfig::default(),
-        &["cert", "dev", "--host", host, "--out", dir.to_str().unwrap()],
-        "",
-    );
-    assert_eq!(output.code, Some(0), "{output:?}");
-}
-
 #[tokio::test]
 async fn the_https_redirect_goes_only_to_hosts_the_certificate_names() {
     let certs = tempfile::tempdir().unwrap();
-    cert_dev(certs.path(), "localhost");
+    cert_dev(certs.path(), &["localhost"]);
     let server = TestServer::start_with(
         TestConfig::default()
-            .env(
-                "RAMPART_TLS__CERT",
-                certs.path().join("cert.pem").to_str().unwrap(),
-            )
-            .env("RAMPART_TLS__KEY", certs.path().join("key.pem").to_str().unwrap())
+            .tls(certs.path())
             .env("RAMPART_TLS__REDIRECT_HTTP_FROM", "127.0.0.1:0"),
     )
     .await;
@@ -461,7 +427,7 @@ async fn the_https_redirect_goes_only_to_hosts_the_certificate_names() {
     }
 
     // A new certificate on SIGHUP brings its own names.
-    cert_dev(certs.path(), "api.example.test");
+    cert_dev(certs.path(), &["api.example.test"]);
     server.hang_up();
     server
         .wait_for_log("certificate reloaded", |v| {

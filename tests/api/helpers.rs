@@ -64,6 +64,35 @@ impl TestConfig {
         self.unset.push(key.to_owned());
         self
     }
+
+    /// HTTPS with the certificate and key that `rampart cert dev` wrote
+    /// into `dir`.
+    pub fn tls(self, dir: &Path) -> Self {
+        self.env("RAMPART_TLS__CERT", dir.join("cert.pem").to_str().unwrap())
+            .env("RAMPART_TLS__KEY", dir.join("key.pem").to_str().unwrap())
+    }
+}
+
+/// `rampart cert dev --host H... --out DIR`: a development certificate
+/// for `hosts` in `dir`.
+pub fn cert_dev(dir: &Path, hosts: &[&str]) {
+    let mut args = vec!["cert", "dev"];
+    for host in hosts {
+        args.extend(["--host", host]);
+    }
+    args.extend(["--out", dir.to_str().unwrap()]);
+    let output = run_cli(&TestConfig::default(), &args, "");
+    assert_eq!(output.code, Some(0), "{}", output.stderr);
+}
+
+/// A client whose connections come from `ip` (any 127.0.0.0/8 address
+/// reaches the server on 127.0.0.1); it follows no redirect.
+pub fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 /// Collected stdout lines, shared with the reader thread.

@@ -11,17 +11,8 @@ use serde_json::Value;
 
 use crate::{
     audit::wait_for_event,
-    helpers::{TestConfig, TestServer},
+    helpers::{TestConfig, TestServer, client_from},
 };
-
-/// A client whose connections come from `ip` (any 127.0.0.0/8 address
-/// reaches the server on 127.0.0.1).
-fn client_from(ip: &str) -> reqwest::Client {
-    reqwest::Client::builder()
-        .local_address(ip.parse::<IpAddr>().unwrap())
-        .build()
-        .unwrap()
-}
 
 async fn post_token(
     client: &reqwest::Client,

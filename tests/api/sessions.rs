@@ -509,12 +509,8 @@ async fn over_https_the_cookies_are_secure_and_host_prefixed() {
         "",
     );
     assert_eq!(made.code, Some(0), "{}", made.stderr);
-    let server = TestServer::start_with(
-        crate::helpers::TestConfig::default()
-            .env("RAMPART_TLS__CERT", &format!("{out}/cert.pem"))
-            .env("RAMPART_TLS__KEY", &format!("{out}/key.pem")),
-    )
-    .await;
+    let server =
+        TestServer::start_with(crate::helpers::TestConfig::default().tls(std::path::Path::new(out))).await;
     server.create_user("alice", PASSWORD, &["user"]);
     let pem = std::fs::read(certs.path().join("cert.pem")).unwrap();
     let client = reqwest::Client::builder()

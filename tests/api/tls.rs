@@ -12,35 +12,18 @@ use std::{
 use rustls_pki_types::{CertificateDer, pem::PemObject};
 use serde_json::Value;
 
-use crate::helpers::{TestConfig, TestServer, run_cli};
+use crate::helpers::{TestConfig, TestServer, cert_dev, run_cli};
 
 /// Writes a development certificate for localhost into `dir`.
 fn dev_certificate(dir: &Path) -> Vec<u8> {
-    let out = dir.to_str().unwrap();
-    let output = run_cli(
-        &TestConfig::default(),
-        &[
-            "cert",
-            "dev",
-            "--host",
-            "localhost",
-            "--host",
-            "127.0.0.1",
-            "--out",
-            out,
-        ],
-        "",
-    );
-    assert_eq!(output.code, Some(0), "{}", output.stderr);
+    cert_dev(dir, &["localhost", "127.0.0.1"]);
     CertificateDer::from_pem_file(dir.join("cert.pem"))
         .unwrap()
         .to_vec()
 }
 
 async fn tls_server(dir: &Path, redirect: bool) -> TestServer {
-    let mut config = TestConfig::default()
-        .env("RAMPART_TLS__CERT", dir.join("cert.pem").to_str().unwrap())
-        .env("RAMPART_TLS__KEY", dir.join("key.pem").to_str().unwrap());
+    let mut config = TestConfig::default().tls(dir);
     if redirect {
         config = config.env("RAMPART_TLS__REDIRECT_HTTP_FROM", "127.0.0.1:0");
     }
@@ -308,11 +291,7 @@ async fn silent_connections_are_closed_after_the_idle_time_out() {
     dev_certificate(certs.path());
     let server = TestServer::start_with(
         TestConfig::default()
-            .env(
-                "RAMPART_TLS__CERT",
-                certs.path().join("cert.pem").to_str().unwrap(),
-            )
-            .env("RAMPART_TLS__KEY", certs.path().join("key.pem").to_str().unwrap())
+            .tls(certs.path())
             .env("RAMPART_LIMITS__IDLE_TIMEOUT", "1s"),
     )
     .await;
