@@ -22,6 +22,7 @@ use crate::{
     },
     config::{Settings, secret::SecretKey},
     http::{self, cors::Cors, csrf::CsrfGuard},
+    items::Items,
     observability,
     ratelimit::RateLimits,
     routes,
@@ -102,9 +103,10 @@ impl Application {
         let audit_writer = tokio::spawn(audit_writer);
         let limits = Arc::new(RateLimits::new(&settings.rate_limit));
         let sessions = Sessions::new(store.clone());
+        let cors = Arc::new(Cors::new(&settings.cors));
         let csrf = Arc::new(CsrfGuard::new(
             CsrfKey::new(&secret),
-            Cors::new(&settings.cors),
+            cors.clone(),
             settings.limits.max_body_bytes,
         ));
         let state = AppState {
@@ -116,19 +118,27 @@ impl Application {
             limits,
             sessions: sessions.clone(),
             csrf,
+            items: Items::new(store.clone()),
         };
-        let app = http::apply(routes::router(state.clone()), &state, tokens.clone());
+        let stack = http::Stack::new(http::StackParts {
+            settings: &state.settings,
+            tokens,
+            sessions: state.sessions.clone(),
+            csrf: state.csrf.clone(),
+            cors,
+            limits: state.limits.clone(),
+            policy_for: routes::policy_for,
+            audit: state.audit.clone(),
+        });
+        let app = stack.apply(routes::router(state.clone()));
         let https_port = public
             .local_addr()
             .map_or(state.settings.bind.port(), |a| a.port());
         let plain_app = certificates.as_ref().map(|certificates| {
-            http::apply(
-                routes::https_redirect::router(https_port, certificates.clone()),
-                &state,
-                tokens,
-            )
+            stack.apply(routes::https_redirect::router(https_port, certificates.clone()))
         });
         let upkeep = Upkeep {
+            metrics: metrics.clone(),
             keys,
             invalidations,
             store,
@@ -141,7 +151,7 @@ impl Application {
             certificates,
             app,
             plain_app,
-            admin_app: admin_router(metrics),
+            admin_app: admin_router(metrics.clone()),
             state,
             upkeep,
             audit_writer,
@@ -219,6 +229,7 @@ impl Application {
 
 /// Periodic work every instance does while it serves.
 struct Upkeep {
+    metrics: PrometheusHandle,
     keys: Arc<KeyRing>,
     invalidations: Arc<Invalidations>,
     store: Store,
@@ -230,10 +241,13 @@ impl Upkeep {
         let mut keys = tokio::time::interval(keyring::RELOAD_INTERVAL);
         let mut invalidations = tokio::time::interval(invalidation::REFRESH_INTERVAL);
         let mut purge = tokio::time::interval(Duration::from_secs(3600));
+        let mut histograms = tokio::time::interval(Duration::from_secs(5));
         loop {
             tokio::select! {
+                // Histograms are summarized lazily; keep their memory bounded.
+                _ = histograms.tick() => self.metrics.run_upkeep(),
                 _ = keys.tick() => {
-                                        match self.keys.upkeep().await {
+                    match self.keys.upkeep().await {
                         Ok(Some(kid)) => {
                             audit::record_direct(&self.store, Action::KeyRotated, Outcome::Success, "system", Some(&kid)).await;
                         }
@@ -273,15 +287,6 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
 
 /// The admin listener: `/metrics` only, never on the public one.
 fn admin_router(metrics: PrometheusHandle) -> Router {
-    let upkeep = metrics.clone();
-    tokio::spawn(async move {
-        // Histograms are summarized lazily; keep their memory bounded.
-        let mut tick = tokio::time::interval(Duration::from_secs(5));
-        loop {
-            tick.tick().await;
-            upkeep.run_upkeep();
-        }
-    });
     Router::new().route(
         "/metrics",
         get(move || {

@@ -1,11 +1,27 @@
 //! rampart: a secure-by-default HTTP API server.
 //!
-//! The crate is organised by concern: `config` reads and judges settings,
-//! `auth` holds passwords, keys, tokens and accounts, `items` the item
-//! rules, `audit` the security event trail,
-//! `server` owns listeners and shutdown, `http` the middleware stack and
-//! error model, `routes` the handlers, `store` the database,
-//! `observability` logs and metrics, `cli` the command line.
+//! The crate is organised by concern, in layers: a module names only the
+//! modules below it, never one above (`tests/layers.rs` holds the code to
+//! this line). Bottom to top:
+//!
+//! Layers: observability, config, store, ratelimit, audit, auth, items, server, http, state, web, routes, app, cli
+//!
+//! - `observability`: JSON logs and metric names;
+//! - `config`: settings, their layers and parsing, the secret, findings;
+//! - `store`: the database, behind methods that speak domain types;
+//! - `ratelimit`: policies, subjects and budgets;
+//! - `audit`: the security event trail;
+//! - `auth`: passwords, keys, tokens, accounts, sessions, CSRF tokens,
+//!   device cookies, the login throttle;
+//! - `items`: the item rules;
+//! - `server`: listeners, TLS, connections, shutdown;
+//! - `http`: the middleware stack, the caller's identity, cookies, the
+//!   error model;
+//! - `state`: the services handlers share;
+//! - `web`: the pages;
+//! - `routes`: the API handlers and the router;
+//! - `app`: the application built from its settings;
+//! - `cli`: the command line.
 
 pub mod app;
 pub mod audit;

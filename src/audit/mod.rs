@@ -8,11 +8,9 @@
 
 use std::net::IpAddr;
 
-use axum::{extract::FromRequestParts, http::request::Parts};
 use tokio::sync::mpsc;
 
 use crate::{
-    http::{client::ClientInfo, request_id::RequestId},
     observability::metrics::AUDIT_EVENTS_DROPPED,
     store::{AuditRecord, Store, now_ms},
 };
@@ -78,34 +76,12 @@ impl Outcome {
     }
 }
 
-/// Where a request came from, for its audit events.
+/// Where a request came from, for its audit events (`http::origin` reads
+/// it from a request).
 #[derive(Clone, Debug, Default)]
 pub struct Origin {
     pub client_ip: Option<IpAddr>,
     pub request_id: Option<String>,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Origin {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self::of(parts))
-    }
-}
-
-impl Origin {
-    pub fn of(parts: &Parts) -> Self {
-        Self::of_extensions(&parts.extensions)
-    }
-
-    /// From a request's extensions, where the envelope put the client and
-    /// the request id.
-    pub fn of_extensions(extensions: &http::Extensions) -> Self {
-        Self {
-            client_ip: extensions.get::<ClientInfo>().map(|c| c.ip),
-            request_id: extensions.get::<RequestId>().map(|id| id.as_str().to_owned()),
-        }
-    }
 }
 
 /// Records audit events.

@@ -11,7 +11,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use arc_swap::ArcSwap;
 
-use super::tokens::{AccessClaims, TokenError};
+use super::claims::{AccessClaims, TokenError};
 use crate::store::{Store, StoreError, UserState, now_ms};
 
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(1);

@@ -15,6 +15,17 @@ pub struct Username(String);
 pub struct UsernameError;
 
 impl Username {
+    /// How an attempted user name is logged and audited: as typed when it
+    /// is a valid name, else `"<invalid>"` (a password typed into the name
+    /// field, or a megabyte of junk, never reaches the logs; ASVS 5.0
+    /// 16.2.5).
+    pub fn loggable(attempted: &str) -> &str {
+        match Self::parse(attempted) {
+            Ok(_) => attempted,
+            Err(_) => "<invalid>",
+        }
+    }
+
     pub fn parse(text: &str) -> Result<Self, UsernameError> {
         let valid = (3..=32).contains(&text.len())
             && text

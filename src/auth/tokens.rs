@@ -18,75 +18,18 @@
 use std::sync::Arc;
 
 use jsonwebtoken::{Header, Validation};
-use serde::{Deserialize, Serialize};
 
-use super::{invalidation::Invalidations, keyring::KeyRing};
+use super::{
+    claims::{AccessClaims, TokenError},
+    invalidation::Invalidations,
+    keyring::KeyRing,
+};
 use crate::config::AuthSettings;
 
 /// The `typ` of rampart's access tokens.
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 /// Clock leeway on `exp` and `nbf`, in seconds.
 pub const LEEWAY_SECS: u64 = 30;
-
-/// The claims of an access token.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccessClaims {
-    pub sub: String,
-    pub roles: Vec<String>,
-    pub iat: i64,
-    pub nbf: i64,
-    pub exp: i64,
-    pub jti: String,
-    pub iss: String,
-    pub aud: String,
-    /// The user's token version when issued; a later change of password,
-    /// roles or enabled state bumps it and so invalidates this token.
-    pub ver: i64,
-}
-
-impl AccessClaims {
-    pub fn has_role(&self, role: &str) -> bool {
-        self.roles.iter().any(|r| r == role)
-    }
-}
-
-/// Why a token was refused (logged and counted; the client only ever sees
-/// "Invalid authentication credentials").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum TokenError {
-    #[error("malformed")]
-    Malformed,
-    #[error("wrong algorithm")]
-    WrongAlgorithm,
-    #[error("wrong type")]
-    WrongType,
-    #[error("unknown key")]
-    UnknownKey,
-    #[error("bad signature or claims")]
-    Invalid,
-    #[error("expired")]
-    Expired,
-    #[error("revoked")]
-    Revoked,
-    #[error("user invalidated")]
-    UserInvalidated,
-}
-
-impl TokenError {
-    /// A label for metrics.
-    pub fn reason(self) -> &'static str {
-        match self {
-            Self::Malformed => "malformed",
-            Self::WrongAlgorithm => "wrong_algorithm",
-            Self::WrongType => "wrong_type",
-            Self::UnknownKey => "unknown_kid",
-            Self::Invalid => "invalid",
-            Self::Expired => "expired",
-            Self::Revoked => "revoked",
-            Self::UserInvalidated => "user_invalidated",
-        }
-    }
-}
 
 /// Verified tokens remembered, at most.
 const VERIFIED_CACHE_CAPACITY: usize = 10_000;

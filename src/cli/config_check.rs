@@ -2,12 +2,8 @@
 
 use std::{path::Path, process::ExitCode};
 
-use super::Failure;
-use crate::config::{
-    self,
-    check::{Level, findings},
-    secret,
-};
+use super::{Failure, findings};
+use crate::config::{self, check::Level, secret};
 
 pub fn run(config_file: Option<&Path>) -> Result<ExitCode, Failure> {
     let settings = config::load(config_file)?;

@@ -11,6 +11,28 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 
+use crate::{
+    config::{
+        Settings,
+        check::{self, Finding},
+        secret::SecretKey,
+    },
+    server::tls::Certificates,
+};
+
+/// Every finding about the settings (`config check`, and what `serve`
+/// refuses to start on): the configuration's own, and whether the
+/// certificate pair loads.
+fn findings(settings: &Settings, secret: Option<&SecretKey>) -> Vec<Finding> {
+    let mut found = check::findings(settings, secret);
+    if let Some(tls) = &settings.tls
+        && let Err(err) = Certificates::load(tls)
+    {
+        found.push(Finding::error("tls", err.to_string()));
+    }
+    found
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "rampart", version, about = "A secure-by-default HTTP API server")]
 struct Cli {

@@ -2,12 +2,11 @@
 
 use std::{path::Path, process::ExitCode, sync::Arc};
 
-use super::Failure;
+use super::{Failure, findings};
 use crate::{
     app::Application,
     config::{
         self,
-        check::findings,
         secret::{self, SecretKey},
     },
     observability,

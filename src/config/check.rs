@@ -43,7 +43,7 @@ impl fmt::Display for Finding {
 }
 
 impl Finding {
-    fn error(key: &'static str, message: impl Into<String>) -> Self {
+    pub fn error(key: &'static str, message: impl Into<String>) -> Self {
         Self {
             level: Level::Error,
             key,
@@ -158,11 +158,6 @@ pub fn findings(settings: &Settings, secret: Option<&SecretKey>) -> Vec<Finding>
         }
     }
 
-    if let Some(tls) = &settings.tls
-        && let Err(err) = crate::server::tls::Certificates::load(tls)
-    {
-        found.push(Finding::error("tls", err.to_string()));
-    }
     if production && settings.tls.is_none() && settings.proxy.trusted.is_empty() {
         found.push(Finding::error(
             "tls",

@@ -18,6 +18,8 @@ use axum::extract::Request;
 use http::HeaderMap;
 use ipnet::IpNet;
 
+use crate::server::Connection;
+
 /// What the server knows of the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientInfo {
@@ -25,13 +27,6 @@ pub struct ClientInfo {
     /// The request reached rampart over TLS, directly or through a trusted
     /// proxy that said so in `X-Forwarded-Proto`.
     pub https: bool,
-}
-
-/// The connection a request arrived on, set by the listener on every request.
-#[derive(Clone, Copy, Debug)]
-pub struct Connection {
-    pub peer: SocketAddr,
-    pub tls: bool,
 }
 
 /// The trusted proxies, from `proxy.trusted`.

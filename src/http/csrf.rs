@@ -11,6 +11,8 @@
 //! Requests with a bearer token are exempt: a browser never attaches one
 //! by itself, so a forged request cannot carry it.
 
+use std::sync::Arc;
+
 use axum::{
     body::Body,
     extract::Request,
@@ -18,11 +20,8 @@ use axum::{
 };
 use http::{HeaderMap, HeaderName, Method, StatusCode, Uri, header};
 
-use super::{cors::Cors, error::detail_response};
-use crate::{
-    auth::csrf::{Binding, CsrfKey, matches},
-    web::cookies,
-};
+use super::{cookies, cors::Cors, error::detail_response};
+use crate::auth::csrf::{Binding, CsrfKey, matches};
 
 pub const CSRF_HEADER: HeaderName = HeaderName::from_static("x-csrf-token");
 /// The form field that carries the token in a plain HTML form.
@@ -56,12 +55,12 @@ pub fn refused(failure: CsrfFailure) -> Response {
 #[derive(Clone, Debug)]
 pub struct CsrfGuard {
     pub key: CsrfKey,
-    cors: Cors,
+    cors: Arc<Cors>,
     max_body: usize,
 }
 
 impl CsrfGuard {
-    pub fn new(key: CsrfKey, cors: Cors, max_body: usize) -> Self {
+    pub fn new(key: CsrfKey, cors: Arc<Cors>, max_body: usize) -> Self {
         Self { key, cors, max_body }
     }
 
@@ -196,7 +195,7 @@ mod tests {
         };
         CsrfGuard::new(
             CsrfKey::new(&crate::config::secret::SecretKey::generate()),
-            Cors::new(&settings),
+            Arc::new(Cors::new(&settings)),
             1024,
         )
     }

@@ -18,20 +18,20 @@ use http::{HeaderValue, StatusCode, header};
 use axum::extract::MatchedPath;
 
 use crate::{
-    audit::{Action, Auditor, Origin, Outcome},
-    auth::{
-        self, Authentication, csrf::Binding, extract::CurrentUser, session::Sessions, tokens::TokenService,
-    },
-    web::cookies,
+    audit::{Action, Auditor, Outcome},
+    auth::{csrf::Binding, session::Sessions, tokens::TokenService},
 };
 
 use super::{
     access_log::AccessLog,
     client::ClientInfo,
     client::TrustedProxies,
+    cookies,
     cors::{Cors, Screened},
     csrf::{self, CsrfGuard},
     error,
+    identity::{self, Authentication, CurrentUser},
+    origin,
     rate_limit::{self, Admission, RateLimitStep},
     request_id,
     security_headers::{self, Hsts},
@@ -41,7 +41,7 @@ use super::{
 pub struct Envelope {
     pub proxies: Arc<TrustedProxies>,
     pub hsts: Hsts,
-    pub cors: Cors,
+    pub cors: Arc<Cors>,
     pub tokens: Arc<TokenService>,
     pub sessions: Sessions,
     pub csrf: Arc<CsrfGuard>,
@@ -128,7 +128,7 @@ async fn authenticated(
 ) -> (Response, Option<CurrentUser>) {
     // 5. The credentials, verified once; extractors read the outcome.
     let session_cookie = cookies::names(client.https).session;
-    let authentication = auth::authenticate(
+    let authentication = identity::authenticate(
         &envelope.tokens,
         &envelope.sessions,
         request.headers(),
@@ -168,7 +168,7 @@ async fn authenticated(
                 Outcome::Denied,
                 user.as_ref().map(CurrentUser::username),
                 request.extensions().get::<MatchedPath>().map(MatchedPath::as_str),
-                &Origin::of_extensions(request.extensions()),
+                &origin::of(request.extensions()),
             );
             return (stamped(csrf::refused(failure)), user);
         }

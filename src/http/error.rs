@@ -42,10 +42,23 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("invalid input")]
     Validation(Vec<ValidationIssue>),
+    /// 400: a request that cannot be served as sent.
+    #[error("{0}")]
+    BadRequest(&'static str),
+    /// 401 with `WWW-Authenticate: Bearer` (RFC 6750 section 3).
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 403.
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("{0}")]
     Conflict(&'static str),
     #[error("{0}")]
     Unavailable(&'static str),
+    /// 503 with `Retry-After: 1`: the password hashing queue is full; the
+    /// request may be sent again at once.
+    #[error("password hashing queue full")]
+    HashingBusy,
     #[error("rate limit exceeded")]
     RateLimited(crate::ratelimit::Refusal),
     /// Anything unexpected: logged with the request id, answered with a bare 500.
@@ -64,6 +77,27 @@ impl ApiError {
     }
 }
 
+/// A store failure is the server's, never the client's: a 500, its cause
+/// logged with the request id.
+impl From<crate::store::StoreError> for ApiError {
+    fn from(err: crate::store::StoreError) -> Self {
+        Self::Internal(anyhow::Error::new(err).context("store"))
+    }
+}
+
+/// A full hashing queue is a 503 to retry; anything else a 500.
+impl From<crate::auth::password::HashError> for ApiError {
+    fn from(err: crate::auth::password::HashError) -> Self {
+        match err {
+            crate::auth::password::HashError::Busy => Self::HashingBusy,
+            other => Self::Internal(anyhow::Error::new(other).context("password hashing")),
+        }
+    }
+}
+
+/// What a full hashing queue answers.
+const HASHING_BUSY: &str = "Too many password operations in progress, retry shortly";
+
 /// Why a request failed inside the server, carried on a bare 500 to
 /// [`fill_body`], which logs it next to the request id.
 #[derive(Clone, Debug)]
@@ -73,8 +107,24 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
             Self::NotFound(detail) => detail_response(StatusCode::NOT_FOUND, detail),
+            Self::BadRequest(detail) => detail_response(StatusCode::BAD_REQUEST, detail),
+            Self::Unauthorized(detail) => {
+                let mut response = detail_response(StatusCode::UNAUTHORIZED, detail);
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                response
+            }
+            Self::Forbidden(detail) => detail_response(StatusCode::FORBIDDEN, detail),
             Self::Conflict(detail) => detail_response(StatusCode::CONFLICT, detail),
             Self::Unavailable(detail) => detail_response(StatusCode::SERVICE_UNAVAILABLE, detail),
+            Self::HashingBusy => {
+                let mut response = detail_response(StatusCode::SERVICE_UNAVAILABLE, HASHING_BUSY);
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response
+            }
             Self::RateLimited(refusal) => super::rate_limit::refused(&refusal),
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE.into_response(),
@@ -146,4 +196,28 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         .extensions_mut()
         .insert(InternalCause(format!("handler panicked: {message}")));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::password::HashError;
+
+    #[test]
+    fn a_full_hashing_queue_is_a_503_to_retry_and_other_hash_errors_a_500() {
+        let busy = ApiError::from(HashError::Busy).into_response();
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(busy.headers()[header::RETRY_AFTER], "1");
+        let failed = ApiError::from(HashError::Failed("lost".into())).into_response();
+        assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_401_names_the_bearer_scheme() {
+        let response = ApiError::Unauthorized("Not authenticated").into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        let forbidden = ApiError::Forbidden("Not enough permissions").into_response();
+        assert!(!forbidden.headers().contains_key(header::WWW_AUTHENTICATE));
+    }
 }

@@ -3,11 +3,14 @@
 
 pub mod access_log;
 pub mod client;
+pub mod cookies;
 pub mod cors;
 pub mod csrf;
 mod envelope;
 pub mod error;
 pub mod extract;
+pub mod identity;
+pub mod origin;
 pub mod rate_limit;
 pub mod request_id;
 pub mod security_headers;
@@ -19,13 +22,18 @@ use axum::{Router, extract::DefaultBodyLimit, middleware};
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
 
-use crate::{auth::tokens::TokenService, state::AppState};
+use crate::{
+    audit::Auditor,
+    auth::{session::Sessions, tokens::TokenService},
+    config::Settings,
+    ratelimit::{PolicyTable, RateLimits},
+};
 
 /// HSTS max-age when TLS is terminated by a trusted proxy and `[tls]` is
 /// absent: one year, as `tls.hsts_max_age` defaults to.
 const DEFAULT_HSTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(365 * 86_400);
 
-/// Wraps the routes in the middleware stack. The order is the security
+/// The middleware stack that wraps the routes. The order is the security
 /// story, read top (outermost, first to see a request) to bottom:
 ///
 /// 1. the envelope ([`envelope::layer`]), one function for the steps that
@@ -42,39 +50,72 @@ const DEFAULT_HSTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs
 ///    bodies, security headers, the access log and metrics, so each sees
 ///    every response of the layers below;
 /// 2. body limit: bodies over `limits.max_body_bytes` are refused with 413.
-pub fn apply(routes: Router, state: &AppState, tokens: Arc<TokenService>) -> Router {
-    let settings = &state.settings;
-    let envelope = envelope::Envelope {
-        tokens,
-        sessions: state.sessions.clone(),
-        csrf: state.csrf.clone(),
-        rate_limit: rate_limit::RateLimitStep {
-            limits: state.limits.clone(),
-            audit: state.audit.clone(),
-        },
-        audit: state.audit.clone(),
-        request_timeout: settings.limits.request_timeout.get(),
-        cors: cors::Cors::new(&settings.cors),
-        proxies: Arc::new(client::TrustedProxies::new(
-            settings.proxy.trusted.iter().map(|net| net.0),
-        )),
-        hsts: security_headers::Hsts::new(
-            settings
-                .tls
-                .as_ref()
-                .map_or(DEFAULT_HSTS_MAX_AGE, |tls| tls.hsts_max_age.get()),
-        ),
-    };
-    routes.layer(
-        ServiceBuilder::new()
-            // Shared, not cloned: `from_fn` hands the state to every request.
-            .layer(middleware::from_fn_with_state(
-                Arc::new(envelope),
-                envelope::layer,
-            ))
-            .layer(RequestBodyLimitLayer::new(settings.limits.max_body_bytes))
-            // The layer above is the one body limit; axum's own default of
-            // 2 MiB would otherwise cap a larger configured limit.
-            .layer(DefaultBodyLimit::disable()),
-    )
+pub struct Stack {
+    envelope: Arc<envelope::Envelope>,
+    max_body_bytes: usize,
+}
+
+/// What the stack is built from: the settings and the services its steps
+/// use.
+pub struct StackParts<'a> {
+    pub settings: &'a Settings,
+    pub tokens: Arc<TokenService>,
+    pub sessions: Sessions,
+    pub csrf: Arc<csrf::CsrfGuard>,
+    /// The allowlist, shared with the CSRF guard.
+    pub cors: Arc<cors::Cors>,
+    pub limits: Arc<RateLimits>,
+    /// Which route is under which rate-limit policy (the router's table).
+    pub policy_for: PolicyTable,
+    pub audit: Auditor,
+}
+
+impl Stack {
+    /// Built once (CORS, trusted proxies, HSTS, the envelope), and shared
+    /// by every listener's routes.
+    pub fn new(parts: StackParts<'_>) -> Self {
+        let settings = parts.settings;
+        let envelope = envelope::Envelope {
+            tokens: parts.tokens,
+            sessions: parts.sessions,
+            csrf: parts.csrf,
+            rate_limit: rate_limit::RateLimitStep {
+                limits: parts.limits,
+                audit: parts.audit.clone(),
+                policy_for: parts.policy_for,
+            },
+            audit: parts.audit,
+            request_timeout: settings.limits.request_timeout.get(),
+            cors: parts.cors,
+            proxies: Arc::new(client::TrustedProxies::new(
+                settings.proxy.trusted.iter().map(|net| net.0),
+            )),
+            hsts: security_headers::Hsts::new(
+                settings
+                    .tls
+                    .as_ref()
+                    .map_or(DEFAULT_HSTS_MAX_AGE, |tls| tls.hsts_max_age.get()),
+            ),
+        };
+        Self {
+            envelope: Arc::new(envelope),
+            max_body_bytes: settings.limits.max_body_bytes,
+        }
+    }
+
+    /// `routes` inside the stack.
+    pub fn apply(&self, routes: Router) -> Router {
+        routes.layer(
+            ServiceBuilder::new()
+                // Shared, not cloned: `from_fn` hands the state to every request.
+                .layer(middleware::from_fn_with_state(
+                    self.envelope.clone(),
+                    envelope::layer,
+                ))
+                .layer(RequestBodyLimitLayer::new(self.max_body_bytes))
+                // The layer above is the one body limit; axum's own default of
+                // 2 MiB would otherwise cap a larger configured limit.
+                .layer(DefaultBodyLimit::disable()),
+        )
+    }
 }

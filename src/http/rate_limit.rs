@@ -8,11 +8,14 @@ use std::{sync::Arc, time::Duration};
 use axum::{extract::MatchedPath, response::Response};
 use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 
-use super::{client::ClientInfo, error::detail_response};
+use super::{
+    client::ClientInfo,
+    error::detail_response,
+    identity::{Authentication, CurrentUser},
+};
 use crate::{
-    audit::{Action, Auditor, Origin, Outcome},
-    auth::{Authentication, extract::CurrentUser},
-    ratelimit::{Decision, PolicyName, RateLimits, Refusal, Subject, policy_for},
+    audit::{Action, Auditor, Outcome},
+    ratelimit::{Decision, PolicyName, PolicyTable, RateLimits, Refusal, Subject},
 };
 
 pub const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
@@ -24,6 +27,8 @@ pub const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset
 pub struct RateLimitStep {
     pub limits: Arc<RateLimits>,
     pub audit: Auditor,
+    /// The router's table of which route is under which policy.
+    pub policy_for: PolicyTable,
 }
 
 /// What the step decided.
@@ -48,7 +53,7 @@ impl RateLimitStep {
         client: &ClientInfo,
     ) -> Admission {
         let route = extensions.get::<MatchedPath>().map(MatchedPath::as_str);
-        let Some(policy) = policy_for(method, route) else {
+        let Some(policy) = (self.policy_for)(method, route) else {
             return Admission::Unlimited;
         };
         let user = if policy == PolicyName::Login {
@@ -68,7 +73,7 @@ impl RateLimitStep {
                         Outcome::Denied,
                         user.as_ref().map(CurrentUser::username),
                         Some(policy.as_str()),
-                        &Origin::of_extensions(extensions),
+                        &super::origin::of(extensions),
                     );
                 }
                 Admission::Refused(refused(&refusal))

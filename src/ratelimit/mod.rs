@@ -5,8 +5,8 @@
 //! client IP (IPv6 by /64, so one host cannot mint fresh budgets from its
 //! prefix), the authenticated user, or, for the login policy against
 //! distributed guessing, the attempted username. Which policy a request
-//! falls under is decided in [`policy_for`]; the HTTP side (headers, the 429)
-//! is `http::rate_limit`.
+//! falls under is the router's to say (`routes::policy_for`, a
+//! [`PolicyTable`]); the HTTP side (headers, the 429) is `http::rate_limit`.
 //!
 //! Budgets live in a [`Backend`]: [`memory::MemoryBackend`] keeps them in a
 //! bounded map per policy, so a flood of new keys costs at most
@@ -220,18 +220,9 @@ fn rate_of(settings: &RateLimitSettings, name: PolicyName) -> RatePolicy {
     }
 }
 
-/// The per-client policy of a route, by method and route template; `None`
-/// for the probes, which load balancers call and must always answer.
-/// (`login_per_username` is applied by the login handlers, which know the
-/// attempted name.)
-pub fn policy_for(method: &Method, route: Option<&str>) -> Option<PolicyName> {
-    match route {
-        Some("/healthz" | "/readyz") => None,
-        Some("/token" | "/login") if method == Method::POST => Some(PolicyName::Login),
-        Some("/docs" | "/docs/{file}" | "/openapi.json") => Some(PolicyName::Docs),
-        _ => Some(PolicyName::Default),
-    }
-}
+/// Which policy a request falls under, by method and route template; `None`
+/// for a route under no policy. The router says (`routes::policy_for`).
+pub type PolicyTable = fn(&Method, Option<&str>) -> Option<PolicyName>;
 
 #[cfg(test)]
 mod tests {
@@ -246,27 +237,5 @@ mod tests {
         assert_ne!(a, c);
         let v4 = Subject::ip("192.0.2.1".parse().unwrap());
         assert_eq!(v4, Subject::Ip("192.0.2.1".parse().unwrap()));
-    }
-
-    #[test]
-    fn routes_map_to_their_policies() {
-        assert_eq!(policy_for(&Method::GET, Some("/healthz")), None);
-        assert_eq!(policy_for(&Method::GET, Some("/readyz")), None);
-        assert_eq!(policy_for(&Method::POST, Some("/token")), Some(PolicyName::Login));
-        assert_eq!(policy_for(&Method::POST, Some("/login")), Some(PolicyName::Login));
-        assert_eq!(
-            policy_for(&Method::GET, Some("/login")),
-            Some(PolicyName::Default)
-        );
-        assert_eq!(policy_for(&Method::GET, Some("/docs")), Some(PolicyName::Docs));
-        assert_eq!(
-            policy_for(&Method::GET, Some("/openapi.json")),
-            Some(PolicyName::Docs)
-        );
-        assert_eq!(
-            policy_for(&Method::GET, Some("/items/")),
-            Some(PolicyName::Default)
-        );
-        assert_eq!(policy_for(&Method::GET, None), Some(PolicyName::Default));
     }
 }

@@ -8,13 +8,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     audit::{Action, Origin, Outcome},
-    auth::{
-        extract::{Admin, CurrentUser, RequireRole},
-        names::Role,
-    },
+    auth::names::Role,
     http::{
         error::{ApiError, ErrorBody},
         extract::{Json, Path, Query},
+        identity::{Admin, CurrentUser, RequireRole},
         validation::{LocPart, Source, ValidationIssue},
     },
     state::AppState,
@@ -73,7 +71,7 @@ pub async fn list(
     State(state): State<AppState>,
     _: RequireRole<Admin>,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
-    let users = state.store.list_users().await.map_err(ApiError::internal)?;
+    let users = state.store.list_users().await?;
     Ok(Json(users.into_iter().map(UserView::from).collect()))
 }
 
@@ -88,11 +86,7 @@ pub async fn set_roles(
     Path(username): Path<String>,
     Json(body): Json<RolesBody>,
 ) -> Result<Json<UserView>, ApiError> {
-    let change = state
-        .accounts
-        .set_roles(&username, &body.roles)
-        .await
-        .map_err(ApiError::internal)?;
+    let change = state.accounts.set_roles(&username, &body.roles).await?;
     answer(change, |outcome| {
         state.audit.record(
             Action::RoleChanged,
@@ -116,11 +110,7 @@ async fn set_disabled(
     } else {
         Action::UserEnabled
     };
-    let change = state
-        .accounts
-        .set_disabled(username, disabled)
-        .await
-        .map_err(ApiError::internal)?;
+    let change = state.accounts.set_disabled(username, disabled).await?;
     answer(change, |outcome| {
         state
             .audit
@@ -177,10 +167,6 @@ pub async fn audit(
             "Input should be between 1 and 1000",
         )));
     }
-    let events = state
-        .store
-        .list_audit_events(limit)
-        .await
-        .map_err(ApiError::internal)?;
+    let events = state.store.list_audit_events(limit).await?;
     Ok(Json(events))
 }

@@ -12,8 +12,13 @@ use axum::{
     response::{Html, IntoResponse, Response},
     routing::get,
 };
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderValue, header};
 use utoipa_swagger_ui::Config;
+
+use crate::http::error::ApiError;
+
+/// What a missing asset answers.
+const NOT_FOUND: &str = "Not Found";
 
 const INDEX: &str = include_str!("../../templates/docs.html");
 
@@ -44,17 +49,17 @@ pub fn router<S: Clone + Send + Sync + 'static>(openapi: &utoipa::openapi::OpenA
         )
 }
 
-fn asset(file: &str, config: Arc<Config<'static>>) -> Response {
+fn asset(file: &str, config: Arc<Config<'static>>) -> Result<Response, ApiError> {
     // The dist's own index.html uses relative paths that do not resolve
     // under `/docs`; ours is served at `/docs` instead.
     if file == "index.html" {
-        return StatusCode::NOT_FOUND.into_response();
+        return Err(ApiError::NotFound(NOT_FOUND));
     }
     match utoipa_swagger_ui::serve(file, config) {
         Ok(Some(asset)) => {
             let content_type = HeaderValue::from_str(&asset.content_type)
                 .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-            (
+            Ok((
                 [
                     (header::CONTENT_TYPE, content_type),
                     (
@@ -64,10 +69,9 @@ fn asset(file: &str, config: Arc<Config<'static>>) -> Response {
                 ],
                 asset.bytes.into_owned(),
             )
-                .into_response()
+                .into_response())
         }
-        Ok(None) => StatusCode::NOT_FOUND.into_response(),
-        Err(err) => crate::http::error::ApiError::internal(anyhow::anyhow!("swagger asset {file}: {err}"))
-            .into_response(),
+        Ok(None) => Err(ApiError::NotFound(NOT_FOUND)),
+        Err(err) => Err(ApiError::internal(anyhow::anyhow!("swagger asset {file}: {err}"))),
     }
 }

@@ -17,10 +17,17 @@
 
 use std::sync::Arc;
 
-use axum::{Router, extract::State, response::Response};
+use axum::{
+    Router,
+    extract::State,
+    response::{IntoResponse, Response},
+};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 
-use crate::{http::error::detail_response, server::tls::Certificates};
+use crate::{http::error::ApiError, server::tls::Certificates};
+
+/// The answer to anything but a page over plain HTTP.
+const HTTPS_REQUIRED: &str = "HTTPS required";
 
 /// The pages a person may type into a browser's address bar.
 const PAGES: &[&str] = &["/", "/login", "/app", "/docs"];
@@ -49,11 +56,11 @@ async fn to_https(
 ) -> Response {
     let page = (method == Method::GET || method == Method::HEAD) && PAGES.contains(&uri.path());
     if !page {
-        return detail_response(StatusCode::BAD_REQUEST, "HTTPS required");
+        return ApiError::BadRequest(HTTPS_REQUIRED).into_response();
     }
     match target(&uri, &headers, redirect.https_port) {
         Some((host, _)) if !redirect.certificates.names(&host) => {
-            detail_response(StatusCode::BAD_REQUEST, "Unknown host")
+            ApiError::BadRequest("Unknown host").into_response()
         }
         Some((_, location)) => {
             let mut response = Response::new(axum::body::Body::empty());
@@ -61,7 +68,7 @@ async fn to_https(
             response.headers_mut().insert(header::LOCATION, location);
             response
         }
-        _ => detail_response(StatusCode::BAD_REQUEST, "HTTPS required"),
+        _ => ApiError::BadRequest(HTTPS_REQUIRED).into_response(),
     }
 }
 

@@ -9,13 +9,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    auth::extract::CurrentUser,
     http::{
         error::{ApiError, ErrorBody},
         extract::{Json, Path, Query},
+        identity::CurrentUser,
         validation::{LocPart, Source, ValidationIssue},
     },
-    items::{fields::ItemBody, may_access, visible_to},
+    items::fields::ItemBody,
     state::AppState,
     store::ItemRecord,
 };
@@ -87,10 +87,9 @@ pub async fn create(
     Json(body): Json<ItemBody>,
 ) -> Result<Response, ApiError> {
     let item = state
-        .store
-        .create_item(user.username(), &body.into())
-        .await
-        .map_err(ApiError::internal)?
+        .items
+        .create(&user, &body.into())
+        .await?
         .ok_or(ApiError::NotFound("User not found"))?;
     Ok((StatusCode::CREATED, Json(Item::from(item))).into_response())
 }
@@ -118,27 +117,13 @@ pub async fn list(
         return Err(query_issue("q", "String should have at most 100 characters"));
     }
     let (items, total) = state
-        .store
-        .list_items(
-            visible_to(&user),
-            query.q.as_deref().filter(|q| !q.is_empty()),
-            limit,
-            offset,
-        )
-        .await
-        .map_err(ApiError::internal)?;
+        .items
+        .list(&user, query.q.as_deref().filter(|q| !q.is_empty()), limit, offset)
+        .await?;
     Ok(Json(ItemPage {
         items: items.into_iter().map(Item::from).collect(),
         total,
     }))
-}
-
-/// The item, if the caller may see it; 404 otherwise.
-async fn accessible(state: &AppState, user: &CurrentUser, id: i64) -> Result<ItemRecord, ApiError> {
-    match state.store.find_item(id).await.map_err(ApiError::internal)? {
-        Some(item) if may_access(user, &item) => Ok(item),
-        _ => Err(ApiError::NotFound(NOT_FOUND)),
-    }
 }
 
 /// One item.
@@ -150,7 +135,12 @@ pub async fn get(
     user: CurrentUser,
     Path(item_id): Path<i64>,
 ) -> Result<Json<Item>, ApiError> {
-    Ok(Json(accessible(&state, &user, item_id).await?.into()))
+    let item = state
+        .items
+        .get(&user, item_id)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    Ok(Json(item.into()))
 }
 
 /// Replace an item's fields.
@@ -163,12 +153,10 @@ pub async fn update(
     Path(item_id): Path<i64>,
     Json(body): Json<ItemBody>,
 ) -> Result<Json<Item>, ApiError> {
-    accessible(&state, &user, item_id).await?;
     let item = state
-        .store
-        .update_item(item_id, &body.into())
-        .await
-        .map_err(ApiError::internal)?
+        .items
+        .update(&user, item_id, &body.into())
+        .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
     Ok(Json(item.into()))
 }
@@ -182,13 +170,7 @@ pub async fn delete(
     user: CurrentUser,
     Path(item_id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    accessible(&state, &user, item_id).await?;
-    if state
-        .store
-        .delete_item(item_id)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    if state.items.delete(&user, item_id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(NOT_FOUND))

@@ -7,8 +7,11 @@ use utoipa::ToSchema;
 
 use crate::{
     audit::{Action, Origin, Outcome},
-    auth::extract::{Admin, RequireRole},
-    http::{error::ApiError, extract::Json},
+    http::{
+        error::ApiError,
+        extract::Json,
+        identity::{Admin, RequireRole},
+    },
     state::AppState,
 };
 

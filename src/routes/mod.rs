@@ -13,10 +13,14 @@ pub(crate) mod token;
 mod users;
 
 use axum::Router;
+use http::Method;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{http::error::ErrorBody, http::validation::ValidationErrorBody, state::AppState, web::pages};
+use crate::{
+    http::error::ErrorBody, http::validation::ValidationErrorBody, ratelimit::PolicyName, state::AppState,
+    web::pages,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -95,4 +99,44 @@ pub fn router(state: AppState) -> Router {
     #[cfg(feature = "test-hooks")]
     let routes = routes.merge(test_hooks::router());
     routes.with_state(state)
+}
+
+/// The per-client policy of a route, by method and route template; `None`
+/// for the probes, which load balancers call and must always answer.
+/// (`login_per_username` is applied by the login handlers, which know the
+/// attempted name.)
+pub fn policy_for(method: &Method, route: Option<&str>) -> Option<PolicyName> {
+    match route {
+        Some("/healthz" | "/readyz") => None,
+        Some("/token" | "/login") if method == Method::POST => Some(PolicyName::Login),
+        Some("/docs" | "/docs/{file}" | "/openapi.json") => Some(PolicyName::Docs),
+        _ => Some(PolicyName::Default),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_map_to_their_policies() {
+        assert_eq!(policy_for(&Method::GET, Some("/healthz")), None);
+        assert_eq!(policy_for(&Method::GET, Some("/readyz")), None);
+        assert_eq!(policy_for(&Method::POST, Some("/token")), Some(PolicyName::Login));
+        assert_eq!(policy_for(&Method::POST, Some("/login")), Some(PolicyName::Login));
+        assert_eq!(
+            policy_for(&Method::GET, Some("/login")),
+            Some(PolicyName::Default)
+        );
+        assert_eq!(policy_for(&Method::GET, Some("/docs")), Some(PolicyName::Docs));
+        assert_eq!(
+            policy_for(&Method::GET, Some("/openapi.json")),
+            Some(PolicyName::Docs)
+        );
+        assert_eq!(
+            policy_for(&Method::GET, Some("/items/")),
+            Some(PolicyName::Default)
+        );
+        assert_eq!(policy_for(&Method::GET, None), Some(PolicyName::Default));
+    }
 }

@@ -13,20 +13,18 @@ use utoipa::ToSchema;
 
 use crate::{
     audit::{Action, Origin, Outcome},
+    auth::throttle::Budgets,
     auth::{
-        Authentication,
-        extract::{Admin, AuthRejection, CurrentUser, RequireRole},
         names::{Role, Username},
-        password::HashError,
         service::NewUserError,
     },
     http::{
         client::ClientInfo,
-        error::{ApiError, ErrorBody, detail_response},
+        error::{ApiError, ErrorBody},
         extract::Json,
+        identity::{Admin, AuthRejection, Authentication, CurrentUser, RequireRole},
         validation::{LocPart, Source, ValidationIssue},
     },
-    routes::token::{Budgets, throttle_password_check},
     state::AppState,
     store::UserRecord,
 };
@@ -75,10 +73,6 @@ fn password_issue(field: &'static str, err: impl std::fmt::Display) -> ApiError 
         [LocPart::Key(field.into())],
         err.to_string(),
     ))
-}
-
-fn busy() -> ApiError {
-    ApiError::Unavailable("Too many password operations in progress, retry shortly")
 }
 
 /// Create a user (anyone when `public_registration`, else admins).
@@ -145,12 +139,9 @@ pub async fn create_user(
             )
                 .into_response())
         }
-        Err(NewUserError::Taken) => Ok(detail_response(
-            StatusCode::CONFLICT,
-            "Username already registered",
-        )),
+        Err(NewUserError::Taken) => Err(ApiError::Conflict("Username already registered")),
         Err(NewUserError::Password(err)) => Err(password_issue("password", err)),
-        Err(NewUserError::Hash(HashError::Busy)) => Err(busy()),
+        Err(NewUserError::Hash(err)) => Err(err.into()),
         Err(err) => Err(ApiError::internal(err)),
     }
 }
@@ -159,8 +150,7 @@ async fn record(state: &AppState, user: &CurrentUser) -> Result<UserRecord, ApiE
     state
         .store
         .find_user(user.username())
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or(ApiError::NotFound("User not found"))
 }
 
@@ -193,8 +183,9 @@ pub async fn change_password(
     // login budgets, or a stolen token or session becomes an unthrottled
     // password oracle (ASVS 5.0 6.3.1; OWASP API2).
     let name = Username::parse(user.username()).map_err(|_| ApiError::NotFound("User not found"))?;
-    let attempt =
-        throttle_password_check(&state, &name, &client, &headers, &origin, Budgets::IpAndName).await?;
+    let attempt = state
+        .login_attempt(&name, &client, &headers, &origin, Budgets::IpAndName)
+        .await?;
     let changed = state
         .accounts
         .change_password(
@@ -205,7 +196,7 @@ pub async fn change_password(
         .await;
     if matches!(changed, Ok(true) | Err(NewUserError::Password(_))) {
         // The current password was right (whatever came of the new one).
-        attempt.succeeded(&state).await;
+        attempt.succeeded(&state.limits).await;
     }
     match changed {
         Ok(true) => {
@@ -226,10 +217,10 @@ pub async fn change_password(
                 None,
                 &origin,
             );
-            Ok(detail_response(StatusCode::BAD_REQUEST, "Incorrect password"))
+            Err(ApiError::BadRequest("Incorrect password"))
         }
         Err(NewUserError::Password(err)) => Err(password_issue("new_password", err)),
-        Err(NewUserError::Hash(HashError::Busy)) => Err(busy()),
+        Err(NewUserError::Hash(err)) => Err(err.into()),
         Err(err) => Err(ApiError::internal(err)),
     }
 }

@@ -42,7 +42,13 @@ pub use shutdown::{Shutdown, wait_for_signal};
 
 use self::idle::IdleIo;
 
-use crate::http::client::Connection;
+/// The connection a request arrived on, set by the listener on every
+/// request (`http::client` reads it to resolve the client).
+#[derive(Clone, Copy, Debug)]
+pub struct Connection {
+    pub peer: SocketAddr,
+    pub tls: bool,
+}
 
 /// How long a client may take to send a request's headers (slowloris).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);

@@ -13,20 +13,19 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{cookies, templates::render};
+use super::templates::render;
 use crate::{
     audit::{Action, Origin, Outcome},
+    auth::throttle::Budgets,
     auth::{
         csrf::{Binding, new_presession},
         device::DEVICE_LIFETIME,
-        extract::CurrentUser,
         names::Username,
         service::AuthError,
         session::SessionId,
     },
-    http::{client::ClientInfo, csrf, error::ApiError},
-    items::{fields::ItemForm, visible_to},
-    routes::token::{Budgets, loggable_name, throttle_password_check},
+    http::{client::ClientInfo, cookies, csrf, error::ApiError, identity::CurrentUser},
+    items::fields::ItemForm,
     state::AppState,
 };
 
@@ -174,9 +173,11 @@ pub async fn login(
         return Ok(csrf::refused(failure));
     }
     let attempt = match Username::parse(&form.username) {
-        Ok(name) => {
-            Some(throttle_password_check(&state, &name, &client, &headers, &origin, Budgets::Name).await?)
-        }
+        Ok(name) => Some(
+            state
+                .login_attempt(&name, &client, &headers, &origin, Budgets::Name)
+                .await?,
+        ),
         Err(_) => None,
     };
     let user = match state
@@ -186,7 +187,7 @@ pub async fn login(
     {
         Ok(user) => {
             if let Some(attempt) = attempt {
-                attempt.succeeded(&state).await;
+                attempt.succeeded(&state.limits).await;
             }
             user
         }
@@ -194,7 +195,7 @@ pub async fn login(
             state.audit.record(
                 Action::Login,
                 Outcome::Failure,
-                Some(loggable_name(&form.username)),
+                Some(Username::loggable(&form.username)),
                 None,
                 &origin,
             );
@@ -207,22 +208,15 @@ pub async fn login(
                 &form.username,
             );
         }
-        Err(AuthError::Hash(crate::auth::password::HashError::Busy)) => {
-            return Err(ApiError::Unavailable(
-                "Too many login attempts in progress, retry shortly",
-            ));
-        }
+        Err(AuthError::Hash(err)) => return Err(err.into()),
+        Err(AuthError::Store(err)) => return Err(err.into()),
         Err(err) => return Err(ApiError::internal(err)),
     };
     // A new id at every login, the old session ended: no session fixation.
     if let Some(previous) = previous {
-        state.sessions.end(&previous).await.map_err(ApiError::internal)?;
+        state.sessions.end(&previous).await?;
     }
-    let started = state
-        .sessions
-        .start(user.id, user.token_version)
-        .await
-        .map_err(ApiError::internal)?;
+    let started = state.sessions.start(user.id, user.token_version).await?;
     let Some(id) = started else {
         // The password changed (or the user was disabled) while this
         // login was being checked: the password it checked is stale.
@@ -277,11 +271,7 @@ pub async fn logout(
     user: Option<CurrentUser>,
 ) -> Result<Response, ApiError> {
     if let Some(CurrentUser::Session(session)) = user {
-        state
-            .sessions
-            .end(&session.id)
-            .await
-            .map_err(ApiError::internal)?;
+        state.sessions.end(&session.id).await?;
     }
     let names = cookies::names(client.https);
     let mut response = Redirect::to("/login").into_response();
@@ -300,11 +290,7 @@ async fn app_page(
     form: &ItemForm,
     errors: &[(&str, &str)],
 ) -> Result<Response, ApiError> {
-    let (items, total) = state
-        .store
-        .list_items(visible_to(user), None, APP_PAGE_ITEMS, 0)
-        .await
-        .map_err(ApiError::internal)?;
+    let (items, total) = state.items.list(user, None, APP_PAGE_ITEMS, 0).await?;
     let items: Vec<_> = items
         .iter()
         .map(|item| {
@@ -405,10 +391,9 @@ pub async fn add_item(
     match form.parse() {
         Ok(fields) => {
             state
-                .store
-                .create_item(user.username(), &fields)
-                .await
-                .map_err(ApiError::internal)?
+                .items
+                .create(&user, &fields)
+                .await?
                 .ok_or(ApiError::NotFound("User not found"))?;
             Ok(no_store(Redirect::to("/app").into_response()))
         }

@@ -1,0 +1,141 @@
+//! The login throttle (SPEC section 3, "Tokens"): guessing is throttled
+//! without handing strangers a lockout.
+//!
+//! Every password check (`POST /token`, `POST /login`, the current password
+//! of a change) spends the attempted name's `login_per_username` budget
+//! before any hashing, so a flood costs no CPU, and gives it back when the
+//! password is right, so the budget counts failures. A client where the
+//! user signed in successfully in the last 30 days (by device cookie, else
+//! by address) spends a budget of its own instead of the one strangers
+//! share, so guessing from elsewhere cannot lock the owner out (OWASP
+//! Authentication cheat sheet, "Account lockout"; OWASP "Slow Down Online
+//! Guessing Attacks with Device Cookies").
+
+use std::net::IpAddr;
+
+use super::{names::Username, service::AccountService};
+use crate::{
+    audit::{Action, Auditor, Origin, Outcome},
+    ratelimit::{KnownClient, PolicyName, RateLimits, Refusal, Subject},
+    store::StoreError,
+};
+
+/// Which login budgets a password check spends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Budgets {
+    /// The name's (on the login routes, whose `login` policy the
+    /// middleware applied to the client IP already).
+    Name,
+    /// The client IP's `login` budget and the name's: a password check
+    /// outside the login routes (the current password at a change).
+    IpAndName,
+}
+
+/// Why a password check may not run.
+#[derive(Debug, thiserror::Error)]
+pub enum Throttled {
+    #[error("rate limited")]
+    Refused(Refusal),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The client a password check comes from.
+#[derive(Clone, Copy, Debug)]
+pub struct Client<'a> {
+    pub ip: IpAddr,
+    /// The value of the browser's device cookie, if it sent one.
+    pub device_cookie: Option<&'a str>,
+}
+
+/// The login throttle, over this instance's rate limits.
+pub struct LoginThrottle<'a> {
+    pub limits: &'a RateLimits,
+    pub accounts: &'a AccountService,
+    pub audit: &'a Auditor,
+}
+
+impl LoginThrottle<'_> {
+    /// Spends one attempt of the login budgets, or says which refused
+    /// (audited as a refusal of the name that was tried).
+    pub async fn attempt(
+        &self,
+        username: &Username,
+        client: Client<'_>,
+        origin: &Origin,
+        budgets: Budgets,
+    ) -> Result<LoginAttempt, Throttled> {
+        if budgets == Budgets::IpAndName {
+            self.spend(PolicyName::Login, Subject::ip(client.ip), None, origin)
+                .await?;
+        }
+        let known = self
+            .accounts
+            .known_client(username, Some(client.ip), client.device_cookie)
+            .await?;
+        let attempt = LoginAttempt {
+            username: username.clone(),
+            known,
+            ip: (budgets == Budgets::IpAndName).then_some(client.ip),
+        };
+        self.spend(
+            PolicyName::LoginPerUsername,
+            attempt.name_subject(),
+            Some(username.as_str()),
+            origin,
+        )
+        .await?;
+        Ok(attempt)
+    }
+
+    async fn spend(
+        &self,
+        policy: PolicyName,
+        subject: Subject<'_>,
+        actor: Option<&str>,
+        origin: &Origin,
+    ) -> Result<(), Throttled> {
+        let refusal = match self.limits.check(policy, subject).await {
+            Ok(_) => return Ok(()),
+            Err(refusal) => refusal,
+        };
+        if refusal.audit {
+            self.audit.record(
+                Action::RateLimited,
+                Outcome::Denied,
+                actor,
+                Some(policy.as_str()),
+                origin,
+            );
+        }
+        Err(Throttled::Refused(refusal))
+    }
+}
+
+/// The login budgets one password check spent.
+#[must_use = "a successful check gives its budget back"]
+pub struct LoginAttempt {
+    username: Username,
+    known: Option<KnownClient>,
+    /// The client IP whose `login` budget was spent here, if it was.
+    ip: Option<IpAddr>,
+}
+
+impl LoginAttempt {
+    fn name_subject(&self) -> Subject<'_> {
+        match self.known {
+            Some(client) => Subject::Known(self.username.as_str(), client),
+            None => Subject::name(self.username.as_str()),
+        }
+    }
+
+    /// The password was right: the budgets get this attempt back.
+    pub async fn succeeded(self, limits: &RateLimits) {
+        limits
+            .refund(PolicyName::LoginPerUsername, self.name_subject())
+            .await;
+        if let Some(ip) = self.ip {
+            limits.refund(PolicyName::Login, Subject::ip(ip)).await;
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Who the caller is: the credentials of a request (a bearer token, else
+//! the session cookie), decided once per request by the envelope, and the
+//! extractors that carry the outcome into handlers: `CurrentUser` (any valid
+//! credentials) and `RequireRole<Admin>` (a role), the Rust form of
+//! FastAPI's `Depends(get_current_user)`.
+
+use std::{marker::PhantomData, sync::Arc};
+
+use axum::{
+    extract::{FromRef, FromRequestParts, MatchedPath, OptionalFromRequestParts},
+    http::request::Parts,
+    response::{IntoResponse, Response},
+};
+use http::HeaderMap;
+
+use super::{cookies, error::ApiError, origin};
+use crate::{
+    audit::{Action, Auditor, Outcome},
+    auth::{
+        Principal,
+        claims::{AccessClaims, TokenError},
+        names::Role,
+        session::{SessionId, SessionUser, Sessions},
+        tokens::TokenService,
+    },
+};
+
+/// What the request's credentials say, decided once per request by the
+/// envelope and read by the extractors.
+#[derive(Clone, Debug)]
+pub enum Authentication {
+    /// No credentials (or a session cookie of no live session).
+    Anonymous,
+    /// A valid bearer token.
+    Bearer(Arc<AccessClaims>),
+    /// The cookie of a live browser session. Unsafe methods need a CSRF
+    /// token (the envelope checks it).
+    Session(Arc<SessionUser>),
+    /// A bearer token that does not verify.
+    Invalid(TokenError),
+}
+
+impl Authentication {
+    /// The caller, if the credentials name one.
+    pub fn user(&self) -> Option<CurrentUser> {
+        match self {
+            Self::Bearer(claims) => Some(CurrentUser::Bearer(claims.clone())),
+            Self::Session(session) => Some(CurrentUser::Session(session.clone())),
+            Self::Anonymous | Self::Invalid(_) => None,
+        }
+    }
+}
+
+/// Reads the bearer token of `Authorization` (RFC 6750 section 2.1; tokens
+/// in the query string are never read, section 2.3 and RFC 8725).
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Authenticates a request from its headers: the bearer token if there is
+/// an `Authorization` header (a token never falls back to the cookie), else
+/// the session cookie named `session_cookie`.
+pub async fn authenticate(
+    tokens: &TokenService,
+    sessions: &Sessions,
+    headers: &HeaderMap,
+    session_cookie: &str,
+) -> Authentication {
+    if headers.get(http::header::AUTHORIZATION).is_none() {
+        let Some(id) = cookies::get(headers, session_cookie) else {
+            return Authentication::Anonymous;
+        };
+        return match sessions.resume(SessionId::from_cookie(id)).await {
+            Ok(Some(session)) => Authentication::Session(Arc::new(session)),
+            Ok(None) => Authentication::Anonymous,
+            Err(err) => {
+                tracing::warn!(error = %err, "session lookup failed; treating the request as anonymous");
+                Authentication::Anonymous
+            }
+        };
+    }
+    let Some(token) = bearer_token(headers) else {
+        return Authentication::Invalid(TokenError::Malformed);
+    };
+    match tokens.verify(token).await {
+        Ok(claims) => Authentication::Bearer(claims),
+        Err(err) => {
+            metrics::counter!(crate::observability::metrics::AUTH_FAILURES, "reason" => err.reason())
+                .increment(1);
+            Authentication::Invalid(err)
+        }
+    }
+}
+
+/// The authenticated caller: by bearer token, or by session cookie.
+#[derive(Clone, Debug)]
+pub enum CurrentUser {
+    Bearer(Arc<AccessClaims>),
+    Session(Arc<SessionUser>),
+}
+
+impl CurrentUser {
+    pub fn username(&self) -> &str {
+        match self {
+            Self::Bearer(claims) => &claims.sub,
+            Self::Session(session) => &session.username,
+        }
+    }
+
+    pub fn has_role(&self, role: &str) -> bool {
+        match self {
+            Self::Bearer(claims) => claims.has_role(role),
+            Self::Session(session) => session.roles.iter().any(|r| r == role),
+        }
+    }
+}
+
+impl Principal for CurrentUser {
+    fn username(&self) -> &str {
+        CurrentUser::username(self)
+    }
+
+    fn has_role(&self, role: &str) -> bool {
+        CurrentUser::has_role(self, role)
+    }
+}
+
+/// Why a request is refused by an auth extractor.
+#[derive(Debug)]
+pub enum AuthRejection {
+    /// No credentials: 401 `Not authenticated`.
+    Missing,
+    /// Credentials that do not verify: 401 `Invalid authentication credentials`.
+    Invalid,
+    /// Valid credentials without the role: 403 `Not enough permissions`.
+    Forbidden,
+}
+
+impl From<AuthRejection> for ApiError {
+    fn from(rejection: AuthRejection) -> Self {
+        match rejection {
+            AuthRejection::Missing => Self::Unauthorized("Not authenticated"),
+            AuthRejection::Invalid => Self::Unauthorized("Invalid authentication credentials"),
+            AuthRejection::Forbidden => Self::Forbidden("Not enough permissions"),
+        }
+    }
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        ApiError::from(self).into_response()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Authentication>() {
+            Some(Authentication::Invalid(_)) => Err(AuthRejection::Invalid),
+            Some(authentication) => authentication.user().ok_or(AuthRejection::Missing),
+            None => Err(AuthRejection::Missing),
+        }
+    }
+}
+
+/// For handlers that serve the signed-in and the anonymous alike (pages).
+impl<S: Send + Sync> OptionalFromRequestParts<S> for CurrentUser {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Authentication>()
+            .and_then(Authentication::user))
+    }
+}
+
+/// A role a route requires, named by a marker type.
+pub trait RoleName: Send + Sync + 'static {
+    const NAME: &'static str;
+}
+
+/// The `admin` role.
+pub struct Admin;
+
+impl RoleName for Admin {
+    const NAME: &'static str = Role::ADMIN;
+}
+
+/// The authenticated caller, who holds role `R`.
+pub struct RequireRole<R: RoleName>(pub CurrentUser, pub PhantomData<R>);
+
+impl<R: RoleName, S: Send + Sync> FromRequestParts<S> for RequireRole<R>
+where
+    Auditor: FromRef<S>,
+{
+    type Rejection = AuthRejection;
+
+    /// A caller without the role is refused and the refusal audited
+    /// (OWASP API5:2023, broken function level authorization).
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let user = <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        if !user.has_role(R::NAME) {
+            let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str);
+            Auditor::from_ref(state).record(
+                Action::AccessDenied,
+                Outcome::Denied,
+                Some(user.username()),
+                route,
+                &origin::of(&parts.extensions),
+            );
+        }
+        if user.has_role(R::NAME) {
+            Ok(Self(user, PhantomData))
+        } else {
+            Err(AuthRejection::Forbidden)
+        }
+    }
+}

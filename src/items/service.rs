@@ -1,0 +1,75 @@
+//! The one road to items: every read and write, for the API and the app
+//! page alike, goes through here with the caller, so the object rule
+//! (OWASP API1:2023, [`super::may_access`]) is applied in one place and
+//! every write passes one place where it can be announced.
+
+use super::{may_access, visible_to};
+use crate::{
+    auth::Principal,
+    store::{ItemFields, ItemRecord, Store, StoreError},
+};
+
+/// Items, as a caller may see and change them.
+#[derive(Clone, Debug)]
+pub struct Items {
+    store: Store,
+}
+
+impl Items {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// A new item owned by the caller; `None` if the caller's account is
+    /// gone.
+    pub async fn create(
+        &self,
+        caller: &impl Principal,
+        fields: &ItemFields,
+    ) -> Result<Option<ItemRecord>, StoreError> {
+        self.store.create_item(caller.username(), fields).await
+    }
+
+    /// A page of the items the caller may see, newest first, and how many
+    /// match in all.
+    pub async fn list(
+        &self,
+        caller: &impl Principal,
+        q: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<ItemRecord>, i64), StoreError> {
+        self.store.list_items(visible_to(caller), q, limit, offset).await
+    }
+
+    /// The item, if it exists and the caller may see it. Another user's
+    /// item is `None` like a missing one, so ids cannot be probed.
+    pub async fn get(&self, caller: &impl Principal, id: i64) -> Result<Option<ItemRecord>, StoreError> {
+        Ok(self
+            .store
+            .find_item(id)
+            .await?
+            .filter(|item| may_access(caller, item)))
+    }
+
+    /// Replaces the fields of an item the caller may change.
+    pub async fn update(
+        &self,
+        caller: &impl Principal,
+        id: i64,
+        fields: &ItemFields,
+    ) -> Result<Option<ItemRecord>, StoreError> {
+        if self.get(caller, id).await?.is_none() {
+            return Ok(None);
+        }
+        self.store.update_item(id, fields).await
+    }
+
+    /// Deletes an item the caller may change; `false` if there was none.
+    pub async fn delete(&self, caller: &impl Principal, id: i64) -> Result<bool, StoreError> {
+        if self.get(caller, id).await?.is_none() {
+            return Ok(false);
+        }
+        self.store.delete_item(id).await
+    }
+}
