@@ -18,10 +18,16 @@ use axum::{
     extract::Request,
     response::{IntoResponse, Response},
 };
-use http::{HeaderMap, HeaderName, Method, StatusCode, Uri, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 
 use super::{cookies, cors::Cors, error::detail_response};
-use crate::auth::csrf::{Binding, CsrfKey, matches};
+use crate::{
+    audit::{Action, Auditor, Origin, Outcome},
+    auth::{
+        csrf::{Binding, CsrfKey, matches, new_presession},
+        session::SessionId,
+    },
+};
 
 pub const CSRF_HEADER: HeaderName = HeaderName::from_static("x-csrf-token");
 /// The form field that carries the token in a plain HTML form.
@@ -54,7 +60,7 @@ pub fn refused(failure: CsrfFailure) -> Response {
 /// The CSRF rules, built once from the settings and the secret.
 #[derive(Clone, Debug)]
 pub struct CsrfGuard {
-    pub key: CsrfKey,
+    key: CsrfKey,
     cors: Arc<Cors>,
     max_body: usize,
 }
@@ -62,6 +68,28 @@ pub struct CsrfGuard {
 impl CsrfGuard {
     pub fn new(key: CsrfKey, cors: Arc<Cors>, max_body: usize) -> Self {
         Self { key, cors, max_body }
+    }
+
+    /// The CSRF token for `binding` and the cookie that carries it: the one
+    /// the browser holds while it is still valid for this binding, so forms
+    /// in other tabs keep working; a fresh one otherwise.
+    pub fn token(&self, headers: &HeaderMap, binding: Binding, https: bool) -> (String, HeaderValue) {
+        let name = cookies::names(https).csrf;
+        let token = match cookies::get(headers, name) {
+            Some(held) if self.key.verify(held, binding) => held.to_owned(),
+            _ => self.key.issue(binding),
+        };
+        let cookie = cookies::set(name, &token, https);
+        (token, cookie)
+    }
+
+    /// The token of a page without a live session (the sign-in form,
+    /// `GET /csrftoken/`), and its cookies: the pre-session nonce's too
+    /// when the browser had none.
+    pub fn pre_login_token(&self, headers: &HeaderMap, https: bool) -> (String, Vec<HeaderValue>) {
+        let (binding, presession) = pre_login_binding(headers, https);
+        let (token, cookie) = self.token(headers, binding, https);
+        (token, presession.into_iter().chain([cookie]).collect())
     }
 
     /// Layer 1: the browser says the request comes from another site.
@@ -146,6 +174,39 @@ impl CsrfGuard {
         let result = self.verify(&parts.uri, &parts.headers, sent.as_deref(), binding, https);
         (Request::from_parts(parts, Body::from(bytes)), result)
     }
+}
+
+/// What the CSRF token of a request without a live session is bound to:
+/// the session its cookie names, if any, else the browser's pre-session
+/// nonce; with the cookie of a new nonce when the browser has none.
+pub fn pre_login_binding(headers: &HeaderMap, https: bool) -> (Binding, Option<HeaderValue>) {
+    let names = cookies::names(https);
+    if let Some(session) = cookies::get(headers, names.session) {
+        return (Binding::session(&SessionId::from_cookie(session)), None);
+    }
+    match cookies::get(headers, names.presession) {
+        Some(nonce) => (Binding::presession(nonce), None),
+        None => {
+            let nonce = new_presession();
+            (
+                Binding::presession(&nonce),
+                Some(cookies::set(names.presession, &nonce, https)),
+            )
+        }
+    }
+}
+
+/// The 403 for a refusal, audited as `csrf_rejected` (the one place both
+/// the envelope and the sign-in form refuse).
+pub fn refuse(
+    failure: CsrfFailure,
+    audit: &Auditor,
+    actor: Option<&str>,
+    route: Option<&str>,
+    origin: &Origin,
+) -> Response {
+    audit.record(Action::CsrfRejected, Outcome::Denied, actor, route, origin);
+    refused(failure)
 }
 
 /// RFC 9110 section 9.2.1.

@@ -18,7 +18,7 @@ use http::{HeaderValue, StatusCode, header};
 use axum::extract::MatchedPath;
 
 use crate::{
-    audit::{Action, Auditor, Outcome},
+    audit::Auditor,
     auth::{csrf::Binding, session::Sessions, tokens::TokenService},
 };
 
@@ -163,14 +163,14 @@ async fn authenticated(
         let (checked, result) = envelope.csrf.check(request, binding, client.https).await;
         request = checked;
         if let Err(failure) = result {
-            envelope.audit.record(
-                Action::CsrfRejected,
-                Outcome::Denied,
+            let refusal = csrf::refuse(
+                failure,
+                &envelope.audit,
                 user.as_ref().map(CurrentUser::username),
                 request.extensions().get::<MatchedPath>().map(MatchedPath::as_str),
                 &origin::of(request.extensions()),
             );
-            return (stamped(csrf::refused(failure)), user);
+            return (stamped(refusal), user);
         }
     }
     request.extensions_mut().insert(authentication);

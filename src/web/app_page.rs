@@ -1,0 +1,152 @@
+//! The app page: the caller's items and a form to add one (`GET /app`,
+//! `POST /app/items`).
+
+use axum::{
+    Extension,
+    body::Bytes,
+    extract::State,
+    response::{IntoResponse, Redirect, Response},
+};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use minijinja::context;
+
+use super::{no_store, templates::render};
+use crate::{
+    auth::csrf::Binding,
+    http::{client::ClientInfo, error::ApiError, identity::CurrentUser},
+    items::fields::ItemForm,
+    state::AppState,
+};
+
+/// Items shown on `/app`, newest first.
+const APP_PAGE_ITEMS: i64 = 100;
+
+/// The app page for `session`, with `form` and its `errors` shown.
+async fn app_page(
+    state: &AppState,
+    user: &CurrentUser,
+    (token, cookie): (String, HeaderValue),
+    status: StatusCode,
+    form: &ItemForm,
+    errors: &[(&str, &str)],
+) -> Result<Response, ApiError> {
+    let (items, total) = state.items.list(user, None, APP_PAGE_ITEMS, 0).await?;
+    let items: Vec<_> = items
+        .iter()
+        .map(|item| {
+            context! {
+                name => &item.name,
+                price => item.price,
+                tax => item.tax,
+                description => &item.description,
+            }
+        })
+        .collect();
+    let errors: Vec<_> = errors
+        .iter()
+        .map(|&(field, message)| context! { field, message })
+        .collect();
+    let page = render(
+        "app.html",
+        context! {
+            title => "Items",
+            username => user.username(),
+            csrf_token => token,
+            items,
+            total,
+            form => context! {
+                name => &form.name,
+                description => &form.description,
+                price => &form.price,
+                tax => &form.tax,
+            },
+            errors,
+        },
+    )?;
+    Ok(no_store(
+        (status, [(header::SET_COOKIE, cookie)], page).into_response(),
+    ))
+}
+
+/// The signed-in user and their session's binding, or the way to `/login`.
+#[allow(clippy::result_large_err)]
+fn signed_in(user: Option<CurrentUser>) -> Result<(CurrentUser, Binding), Response> {
+    match user {
+        Some(CurrentUser::Session(session)) => {
+            let binding = Binding::session(&session.id);
+            Ok((CurrentUser::Session(session), binding))
+        }
+        _ => Err(no_store(Redirect::to("/login").into_response())),
+    }
+}
+
+/// The caller's items, with a form to add one. Without a session: to /login.
+#[utoipa::path(get, path = "/app", tag = "pages",
+    responses(
+        (status = 200, description = "HTML page; sets the CSRF cookie", content_type = "text/html"),
+        (status = 303, description = "No session: to /login")
+    ))]
+pub async fn app(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+    user: Option<CurrentUser>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (user, binding) = match signed_in(user) {
+        Ok(signed_in) => signed_in,
+        Err(redirect) => return Ok(redirect),
+    };
+    app_page(
+        &state,
+        &user,
+        state.csrf.token(&headers, binding, client.https),
+        StatusCode::OK,
+        &ItemForm::default(),
+        &[],
+    )
+    .await
+}
+
+/// Add an item from the app page's form, then back to the page.
+#[utoipa::path(post, path = "/app/items", tag = "pages",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+        description = "name, description, price, tax, csrf_token"),
+    responses(
+        (status = 303, description = "Added: back to /app"),
+        (status = 403, description = "CSRF token missing or invalid", body = crate::http::error::ErrorBody),
+        (status = 422, description = "The page again, with what to correct", content_type = "text/html")
+    ))]
+pub async fn add_item(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+    user: Option<CurrentUser>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let (user, binding) = match signed_in(user) {
+        Ok(signed_in) => signed_in,
+        Err(redirect) => return Ok(redirect),
+    };
+    let form: ItemForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    match form.parse() {
+        Ok(fields) => {
+            state
+                .items
+                .create(&user, &fields)
+                .await?
+                .ok_or(ApiError::NotFound("User not found"))?;
+            Ok(no_store(Redirect::to("/app").into_response()))
+        }
+        Err(errors) => {
+            app_page(
+                &state,
+                &user,
+                state.csrf.token(&headers, binding, client.https),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form,
+                &errors,
+            )
+            .await
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! The sign-in page (`GET /login`, `POST /login`) and signing out
+//! (`POST /logout`).
+
+use axum::{
+    Extension,
+    body::Bytes,
+    extract::State,
+    response::{IntoResponse, Redirect, Response},
+};
+use http::{HeaderMap, StatusCode, Uri, header};
+use minijinja::context;
+use secrecy::SecretString;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{no_store, session_cookie, templates::render};
+use crate::{
+    audit::{Action, Origin, Outcome},
+    auth::{device::DEVICE_LIFETIME, names::Username, service::AuthError, throttle::Budgets},
+    http::{client::ClientInfo, cookies, csrf, error::ApiError, identity::CurrentUser},
+    state::AppState,
+};
+
+/// The login form as the browser posts it. Every field may be absent, so
+/// that the CSRF token is checked before anything else is said about the
+/// form (SPEC: a missing token is 403, whatever else is missing).
+#[derive(Default, Deserialize, ToSchema)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[schema(format = Password)]
+    #[serde(default)]
+    password: String,
+    csrf_token: Option<String>,
+}
+
+fn login_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    https: bool,
+    status: StatusCode,
+    error: Option<&str>,
+    username: &str,
+) -> Result<Response, ApiError> {
+    let (token, cookies) = state.csrf.pre_login_token(headers, https);
+    let page = render(
+        "login.html",
+        context! { title => "Sign in", csrf_token => token, error, username },
+    )?;
+    let mut response = (status, page).into_response();
+    for cookie in cookies {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(no_store(response))
+}
+
+/// The sign-in page.
+#[utoipa::path(get, path = "/login", tag = "pages",
+    responses((status = 200, description = "HTML form; sets the CSRF cookie", content_type = "text/html")))]
+pub async fn login_form(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    login_page(&state, &headers, client.https, StatusCode::OK, None, "")
+}
+
+/// Sign in from the form: a new session, then the app page.
+#[utoipa::path(post, path = "/login", tag = "pages",
+    request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Signed in: to /app, with the session cookie"),
+        (status = 401, description = "Bad credentials: the form again", content_type = "text/html"),
+        (status = 403, description = "CSRF token missing or invalid, or a cross-site request", body = crate::http::error::ErrorBody),
+        (status = 429, description = "Too many attempts", body = crate::http::error::ErrorBody)
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+    origin: Origin,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let https = client.https;
+    let form: LoginForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let previous = session_cookie(&headers, https);
+    // No session yet, so the envelope has checked nothing: the form's token
+    // is checked here, against the pre-login binding (login CSRF).
+    let (binding, _) = csrf::pre_login_binding(&headers, https);
+    if let Err(failure) = state
+        .csrf
+        .verify(&uri, &headers, form.csrf_token.as_deref(), binding, https)
+    {
+        return Ok(csrf::refuse(failure, &state.audit, None, Some("/login"), &origin));
+    }
+    let attempt = match Username::parse(&form.username) {
+        Ok(name) => Some(
+            state
+                .login_attempt(&name, &client, &headers, &origin, Budgets::Name)
+                .await?,
+        ),
+        Err(_) => None,
+    };
+    let user = match state
+        .accounts
+        .check_password(&form.username, SecretString::from(form.password))
+        .await
+    {
+        Ok(user) => {
+            if let Some(attempt) = attempt {
+                attempt.succeeded(&state.limits).await;
+            }
+            user
+        }
+        Err(AuthError::InvalidCredentials) => {
+            state.audit.record(
+                Action::Login,
+                Outcome::Failure,
+                Some(Username::loggable(&form.username)),
+                None,
+                &origin,
+            );
+            return login_page(
+                &state,
+                &headers,
+                https,
+                StatusCode::UNAUTHORIZED,
+                Some("Incorrect username or password"),
+                &form.username,
+            );
+        }
+        Err(AuthError::Hash(err)) => return Err(err.into()),
+        Err(AuthError::Store(err)) => return Err(err.into()),
+        Err(err) => return Err(ApiError::internal(err)),
+    };
+    // A new id at every login, the old session ended: no session fixation.
+    if let Some(previous) = previous {
+        state.sessions.end(&previous).await?;
+    }
+    let started = state.sessions.start(user.id, user.token_version).await?;
+    let Some(id) = started else {
+        // The password changed (or the user was disabled) while this
+        // login was being checked: the password it checked is stale.
+        return login_page(
+            &state,
+            &headers,
+            https,
+            StatusCode::UNAUTHORIZED,
+            Some("Incorrect username or password"),
+            &form.username,
+        );
+    };
+    state.audit.record(
+        Action::Login,
+        Outcome::Success,
+        Some(&user.username),
+        None,
+        &origin,
+    );
+    let names = cookies::names(https);
+    let mut response = Redirect::to("/app").into_response();
+    let headers = response.headers_mut();
+    headers.append(
+        header::SET_COOKIE,
+        cookies::set(names.session, id.expose(), https),
+    );
+    // The pre-login token and its nonce are spent; /app issues a token
+    // bound to the session.
+    headers.append(header::SET_COOKIE, cookies::clear(names.csrf, https));
+    headers.append(header::SET_COOKIE, cookies::clear(names.presession, https));
+    // This browser is now known for this user: its login attempts keep a
+    // budget of their own (kept at logout).
+    headers.append(
+        header::SET_COOKIE,
+        cookies::set_lasting(
+            names.device,
+            &state.accounts.device_cookie(&user.username),
+            https,
+            DEVICE_LIFETIME,
+        ),
+    );
+    Ok(no_store(response))
+}
+
+/// Sign out: the session ends (CSRF-checked like every cookie-authenticated
+/// unsafe request).
+#[utoipa::path(post, path = "/logout", tag = "pages",
+    responses((status = 303, description = "To /login, the session cookie cleared")))]
+pub async fn logout(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+    user: Option<CurrentUser>,
+) -> Result<Response, ApiError> {
+    if let Some(CurrentUser::Session(session)) = user {
+        state.sessions.end(&session.id).await?;
+    }
+    let names = cookies::names(client.https);
+    let mut response = Redirect::to("/login").into_response();
+    let headers = response.headers_mut();
+    headers.append(header::SET_COOKIE, cookies::clear(names.session, client.https));
+    headers.append(header::SET_COOKIE, cookies::clear(names.csrf, client.https));
+    Ok(no_store(response))
+}
