@@ -54,6 +54,23 @@ fn login_page(
     Ok(no_store(response))
 }
 
+/// 401 and the form again, with the name kept.
+fn bad_credentials(
+    state: &AppState,
+    headers: &HeaderMap,
+    https: bool,
+    username: &str,
+) -> Result<Response, ApiError> {
+    login_page(
+        state,
+        headers,
+        https,
+        StatusCode::UNAUTHORIZED,
+        Some("Incorrect username or password"),
+        username,
+    )
+}
+
 /// The sign-in page.
 #[utoipa::path(get, path = "/login", tag = "pages",
     responses((status = 200, description = "HTML form; sets the CSRF cookie", content_type = "text/html")))]
@@ -121,14 +138,7 @@ pub async fn login(
                 None,
                 &origin,
             );
-            return login_page(
-                &state,
-                &headers,
-                https,
-                StatusCode::UNAUTHORIZED,
-                Some("Incorrect username or password"),
-                &form.username,
-            );
+            return bad_credentials(&state, &headers, https, &form.username);
         }
         Err(AuthError::Hash(err)) => return Err(err.into()),
         Err(AuthError::Store(err)) => return Err(err.into()),
@@ -142,14 +152,7 @@ pub async fn login(
     let Some(id) = started else {
         // The password changed (or the user was disabled) while this
         // login was being checked: the password it checked is stale.
-        return login_page(
-            &state,
-            &headers,
-            https,
-            StatusCode::UNAUTHORIZED,
-            Some("Incorrect username or password"),
-            &form.username,
-        );
+        return bad_credentials(&state, &headers, https, &form.username);
     };
     state.audit.record(
         Action::Login,
