@@ -23,7 +23,6 @@ use crate::{
     config::{Settings, secret::SecretKey},
     http::{self, cors::Cors, csrf::CsrfGuard},
     items::Items,
-    observability,
     ratelimit::RateLimits,
     routes,
     server::{
@@ -72,8 +71,13 @@ pub struct Application {
 
 impl Application {
     /// Opens the store, loads the keys and binds both listeners.
-    pub async fn build(settings: Settings, secret: Arc<SecretKey>) -> Result<Self, StartError> {
-        let metrics = observability::metrics::install();
+    /// `metrics`: the recorder's handle (`observability::start`), served
+    /// on the admin listener.
+    pub async fn build(
+        settings: Settings,
+        secret: Arc<SecretKey>,
+        metrics: PrometheusHandle,
+    ) -> Result<Self, StartError> {
         // The certificate first: a bad one stops the start before anything
         // else is opened.
         let certificates = settings.tls.as_ref().map(Certificates::load).transpose()?;

@@ -4,10 +4,11 @@
 //! modules below it, never one above (`tests/layers.rs` holds the code to
 //! this line). Bottom to top:
 //!
-//! Layers: observability, config, store, ratelimit, audit, auth, items, server, http, state, web, routes, app, cli
+//! Layers: observability, config, names, store, ratelimit, audit, auth, items, server, http, state, web, routes, app, cli
 //!
 //! - `observability`: JSON logs and metric names;
 //! - `config`: settings, their layers and parsing, the secret, findings;
+//! - `names`: user names and roles, types that hold only valid values;
 //! - `store`: the database, behind methods that speak domain types;
 //! - `ratelimit`: policies, subjects and budgets;
 //! - `audit`: the security event trail;
@@ -30,6 +31,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod items;
+pub mod names;
 pub mod observability;
 pub mod ratelimit;
 pub mod routes;

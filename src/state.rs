@@ -9,7 +9,6 @@ use crate::{
     audit::{Auditor, Origin},
     auth::{
         keyring::KeyRing,
-        names::Username,
         service::AccountService,
         session::Sessions,
         throttle::{Budgets, Client, LoginAttempt, LoginThrottle, Throttled},
@@ -17,6 +16,7 @@ use crate::{
     config::Settings,
     http::{client::ClientInfo, cookies, csrf::CsrfGuard, error::ApiError},
     items::Items,
+    names::Username,
     ratelimit::RateLimits,
     store::Store,
 };

@@ -8,7 +8,6 @@ pub mod device;
 pub mod invalidation;
 pub mod keyring;
 pub mod keys;
-pub mod names;
 pub mod password;
 pub mod service;
 pub mod session;

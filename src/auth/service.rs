@@ -10,12 +10,12 @@ use sha2::Digest;
 use super::{
     device::{DEVICE_LIFETIME, DeviceKey},
     invalidation::Invalidations,
-    names::{Role, Username},
     password::{self, HashError, PasswordHasher, PasswordRejection, Verified},
     tokens::TokenService,
 };
 use crate::{
     config::AuthSettings,
+    names::{Role, Username},
     ratelimit::{self, KnownClient},
     store::{NewUser, RefreshUse, Store, StoreError, UserChange, UserRecord, UserState, now_ms},
 };

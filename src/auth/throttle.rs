@@ -13,9 +13,10 @@
 
 use std::net::IpAddr;
 
-use super::{names::Username, service::AccountService};
+use super::service::AccountService;
 use crate::{
     audit::{Action, Auditor, Origin, Outcome},
+    names::Username,
     ratelimit::{KnownClient, PolicyName, RateLimits, Refusal, Subject},
     store::StoreError,
 };

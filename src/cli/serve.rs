@@ -29,7 +29,11 @@ pub fn run(config_file: Option<&Path>) -> Result<ExitCode, Failure> {
         )));
     }
 
-    let _log_guard = observability::logging::init();
+    // The guard flushes the log when the command ends.
+    let observability::Observability {
+        log_guard: _log_guard,
+        metrics,
+    } = observability::start();
     for finding in &found {
         tracing::warn!(key = finding.key, severity = %finding.level, "configuration: {}", finding.message);
     }
@@ -43,7 +47,7 @@ pub fn run(config_file: Option<&Path>) -> Result<ExitCode, Failure> {
         .build()
         .map_err(|err| Failure::Runtime(format!("cannot start the async runtime: {err}")))?;
     runtime.block_on(async move {
-        let app = Application::build(settings, Arc::new(secret))
+        let app = Application::build(settings, Arc::new(secret), metrics)
             .await
             .map_err(|err| Failure::Runtime(err.to_string()))?;
         tracing::info!(

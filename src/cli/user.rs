@@ -11,10 +11,8 @@ use serde::Deserialize;
 use super::{Failure, with_store};
 use crate::{
     audit::{self, Action, Outcome},
-    auth::{
-        names::{Role, Username},
-        password,
-    },
+    auth::password,
+    names::{Role, Username},
     store::{NewUser, UserChange},
 };
 

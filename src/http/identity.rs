@@ -19,10 +19,10 @@ use crate::{
     auth::{
         Principal,
         claims::{AccessClaims, TokenError},
-        names::Role,
         session::{SessionId, SessionUser, Sessions},
         tokens::TokenService,
     },
+    names::Role,
 };
 
 /// What the request's credentials say, decided once per request by the

@@ -8,7 +8,8 @@ mod service;
 pub use service::Items;
 
 use crate::{
-    auth::{Principal, names::Role},
+    auth::Principal,
+    names::Role,
     store::{ItemRecord, ItemScope},
 };
 

@@ -3,3 +3,21 @@
 
 pub mod logging;
 pub mod metrics;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use tracing_appender::non_blocking::WorkerGuard;
+
+/// What observing a running server takes: the log writer (keep the guard
+/// for as long as the process logs) and the metrics recorder's handle.
+pub struct Observability {
+    pub log_guard: WorkerGuard,
+    pub metrics: PrometheusHandle,
+}
+
+/// Starts logging and metrics, in this one place.
+pub fn start() -> Observability {
+    Observability {
+        log_guard: logging::init(),
+        metrics: metrics::install(),
+    }
+}

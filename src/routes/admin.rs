@@ -8,13 +8,13 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     audit::{Action, Origin, Outcome},
-    auth::names::Role,
     http::{
         error::{ApiError, ErrorBody},
         extract::{Json, Path, Query},
         identity::{Admin, CurrentUser, RequireRole},
         validation::{LocPart, Source, ValidationIssue},
     },
+    names::Role,
     state::AppState,
     store::{AuditRecord, UserChange, UserRecord},
 };
@@ -149,15 +149,48 @@ pub struct AuditQuery {
     limit: Option<i64>,
 }
 
+/// One security event, as `GET /admin/audit` shows it.
+#[derive(Serialize, ToSchema)]
+pub struct AuditEvent {
+    /// When it happened, in unix milliseconds.
+    at: i64,
+    /// The user who acted, or the name that was tried (`"<invalid>"` for
+    /// one that is no valid name); none for an anonymous caller.
+    actor: Option<String>,
+    /// What happened: `login`, `refresh`, `refresh_reuse`, `revoke`,
+    /// `rate_limited`, `csrf_rejected`, `access_denied`, `role_changed`, ...
+    action: String,
+    /// What it happened to: a user, a route, a policy or a key id.
+    target: Option<String>,
+    client_ip: Option<String>,
+    request_id: Option<String>,
+    /// `success`, `failure` or `denied`.
+    outcome: String,
+}
+
+impl From<AuditRecord> for AuditEvent {
+    fn from(record: AuditRecord) -> Self {
+        Self {
+            at: record.at,
+            actor: record.actor,
+            action: record.action,
+            target: record.target,
+            client_ip: record.client_ip,
+            request_id: record.request_id,
+            outcome: record.outcome,
+        }
+    }
+}
+
 /// Audit events, newest first.
 #[utoipa::path(get, path = "/admin/audit", tag = "admin", security(("bearer" = [])), params(AuditQuery),
-    responses((status = 200, description = "Events, newest first"), (status = 401, body = ErrorBody),
+    responses((status = 200, description = "Events, newest first", body = Vec<AuditEvent>), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody)))]
 pub async fn audit(
     State(state): State<AppState>,
     _: RequireRole<Admin>,
     Query(query): Query<AuditQuery>,
-) -> Result<Json<Vec<AuditRecord>>, ApiError> {
+) -> Result<Json<Vec<AuditEvent>>, ApiError> {
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::validation(ValidationIssue::new(
@@ -168,5 +201,5 @@ pub async fn audit(
         )));
     }
     let events = state.store.list_audit_events(limit).await?;
-    Ok(Json(events))
+    Ok(Json(events.into_iter().map(AuditEvent::from).collect()))
 }

@@ -13,7 +13,6 @@ use utoipa::ToSchema;
 
 use crate::{
     audit::{Action, Origin, Outcome},
-    auth::names::Username,
     auth::service::{AuthError, TokenPair},
     auth::throttle::Budgets,
     http::{
@@ -22,6 +21,7 @@ use crate::{
         extract::{Form, Json},
         validation::{LocPart, Source, ValidationIssue},
     },
+    names::Username,
     state::AppState,
 };
 

@@ -13,11 +13,8 @@ use utoipa::ToSchema;
 
 use crate::{
     audit::{Action, Origin, Outcome},
+    auth::service::NewUserError,
     auth::throttle::Budgets,
-    auth::{
-        names::{Role, Username},
-        service::NewUserError,
-    },
     http::{
         client::ClientInfo,
         error::{ApiError, ErrorBody},
@@ -25,6 +22,7 @@ use crate::{
         identity::{Admin, AuthRejection, Authentication, CurrentUser, RequireRole},
         validation::{LocPart, Source, ValidationIssue},
     },
+    names::{Role, Username},
     state::AppState,
     store::UserRecord,
 };

@@ -3,7 +3,7 @@
 use super::{Store, StoreError, with_pool};
 
 /// An audit event as stored.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditRecord {
     pub at: i64,
     pub actor: Option<String>,

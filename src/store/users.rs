@@ -3,6 +3,7 @@
 use sqlx::Row;
 
 use super::{Store, StoreError, now_ms, with_pool};
+use crate::names::Role;
 
 /// A user as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -179,10 +180,11 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             let row: Option<(i64, i64, i64)> = sqlx::query_as(
-                "SELECT id, disabled, (SELECT COUNT(*) FROM user_roles r WHERE r.user_id = users.id AND r.role = 'admin') \
+                "SELECT id, disabled, (SELECT COUNT(*) FROM user_roles r WHERE r.user_id = users.id AND r.role = $2) \
                  FROM users WHERE username_key = $1",
             )
             .bind(&key)
+            .bind(Role::ADMIN)
             .fetch_optional(&mut *tx)
             .await?;
             let Some((id, was_disabled, admin_roles)) = row else {
@@ -190,13 +192,14 @@ impl Store {
             };
             let enabled_admin_before = was_disabled == 0 && admin_roles > 0;
             let enabled_after = disabled.map_or(was_disabled == 0, |d| !d);
-            let admin_after = roles.map_or(admin_roles > 0, |r| r.iter().any(|role| role == "admin"));
+            let admin_after = roles.map_or(admin_roles > 0, |r| r.iter().any(|role| role == Role::ADMIN));
             if enabled_admin_before && !(enabled_after && admin_after) {
                 let (others,): (i64,) = sqlx::query_as(
                     "SELECT COUNT(*) FROM users u WHERE u.id <> $1 AND u.disabled = 0 AND EXISTS \
-                     (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'admin')",
+                     (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = $2)",
                 )
                 .bind(id)
+                .bind(Role::ADMIN)
                 .fetch_one(&mut *tx)
                 .await?;
                 if others == 0 {

@@ -16,8 +16,9 @@ use utoipa::ToSchema;
 use super::{no_store, session_cookie, templates::render};
 use crate::{
     audit::{Action, Origin, Outcome},
-    auth::{device::DEVICE_LIFETIME, names::Username, service::AuthError, throttle::Budgets},
+    auth::{device::DEVICE_LIFETIME, service::AuthError, throttle::Budgets},
     http::{client::ClientInfo, cookies, csrf, error::ApiError, identity::CurrentUser},
+    names::Username,
     state::AppState,
 };
 
