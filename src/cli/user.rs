@@ -74,6 +74,15 @@ pub fn create(config: Option<&Path>, username: &str, roles: &[String]) -> Result
     with_store(config, |store| async move {
         match store.create_user(&user).await {
             Ok(Some(created)) => {
+                // Audited like `POST /users`; the actor is the command line.
+                audit::record_direct(
+                    &store,
+                    Action::UserCreated,
+                    Outcome::Success,
+                    "cli",
+                    Some(&created.username),
+                )
+                .await;
                 println!(
                     "created user {} (roles: {})",
                     created.username,

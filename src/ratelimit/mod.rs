@@ -226,6 +226,8 @@ pub type PolicyTable = fn(&Method, Option<&str>) -> Option<PolicyName>;
 
 #[cfg(test)]
 mod tests {
+    use std::num::NonZeroUsize;
+
     use super::*;
 
     #[test]
@@ -237,5 +239,41 @@ mod tests {
         assert_ne!(a, c);
         let v4 = Subject::ip("192.0.2.1".parse().unwrap());
         assert_eq!(v4, Subject::Ip("192.0.2.1".parse().unwrap()));
+    }
+
+    /// A flood of new addresses neither grows the map past its bound nor
+    /// washes out the budget of a client being throttled.
+    #[tokio::test]
+    async fn two_hundred_thousand_new_clients_keep_the_limiter_within_its_bound() {
+        let settings = RateLimitSettings {
+            default: "5/day".parse().unwrap(),
+            max_tracked_keys: NonZeroUsize::new(100_000).unwrap(),
+            ..RateLimitSettings::default()
+        };
+        let limits = RateLimits::new(&settings);
+        let attacker = Subject::ip("192.0.2.66".parse().unwrap());
+        for _ in 0..5 {
+            assert!(limits.check(PolicyName::Default, attacker).await.is_ok());
+        }
+        assert!(limits.check(PolicyName::Default, attacker).await.is_err());
+
+        for n in 0..200_000u32 {
+            let ip = IpAddr::from((0x0a00_0000 + n).to_be_bytes());
+            assert!(limits.check(PolicyName::Default, Subject::ip(ip)).await.is_ok());
+            assert!(limits.tracked(PolicyName::Default) <= 100_000);
+            // The throttled client keeps coming back during the flood.
+            if n % 1_000 == 0 {
+                assert!(
+                    limits.check(PolicyName::Default, attacker).await.is_err(),
+                    "the flood gave the throttled client a fresh budget after {n} keys"
+                );
+            }
+        }
+        assert!(limits.tracked(PolicyName::Default) <= 100_000);
+        assert!(
+            limits.tracked(PolicyName::Default) > 50_000,
+            "the map holds what it may"
+        );
+        assert!(limits.check(PolicyName::Default, attacker).await.is_err());
     }
 }

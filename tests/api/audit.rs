@@ -1,34 +1,8 @@
 //! Security events are stored and listed newest first, with actor and outcome.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 
-use crate::helpers::TestServer;
-
-/// Polls `/admin/audit` until an event matches; events are stored by a
-/// background writer.
-pub(crate) async fn wait_for_event(
-    server: &TestServer,
-    token: &str,
-    what: &str,
-    matches: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let events: Value = server
-            .get_as("/admin/audit?limit=1000", token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        if let Some(event) = events.as_array().unwrap().iter().find(|e| matches(e)) {
-            return event.clone();
-        }
-        assert!(Instant::now() < deadline, "no audit event: {what}\n{events:#}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use crate::helpers::{TestServer, wait_for_event};
 
 fn is(action: &'static str, actor: Option<&'static str>, outcome: &'static str) -> impl Fn(&Value) -> bool {
     move |e: &Value| e["action"] == action && e["outcome"] == outcome && actor.is_none_or(|a| e["actor"] == a)
@@ -179,4 +153,20 @@ async fn every_security_event_is_audited_with_actor_and_outcome() {
     let logs = server.logs().join("\n");
     assert!(logs.contains("\"message\":\"audit\""));
     assert!(!logs.contains("Alice-s3cure-passphrase") && !logs.contains("wrong-password-1"));
+}
+
+#[tokio::test]
+async fn a_user_created_on_the_command_line_is_audited_like_one_created_by_the_api() {
+    let server = TestServer::start().await;
+    server.create_user("root", "Root-s3cure-passphrase", &["admin"]);
+    let admin = server.login("root", "Root-s3cure-passphrase").await;
+    let created = wait_for_event(
+        &server,
+        &admin.access_token,
+        "user created on the command line",
+        |e| e["action"] == "user_created" && e["target"] == "root",
+    )
+    .await;
+    assert_eq!(created["actor"], "cli");
+    assert_eq!(created["outcome"], "success");
 }

@@ -10,10 +10,8 @@ use std::{
 
 use serde_json::{Value, json};
 
-use crate::{
-    audit::wait_for_event,
-    helpers::{TestConfig, TestServer, Tokens, client_from},
-    sessions::{Browser, hidden_token},
+use crate::helpers::{
+    Browser, TestConfig, TestServer, Tokens, client_from, hidden_token, set_cookie_line, wait_for_event,
 };
 
 const PASSWORD: &str = "correct horse battery";
@@ -211,10 +209,10 @@ async fn a_browser_with_the_users_device_cookie_signs_in_while_the_name_is_under
     let server =
         TestServer::start_with(roomy().env("RAMPART_RATE_LIMIT__LOGIN_PER_USERNAME", "3/hour")).await;
     server.create_user("alice", PASSWORD, &["user"]);
-    let mut browser = Browser::with(&server, server.url(""), client_from("127.0.4.1"));
+    let mut browser = Browser::with(server.url(""), client_from("127.0.4.1"));
     let signed_in = browser.sign_in("alice", PASSWORD).await;
     assert_eq!(signed_in.status(), 303);
-    let device = crate::sessions::set_cookie_line(&signed_in, "rampart_device");
+    let device = set_cookie_line(&signed_in, "rampart_device");
     assert!(
         device.contains("HttpOnly") && device.contains("SameSite=Lax") && device.contains("Path=/"),
         "{device}"
@@ -234,11 +232,11 @@ async fn a_browser_with_the_users_device_cookie_signs_in_while_the_name_is_under
     }
     // The same browser, now on another network: its device cookie keeps it
     // known.
-    let mut moved = Browser::with(&server, server.url(""), client_from("127.0.4.30"));
+    let mut moved = Browser::with(server.url(""), client_from("127.0.4.30"));
     moved.set_cookie("rampart_device", &device_cookie);
     assert_eq!(moved.sign_in("alice", PASSWORD).await.status(), 303);
     // Without it, that network is a stranger.
-    let mut stranger = Browser::with(&server, server.url(""), client_from("127.0.4.31"));
+    let mut stranger = Browser::with(server.url(""), client_from("127.0.4.31"));
     assert_eq!(stranger.sign_in("alice", PASSWORD).await.status(), 429);
     // A device cookie names its user: it gives no budget for another name.
     server.create_user("carol", PASSWORD, &["user"]);
@@ -441,7 +439,7 @@ async fn a_same_origin_unsafe_request_over_http2_passes_the_origin_check() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let mut browser = Browser::with(&server, server.url(""), h2);
+    let mut browser = Browser::with(server.url(""), h2);
     assert_eq!(browser.sign_in("alice", PASSWORD).await.status(), 303);
     let token = browser.csrf_token().await;
     let own = server.url("");
@@ -503,7 +501,7 @@ async fn a_login_form_token_works_only_with_its_own_pre_session() {
     server.create_user("alice", PASSWORD, &["user"]);
     let mut attacker = Browser::new(&server);
     let page = attacker.get("/login").await;
-    let presession = crate::sessions::set_cookie_line(&page, "rampart_presession");
+    let presession = set_cookie_line(&page, "rampart_presession");
     assert!(
         presession.contains("HttpOnly")
             && presession.contains("SameSite=Lax")
@@ -527,7 +525,7 @@ async fn a_login_form_token_works_only_with_its_own_pre_session() {
     // In its own browser it works, and the nonce is replaced at login.
     let signed_in = attacker.post_login("alice", PASSWORD, &token).await;
     assert_eq!(signed_in.status(), 303);
-    assert!(crate::sessions::set_cookie_line(&signed_in, "rampart_presession").contains("Max-Age=0"));
+    assert!(set_cookie_line(&signed_in, "rampart_presession").contains("Max-Age=0"));
 }
 
 // 17. A cookie request costs one query.

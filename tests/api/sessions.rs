@@ -1,188 +1,13 @@
 //! Browser sessions and CSRF: the login form, the session cookie, the two
 //! CSRF layers, logout, and what ends a session.
 
-use std::collections::BTreeMap;
-
-use reqwest::{Method, Response, header::HeaderMap};
 use serde_json::{Value, json};
 
-use crate::{
-    audit::wait_for_event,
-    helpers::{TestServer, run_cli},
+use crate::helpers::{
+    Browser, TestServer, hidden_token, item_names, run_cli, set_cookie_line, wait_for_event,
 };
 
 const PASSWORD: &str = "correct horse battery";
-
-/// A browser, reduced to what matters here: it keeps the cookies the
-/// server sets, sends them back, and does not follow redirects.
-pub(crate) struct Browser<'a> {
-    server: &'a TestServer,
-    base: String,
-    client: reqwest::Client,
-    cookies: BTreeMap<String, String>,
-}
-
-impl<'a> Browser<'a> {
-    pub(crate) fn new(server: &'a TestServer) -> Self {
-        Self::with(server, server.url(""), server.client.clone())
-    }
-
-    pub(crate) fn with(server: &'a TestServer, base: String, client: reqwest::Client) -> Self {
-        Self {
-            server,
-            base: base.trim_end_matches('/').to_owned(),
-            client,
-            cookies: BTreeMap::new(),
-        }
-    }
-
-    pub(crate) async fn send(
-        &mut self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        form: Option<&[(&str, &str)]>,
-    ) -> Response {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        request = self.with_cookies(request);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        if let Some(form) = form {
-            request = request.form(form);
-        }
-        let response = request.send().await.unwrap();
-        for (name, value) in set_cookies(response.headers()) {
-            if value.is_empty() {
-                self.cookies.remove(&name);
-            } else {
-                self.cookies.insert(name, value);
-            }
-        }
-        response
-    }
-
-    /// `request` with the kept cookies, as a browser sends them.
-    fn with_cookies(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        if self.cookies.is_empty() {
-            return request;
-        }
-        let cookie = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        request.header("cookie", cookie)
-    }
-
-    pub(crate) async fn get(&mut self, path: &str) -> Response {
-        self.send(Method::GET, path, &[], None).await
-    }
-
-    pub(crate) async fn post_form(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
-        self.send(Method::POST, path, &[], Some(form)).await
-    }
-
-    /// `POST /login` as the form sends it.
-    pub(crate) async fn post_login(&mut self, username: &str, password: &str, csrf_token: &str) -> Response {
-        self.post_form(
-            "/login",
-            &[
-                ("username", username),
-                ("password", password),
-                ("csrf_token", csrf_token),
-            ],
-        )
-        .await
-    }
-
-    /// A CSRF token from `GET /csrftoken/` (its cookie is kept).
-    pub(crate) async fn csrf_token(&mut self) -> String {
-        let body: Value = self.get("/csrftoken/").await.json().await.unwrap();
-        body["csrf_token"].as_str().unwrap().to_owned()
-    }
-
-    /// Signs in through the form, as a person would.
-    pub(crate) async fn sign_in(&mut self, username: &str, password: &str) -> Response {
-        let page = self.get("/login").await.text().await.unwrap();
-        let token = hidden_token(&page);
-        self.post_login(username, password, &token).await
-    }
-
-    /// `POST /items/` with a JSON body and extra headers.
-    pub(crate) async fn create_item(&mut self, name: &str, headers: &[(&str, &str)]) -> Response {
-        let mut request = self
-            .client
-            .post(format!("{}/items/", self.base))
-            .json(&json!({"name": name, "price": 1.5}));
-        request = self.with_cookies(request);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        request.send().await.unwrap()
-    }
-
-    /// Puts a cookie in the jar, as another site or a copied profile might.
-    pub(crate) fn set_cookie(&mut self, name: &str, value: &str) {
-        self.cookies.insert(name.to_owned(), value.to_owned());
-    }
-
-    pub(crate) fn cookie(&self, name: &str) -> String {
-        self.cookies
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| panic!("no cookie {name}: {:?}", self.cookies.keys()))
-    }
-
-    async fn item_names(&self) -> Vec<String> {
-        let root = self.server.login("root", PASSWORD).await;
-        let items: Value = self
-            .server
-            .get_as("/items/?limit=100", &root.access_token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        items["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["name"].as_str().unwrap().to_owned())
-            .collect()
-    }
-}
-
-/// `(name, value)` of every `Set-Cookie`.
-fn set_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| {
-            let first = v.to_str().unwrap().split(';').next().unwrap();
-            let (name, value) = first.split_once('=').unwrap();
-            (name.to_owned(), value.to_owned())
-        })
-        .collect()
-}
-
-/// The whole `Set-Cookie` line for `name`.
-pub(crate) fn set_cookie_line(response: &Response, name: &str) -> String {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|line| line.starts_with(&format!("{name}=")))
-        .unwrap_or_else(|| panic!("no Set-Cookie for {name}"))
-}
-
-/// The value of the form's hidden `csrf_token` field.
-pub(crate) fn hidden_token(page: &str) -> String {
-    let marker = r#"name="csrf_token" value=""#;
-    let start = page.find(marker).expect("a csrf_token field") + marker.len();
-    page[start..start + page[start..].find('"').unwrap()].to_owned()
-}
 
 async fn server_with_users() -> TestServer {
     let server = TestServer::start().await;
@@ -269,12 +94,12 @@ async fn the_login_form_needs_its_csrf_token_and_right_credentials() {
         assert_eq!(refused.status(), 403);
         let body: Value = refused.json().await.unwrap();
         assert_eq!(body, json!({"detail": "CSRF token missing or invalid"}));
-        assert!(!browser.cookies.contains_key("rampart_session"));
+        assert!(!browser.has_cookie("rampart_session"));
     }
 
     let wrong = browser.post_login("alice", "wrong password", &token).await;
     assert_eq!(wrong.status(), 401);
-    assert!(!browser.cookies.contains_key("rampart_session"));
+    assert!(!browser.has_cookie("rampart_session"));
     let html = wrong.text().await.unwrap();
     assert!(html.contains("Incorrect username or password"));
     assert!(html.contains(r#"value="alice""#), "the name is kept");
@@ -310,12 +135,8 @@ async fn unsafe_requests_by_cookie_need_this_sessions_token_and_a_same_site_orig
     bob.sign_in("bob", PASSWORD).await;
     let bobs_token = bob.csrf_token().await;
     let mut mixed = Browser::new(&server);
-    mixed
-        .cookies
-        .insert("rampart_session".into(), alice.cookie("rampart_session"));
-    mixed
-        .cookies
-        .insert("rampart_csrf".into(), bob.cookie("rampart_csrf"));
+    mixed.set_cookie("rampart_session", &alice.cookie("rampart_session"));
+    mixed.set_cookie("rampart_csrf", &bob.cookie("rampart_csrf"));
     assert_eq!(
         mixed
             .create_item("mixed", &[("x-csrf-token", &bobs_token)])
@@ -374,7 +195,7 @@ async fn unsafe_requests_by_cookie_need_this_sessions_token_and_a_same_site_orig
         .unwrap();
     assert_eq!(response.status(), 201);
 
-    let mut names = alice.item_names().await;
+    let mut names = item_names(&server, &server.login("root", PASSWORD).await.access_token).await;
     names.sort();
     assert_eq!(names, ["bearer", "ok"]);
 
@@ -432,7 +253,10 @@ async fn the_app_page_adds_items_by_form_and_logout_ends_the_session() {
         .post_form("/app/items", &[("name", "Sneaky"), ("price", "1")])
         .await;
     assert_eq!(refused.status(), 403);
-    assert_eq!(alice.item_names().await, ["Lamp"]);
+    assert_eq!(
+        item_names(&server, &server.login("root", PASSWORD).await.access_token).await,
+        ["Lamp"]
+    );
 
     let session = alice.cookie("rampart_session");
     let logout = alice
@@ -443,7 +267,7 @@ async fn the_app_page_adds_items_by_form_and_logout_ends_the_session() {
     assert!(set_cookie_line(&logout, "rampart_session").contains("Max-Age=0"));
     // The old cookie opens nothing.
     let mut replay = Browser::new(&server);
-    replay.cookies.insert("rampart_session".into(), session);
+    replay.set_cookie("rampart_session", &session);
     assert_eq!(replay.get("/users/me").await.status(), 401);
     let app = replay.get("/app").await;
     assert_eq!(app.status(), 303);
@@ -460,7 +284,7 @@ async fn a_new_login_gets_a_new_session_and_the_old_one_ends() {
     let second = browser.cookie("rampart_session");
     assert_ne!(first, second);
     let mut old = Browser::new(&server);
-    old.cookies.insert("rampart_session".into(), first);
+    old.set_cookie("rampart_session", &first);
     assert_eq!(old.get("/users/me").await.status(), 401);
     assert_eq!(browser.get("/users/me").await.status(), 200);
 }
@@ -518,11 +342,7 @@ async fn over_https_the_cookies_are_secure_and_host_prefixed() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let mut browser = Browser::with(
-        &server,
-        format!("https://localhost:{}", server.addr.port()),
-        client,
-    );
+    let mut browser = Browser::with(format!("https://localhost:{}", server.addr.port()), client);
 
     let page = browser.get("/login").await;
     let csrf = set_cookie_line(&page, "__Host-rampart_csrf");
@@ -568,7 +388,7 @@ async fn sessions_and_csrf_work_the_same_on_postgres() {
         .await;
     assert_eq!(logout.status(), 303);
     let mut replay = Browser::new(&server);
-    replay.cookies.insert("rampart_session".into(), session);
+    replay.set_cookie("rampart_session", &session);
     assert_eq!(replay.get("/users/me").await.status(), 401);
     drop(server);
     db.drop_now().await;

@@ -14,6 +14,14 @@ use std::{
 use serde_json::Value;
 use tempfile::TempDir;
 
+mod audit;
+mod browser;
+mod items;
+
+pub use audit::wait_for_event;
+pub use browser::{Browser, hidden_token, set_cookie_line};
+pub use items::item_names;
+
 /// The binary under test, built with the `test-hooks` feature.
 pub const RAMPART: &str = env!("CARGO_BIN_EXE_rampart");
 
