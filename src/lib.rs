@@ -13,8 +13,8 @@
 //! - `ratelimit`: policies, subjects and budgets;
 //! - `audit`: the security event trail;
 //! - `auth`: passwords, keys, tokens, accounts, sessions, CSRF tokens,
-//!   device cookies, the login throttle;
-//! - `items`: the item rules;
+//!   device cookies, and the one road to a password check (`login`);
+//! - `items`: the item rules and the items service;
 //! - `server`: listeners, TLS, connections, shutdown;
 //! - `http`: the middleware stack, the caller's identity, cookies, the
 //!   error model;

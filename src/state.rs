@@ -4,21 +4,21 @@
 use std::sync::Arc;
 
 use http::HeaderMap;
+use secrecy::SecretString;
 
 use crate::{
     audit::{Auditor, Origin},
     auth::{
         keyring::KeyRing,
+        login::{Budgets, Client, Login, LoginError},
         service::AccountService,
         session::Sessions,
-        throttle::{Budgets, Client, LoginAttempt, LoginThrottle, Throttled},
     },
     config::Settings,
     http::{client::ClientInfo, cookies, csrf::CsrfGuard, error::ApiError},
     items::Items,
-    names::Username,
     ratelimit::RateLimits,
-    store::Store,
+    store::{Store, UserRecord},
 };
 
 #[derive(Clone, Debug)]
@@ -40,19 +40,29 @@ impl axum::extract::FromRef<AppState> for Auditor {
     }
 }
 
+/// Why a password check did not find the user.
+#[derive(Debug)]
+pub enum LoginRefused {
+    /// Wrong name or password: each route answers in its own words.
+    BadCredentials,
+    /// Throttled (429), a full hashing queue (503) or a failure (500).
+    Error(ApiError),
+}
+
 impl AppState {
-    /// Spends one password check's share of the login budgets (see
-    /// `auth::throttle`), or the 429 to answer. The client is the request's,
-    /// with the device cookie it sent.
-    pub async fn login_attempt(
+    /// The one road to a password check (`auth::login`): the login budgets
+    /// of the request's client, with the device cookie it sent, then the
+    /// check.
+    pub async fn check_password(
         &self,
-        username: &Username,
+        attempted: &str,
+        password: SecretString,
         client: &ClientInfo,
         headers: &HeaderMap,
         origin: &Origin,
         budgets: Budgets,
-    ) -> Result<LoginAttempt, ApiError> {
-        let throttle = LoginThrottle {
+    ) -> Result<UserRecord, LoginRefused> {
+        let login = Login {
             limits: &self.limits,
             accounts: &self.accounts,
             audit: &self.audit,
@@ -61,12 +71,14 @@ impl AppState {
             ip: client.ip,
             device_cookie: cookies::get(headers, cookies::names(client.https).device),
         };
-        throttle
-            .attempt(username, client, origin, budgets)
+        login
+            .check_password(attempted, password, client, origin, budgets)
             .await
-            .map_err(|throttled| match throttled {
-                Throttled::Refused(refusal) => ApiError::RateLimited(refusal),
-                Throttled::Store(err) => ApiError::internal(err),
+            .map_err(|err| match err {
+                LoginError::InvalidCredentials => LoginRefused::BadCredentials,
+                LoginError::Throttled(refusal) => LoginRefused::Error(ApiError::RateLimited(refusal)),
+                LoginError::Hash(err) => LoginRefused::Error(err.into()),
+                LoginError::Store(err) => LoginRefused::Error(err.into()),
             })
     }
 }

@@ -1,5 +1,5 @@
 //! Authentication and accounts: passwords, tokens, keys, sessions, CSRF
-//! tokens, device cookies and the login throttle. The HTTP side (reading
+//! tokens, device cookies, and the one road to a password check (`login`). The HTTP side (reading
 //! credentials from a request, the extractors) is `http::identity`.
 
 pub mod claims;
@@ -8,10 +8,10 @@ pub mod device;
 pub mod invalidation;
 pub mod keyring;
 pub mod keys;
+pub mod login;
 pub mod password;
 pub mod service;
 pub mod session;
-pub mod throttle;
 pub mod tokens;
 
 /// Who a request acts for, however it was authenticated: a user name and

@@ -107,21 +107,21 @@ impl AccountService {
         &self.tokens
     }
 
-    /// The password grant (RFC 6749 section 4.3). A success from `client`
-    /// makes it a known client of the user's for the login throttle.
-    pub async fn login(
+    /// The password grant (RFC 6749 section 4.3), after the password was
+    /// checked (`auth::login`): a new refresh family and its first pair. A
+    /// login from `client` makes it a known client of the user's for the
+    /// login throttle.
+    pub async fn start_login(
         &self,
-        username: &str,
-        password: SecretString,
+        user: &UserRecord,
         client: Option<IpAddr>,
     ) -> Result<TokenPair, AuthError> {
-        let user = self.check_password(username, password).await?;
         if let Some(ip) = client {
             self.store
                 .remember_client(user.id, &ratelimit::network(ip).to_string(), now_ms())
                 .await?;
         }
-        self.start_family(&user).await
+        self.start_family(user).await
     }
 
     /// Whether `username` signed in successfully from this client lately:
@@ -286,30 +286,14 @@ impl AccountService {
         self.store.create_user(&user).await?.ok_or(NewUserError::Taken)
     }
 
-    /// Changes a password after checking the current one; earlier tokens
-    /// stop working. `Ok(false)` when the current password is wrong.
-    pub async fn change_password(
-        &self,
-        username: &str,
-        current: SecretString,
-        new: SecretString,
-    ) -> Result<bool, NewUserError> {
-        let Some(user) = self.store.find_user(username).await? else {
-            return Ok(false);
-        };
-        if self
-            .hasher
-            .verify(current, Some(user.password_hash.clone()))
-            .await?
-            == Verified::No
-        {
-            return Ok(false);
-        }
+    /// Sets a new password for `user`, whose current one was checked
+    /// (`auth::login`); earlier tokens, refresh families and sessions end.
+    pub async fn set_password(&self, user: &UserRecord, new: SecretString) -> Result<(), NewUserError> {
         self.check_policy(&new, &user.username)?;
         let hash = self.hasher.hash(new).await?;
         self.store.set_password_hash(&user.username, &hash, true).await?;
         self.note(&user.username).await?;
-        Ok(true)
+        Ok(())
     }
 
     /// Replaces a user's roles; earlier tokens stop working.

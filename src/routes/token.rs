@@ -13,8 +13,8 @@ use utoipa::ToSchema;
 
 use crate::{
     audit::{Action, Origin, Outcome},
+    auth::login::Budgets,
     auth::service::{AuthError, TokenPair},
-    auth::throttle::Budgets,
     http::{
         client::ClientInfo,
         error::{ApiError, ErrorBody},
@@ -22,7 +22,7 @@ use crate::{
         validation::{LocPart, Source, ValidationIssue},
     },
     names::Username,
-    state::AppState,
+    state::{AppState, LoginRefused},
 };
 
 /// The token request, form-encoded.
@@ -95,23 +95,21 @@ pub async fn token(
         "password" => {
             let username = form.username.ok_or_else(|| missing("username"))?;
             let password = form.password.ok_or_else(|| missing("password"))?;
-            // A name that cannot exist cannot be guessed at: only valid
-            // names spend (and fill) the per-name budgets.
-            let attempt = match Username::parse(&username) {
-                Ok(name) => Some(
-                    state
-                        .login_attempt(&name, &client, &headers, &origin, Budgets::Name)
-                        .await?,
-                ),
-                Err(_) => None,
-            };
-            let result = accounts
-                .login(&username, SecretString::from(password), Some(client.ip))
+            let checked = state
+                .check_password(
+                    &username,
+                    SecretString::from(password),
+                    &client,
+                    &headers,
+                    &origin,
+                    Budgets::Name,
+                )
                 .await;
-            if let (Some(attempt), Ok(_)) = (attempt, &result) {
-                attempt.succeeded(&state.limits).await;
+            match checked {
+                Ok(user) => accounts.start_login(&user, Some(client.ip)).await,
+                Err(LoginRefused::BadCredentials) => Err(AuthError::InvalidCredentials),
+                Err(LoginRefused::Error(err)) => return Err(err),
             }
-            result
         }
         "refresh_token" => {
             let refresh_token = form.refresh_token.ok_or_else(|| missing("refresh_token"))?;

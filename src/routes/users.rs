@@ -13,8 +13,8 @@ use utoipa::ToSchema;
 
 use crate::{
     audit::{Action, Origin, Outcome},
+    auth::login::Budgets,
     auth::service::NewUserError,
-    auth::throttle::Budgets,
     http::{
         client::ClientInfo,
         error::{ApiError, ErrorBody},
@@ -23,7 +23,7 @@ use crate::{
         validation::{LocPart, Source, ValidationIssue},
     },
     names::{Role, Username},
-    state::AppState,
+    state::{AppState, LoginRefused},
     store::UserRecord,
 };
 
@@ -178,26 +178,38 @@ pub async fn change_password(
     Json(body): Json<PasswordChange>,
 ) -> Result<Response, ApiError> {
     // Checking the current password is a login attempt: it spends the
-    // login budgets, or a stolen token or session becomes an unthrottled
-    // password oracle (ASVS 5.0 6.3.1; OWASP API2).
-    let name = Username::parse(user.username()).map_err(|_| ApiError::NotFound("User not found"))?;
-    let attempt = state
-        .login_attempt(&name, &client, &headers, &origin, Budgets::IpAndName)
-        .await?;
-    let changed = state
-        .accounts
-        .change_password(
+    // login budgets like one, or a stolen token or session becomes an
+    // unthrottled password oracle (ASVS 5.0 6.3.1; OWASP API2).
+    let checked = state
+        .check_password(
             user.username(),
             SecretString::from(body.current_password),
-            SecretString::from(body.new_password),
+            &client,
+            &headers,
+            &origin,
+            Budgets::IpAndName,
         )
         .await;
-    if matches!(changed, Ok(true) | Err(NewUserError::Password(_))) {
-        // The current password was right (whatever came of the new one).
-        attempt.succeeded(&state.limits).await;
-    }
-    match changed {
-        Ok(true) => {
+    let account = match checked {
+        Ok(account) => account,
+        Err(LoginRefused::BadCredentials) => {
+            state.audit.record(
+                Action::PasswordChanged,
+                Outcome::Failure,
+                Some(user.username()),
+                None,
+                &origin,
+            );
+            return Err(ApiError::BadRequest("Incorrect password"));
+        }
+        Err(LoginRefused::Error(err)) => return Err(err),
+    };
+    match state
+        .accounts
+        .set_password(&account, SecretString::from(body.new_password))
+        .await
+    {
+        Ok(()) => {
             state.audit.record(
                 Action::PasswordChanged,
                 Outcome::Success,
@@ -206,16 +218,6 @@ pub async fn change_password(
                 &origin,
             );
             Ok(StatusCode::NO_CONTENT.into_response())
-        }
-        Ok(false) => {
-            state.audit.record(
-                Action::PasswordChanged,
-                Outcome::Failure,
-                Some(user.username()),
-                None,
-                &origin,
-            );
-            Err(ApiError::BadRequest("Incorrect password"))
         }
         Err(NewUserError::Password(err)) => Err(password_issue("new_password", err)),
         Err(NewUserError::Hash(err)) => Err(err.into()),

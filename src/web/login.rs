@@ -16,10 +16,10 @@ use utoipa::ToSchema;
 use super::{no_store, session_cookie, templates::render};
 use crate::{
     audit::{Action, Origin, Outcome},
-    auth::{device::DEVICE_LIFETIME, service::AuthError, throttle::Budgets},
+    auth::{device::DEVICE_LIFETIME, login::Budgets},
     http::{client::ClientInfo, cookies, csrf, error::ApiError, identity::CurrentUser},
     names::Username,
-    state::AppState,
+    state::{AppState, LoginRefused},
 };
 
 /// The login form as the browser posts it. Every field may be absent, so
@@ -112,26 +112,19 @@ pub async fn login(
     {
         return Ok(csrf::refuse(failure, &state.audit, None, Some("/login"), &origin));
     }
-    let attempt = match Username::parse(&form.username) {
-        Ok(name) => Some(
-            state
-                .login_attempt(&name, &client, &headers, &origin, Budgets::Name)
-                .await?,
-        ),
-        Err(_) => None,
-    };
-    let user = match state
-        .accounts
-        .check_password(&form.username, SecretString::from(form.password))
-        .await
-    {
-        Ok(user) => {
-            if let Some(attempt) = attempt {
-                attempt.succeeded(&state.limits).await;
-            }
-            user
-        }
-        Err(AuthError::InvalidCredentials) => {
+    let checked = state
+        .check_password(
+            &form.username,
+            SecretString::from(form.password),
+            &client,
+            &headers,
+            &origin,
+            Budgets::Name,
+        )
+        .await;
+    let user = match checked {
+        Ok(user) => user,
+        Err(LoginRefused::BadCredentials) => {
             state.audit.record(
                 Action::Login,
                 Outcome::Failure,
@@ -141,9 +134,7 @@ pub async fn login(
             );
             return bad_credentials(&state, &headers, https, &form.username);
         }
-        Err(AuthError::Hash(err)) => return Err(err.into()),
-        Err(AuthError::Store(err)) => return Err(err.into()),
-        Err(err) => return Err(ApiError::internal(err)),
+        Err(LoginRefused::Error(err)) => return Err(err),
     };
     // A new id at every login, the old session ended: no session fixation.
     if let Some(previous) = previous {

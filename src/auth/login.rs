@@ -1,5 +1,8 @@
-//! The login throttle (SPEC section 3, "Tokens"): guessing is throttled
-//! without handing strangers a lockout.
+//! The one road to a password check, for `POST /token`, `POST /login` and
+//! the current password of a change: the login throttle, then the check.
+//!
+//! The throttle (SPEC section 3, "Tokens"): guessing is throttled without
+//! handing strangers a lockout.
 //!
 //! Every password check (`POST /token`, `POST /login`, the current password
 //! of a change) spends the attempted name's `login_per_username` budget
@@ -13,12 +16,17 @@
 
 use std::net::IpAddr;
 
-use super::service::AccountService;
+use secrecy::SecretString;
+
+use super::{
+    password::HashError,
+    service::{AccountService, AuthError},
+};
 use crate::{
     audit::{Action, Auditor, Origin, Outcome},
     names::Username,
     ratelimit::{KnownClient, PolicyName, RateLimits, Refusal, Subject},
-    store::StoreError,
+    store::{StoreError, UserRecord},
 };
 
 /// Which login budgets a password check spends.
@@ -32,11 +40,18 @@ pub enum Budgets {
     IpAndName,
 }
 
-/// Why a password check may not run.
+/// Why a password check failed.
 #[derive(Debug, thiserror::Error)]
-pub enum Throttled {
+pub enum LoginError {
+    /// A login budget is spent: the check did not run.
     #[error("rate limited")]
-    Refused(Refusal),
+    Throttled(Refusal),
+    /// Wrong name or password, or a disabled user: the client learns
+    /// nothing more.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error(transparent)]
+    Hash(#[from] HashError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -49,23 +64,56 @@ pub struct Client<'a> {
     pub device_cookie: Option<&'a str>,
 }
 
-/// The login throttle, over this instance's rate limits.
-pub struct LoginThrottle<'a> {
+/// Password checks, over this instance's accounts and rate limits.
+pub struct Login<'a> {
     pub limits: &'a RateLimits,
     pub accounts: &'a AccountService,
     pub audit: &'a Auditor,
 }
 
-impl LoginThrottle<'_> {
+impl Login<'_> {
+    /// The enabled user whose password this is, if the login budgets allow
+    /// the check. A name that cannot exist spends no budget (it cannot be
+    /// guessed at) and is checked like an unknown user, with the same
+    /// hashing work.
+    pub async fn check_password(
+        &self,
+        attempted: &str,
+        password: SecretString,
+        client: Client<'_>,
+        origin: &Origin,
+        budgets: Budgets,
+    ) -> Result<UserRecord, LoginError> {
+        let attempt = match Username::parse(attempted) {
+            Ok(name) => Some(self.attempt(&name, client, origin, budgets).await?),
+            Err(_) => None,
+        };
+        let user = self
+            .accounts
+            .check_password(attempted, password)
+            .await
+            .map_err(|err| match err {
+                AuthError::Hash(err) => LoginError::Hash(err),
+                AuthError::Store(err) => LoginError::Store(err),
+                // Checking a password signs nothing and uses no refresh
+                // token: every other failure is a wrong password.
+                _ => LoginError::InvalidCredentials,
+            })?;
+        if let Some(attempt) = attempt {
+            attempt.succeeded(self.limits).await;
+        }
+        Ok(user)
+    }
+
     /// Spends one attempt of the login budgets, or says which refused
     /// (audited as a refusal of the name that was tried).
-    pub async fn attempt(
+    async fn attempt(
         &self,
         username: &Username,
         client: Client<'_>,
         origin: &Origin,
         budgets: Budgets,
-    ) -> Result<LoginAttempt, Throttled> {
+    ) -> Result<LoginAttempt, LoginError> {
         if budgets == Budgets::IpAndName {
             self.spend(PolicyName::Login, Subject::ip(client.ip), None, origin)
                 .await?;
@@ -95,7 +143,7 @@ impl LoginThrottle<'_> {
         subject: Subject<'_>,
         actor: Option<&str>,
         origin: &Origin,
-    ) -> Result<(), Throttled> {
+    ) -> Result<(), LoginError> {
         let refusal = match self.limits.check(policy, subject).await {
             Ok(_) => return Ok(()),
             Err(refusal) => refusal,
@@ -109,13 +157,13 @@ impl LoginThrottle<'_> {
                 origin,
             );
         }
-        Err(Throttled::Refused(refusal))
+        Err(LoginError::Throttled(refusal))
     }
 }
 
 /// The login budgets one password check spent.
 #[must_use = "a successful check gives its budget back"]
-pub struct LoginAttempt {
+struct LoginAttempt {
     username: Username,
     known: Option<KnownClient>,
     /// The client IP whose `login` budget was spent here, if it was.
@@ -131,7 +179,7 @@ impl LoginAttempt {
     }
 
     /// The password was right: the budgets get this attempt back.
-    pub async fn succeeded(self, limits: &RateLimits) {
+    async fn succeeded(self, limits: &RateLimits) {
         limits
             .refund(PolicyName::LoginPerUsername, self.name_subject())
             .await;
