@@ -20,13 +20,10 @@ use axum::{
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 
-use super::{cookies, cors::Cors, error::detail_response};
+use super::{cookies, cors::Cors, error::detail_response, identity::SessionCookie};
 use crate::{
     audit::{Action, Auditor, Origin, Outcome},
-    auth::{
-        csrf::{Binding, CsrfKey, matches, new_presession},
-        session::SessionId,
-    },
+    auth::csrf::{Binding, CsrfKey, matches, new_presession},
 };
 
 pub const CSRF_HEADER: HeaderName = HeaderName::from_static("x-csrf-token");
@@ -86,8 +83,13 @@ impl CsrfGuard {
     /// The token of a page without a live session (the sign-in form,
     /// `GET /csrftoken/`), and its cookies: the pre-session nonce's too
     /// when the browser had none.
-    pub fn pre_login_token(&self, headers: &HeaderMap, https: bool) -> (String, Vec<HeaderValue>) {
-        let (binding, presession) = pre_login_binding(headers, https);
+    pub fn pre_login_token(
+        &self,
+        session: Option<&SessionCookie>,
+        headers: &HeaderMap,
+        https: bool,
+    ) -> (String, Vec<HeaderValue>) {
+        let (binding, presession) = pre_login_binding(session, headers, https);
         let (token, cookie) = self.token(headers, binding, https);
         (token, presession.into_iter().chain([cookie]).collect())
     }
@@ -179,10 +181,14 @@ impl CsrfGuard {
 /// What the CSRF token of a request without a live session is bound to:
 /// the session its cookie names, if any, else the browser's pre-session
 /// nonce; with the cookie of a new nonce when the browser has none.
-pub fn pre_login_binding(headers: &HeaderMap, https: bool) -> (Binding, Option<HeaderValue>) {
+pub fn pre_login_binding(
+    session: Option<&SessionCookie>,
+    headers: &HeaderMap,
+    https: bool,
+) -> (Binding, Option<HeaderValue>) {
     let names = cookies::names(https);
-    if let Some(session) = cookies::get(headers, names.session) {
-        return (Binding::session(&SessionId::from_cookie(session)), None);
+    if let Some(SessionCookie(session)) = session {
+        return (Binding::session(session), None);
     }
     match cookies::get(headers, names.presession) {
         Some(nonce) => (Binding::presession(nonce), None),

@@ -26,11 +26,10 @@ use super::{
     access_log::AccessLog,
     client::ClientInfo,
     client::TrustedProxies,
-    cookies,
     cors::{Cors, Screened},
     csrf::{self, CsrfGuard},
     error,
-    identity::{self, Authentication, CurrentUser},
+    identity::{self, Authentication, CurrentUser, SessionCookie},
     origin,
     rate_limit::{self, Admission, RateLimitStep},
     request_id,
@@ -126,15 +125,19 @@ async fn authenticated(
     client: &ClientInfo,
     next: Next,
 ) -> (Response, Option<CurrentUser>) {
-    // 5. The credentials, verified once; extractors read the outcome.
-    let session_cookie = cookies::names(client.https).session;
+    // 5. The credentials, verified once; extractors read the outcome. The
+    //    session cookie is read here, once, and handed on.
+    let session_cookie = SessionCookie::of(request.headers(), client.https);
     let authentication = identity::authenticate(
         &envelope.tokens,
         &envelope.sessions,
         request.headers(),
-        session_cookie,
+        session_cookie.as_ref(),
     )
     .await;
+    if let Some(cookie) = session_cookie {
+        request.extensions_mut().insert(cookie);
+    }
     let user = authentication.user();
     // 6. The rate limit, after authentication (a signed-in client spends
     //    its user's budget) and before any other work the request asks for.

@@ -25,6 +25,19 @@ use crate::{
     names::Role,
 };
 
+/// The session the request's cookie names, live or not, read once by the
+/// envelope and put in the request's extensions: the sign-in form binds its
+/// CSRF token to it, and ends it at a new login.
+#[derive(Clone, Debug)]
+pub struct SessionCookie(pub SessionId);
+
+impl SessionCookie {
+    /// The session cookie of a request over `https` or not, if it has one.
+    pub fn of(headers: &HeaderMap, https: bool) -> Option<Self> {
+        cookies::get(headers, cookies::names(https).session).map(|id| Self(SessionId::from_cookie(id)))
+    }
+}
+
 /// What the request's credentials say, decided once per request by the
 /// envelope and read by the extractors.
 #[derive(Clone, Debug)]
@@ -69,13 +82,13 @@ pub async fn authenticate(
     tokens: &TokenService,
     sessions: &Sessions,
     headers: &HeaderMap,
-    session_cookie: &str,
+    session_cookie: Option<&SessionCookie>,
 ) -> Authentication {
     if headers.get(http::header::AUTHORIZATION).is_none() {
-        let Some(id) = cookies::get(headers, session_cookie) else {
+        let Some(SessionCookie(id)) = session_cookie else {
             return Authentication::Anonymous;
         };
-        return match sessions.resume(SessionId::from_cookie(id)).await {
+        return match sessions.resume(id.clone()).await {
             Ok(Some(session)) => Authentication::Session(Arc::new(session)),
             Ok(None) => Authentication::Anonymous,
             Err(err) => {

@@ -11,7 +11,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::no_store;
-use crate::{http::client::ClientInfo, state::AppState};
+use crate::{
+    http::{client::ClientInfo, identity::SessionCookie},
+    state::AppState,
+};
 
 #[derive(Serialize, ToSchema)]
 pub struct CsrfTokenBody {
@@ -26,9 +29,13 @@ pub struct CsrfTokenBody {
 pub async fn csrf_token(
     State(state): State<AppState>,
     Extension(client): Extension<ClientInfo>,
+    session: Option<Extension<SessionCookie>>,
     headers: HeaderMap,
 ) -> Response {
-    let (csrf_token, cookies) = state.csrf.pre_login_token(&headers, client.https);
+    let (csrf_token, cookies) =
+        state
+            .csrf
+            .pre_login_token(session.as_ref().map(|s| &s.0), &headers, client.https);
     let mut response = Json(CsrfTokenBody { csrf_token }).into_response();
     for cookie in cookies {
         response.headers_mut().append(header::SET_COOKIE, cookie);

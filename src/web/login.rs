@@ -13,11 +13,16 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{no_store, session_cookie, templates::render};
+use super::{no_store, templates::render};
 use crate::{
     audit::{Action, Origin, Outcome},
     auth::{device::DEVICE_LIFETIME, login::Budgets},
-    http::{client::ClientInfo, cookies, csrf, error::ApiError, identity::CurrentUser},
+    http::{
+        client::ClientInfo,
+        cookies, csrf,
+        error::ApiError,
+        identity::{CurrentUser, SessionCookie},
+    },
     names::Username,
     state::{AppState, LoginRefused},
 };
@@ -37,13 +42,14 @@ pub struct LoginForm {
 
 fn login_page(
     state: &AppState,
+    session: Option<&SessionCookie>,
     headers: &HeaderMap,
     https: bool,
     status: StatusCode,
     error: Option<&str>,
     username: &str,
 ) -> Result<Response, ApiError> {
-    let (token, cookies) = state.csrf.pre_login_token(headers, https);
+    let (token, cookies) = state.csrf.pre_login_token(session, headers, https);
     let page = render(
         "login.html",
         context! { title => "Sign in", csrf_token => token, error, username },
@@ -58,12 +64,14 @@ fn login_page(
 /// 401 and the form again, with the name kept.
 fn bad_credentials(
     state: &AppState,
+    session: Option<&SessionCookie>,
     headers: &HeaderMap,
     https: bool,
     username: &str,
 ) -> Result<Response, ApiError> {
     login_page(
         state,
+        session,
         headers,
         https,
         StatusCode::UNAUTHORIZED,
@@ -78,9 +86,19 @@ fn bad_credentials(
 pub async fn login_form(
     State(state): State<AppState>,
     Extension(client): Extension<ClientInfo>,
+    session: Option<Extension<SessionCookie>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    login_page(&state, &headers, client.https, StatusCode::OK, None, "")
+    let session = session.map(|Extension(session)| session);
+    login_page(
+        &state,
+        session.as_ref(),
+        &headers,
+        client.https,
+        StatusCode::OK,
+        None,
+        "",
+    )
 }
 
 /// Sign in from the form: a new session, then the app page.
@@ -97,15 +115,16 @@ pub async fn login(
     Extension(client): Extension<ClientInfo>,
     origin: Origin,
     uri: Uri,
+    session: Option<Extension<SessionCookie>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let session = session.map(|Extension(session)| session);
     let https = client.https;
     let form: LoginForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let previous = session_cookie(&headers, https);
     // No session yet, so the envelope has checked nothing: the form's token
     // is checked here, against the pre-login binding (login CSRF).
-    let (binding, _) = csrf::pre_login_binding(&headers, https);
+    let (binding, _) = csrf::pre_login_binding(session.as_ref(), &headers, https);
     if let Err(failure) = state
         .csrf
         .verify(&uri, &headers, form.csrf_token.as_deref(), binding, https)
@@ -132,19 +151,19 @@ pub async fn login(
                 None,
                 &origin,
             );
-            return bad_credentials(&state, &headers, https, &form.username);
+            return bad_credentials(&state, session.as_ref(), &headers, https, &form.username);
         }
         Err(LoginRefused::Error(err)) => return Err(err),
     };
     // A new id at every login, the old session ended: no session fixation.
-    if let Some(previous) = previous {
-        state.sessions.end(&previous).await?;
+    if let Some(SessionCookie(previous)) = &session {
+        state.sessions.end(previous).await?;
     }
     let started = state.sessions.start(user.id, user.token_version).await?;
     let Some(id) = started else {
         // The password changed (or the user was disabled) while this
         // login was being checked: the password it checked is stale.
-        return bad_credentials(&state, &headers, https, &form.username);
+        return bad_credentials(&state, session.as_ref(), &headers, https, &form.username);
     };
     state.audit.record(
         Action::Login,

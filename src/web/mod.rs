@@ -13,19 +13,11 @@ mod stylesheet;
 mod templates;
 
 use axum::response::Response;
-use http::{HeaderMap, HeaderValue, header};
-
-use crate::{auth::session::SessionId, http::cookies};
+use http::{HeaderValue, header};
 
 /// The page handlers, for the router.
 pub mod pages {
     pub use super::{app_page::*, csrf_token::*, login::*, stylesheet::*};
-}
-
-/// The session the request's cookie names, live or not: CSRF tokens are
-/// bound to it.
-fn session_cookie(headers: &HeaderMap, https: bool) -> Option<SessionId> {
-    cookies::get(headers, cookies::names(https).session).map(SessionId::from_cookie)
 }
 
 /// Pages hold CSRF tokens and personal data: never cached.
