@@ -38,6 +38,12 @@ impl Username {
         }
     }
 
+    /// The name as the store compares it: user names are unique and
+    /// compared without letter case (they are ASCII).
+    pub fn key(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

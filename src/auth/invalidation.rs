@@ -12,6 +12,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use arc_swap::ArcSwap;
 
 use super::claims::{AccessClaims, TokenError};
+use crate::names::Username;
 use crate::store::{Store, StoreError, UserState, now_ms};
 
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
@@ -112,7 +113,11 @@ impl Invalidations {
 
     /// Reads one user's state from the store.
     async fn reload_user(&self, username: &str) -> Result<(), StoreError> {
-        if let Some(user) = self.store.find_user(username).await? {
+        // A signed token names a valid user; anything else has no state.
+        let Ok(name) = Username::parse(username) else {
+            return Ok(());
+        };
+        if let Some(user) = self.store.find_user(&name).await? {
             let state = UserState {
                 token_version: user.token_version,
                 disabled: user.disabled,

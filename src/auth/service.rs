@@ -146,7 +146,7 @@ impl AccountService {
         let since = now - i64::try_from(DEVICE_LIFETIME.as_millis()).unwrap_or(i64::MAX);
         let known = self
             .store
-            .is_known_client(username.as_str(), &network.to_string(), since)
+            .is_known_client(username, &network.to_string(), since)
             .await?;
         Ok(known.then_some(KnownClient::Network(network)))
     }
@@ -164,7 +164,7 @@ impl AccountService {
         password: SecretString,
     ) -> Result<UserRecord, AuthError> {
         let user = match Username::parse(username) {
-            Ok(name) => self.store.find_user(name.as_str()).await?,
+            Ok(name) => self.store.find_user(&name).await?,
             Err(_) => None,
         };
         let stored = user.as_ref().map(|u| u.password_hash.clone());
@@ -173,9 +173,7 @@ impl AccountService {
             (Some(user), Verified::Yes) if !user.disabled => user,
             (Some(user), Verified::YesRehashed(new_hash)) if !user.disabled => {
                 // bcrypt (or weaker argon2) upgraded to current argon2id.
-                self.store
-                    .set_password_hash(&user.username, &new_hash, false)
-                    .await?;
+                self.store.set_password_hash(user.id, &new_hash, false).await?;
                 user
             }
             _ => return Err(AuthError::InvalidCredentials),
@@ -279,9 +277,9 @@ impl AccountService {
         self.check_policy(&password, username.as_str())?;
         let password_hash = self.hasher.hash(password).await?;
         let user = NewUser {
-            username: username.as_str().to_owned(),
+            username: username.clone(),
             password_hash,
-            roles: roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            roles: roles.to_vec(),
         };
         self.store.create_user(&user).await?.ok_or(NewUserError::Taken)
     }
@@ -291,35 +289,34 @@ impl AccountService {
     pub async fn set_password(&self, user: &UserRecord, new: SecretString) -> Result<(), NewUserError> {
         self.check_policy(&new, &user.username)?;
         let hash = self.hasher.hash(new).await?;
-        self.store.set_password_hash(&user.username, &hash, true).await?;
-        self.note(&user.username).await?;
+        self.store.set_password_hash(user.id, &hash, true).await?;
+        self.note(user.id).await?;
         Ok(())
     }
 
     /// Replaces a user's roles; earlier tokens stop working.
     /// Refused when it would leave no enabled admin.
-    pub async fn set_roles(&self, username: &str, roles: &[Role]) -> Result<UserChange, StoreError> {
-        let roles: Vec<String> = roles.iter().map(|r| r.as_str().to_owned()).collect();
-        let change = self.store.set_roles(username, &roles).await?;
+    pub async fn set_roles(&self, username: &Username, roles: &[Role]) -> Result<UserChange, StoreError> {
+        let change = self.store.set_roles(username, roles).await?;
         if let UserChange::Done(user) = &change {
-            self.note(&user.username).await?;
+            self.note(user.id).await?;
         }
         Ok(change)
     }
 
     /// Disables or enables a user; earlier tokens stop working.
     /// Refused when it would leave no enabled admin.
-    pub async fn set_disabled(&self, username: &str, disabled: bool) -> Result<UserChange, StoreError> {
+    pub async fn set_disabled(&self, username: &Username, disabled: bool) -> Result<UserChange, StoreError> {
         let change = self.store.set_disabled(username, disabled).await?;
         if let UserChange::Done(user) = &change {
-            self.note(&user.username).await?;
+            self.note(user.id).await?;
         }
         Ok(change)
     }
 
     /// Applies a user's new token state locally at once.
-    async fn note(&self, username: &str) -> Result<(), StoreError> {
-        if let Some(user) = self.store.find_user(username).await? {
+    async fn note(&self, user_id: i64) -> Result<(), StoreError> {
+        if let Some(user) = self.store.find_user_by_id(user_id).await? {
             let state = UserState {
                 token_version: user.token_version,
                 disabled: user.disabled,

@@ -67,9 +67,9 @@ pub fn create(config: Option<&Path>, username: &str, roles: &[String]) -> Result
     password::check_policy(&password, context).map_err(|e| Failure::Config(e.to_string()))?;
     let password_hash = password::hash_now(&password).map_err(Failure::Runtime)?;
     let user = NewUser {
-        username: username.as_str().to_owned(),
+        username: username.clone(),
         password_hash,
-        roles: roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        roles: roles.clone(),
     };
     with_store(config, |store| async move {
         match store.create_user(&user).await {
@@ -104,9 +104,9 @@ pub fn set_roles(config: Option<&Path>, username: &str, roles: &[String]) -> Res
     if roles.is_empty() {
         return Err(Failure::Config("give at least one --role".into()));
     }
-    let roles: Vec<String> = parse_roles(roles)?.into_iter().map(String::from).collect();
+    let roles = parse_roles(roles)?;
     with_store(config, |store| async move {
-        match store.set_roles(username.as_str(), &roles).await {
+        match store.set_roles(&username, &roles).await {
             Ok(UserChange::Done(user)) => {
                 audit::record_direct(
                     &store,
@@ -170,13 +170,13 @@ pub fn import(config: Option<&Path>, file: &Path) -> Result<ExitCode, Failure> {
                 Failure::Config(m) | Failure::Runtime(m) => m,
             })
         })?;
-        if !seen.insert(username.as_str().to_lowercase()) {
+        if !seen.insert(username.key()) {
             return Err(bad(format!("{username} appears twice")));
         }
         users.push(NewUser {
-            username: username.as_str().to_owned(),
+            username,
             password_hash: parsed.password_hash,
-            roles: roles.into_iter().map(String::from).collect(),
+            roles,
         });
         line_numbers.push(number);
     }

@@ -7,25 +7,11 @@ mod service;
 
 pub use service::Items;
 
-use crate::{
-    auth::Principal,
-    names::Role,
-    store::{ItemRecord, ItemScope},
-};
+use crate::{auth::Principal, names::Role, store::ItemRecord};
 
 /// The object rule (OWASP API1:2023), in one place: the owner or an admin
 /// may act on an item. Everyone else is told it does not exist (404, never
 /// 403), so ids cannot be probed.
 pub fn may_access(user: &impl Principal, item: &ItemRecord) -> bool {
     user.has_role(Role::ADMIN) || item.owner.eq_ignore_ascii_case(user.username())
-}
-
-/// The same rule for listings: an admin sees every item, anyone else their
-/// own.
-pub fn visible_to(user: &impl Principal) -> ItemScope<'_> {
-    if user.has_role(Role::ADMIN) {
-        ItemScope::All
-    } else {
-        ItemScope::OwnedBy(user.username())
-    }
 }

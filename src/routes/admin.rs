@@ -14,7 +14,7 @@ use crate::{
         identity::{Admin, CurrentUser, RequireRole},
         validation::{LocPart, Source, ValidationIssue},
     },
-    names::Role,
+    names::{Role, Username},
     state::AppState,
     store::{AuditRecord, UserChange, UserRecord},
 };
@@ -86,13 +86,17 @@ pub async fn set_roles(
     Path(username): Path<String>,
     Json(body): Json<RolesBody>,
 ) -> Result<Json<UserView>, ApiError> {
-    let change = state.accounts.set_roles(&username, &body.roles).await?;
+    // A name that cannot exist is no user, like an unknown one.
+    let change = match Username::parse(&username) {
+        Ok(name) => state.accounts.set_roles(&name, &body.roles).await?,
+        Err(_) => UserChange::NoSuchUser,
+    };
     answer(change, |outcome| {
         state.audit.record(
             Action::RoleChanged,
             outcome,
             Some(admin.username()),
-            Some(&username),
+            Some(Username::loggable(&username)),
             &origin,
         )
     })
@@ -110,11 +114,18 @@ async fn set_disabled(
     } else {
         Action::UserEnabled
     };
-    let change = state.accounts.set_disabled(username, disabled).await?;
+    let change = match Username::parse(username) {
+        Ok(name) => state.accounts.set_disabled(&name, disabled).await?,
+        Err(_) => UserChange::NoSuchUser,
+    };
     answer(change, |outcome| {
-        state
-            .audit
-            .record(action, outcome, Some(admin.username()), Some(username), origin)
+        state.audit.record(
+            action,
+            outcome,
+            Some(admin.username()),
+            Some(Username::loggable(username)),
+            origin,
+        )
     })
 }
 

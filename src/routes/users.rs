@@ -145,11 +145,9 @@ pub async fn create_user(
 }
 
 async fn record(state: &AppState, user: &CurrentUser) -> Result<UserRecord, ApiError> {
-    state
-        .store
-        .find_user(user.username())
-        .await?
-        .ok_or(ApiError::NotFound("User not found"))
+    let not_found = || ApiError::NotFound("User not found");
+    let name = Username::parse(user.username()).map_err(|_| not_found())?;
+    state.store.find_user(&name).await?.ok_or_else(not_found)
 }
 
 /// The caller's account.

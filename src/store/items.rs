@@ -2,6 +2,8 @@
 
 use sqlx::Row;
 
+use crate::names::Username;
+
 use super::{Store, StoreError, now_ms, with_pool};
 
 /// An item as stored, with its owner's username.
@@ -29,7 +31,7 @@ pub struct ItemFields {
 /// Which items a listing covers.
 #[derive(Clone, Copy, Debug)]
 pub enum ItemScope<'a> {
-    OwnedBy(&'a str),
+    OwnedBy(&'a Username),
     All,
 }
 
@@ -75,7 +77,7 @@ impl Store {
     /// Creates an item owned by `owner`; `None` if there is no such user.
     pub async fn create_item(
         &self,
-        owner: &str,
+        owner: &Username,
         fields: &ItemFields,
     ) -> Result<Option<ItemRecord>, StoreError> {
         let id: Option<(i64,)> = with_pool!(self, pool => {
@@ -83,7 +85,7 @@ impl Store {
                 "INSERT INTO items (owner_id, name, description, price, tax, created_at) \
                  SELECT id, $2, $3, $4, $5, $6 FROM users WHERE username_key = $1 RETURNING id",
             )
-            .bind(owner.to_lowercase())
+            .bind(owner.key())
             .bind(&fields.name)
             .bind(&fields.description)
             .bind(fields.price)
@@ -115,7 +117,7 @@ impl Store {
         offset: i64,
     ) -> Result<(Vec<ItemRecord>, i64), StoreError> {
         let owner = match scope {
-            ItemScope::OwnedBy(name) => Some(name.to_lowercase()),
+            ItemScope::OwnedBy(name) => Some(name.key()),
             ItemScope::All => None,
         };
         let pattern = q.map(contains_pattern);

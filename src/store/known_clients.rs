@@ -2,6 +2,7 @@
 //! throttle gives them a budget of their own (`ratelimit::login`).
 
 use super::{Store, StoreError, with_pool};
+use crate::names::Username;
 
 impl Store {
     /// Records a successful login of user `user_id` from `client`.
@@ -24,11 +25,11 @@ impl Store {
     /// `client` at or after `since` (unix ms).
     pub async fn is_known_client(
         &self,
-        username: &str,
+        username: &Username,
         client: &str,
         since: i64,
     ) -> Result<bool, StoreError> {
-        let key = username.to_lowercase();
+        let key = username.key();
         let found: Option<(i64,)> = with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT k.seen_at FROM known_clients k JOIN users u ON u.id = k.user_id \

@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::{Store, StoreError, now_ms, with_pool};
-use crate::names::Role;
+use crate::names::{Role, Username};
 
 /// A user as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,9 +20,9 @@ pub struct UserRecord {
 /// A user to create.
 #[derive(Clone, Debug)]
 pub struct NewUser {
-    pub username: String,
+    pub username: Username,
     pub password_hash: String,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
 }
 
 /// What a change of roles or enabled state did.
@@ -69,8 +69,8 @@ impl Store {
                     "INSERT INTO users (username, username_key, password_hash, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $4) RETURNING id",
                 )
-                .bind(&user.username)
-                .bind(user.username.to_lowercase())
+                .bind(user.username.as_str())
+                .bind(user.username.key())
                 .bind(&user.password_hash)
                 .bind(now)
                 .fetch_one(&mut *tx)
@@ -80,16 +80,16 @@ impl Store {
                 for role in &user.roles {
                     sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                         .bind(id)
-                        .bind(role)
+                        .bind(role.as_str())
                         .execute(&mut *tx)
                         .await
                         .map_err(|e| (Some(index), e.into()))?;
                 }
                 created.push(UserRecord {
                     id,
-                    username: user.username.clone(),
+                    username: user.username.as_str().to_owned(),
                     password_hash: user.password_hash.clone(),
-                    roles: sorted(user.roles.clone()),
+                    roles: sorted(user.roles.iter().map(|r| r.as_str().to_owned()).collect()),
                     disabled: false,
                     token_version: 0,
                     created_at: now,
@@ -101,10 +101,14 @@ impl Store {
     }
 
     /// The user called `username` (compared case-insensitively).
-    pub async fn find_user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
-        let key = username.to_lowercase();
+    pub async fn find_user(&self, username: &Username) -> Result<Option<UserRecord>, StoreError> {
+        self.user_with_key(&username.key()).await
+    }
+
+    /// The user whose lower-case name is `key`.
+    async fn user_with_key(&self, key: &str) -> Result<Option<UserRecord>, StoreError> {
         with_pool!(self, pool => {
-            let Some(row) = sqlx::query(SELECT_USER).bind(&key).fetch_optional(pool).await? else {
+            let Some(row) = sqlx::query(SELECT_USER).bind(key).fetch_optional(pool).await? else {
                 return Ok(None);
             };
             let id: i64 = row.try_get("id")?;
@@ -126,23 +130,23 @@ impl Store {
 
     /// The user with this id.
     pub async fn find_user_by_id(&self, id: i64) -> Result<Option<UserRecord>, StoreError> {
-        let name: Option<(String,)> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT username FROM users WHERE id = $1").bind(id).fetch_optional(pool).await?
+        let key: Option<(String,)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT username_key FROM users WHERE id = $1").bind(id).fetch_optional(pool).await?
         });
-        match name {
-            Some((name,)) => self.find_user(&name).await,
+        match key {
+            Some((key,)) => self.user_with_key(&key).await,
             None => Ok(None),
         }
     }
 
     /// Every user, by name.
     pub async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
-        let names: Vec<(String,)> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT username FROM users ORDER BY username_key").fetch_all(pool).await?
+        let keys: Vec<(String,)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT username_key FROM users ORDER BY username_key").fetch_all(pool).await?
         });
-        let mut users = Vec::with_capacity(names.len());
-        for (name,) in names {
-            if let Some(user) = self.find_user(&name).await? {
+        let mut users = Vec::with_capacity(keys.len());
+        for (key,) in keys {
+            if let Some(user) = self.user_with_key(&key).await? {
                 users.push(user);
             }
         }
@@ -150,12 +154,12 @@ impl Store {
     }
 
     /// Replaces a user's roles; earlier tokens stop working.
-    pub async fn set_roles(&self, username: &str, roles: &[String]) -> Result<UserChange, StoreError> {
+    pub async fn set_roles(&self, username: &Username, roles: &[Role]) -> Result<UserChange, StoreError> {
         self.change_user(username, Some(roles), None).await
     }
 
     /// Disables or enables a user; earlier tokens stop working either way.
-    pub async fn set_disabled(&self, username: &str, disabled: bool) -> Result<UserChange, StoreError> {
+    pub async fn set_disabled(&self, username: &Username, disabled: bool) -> Result<UserChange, StoreError> {
         self.change_user(username, None, Some(disabled)).await
     }
 
@@ -165,11 +169,11 @@ impl Store {
     /// lock on PostgreSQL, so concurrent changes are checked one at a time.
     async fn change_user(
         &self,
-        username: &str,
-        roles: Option<&[String]>,
+        username: &Username,
+        roles: Option<&[Role]>,
         disabled: Option<bool>,
     ) -> Result<UserChange, StoreError> {
-        let key = username.to_lowercase();
+        let key = username.key();
         let now = now_ms();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -192,7 +196,7 @@ impl Store {
             };
             let enabled_admin_before = was_disabled == 0 && admin_roles > 0;
             let enabled_after = disabled.map_or(was_disabled == 0, |d| !d);
-            let admin_after = roles.map_or(admin_roles > 0, |r| r.iter().any(|role| role == Role::ADMIN));
+            let admin_after = roles.map_or(admin_roles > 0, |r| r.iter().any(|role| role.as_str() == Role::ADMIN));
             if enabled_admin_before && !(enabled_after && admin_after) {
                 let (others,): (i64,) = sqlx::query_as(
                     "SELECT COUNT(*) FROM users u WHERE u.id <> $1 AND u.disabled = 0 AND EXISTS \
@@ -226,7 +230,7 @@ impl Store {
                 for role in roles {
                     sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                         .bind(id)
-                        .bind(role)
+                        .bind(role.as_str())
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -244,22 +248,21 @@ impl Store {
     /// the same password) nothing else changes.
     pub async fn set_password_hash(
         &self,
-        username: &str,
+        user_id: i64,
         hash: &str,
         invalidate_tokens: bool,
     ) -> Result<(), StoreError> {
-        let key = username.to_lowercase();
         let sql = if invalidate_tokens {
             "UPDATE users SET password_hash = $2, token_version = token_version + 1, updated_at = $3 \
-             WHERE username_key = $1 RETURNING id"
+             WHERE id = $1 RETURNING id"
         } else {
-            "UPDATE users SET password_hash = $2 WHERE username_key = $1 AND $3 = $3 RETURNING id"
+            "UPDATE users SET password_hash = $2 WHERE id = $1 AND $3 = $3 RETURNING id"
         };
         let now = now_ms();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let changed: Option<(i64,)> = sqlx::query_as(sql)
-                .bind(&key)
+                .bind(user_id)
                 .bind(hash)
                 .bind(now)
                 .fetch_optional(&mut *tx)

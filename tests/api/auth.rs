@@ -574,7 +574,8 @@ async fn stored_hash(server: &TestServer, user: &str) -> String {
         .parse()
         .unwrap();
     let store = rampart::store::Store::connect(&url).await.unwrap();
-    let hash = store.find_user(user).await.unwrap().unwrap().password_hash;
+    let name = rampart::names::Username::parse(user).unwrap();
+    let hash = store.find_user(&name).await.unwrap().unwrap().password_hash;
     store.close().await;
     hash
 }
