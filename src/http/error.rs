@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 
 use super::{
     request_id::RequestId,
-    validation::{ValidationErrorBody, ValidationIssue},
+    validation::{LocPart, Source, ValidationErrorBody, ValidationIssue},
 };
 
 /// The body of every error but validation errors.
@@ -69,6 +69,30 @@ pub enum ApiError {
 impl ApiError {
     pub fn validation(issue: ValidationIssue) -> Self {
         Self::Validation(vec![issue])
+    }
+
+    /// 422 for one field of the body: `loc` `["body", field]`.
+    pub fn body_field(kind: &'static str, field: &'static str, msg: impl Into<String>) -> Self {
+        Self::field(Source::Body, kind, field, msg)
+    }
+
+    /// 422 for one query parameter: `loc` `["query", field]`.
+    pub fn query_field(kind: &'static str, field: &'static str, msg: impl Into<String>) -> Self {
+        Self::field(Source::Query, kind, field, msg)
+    }
+
+    /// 422 for one path parameter: `loc` `["path", field]`.
+    pub fn path_field(kind: &'static str, field: &'static str, msg: impl Into<String>) -> Self {
+        Self::field(Source::Path, kind, field, msg)
+    }
+
+    fn field(source: Source, kind: &'static str, field: &'static str, msg: impl Into<String>) -> Self {
+        Self::validation(ValidationIssue::new(
+            kind,
+            source,
+            [LocPart::Key(field.into())],
+            msg,
+        ))
     }
 
     /// Wraps any error as an internal one.

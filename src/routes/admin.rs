@@ -12,7 +12,6 @@ use crate::{
         error::{ApiError, ErrorBody},
         extract::{Json, Path, Query},
         identity::{Admin, CurrentUser, RequireRole},
-        validation::{LocPart, Source, ValidationIssue},
     },
     names::{Role, Username},
     state::AppState,
@@ -204,12 +203,11 @@ pub async fn audit(
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::validation(ValidationIssue::new(
+        return Err(ApiError::query_field(
             "value_error",
-            Source::Query,
-            [LocPart::Key("limit".into())],
+            "limit",
             "Input should be between 1 and 1000",
-        )));
+        ));
     }
     let events = state.store.list_audit_events(limit).await?;
     Ok(Json(events.into_iter().map(AuditEvent::from).collect()))

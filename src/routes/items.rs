@@ -13,7 +13,6 @@ use crate::{
         error::{ApiError, ErrorBody},
         extract::{Json, Path, Query},
         identity::CurrentUser,
-        validation::{LocPart, Source, ValidationIssue},
     },
     items::fields::ItemBody,
     state::AppState,
@@ -69,12 +68,7 @@ pub struct ListQuery {
 }
 
 fn query_issue(field: &'static str, msg: &str) -> ApiError {
-    ApiError::validation(ValidationIssue::new(
-        "value_error",
-        Source::Query,
-        [LocPart::Key(field.into())],
-        msg,
-    ))
+    ApiError::query_field("value_error", field, msg)
 }
 
 /// Create an item owned by the caller.

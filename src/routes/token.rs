@@ -19,7 +19,6 @@ use crate::{
         client::ClientInfo,
         error::{ApiError, ErrorBody},
         extract::{Form, Json},
-        validation::{LocPart, Source, ValidationIssue},
     },
     names::Username,
     state::{AppState, LoginRefused},
@@ -58,12 +57,7 @@ pub struct RevokeForm {
 }
 
 fn missing(field: &'static str) -> ApiError {
-    ApiError::validation(ValidationIssue::new(
-        "missing",
-        Source::Body,
-        [LocPart::Key(field.into())],
-        "Field required",
-    ))
+    ApiError::body_field("missing", field, "Field required")
 }
 
 /// Log in, or exchange a refresh token for a new pair.
@@ -116,12 +110,11 @@ pub async fn token(
             accounts.refresh(&refresh_token).await
         }
         _ => {
-            return Err(ApiError::validation(ValidationIssue::new(
+            return Err(ApiError::body_field(
                 "literal_error",
-                Source::Body,
-                [LocPart::Key("grant_type".into())],
+                "grant_type",
                 "Input should be 'password' or 'refresh_token'",
-            )));
+            ));
         }
     };
     let audit =

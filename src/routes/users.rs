@@ -20,7 +20,6 @@ use crate::{
         error::{ApiError, ErrorBody},
         extract::Json,
         identity::{Admin, AuthRejection, Authentication, CurrentUser, RequireRole},
-        validation::{LocPart, Source, ValidationIssue},
     },
     names::{Role, Username},
     state::{AppState, LoginRefused},
@@ -65,12 +64,7 @@ pub struct Message {
 }
 
 fn password_issue(field: &'static str, err: impl std::fmt::Display) -> ApiError {
-    ApiError::validation(ValidationIssue::new(
-        "value_error",
-        Source::Body,
-        [LocPart::Key(field.into())],
-        err.to_string(),
-    ))
+    ApiError::body_field("value_error", field, err.to_string())
 }
 
 /// Create a user (anyone when `public_registration`, else admins).
