@@ -58,6 +58,15 @@ async fn admin_post(server: &TestServer, token: &str, path: &str) -> u16 {
         .as_u16()
 }
 
+/// A server started with `config`, and a browser where `alice` signed in.
+async fn alice_in_a_browser(config: TestConfig) -> (TestServer, Browser) {
+    let server = TestServer::start_with(config).await;
+    server.create_user("alice", PASSWORD, &["user"]);
+    let mut browser = Browser::new(&server);
+    assert_eq!(browser.sign_in("alice", PASSWORD).await.status(), 303);
+    (server, browser)
+}
+
 async fn tokens_of(response: reqwest::Response) -> Tokens {
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
@@ -336,11 +345,8 @@ async fn a_trickled_http2_preface_is_cut_off_after_the_idle_timeout() {
 
 #[tokio::test]
 async fn a_slow_csrf_form_body_is_answered_within_the_request_timeout() {
-    let server =
-        TestServer::start_with(TestConfig::default().env("RAMPART_LIMITS__REQUEST_TIMEOUT", "2s")).await;
-    server.create_user("alice", PASSWORD, &["user"]);
-    let mut browser = Browser::new(&server);
-    assert_eq!(browser.sign_in("alice", PASSWORD).await.status(), 303);
+    let (server, browser) =
+        alice_in_a_browser(TestConfig::default().env("RAMPART_LIMITS__REQUEST_TIMEOUT", "2s")).await;
     let cookie = format!("rampart_session={}", browser.cookie("rampart_session"));
     let addr = server.addr;
     let answer = tokio::task::spawn_blocking(move || {
@@ -532,11 +538,8 @@ async fn a_login_form_token_works_only_with_its_own_pre_session() {
 
 #[tokio::test]
 async fn a_cookie_authenticated_request_costs_one_query() {
-    let server =
-        TestServer::start_with(TestConfig::default().env("RUST_LOG", "info,sqlx::query=debug")).await;
-    server.create_user("alice", PASSWORD, &["user"]);
-    let mut browser = Browser::new(&server);
-    assert_eq!(browser.sign_in("alice", PASSWORD).await.status(), 303);
+    let (server, mut browser) =
+        alice_in_a_browser(TestConfig::default().env("RUST_LOG", "info,sqlx::query=debug")).await;
     // `/protected` reads nothing of its own: what it costs is the cookie.
     // Each request is awaited in the access log, so its queries are logged
     // before the next count.

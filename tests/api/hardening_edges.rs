@@ -8,47 +8,7 @@ use std::net::IpAddr;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestConfig, TestServer, cert_dev, client_from, run_cli};
-
-#[tokio::test]
-async fn forwarded_entries_with_a_port_are_keyed_by_their_address() {
-    let server = TestServer::start_with(
-        TestConfig::default()
-            .env("RAMPART_RATE_LIMIT__DEFAULT", "2/minute")
-            .env("RAMPART_PROXY__TRUSTED", "127.0.0.5"),
-    )
-    .await;
-    let proxy = client_from("127.0.0.5");
-    let via_proxy = |forwarded: &str, request_id: &str| {
-        proxy
-            .get(server.url("/"))
-            .header("x-forwarded-for", forwarded)
-            .header("x-request-id", request_id)
-            .send()
-    };
-
-    // One address from two source ports: one budget, the address's.
-    let first = via_proxy("198.51.100.7:4711", "port-1").await.unwrap();
-    assert_eq!(first.status(), 200);
-    assert_eq!(server.access_log("port-1").await["client_ip"], "198.51.100.7");
-    assert_eq!(
-        via_proxy("198.51.100.7:4712", "port-2").await.unwrap().status(),
-        200
-    );
-    assert_eq!(
-        via_proxy("198.51.100.7:4713", "port-3").await.unwrap().status(),
-        429
-    );
-
-    // Other clients behind the same proxy keep their own budgets.
-    let v6 = via_proxy("[2001:db8::1]:443", "port-v6").await.unwrap();
-    assert_eq!(v6.status(), 200);
-    assert_eq!(server.access_log("port-v6").await["client_ip"], "2001:db8::1");
-    assert_eq!(
-        via_proxy("198.51.100.8:4711", "port-4").await.unwrap().status(),
-        200
-    );
-}
+use crate::helpers::{TestConfig, TestServer, cert_dev, run_cli};
 
 #[tokio::test]
 async fn docs_false_hides_the_document_and_its_viewer() {

@@ -134,15 +134,21 @@ async fn a_spoofed_forwarded_for_from_an_untrusted_peer_gives_no_fresh_budget() 
     assert_eq!(response.status(), 429);
 }
 
-#[tokio::test]
-async fn clients_forwarded_by_a_trusted_proxy_have_their_own_budgets() {
+/// A server with a budget of 2 a minute behind the proxy 127.0.0.5, and a
+/// client that connects from that proxy.
+async fn behind_a_trusted_proxy() -> (TestServer, reqwest::Client) {
     let server = TestServer::start_with(
         TestConfig::default()
             .env("RAMPART_RATE_LIMIT__DEFAULT", "2/minute")
             .env("RAMPART_PROXY__TRUSTED", "127.0.0.5"),
     )
     .await;
-    let proxy = client_from("127.0.0.5");
+    (server, client_from("127.0.0.5"))
+}
+
+#[tokio::test]
+async fn clients_forwarded_by_a_trusted_proxy_have_their_own_budgets() {
+    let (server, proxy) = behind_a_trusted_proxy().await;
     let via_proxy = |client: &'static str| {
         proxy
             .get(server.url("/"))
@@ -210,4 +216,38 @@ async fn the_docs_have_their_own_budget() {
     assert_eq!(body["detail"], "Rate limit exceeded: 2 per 1 hour");
     // Other routes spend the default budget.
     assert_eq!(server.get("/").await.status(), 200);
+}
+
+#[tokio::test]
+async fn forwarded_entries_with_a_port_are_keyed_by_their_address() {
+    let (server, proxy) = behind_a_trusted_proxy().await;
+    let via_proxy = |forwarded: &str, request_id: &str| {
+        proxy
+            .get(server.url("/"))
+            .header("x-forwarded-for", forwarded)
+            .header("x-request-id", request_id)
+            .send()
+    };
+
+    // One address from two source ports: one budget, the address's.
+    let first = via_proxy("198.51.100.7:4711", "port-1").await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(server.access_log("port-1").await["client_ip"], "198.51.100.7");
+    assert_eq!(
+        via_proxy("198.51.100.7:4712", "port-2").await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        via_proxy("198.51.100.7:4713", "port-3").await.unwrap().status(),
+        429
+    );
+
+    // Other clients behind the same proxy keep their own budgets.
+    let v6 = via_proxy("[2001:db8::1]:443", "port-v6").await.unwrap();
+    assert_eq!(v6.status(), 200);
+    assert_eq!(server.access_log("port-v6").await["client_ip"], "2001:db8::1");
+    assert_eq!(
+        via_proxy("198.51.100.8:4711", "port-4").await.unwrap().status(),
+        200
+    );
 }
