@@ -11,7 +11,8 @@ use std::{
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Browser, TestConfig, TestServer, Tokens, client_from, hidden_token, set_cookie_line, wait_for_event,
+    Browser, TestConfig, TestServer, Tokens, client_from, hidden_token, post_token, set_cookie_line,
+    wait_for_event,
 };
 
 const PASSWORD: &str = "correct horse battery";
@@ -24,15 +25,20 @@ fn roomy() -> TestConfig {
         .env("RAMPART_RATE_LIMIT__LOGIN_PER_USERNAME", "1000/hour")
 }
 
-async fn post_token(client: &reqwest::Client, server: &TestServer, username: &str, password: &str) -> u16 {
-    client
-        .post(server.url("/token"))
-        .form(&[("username", username), ("password", password)])
-        .send()
+/// The status of `POST /token` from `client`.
+async fn token_status(client: &reqwest::Client, server: &TestServer, username: &str, password: &str) -> u16 {
+    post_token(client, server, username, password)
         .await
-        .unwrap()
         .status()
         .as_u16()
+}
+
+/// A response's `Cache-Control`, if any.
+fn cache_control(response: &reqwest::Response) -> Option<&str> {
+    response
+        .headers()
+        .get("cache-control")
+        .map(|v| v.to_str().unwrap())
 }
 
 async fn change_password(server: &TestServer, token: &str, current: &str, new: &str) -> reqwest::Response {
@@ -195,22 +201,22 @@ async fn guessing_from_elsewhere_leaves_the_owners_known_address_its_own_budget(
         TestServer::start_with(roomy().env("RAMPART_RATE_LIMIT__LOGIN_PER_USERNAME", "3/hour")).await;
     server.create_user("alice", PASSWORD, &["user"]);
     let home = client_from("127.0.3.1");
-    assert_eq!(post_token(&home, &server, "alice", PASSWORD).await, 200);
+    assert_eq!(token_status(&home, &server, "alice", PASSWORD).await, 200);
 
     for n in 0..3 {
         let guesser = client_from(&format!("127.0.3.{}", 10 + n));
-        assert_eq!(post_token(&guesser, &server, "alice", "wrong guess").await, 401);
+        assert_eq!(token_status(&guesser, &server, "alice", "wrong guess").await, 401);
     }
     let stranger = client_from("127.0.3.20");
-    assert_eq!(post_token(&stranger, &server, "alice", PASSWORD).await, 429);
+    assert_eq!(token_status(&stranger, &server, "alice", PASSWORD).await, 429);
     // The owner, from where they signed in before, still signs in.
-    assert_eq!(post_token(&home, &server, "alice", PASSWORD).await, 200);
+    assert_eq!(token_status(&home, &server, "alice", PASSWORD).await, 200);
     // A known client's own budget is a budget too: guessing from there is
     // stopped as well.
     for _ in 0..3 {
-        assert_eq!(post_token(&home, &server, "alice", "wrong guess").await, 401);
+        assert_eq!(token_status(&home, &server, "alice", "wrong guess").await, 401);
     }
-    assert_eq!(post_token(&home, &server, "alice", PASSWORD).await, 429);
+    assert_eq!(token_status(&home, &server, "alice", PASSWORD).await, 429);
 }
 
 #[tokio::test]
@@ -237,7 +243,7 @@ async fn a_browser_with_the_users_device_cookie_signs_in_while_the_name_is_under
 
     for n in 0..3 {
         let guesser = client_from(&format!("127.0.4.{}", 10 + n));
-        assert_eq!(post_token(&guesser, &server, "alice", "wrong guess").await, 401);
+        assert_eq!(token_status(&guesser, &server, "alice", "wrong guess").await, 401);
     }
     // The same browser, now on another network: its device cookie keeps it
     // known.
@@ -251,7 +257,7 @@ async fn a_browser_with_the_users_device_cookie_signs_in_while_the_name_is_under
     server.create_user("carol", PASSWORD, &["user"]);
     for n in 0..3 {
         let guesser = client_from(&format!("127.0.4.{}", 40 + n));
-        assert_eq!(post_token(&guesser, &server, "carol", "wrong guess").await, 401);
+        assert_eq!(token_status(&guesser, &server, "carol", "wrong guess").await, 401);
     }
     assert_eq!(moved.sign_in("carol", PASSWORD).await.status(), 429);
 }
@@ -401,14 +407,7 @@ async fn private_answers_are_never_stored_by_a_cache() {
     ] {
         let response = server.get_as(path, &root.access_token).await;
         assert_eq!(response.status(), 200, "{path}");
-        assert_eq!(
-            response
-                .headers()
-                .get("cache-control")
-                .map(|v| v.to_str().unwrap()),
-            Some("no-store"),
-            "{path}"
-        );
+        assert_eq!(cache_control(&response), Some("no-store"), "{path}");
     }
     let mut browser = Browser::new(&server);
     browser.sign_in("root", PASSWORD).await;
@@ -418,14 +417,7 @@ async fn private_answers_are_never_stored_by_a_cache() {
     // The account routes, whoever asks, errors included.
     for path in ["/token", "/users/me", "/admin/users"] {
         let response = server.get(path).await;
-        assert_eq!(
-            response
-                .headers()
-                .get("cache-control")
-                .map(|v| v.to_str().unwrap()),
-            Some("no-store"),
-            "{path}"
-        );
+        assert_eq!(cache_control(&response), Some("no-store"), "{path}");
     }
     let failed = server.token("root", "wrong password").await;
     assert_eq!(failed.status(), 401);

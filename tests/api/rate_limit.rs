@@ -3,21 +3,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{TestConfig, TestServer, client_from, wait_for_event};
-
-async fn post_token(
-    client: &reqwest::Client,
-    server: &TestServer,
-    username: &str,
-    password: &str,
-) -> reqwest::Response {
-    client
-        .post(server.url("/token"))
-        .form(&[("username", username), ("password", password)])
-        .send()
-        .await
-        .unwrap()
-}
+use crate::helpers::{TestConfig, TestServer, client_from, post_token, wait_for_event};
 
 fn header(response: &reqwest::Response, name: &str) -> u64 {
     response.headers()[name]

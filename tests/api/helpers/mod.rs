@@ -93,6 +93,21 @@ pub fn cert_dev(dir: &Path, hosts: &[&str]) {
     assert_eq!(output.code, Some(0), "{}", output.stderr);
 }
 
+/// `POST /token` (password grant) from `client`.
+pub async fn post_token(
+    client: &reqwest::Client,
+    server: &TestServer,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    client
+        .post(server.url("/token"))
+        .form(&[("username", username), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A client whose connections come from `ip` (any 127.0.0.0/8 address
 /// reaches the server on 127.0.0.1); it follows no redirect.
 pub fn client_from(ip: &str) -> reqwest::Client {
