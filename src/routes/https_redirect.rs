@@ -17,11 +17,7 @@
 
 use std::sync::Arc;
 
-use axum::{
-    Router,
-    extract::State,
-    response::{IntoResponse, Response},
-};
+use axum::{Router, extract::State, response::Response};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 
 use crate::{http::error::ApiError, server::tls::Certificates};
@@ -53,22 +49,20 @@ async fn to_https(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, ApiError> {
     let page = (method == Method::GET || method == Method::HEAD) && PAGES.contains(&uri.path());
     if !page {
-        return ApiError::BadRequest(HTTPS_REQUIRED).into_response();
+        return Err(ApiError::BadRequest(HTTPS_REQUIRED));
     }
     match target(&uri, &headers, redirect.https_port) {
-        Some((host, _)) if !redirect.certificates.names(&host) => {
-            ApiError::BadRequest("Unknown host").into_response()
-        }
+        Some((host, _)) if !redirect.certificates.names(&host) => Err(ApiError::BadRequest("Unknown host")),
         Some((_, location)) => {
             let mut response = Response::new(axum::body::Body::empty());
             *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
             response.headers_mut().insert(header::LOCATION, location);
-            response
+            Ok(response)
         }
-        _ => ApiError::BadRequest(HTTPS_REQUIRED).into_response(),
+        None => Err(ApiError::BadRequest(HTTPS_REQUIRED)),
     }
 }
 
