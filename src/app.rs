@@ -19,6 +19,7 @@ use crate::{
         service::AccountService,
         session::Sessions,
         tokens::TokenService,
+        users::Users,
     },
     config::{Settings, secret::SecretKey},
     http::{self, cors::Cors, csrf::CsrfGuard},
@@ -89,9 +90,14 @@ impl Application {
             invalidations.clone(),
             &settings.auth,
         ));
-        let accounts = Arc::new(AccountService::new(
+        let users = Arc::new(Users::new(
             store.clone(),
             PasswordHasher::new(),
+            Some(invalidations.clone()),
+            &settings.auth.issuer,
+        ));
+        let accounts = Arc::new(AccountService::new(
+            store.clone(),
             tokens.clone(),
             invalidations.clone(),
             DeviceKey::new(&secret),
@@ -117,6 +123,7 @@ impl Application {
             settings: Arc::new(settings),
             store: store.clone(),
             accounts,
+            users,
             keys: keys.clone(),
             audit,
             limits,

@@ -12,8 +12,9 @@
 //! - `store`: the database, behind methods that speak domain types;
 //! - `ratelimit`: policies, subjects and budgets;
 //! - `audit`: the security event trail;
-//! - `auth`: passwords, keys, tokens, accounts, sessions, CSRF tokens,
-//!   device cookies, and the one road to a password check (`login`);
+//! - `auth`: passwords, keys, tokens, the user accounts (`users`),
+//!   sessions, CSRF tokens, device cookies, and the one road to a password
+//!   check (`login`);
 //! - `items`: the item rules and the items service;
 //! - `server`: listeners, TLS, connections, shutdown;
 //! - `http`: the middleware stack, the caller's identity, cookies, the

@@ -13,6 +13,7 @@ use crate::{
         login::{Budgets, Client, Login, LoginError},
         service::AccountService,
         session::Sessions,
+        users::Users,
     },
     config::Settings,
     http::{client::ClientInfo, cookies, csrf::CsrfGuard, error::ApiError},
@@ -26,6 +27,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub accounts: Arc<AccountService>,
+    pub users: Arc<Users>,
     pub keys: Arc<KeyRing>,
     pub audit: Auditor,
     pub limits: Arc<RateLimits>,
@@ -64,6 +66,7 @@ impl AppState {
     ) -> Result<UserRecord, LoginRefused> {
         let login = Login {
             limits: &self.limits,
+            users: &self.users,
             accounts: &self.accounts,
             audit: &self.audit,
         };

@@ -20,7 +20,8 @@ use secrecy::SecretString;
 
 use super::{
     password::HashError,
-    service::{AccountService, AuthError},
+    service::AccountService,
+    users::{CheckError, Users},
 };
 use crate::{
     audit::{Action, Auditor, Origin, Outcome},
@@ -67,6 +68,8 @@ pub struct Client<'a> {
 /// Password checks, over this instance's accounts and rate limits.
 pub struct Login<'a> {
     pub limits: &'a RateLimits,
+    pub users: &'a Users,
+    /// Knows the user's known clients.
     pub accounts: &'a AccountService,
     pub audit: &'a Auditor,
 }
@@ -89,15 +92,13 @@ impl Login<'_> {
             Err(_) => None,
         };
         let user = self
-            .accounts
+            .users
             .check_password(attempted, password)
             .await
             .map_err(|err| match err {
-                AuthError::Hash(err) => LoginError::Hash(err),
-                AuthError::Store(err) => LoginError::Store(err),
-                // Checking a password signs nothing and uses no refresh
-                // token: every other failure is a wrong password.
-                _ => LoginError::InvalidCredentials,
+                CheckError::InvalidCredentials => LoginError::InvalidCredentials,
+                CheckError::Hash(err) => LoginError::Hash(err),
+                CheckError::Store(err) => LoginError::Store(err),
             })?;
         if let Some(attempt) = attempt {
             attempt.succeeded(self.limits).await;

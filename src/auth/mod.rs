@@ -13,6 +13,7 @@ pub mod password;
 pub mod service;
 pub mod session;
 pub mod tokens;
+pub mod users;
 
 /// Who a request acts for, however it was authenticated: a user name and
 /// roles. The domain rules (which items a caller may see) ask only this.

@@ -1,23 +1,24 @@
-//! Accounts and tokens as the routes and the command line use them: log in,
-//! refresh, revoke, create users, change passwords and roles.
+//! Tokens for accounts: a login's refresh family and its pairs, the
+//! refresh grant, revocation, and the known clients of the login throttle.
+//! The accounts themselves (create, check a password, change a password,
+//! roles or state) are `auth::users`.
 
 use std::{net::IpAddr, sync::Arc};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
-use secrecy::SecretString;
 use sha2::Digest;
 
 use super::{
     device::{DEVICE_LIFETIME, DeviceKey},
     invalidation::Invalidations,
-    password::{self, HashError, PasswordHasher, PasswordRejection, Verified},
+    password::HashError,
     tokens::TokenService,
 };
 use crate::{
     config::AuthSettings,
-    names::{Role, Username},
+    names::Username,
     ratelimit::{self, KnownClient},
-    store::{NewUser, RefreshUse, Store, StoreError, UserChange, UserRecord, UserState, now_ms},
+    store::{RefreshUse, Store, StoreError, UserRecord, now_ms},
 };
 
 /// What a successful login or refresh returns (RFC 6749 section 5.1).
@@ -46,21 +47,8 @@ pub enum AuthError {
     Signing(#[from] jsonwebtoken::errors::Error),
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum NewUserError {
-    #[error("username is taken")]
-    Taken,
-    #[error(transparent)]
-    Password(#[from] PasswordRejection),
-    #[error(transparent)]
-    Hash(#[from] HashError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 pub struct AccountService {
     store: Store,
-    hasher: PasswordHasher,
     tokens: Arc<TokenService>,
     invalidations: Arc<Invalidations>,
     devices: DeviceKey,
@@ -87,7 +75,6 @@ fn new_refresh_token() -> String {
 impl AccountService {
     pub fn new(
         store: Store,
-        hasher: PasswordHasher,
         tokens: Arc<TokenService>,
         invalidations: Arc<Invalidations>,
         devices: DeviceKey,
@@ -95,7 +82,6 @@ impl AccountService {
     ) -> Self {
         Self {
             store,
-            hasher,
             tokens,
             invalidations,
             devices,
@@ -154,31 +140,6 @@ impl AccountService {
     /// A device cookie's value for a browser where `username` just signed in.
     pub fn device_cookie(&self, username: &str) -> String {
         self.devices.issue(username, now_ms() / 1000)
-    }
-
-    /// The enabled user whose password this is. An unknown user costs the
-    /// same hashing time as a known one; an imported hash is upgraded.
-    pub async fn check_password(
-        &self,
-        username: &str,
-        password: SecretString,
-    ) -> Result<UserRecord, AuthError> {
-        let user = match Username::parse(username) {
-            Ok(name) => self.store.find_user(&name).await?,
-            Err(_) => None,
-        };
-        let stored = user.as_ref().map(|u| u.password_hash.clone());
-        let verified = self.hasher.verify(password, stored).await?;
-        let user = match (user, verified) {
-            (Some(user), Verified::Yes) if !user.disabled => user,
-            (Some(user), Verified::YesRehashed(new_hash)) if !user.disabled => {
-                // bcrypt (or weaker argon2) upgraded to current argon2id.
-                self.store.set_password_hash(user.id, &new_hash, false).await?;
-                user
-            }
-            _ => return Err(AuthError::InvalidCredentials),
-        };
-        Ok(user)
     }
 
     /// The refresh grant (RFC 6749 section 6): single use, rotated within
@@ -267,77 +228,8 @@ impl AccountService {
         Ok(())
     }
 
-    /// Creates a user after checking the password policy.
-    pub async fn create_user(
-        &self,
-        username: &Username,
-        password: SecretString,
-        roles: &[Role],
-    ) -> Result<UserRecord, NewUserError> {
-        self.check_policy(&password, username.as_str())?;
-        let password_hash = self.hasher.hash(password).await?;
-        let user = NewUser {
-            username: username.clone(),
-            password_hash,
-            roles: roles.to_vec(),
-        };
-        self.store.create_user(&user).await?.ok_or(NewUserError::Taken)
-    }
-
-    /// Sets a new password for `user`, whose current one was checked
-    /// (`auth::login`); earlier tokens, refresh families and sessions end.
-    pub async fn set_password(&self, user: &UserRecord, new: SecretString) -> Result<(), NewUserError> {
-        self.check_policy(&new, &user.username)?;
-        let hash = self.hasher.hash(new).await?;
-        self.store.set_password_hash(user.id, &hash, true).await?;
-        self.note(user.id).await?;
-        Ok(())
-    }
-
-    /// Replaces a user's roles; earlier tokens stop working.
-    /// Refused when it would leave no enabled admin.
-    pub async fn set_roles(&self, username: &Username, roles: &[Role]) -> Result<UserChange, StoreError> {
-        let change = self.store.set_roles(username, roles).await?;
-        if let UserChange::Done(user) = &change {
-            self.note(user.id).await?;
-        }
-        Ok(change)
-    }
-
-    /// Disables or enables a user; earlier tokens stop working.
-    /// Refused when it would leave no enabled admin.
-    pub async fn set_disabled(&self, username: &Username, disabled: bool) -> Result<UserChange, StoreError> {
-        let change = self.store.set_disabled(username, disabled).await?;
-        if let UserChange::Done(user) = &change {
-            self.note(user.id).await?;
-        }
-        Ok(change)
-    }
-
-    /// Applies a user's new token state locally at once.
-    async fn note(&self, user_id: i64) -> Result<(), StoreError> {
-        if let Some(user) = self.store.find_user_by_id(user_id).await? {
-            let state = UserState {
-                token_version: user.token_version,
-                disabled: user.disabled,
-            };
-            self.invalidations.note_user(&user.username, state).await;
-        }
-        Ok(())
-    }
-
     pub fn store(&self) -> &Store {
         &self.store
-    }
-
-    /// The password policy for `username`'s new password.
-    fn check_policy(&self, password: &SecretString, username: &str) -> Result<(), PasswordRejection> {
-        use secrecy::ExposeSecret;
-        let context = password::PasswordContext {
-            username,
-            issuer: &self.settings.issuer,
-        };
-        password::check_policy(password.expose_secret(), context)
     }
 }
 

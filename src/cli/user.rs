@@ -6,12 +6,16 @@ use std::{
     process::ExitCode,
 };
 
+use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{Failure, with_store};
 use crate::{
     audit::{self, Action, Outcome},
-    auth::password,
+    auth::{
+        password::{self, PasswordHasher},
+        users::{NewUserError, Users},
+    },
     names::{Role, Username},
     store::{NewUser, UserChange},
 };
@@ -59,21 +63,13 @@ pub fn create(config: Option<&Path>, username: &str, roles: &[String]) -> Result
     let username = parse_username(username)?;
     let roles = parse_roles(roles)?;
     let issuer = crate::config::load(config)?.auth.issuer;
-    let password = read_password()?;
-    let context = password::PasswordContext {
-        username: username.as_str(),
-        issuer: &issuer,
-    };
-    password::check_policy(&password, context).map_err(|e| Failure::Config(e.to_string()))?;
-    let password_hash = password::hash_now(&password).map_err(Failure::Runtime)?;
-    let user = NewUser {
-        username: username.clone(),
-        password_hash,
-        roles: roles.clone(),
-    };
+    let password = SecretString::from(read_password()?);
     with_store(config, |store| async move {
-        match store.create_user(&user).await {
-            Ok(Some(created)) => {
+        // The same accounts service as `POST /users`: one password policy,
+        // one hashing pool, one way to store a user.
+        let users = Users::new(store.clone(), PasswordHasher::new(), None, &issuer);
+        match users.create_user(&username, password, &roles).await {
+            Ok(created) => {
                 // Audited like `POST /users`; the actor is the command line.
                 audit::record_direct(
                     &store,
@@ -90,10 +86,10 @@ pub fn create(config: Option<&Path>, username: &str, roles: &[String]) -> Result
                 );
                 Ok(ExitCode::SUCCESS)
             }
-            Ok(None) => Err(Failure::Runtime(format!(
-                "a user named {} already exists",
-                user.username
+            Err(NewUserError::Taken) => Err(Failure::Runtime(format!(
+                "a user named {username} already exists"
             ))),
+            Err(NewUserError::Password(err)) => Err(Failure::Config(err.to_string())),
             Err(err) => Err(Failure::Runtime(err.to_string())),
         }
     })

@@ -87,7 +87,7 @@ pub async fn set_roles(
 ) -> Result<Json<UserView>, ApiError> {
     // A name that cannot exist is no user, like an unknown one.
     let change = match Username::parse(&username) {
-        Ok(name) => state.accounts.set_roles(&name, &body.roles).await?,
+        Ok(name) => state.users.set_roles(&name, &body.roles).await?,
         Err(_) => UserChange::NoSuchUser,
     };
     answer(change, |outcome| {
@@ -114,7 +114,7 @@ async fn set_disabled(
         Action::UserEnabled
     };
     let change = match Username::parse(username) {
-        Ok(name) => state.accounts.set_disabled(&name, disabled).await?,
+        Ok(name) => state.users.set_disabled(&name, disabled).await?,
         Err(_) => UserChange::NoSuchUser,
     };
     answer(change, |outcome| {

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use crate::{
     audit::{Action, Origin, Outcome},
     auth::login::Budgets,
-    auth::service::NewUserError,
+    auth::users::NewUserError,
     http::{
         client::ClientInfo,
         error::{ApiError, ErrorBody},
@@ -109,7 +109,7 @@ pub async fn create_user(
         }
     }
     let created = state
-        .accounts
+        .users
         .create_user(&body.username, SecretString::from(body.password), &[Role::user()])
         .await;
     match created {
@@ -197,7 +197,7 @@ pub async fn change_password(
         Err(LoginRefused::Error(err)) => return Err(err),
     };
     match state
-        .accounts
+        .users
         .set_password(&account, SecretString::from(body.new_password))
         .await
     {
