@@ -13,7 +13,7 @@ use crate::{
         login::{Budgets, Client, Login, LoginError},
         service::AccountService,
         session::Sessions,
-        users::Users,
+        users::{CheckError, Users},
     },
     config::Settings,
     http::{client::ClientInfo, cookies, csrf::CsrfGuard, error::ApiError},
@@ -78,10 +78,10 @@ impl AppState {
             .check_password(attempted, password, client, origin, budgets)
             .await
             .map_err(|err| match err {
-                LoginError::InvalidCredentials => LoginRefused::BadCredentials,
                 LoginError::Throttled(refusal) => LoginRefused::Error(ApiError::RateLimited(refusal)),
-                LoginError::Hash(err) => LoginRefused::Error(err.into()),
-                LoginError::Store(err) => LoginRefused::Error(err.into()),
+                LoginError::Check(CheckError::InvalidCredentials) => LoginRefused::BadCredentials,
+                LoginError::Check(CheckError::Hash(err)) => LoginRefused::Error(err.into()),
+                LoginError::Check(CheckError::Store(err)) => LoginRefused::Error(err.into()),
             })
     }
 }

@@ -19,7 +19,6 @@ use std::net::IpAddr;
 use secrecy::SecretString;
 
 use super::{
-    password::HashError,
     service::AccountService,
     users::{CheckError, Users},
 };
@@ -47,14 +46,15 @@ pub enum LoginError {
     /// A login budget is spent: the check did not run.
     #[error("rate limited")]
     Throttled(Refusal),
-    /// Wrong name or password, or a disabled user: the client learns
-    /// nothing more.
-    #[error("invalid credentials")]
-    InvalidCredentials,
+    /// The check found no user, or could not run.
     #[error(transparent)]
-    Hash(#[from] HashError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    Check(#[from] CheckError),
+}
+
+impl From<StoreError> for LoginError {
+    fn from(err: StoreError) -> Self {
+        Self::Check(CheckError::Store(err))
+    }
 }
 
 /// The client a password check comes from.
@@ -91,15 +91,7 @@ impl Login<'_> {
             Ok(name) => Some(self.attempt(&name, client, origin, budgets).await?),
             Err(_) => None,
         };
-        let user = self
-            .users
-            .check_password(attempted, password)
-            .await
-            .map_err(|err| match err {
-                CheckError::InvalidCredentials => LoginError::InvalidCredentials,
-                CheckError::Hash(err) => LoginError::Hash(err),
-                CheckError::Store(err) => LoginError::Store(err),
-            })?;
+        let user = self.users.check_password(attempted, password).await?;
         if let Some(attempt) = attempt {
             attempt.succeeded(self.limits).await;
         }
