@@ -15,7 +15,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::Request;
-use http::HeaderMap;
+use http::{HeaderMap, Uri, header};
 use ipnet::IpNet;
 
 use crate::server::Connection;
@@ -112,6 +112,15 @@ impl TrustedProxies {
         request.extensions_mut().insert(client);
         client
     }
+}
+
+/// The authority the request addressed: the request target's (HTTP/2's
+/// `:authority`, or an absolute-form HTTP/1.1 target, which RFC 9112
+/// section 3.2.2 says overrides `Host`), else the `Host` header.
+pub fn authority<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<&'a str> {
+    uri.authority()
+        .map(http::uri::Authority::as_str)
+        .or_else(|| headers.get(header::HOST).and_then(|host| host.to_str().ok()))
 }
 
 #[cfg(test)]

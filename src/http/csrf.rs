@@ -20,7 +20,7 @@ use axum::{
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 
-use super::{cookies, cors::Cors, error::detail_response, identity::SessionCookie};
+use super::{client::authority, cookies, cors::Cors, error::detail_response, identity::SessionCookie};
 use crate::{
     audit::{Action, Auditor, Origin, Outcome},
     auth::csrf::{Binding, CsrfKey, matches, new_presession},
@@ -227,15 +227,6 @@ fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .is_some_and(|ct| ct.as_bytes().starts_with(b"application/x-www-form-urlencoded"))
-}
-
-/// The authority the request addressed: the request target's (HTTP/2's
-/// `:authority`, or an absolute-form HTTP/1.1 target, which RFC 9112
-/// section 3.2.2 says overrides `Host`), else the `Host` header.
-pub fn authority<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<&'a str> {
-    uri.authority()
-        .map(http::uri::Authority::as_str)
-        .or_else(|| headers.get(header::HOST).and_then(|host| host.to_str().ok()))
 }
 
 /// Whether `origin` is this server as the request addressed it:

@@ -20,7 +20,10 @@ use std::sync::Arc;
 use axum::{Router, extract::State, response::Response};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 
-use crate::{http::error::ApiError, server::tls::Certificates};
+use crate::{
+    http::{client, error::ApiError},
+    server::tls::Certificates,
+};
 
 /// The answer to anything but a page over plain HTTP.
 const HTTPS_REQUIRED: &str = "HTTPS required";
@@ -69,10 +72,7 @@ async fn to_https(
 /// The host the client asked for (if it is a plain host name or address)
 /// and `https://HOST[:PORT]/path?query` with the TLS listener's port.
 fn target(uri: &Uri, headers: &HeaderMap, https_port: u16) -> Option<(String, HeaderValue)> {
-    let authority = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| uri.authority().map(|a| a.as_str()))?;
+    let authority = client::authority(uri, headers)?;
     // A Host header never carries user information (RFC 9110 section 7.2).
     if authority.contains('@') {
         return None;
