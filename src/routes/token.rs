@@ -155,10 +155,12 @@ fn token_response(pair: TokenPair) -> Response {
         refresh_token: pair.refresh_token,
     };
     let mut response = Json(body).into_response();
-    // RFC 6749 section 5.1: tokens must not be cached.
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    // RFC 6749 section 5.1: tokens must not be cached. `Cache-Control:
+    // no-store` is the envelope's, on every `/token` answer; the HTTP/1.0
+    // `Pragma` is this answer's alone.
+    response
+        .headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
 }
 
