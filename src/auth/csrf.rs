@@ -9,14 +9,11 @@
 //! token pair taken from another session, or forged, is refused.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::session::SessionId;
+use super::{mac::MacKey, session::SessionId};
 use crate::config::secret::SecretKey;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// What a token is bound to: a session, or a pre-session nonce (the login
 /// form).
@@ -46,18 +43,12 @@ pub fn new_presession() -> String {
 }
 
 /// The key tokens are signed with, derived from the server secret.
-#[derive(Clone)]
-pub struct CsrfKey([u8; 32]);
-
-impl std::fmt::Debug for CsrfKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CsrfKey([REDACTED])")
-    }
-}
+#[derive(Clone, Debug)]
+pub struct CsrfKey(MacKey);
 
 impl CsrfKey {
     pub fn new(secret: &SecretKey) -> Self {
-        Self(secret.derive(b"rampart csrf token v1"))
+        Self(MacKey::derive(secret, b"rampart csrf token v1"))
     }
 
     /// A fresh token for `binding`.
@@ -65,7 +56,7 @@ impl CsrfKey {
         let mut random = [0u8; 16];
         rand::fill(&mut random);
         let random = URL_SAFE_NO_PAD.encode(random);
-        let signature = URL_SAFE_NO_PAD.encode(self.sign(binding, &random));
+        let signature = URL_SAFE_NO_PAD.encode(self.0.sign(&[&binding.0, random.as_bytes()]));
         format!("{random}.{signature}")
     }
 
@@ -77,14 +68,7 @@ impl CsrfKey {
         let Ok(signature) = URL_SAFE_NO_PAD.decode(signature) else {
             return false;
         };
-        bool::from(self.sign(binding, random)[..].ct_eq(&signature[..]))
-    }
-
-    fn sign(&self, binding: Binding, random: &str) -> [u8; 32] {
-        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
-        mac.update(&binding.0);
-        mac.update(random.as_bytes());
-        mac.finalize().into_bytes().into()
+        self.0.verifies(&[&binding.0, random.as_bytes()], &signature)
     }
 }
 

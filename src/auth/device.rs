@@ -12,12 +12,9 @@
 
 use std::time::Duration;
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
-
+use super::mac::MacKey;
 use crate::config::secret::SecretKey;
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 
 /// How long a device stays known after a successful login.
 pub const DEVICE_LIFETIME: Duration = Duration::from_secs(30 * 86_400);
@@ -29,18 +26,12 @@ const VERSION: &str = "v1";
 pub struct DeviceId(pub [u8; 16]);
 
 /// Signs and checks device cookies.
-#[derive(Clone)]
-pub struct DeviceKey([u8; 32]);
-
-impl std::fmt::Debug for DeviceKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DeviceKey([REDACTED])")
-    }
-}
+#[derive(Clone, Debug)]
+pub struct DeviceKey(MacKey);
 
 impl DeviceKey {
     pub fn new(secret: &SecretKey) -> Self {
-        Self(secret.derive(b"rampart device cookie v1"))
+        Self(MacKey::derive(secret, b"rampart device cookie v1"))
     }
 
     /// A new cookie value naming `username`, issued at `now` (unix s).
@@ -52,7 +43,7 @@ impl DeviceKey {
             B64.encode(username.to_lowercase()),
             B64.encode(nonce)
         );
-        let mac = B64.encode(self.sign(&body));
+        let mac = B64.encode(self.0.sign(&[body.as_bytes()]));
         format!("{body}.{mac}")
     }
 
@@ -61,7 +52,7 @@ impl DeviceKey {
     pub fn verify(&self, cookie: &str, username: &str, now: i64) -> Option<DeviceId> {
         let (body, mac) = cookie.rsplit_once('.')?;
         let mac = B64.decode(mac).ok()?;
-        if !bool::from(self.sign(body)[..].ct_eq(&mac[..])) {
+        if !self.0.verifies(&[body.as_bytes()], &mac) {
             return None;
         }
         let mut parts = body.split('.');
@@ -80,12 +71,6 @@ impl DeviceKey {
         }
         let nonce: [u8; 16] = B64.decode(nonce).ok()?.try_into().ok()?;
         Some(DeviceId(nonce))
-    }
-
-    fn sign(&self, body: &str) -> [u8; 32] {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
-        mac.update(body.as_bytes());
-        mac.finalize().into_bytes().into()
     }
 }
 

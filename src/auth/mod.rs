@@ -9,6 +9,7 @@ pub mod invalidation;
 pub mod keyring;
 pub mod keys;
 pub mod login;
+pub mod mac;
 pub mod password;
 pub mod service;
 pub mod session;
