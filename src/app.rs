@@ -25,6 +25,7 @@ use crate::{
     http::{self, cors::Cors, csrf::CsrfGuard},
     items::Items,
     ratelimit::RateLimits,
+    realtime::Hub,
     routes,
     server::{
         self, ListenerLimits, Shutdown, Transport,
@@ -112,13 +113,21 @@ impl Application {
         let (audit, audit_writer) = Auditor::start(store.clone());
         let audit_writer = tokio::spawn(audit_writer);
         let limits = Arc::new(RateLimits::new(&settings.rate_limit));
-        let sessions = Sessions::new(store.clone());
+        let sessions = Sessions::new(store.clone(), invalidations.clone());
         let cors = Arc::new(Cors::new(&settings.cors));
         let csrf = Arc::new(CsrfGuard::new(
             CsrfKey::new(&secret),
             cors.clone(),
             settings.limits.max_body_bytes,
         ));
+        let items = Items::new(store.clone());
+        let sockets = Hub::new(
+            tokens.clone(),
+            sessions.clone(),
+            invalidations.clone(),
+            items.events().clone(),
+            settings.limits.max_connections.get(),
+        );
         let state = AppState {
             settings: Arc::new(settings),
             store: store.clone(),
@@ -129,7 +138,8 @@ impl Application {
             limits,
             sessions: sessions.clone(),
             csrf,
-            items: Items::new(store.clone()),
+            items,
+            sockets,
         };
         let stack = http::Stack::new(http::StackParts {
             settings: &state.settings,
@@ -216,6 +226,13 @@ impl Application {
                 tls::reload_on_hangup(certificates, shutdown.clone()).await;
             }
         };
+        // Upgraded connections have left the listeners: their sockets are
+        // closed (1001) when shutdown starts, and waited for below.
+        let sockets = self.state.sockets.clone();
+        let close_sockets = async {
+            shutdown.wait().await;
+            sockets.close_all();
+        };
         tokio::join!(
             server::serve(self.public, self.app, transport, public_limits, shutdown.clone()),
             server::serve(
@@ -227,8 +244,15 @@ impl Application {
             ),
             redirect,
             reload,
+            close_sockets,
             self.upkeep.run(shutdown.clone()),
         );
+        if tokio::time::timeout(SHUTDOWN_GRACE * 3, sockets.closed())
+            .await
+            .is_err()
+        {
+            tracing::warn!("WebSockets still open at the shutdown deadline");
+        }
         // The routers are gone; with the state's auditor the last sender
         // goes, and the writer stores what is queued and ends.
         let store = self.state.store.clone();

@@ -4,7 +4,7 @@
 //! modules below it, never one above (`tests/layers.rs` holds the code to
 //! this line). Bottom to top:
 //!
-//! Layers: observability, config, names, store, ratelimit, audit, auth, items, server, http, state, web, routes, app, cli
+//! Layers: observability, config, names, store, ratelimit, audit, auth, items, realtime, server, http, state, web, routes, app, cli
 //!
 //! - `observability`: JSON logs and metric names;
 //! - `config`: settings, their layers and parsing, the secret, findings;
@@ -15,7 +15,8 @@
 //! - `auth`: passwords, keys, tokens, the user accounts (`users`),
 //!   sessions, CSRF tokens, device cookies, and the one road to a password
 //!   check (`login`);
-//! - `items`: the item rules and the items service;
+//! - `items`: the item rules, the items service and its events;
+//! - `realtime`: the open WebSockets, their limits and their lives;
 //! - `server`: listeners, TLS, connections, shutdown;
 //! - `http`: the middleware stack, the caller's identity, cookies, the
 //!   error model;
@@ -35,6 +36,7 @@ pub mod items;
 pub mod names;
 pub mod observability;
 pub mod ratelimit;
+pub mod realtime;
 pub mod routes;
 pub mod server;
 pub mod state;

@@ -19,6 +19,7 @@ use crate::{
     http::{client::ClientInfo, cookies, csrf::CsrfGuard, error::ApiError},
     items::Items,
     ratelimit::RateLimits,
+    realtime::Hub,
     store::{Store, UserRecord},
 };
 
@@ -34,6 +35,7 @@ pub struct AppState {
     pub sessions: Sessions,
     pub csrf: Arc<CsrfGuard>,
     pub items: Items,
+    pub sockets: Arc<Hub>,
 }
 
 impl axum::extract::FromRef<AppState> for Auditor {

@@ -36,6 +36,7 @@ pub enum Action {
     UserCreated,
     PasswordChanged,
     KeyRotated,
+    WebSocketRefused,
 }
 
 impl Action {
@@ -54,6 +55,7 @@ impl Action {
             Self::UserCreated => "user_created",
             Self::PasswordChanged => "password_changed",
             Self::KeyRotated => "key_rotated",
+            Self::WebSocketRefused => "websocket_refused",
         }
     }
 }

@@ -1,15 +1,19 @@
 //! What makes an otherwise valid access token fail: its `jti` was revoked,
 //! or its user was disabled or changed roles or password since it was
-//! issued (the user's token version moved on).
+//! issued (the user's token version moved on). Beside them, the sessions
+//! this instance ended (logout), so open WebSockets learn of it.
 //!
 //! The state lives in memory behind an atomic pointer: verification reads it
 //! without a lock or a query. Each instance refreshes it from the store every
 //! `REFRESH_INTERVAL` (changes made by other instances show within that
 //! time, well inside SPEC's 5 s), and applies its own changes at once.
+//! Every change is announced on a watch channel ([`Invalidations::watch`]):
+//! open WebSockets re-check their credential then, instead of polling.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use arc_swap::ArcSwap;
+use tokio::sync::watch;
 
 use super::claims::{AccessClaims, TokenError};
 use crate::names::Username;
@@ -34,6 +38,9 @@ struct State {
     users: HashMap<String, UserState>,
     /// Revoked `jti`s, with their expiry (unix ms).
     revoked: HashMap<String, i64>,
+    /// Digests of sessions ended here, until they could have timed out
+    /// anyway (unix ms).
+    ended_sessions: HashMap<[u8; 32], i64>,
     /// Store changes up to here are included.
     watermark: i64,
 }
@@ -43,6 +50,8 @@ pub struct Invalidations {
     store: Store,
     /// Serializes writers (refreshes and local notes); readers never wait.
     write: tokio::sync::Mutex<()>,
+    /// Counts the changes to `state`.
+    changes: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Invalidations {
@@ -57,6 +66,7 @@ impl Invalidations {
             state: ArcSwap::from_pointee(State::default()),
             store,
             write: Default::default(),
+            changes: watch::Sender::new(0),
         });
         this.refresh().await?;
         Ok(this)
@@ -84,24 +94,40 @@ impl Invalidations {
         }
     }
 
-    fn standing(&self, claims: &AccessClaims) -> Standing {
+    /// Changes as they happen: the value moves on at every change of what
+    /// this instance knows (a refresh that found nothing new is none).
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// What this instance knows of a user's state.
+    pub fn user_state(&self, username: &str) -> UserState {
         let state = self.state.load();
-        if state.revoked.contains_key(&claims.jti) {
-            return Standing::Bad(TokenError::Revoked);
-        }
         let initial = UserState {
             token_version: 0,
             disabled: false,
         };
-        let user = if state.users.is_empty() {
+        if state.users.is_empty() {
             initial
         } else {
             state
                 .users
-                .get(&claims.sub.to_lowercase())
+                .get(&username.to_lowercase())
                 .copied()
                 .unwrap_or(initial)
-        };
+        }
+    }
+
+    /// Whether the session with this digest was ended here.
+    pub fn session_ended(&self, digest: &[u8; 32]) -> bool {
+        self.state.load().ended_sessions.contains_key(digest)
+    }
+
+    fn standing(&self, claims: &AccessClaims) -> Standing {
+        if self.state.load().revoked.contains_key(&claims.jti) {
+            return Standing::Bad(TokenError::Revoked);
+        }
+        let user = self.user_state(&claims.sub);
         if claims.ver > user.token_version {
             Standing::Newer
         } else if user.disabled || user.token_version != claims.ver {
@@ -135,16 +161,26 @@ impl Invalidations {
         let users = self.store.user_states_since(since).await?;
         let revoked = self.store.revoked_access_tokens_since(since, now).await?;
         let mut state = State::clone(&self.state.load());
+        let mut changed = false;
         for (name, user, _) in users {
-            state.users.insert(name, user);
+            changed |= state.users.insert(name, user) != Some(user);
         }
         for (jti, expires_at, _) in revoked {
-            state.revoked.insert(jti, expires_at);
+            changed |= state.revoked.insert(jti, expires_at).is_none();
         }
         state.revoked.retain(|_, expires_at| *expires_at > now);
+        state.ended_sessions.retain(|_, until| *until > now);
         state.watermark = now;
-        self.state.store(Arc::new(state));
+        self.publish(state, changed);
         Ok(())
+    }
+
+    /// Makes `state` current; announces it if it `changed` anything.
+    fn publish(&self, state: State, changed: bool) {
+        self.state.store(Arc::new(state));
+        if changed {
+            self.changes.send_modify(|count| *count += 1);
+        }
     }
 
     /// Applies a change this instance made (or read), without waiting for
@@ -160,15 +196,24 @@ impl Invalidations {
         {
             return;
         }
-        state.users.insert(key, user);
-        self.state.store(Arc::new(state));
+        let changed = state.users.insert(key, user) != Some(user);
+        self.publish(state, changed);
     }
 
     /// Applies a revocation this instance made.
     pub async fn note_revoked(&self, jti: &str, expires_at: i64) {
         let _writer = self.write.lock().await;
         let mut state = State::clone(&self.state.load());
-        state.revoked.insert(jti.to_owned(), expires_at);
-        self.state.store(Arc::new(state));
+        let changed = state.revoked.insert(jti.to_owned(), expires_at).is_none();
+        self.publish(state, changed);
+    }
+
+    /// Notes a session this instance ended; `until` (unix ms) is when it
+    /// would have timed out anyway.
+    pub async fn note_session_ended(&self, digest: [u8; 32], until: i64) {
+        let _writer = self.write.lock().await;
+        let mut state = State::clone(&self.state.load());
+        let changed = state.ended_sessions.insert(digest, until).is_none();
+        self.publish(state, changed);
     }
 }

@@ -6,12 +6,13 @@
 //! password or is disabled (the store deletes it in the same transaction).
 //! Each login starts a new session with a new id (no session fixation).
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
+use super::invalidation::Invalidations;
 use crate::store::{Store, StoreError, now_ms};
 
 /// A session unused this long ends.
@@ -55,23 +56,27 @@ impl SessionId {
 }
 
 /// The user behind a live session.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct SessionUser {
     pub user_id: i64,
     pub username: String,
     pub roles: Vec<String>,
     pub id: SessionId,
+    /// When the session times out (unix ms) unless it is used again.
+    pub expires_at: i64,
 }
 
 /// Starts, resumes and ends sessions.
 #[derive(Clone, Debug)]
 pub struct Sessions {
     store: Store,
+    /// Told of every session ended here, for the sockets it opened.
+    invalidations: Arc<Invalidations>,
 }
 
 impl Sessions {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, invalidations: Arc<Invalidations>) -> Self {
+        Self { store, invalidations }
     }
 
     /// A new session for `user_id`, whose password was checked while the
@@ -87,8 +92,18 @@ impl Sessions {
     }
 
     /// The user of a live session, or `None` (unknown, timed out, or its
-    /// user disabled).
+    /// user disabled). Counts as activity.
     pub async fn resume(&self, id: SessionId) -> Result<Option<SessionUser>, StoreError> {
+        self.find(id, true).await
+    }
+
+    /// Like [`Self::resume`], without counting as activity: what an open
+    /// WebSocket uses to re-check the session that opened it.
+    pub async fn check(&self, id: SessionId) -> Result<Option<SessionUser>, StoreError> {
+        self.find(id, false).await
+    }
+
+    async fn find(&self, id: SessionId, activity: bool) -> Result<Option<SessionUser>, StoreError> {
         let digest = id.digest();
         let Some(session) = self.store.find_session(&digest).await? else {
             return Ok(None);
@@ -101,19 +116,27 @@ impl Sessions {
         if session.disabled {
             return Ok(None);
         }
-        if now - session.seen_at >= TOUCH_INTERVAL_MS {
+        let mut seen_at = session.seen_at;
+        if activity && now - session.seen_at >= TOUCH_INTERVAL_MS {
             self.store.touch_session(&digest, now).await?;
+            seen_at = now;
         }
         Ok(Some(SessionUser {
             user_id: session.user_id,
             username: session.username,
             roles: session.roles,
             id,
+            expires_at: expires_at(session.created_at, seen_at),
         }))
     }
 
     pub async fn end(&self, id: &SessionId) -> Result<(), StoreError> {
-        self.store.delete_session(&id.digest()).await
+        let digest = id.digest();
+        self.store.delete_session(&digest).await?;
+        self.invalidations
+            .note_session_ended(digest, now_ms() + millis(ABSOLUTE_TIMEOUT))
+            .await;
+        Ok(())
     }
 
     /// Deletes the sessions that have timed out.
@@ -129,10 +152,16 @@ fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// When a session started at `created_at` and last seen at `seen_at` times
+/// out (all unix ms).
+fn expires_at(created_at: i64, seen_at: i64) -> i64 {
+    (seen_at + millis(IDLE_TIMEOUT)).min(created_at + millis(ABSOLUTE_TIMEOUT))
+}
+
 /// Whether a session started at `created_at` and last seen at `seen_at`
 /// has timed out at `now` (all unix ms).
 fn expired(created_at: i64, seen_at: i64, now: i64) -> bool {
-    now - seen_at >= millis(IDLE_TIMEOUT) || now - created_at >= millis(ABSOLUTE_TIMEOUT)
+    now >= expires_at(created_at, seen_at)
 }
 
 #[cfg(test)]

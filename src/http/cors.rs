@@ -76,7 +76,12 @@ impl Cors {
 
     /// Whether `origin` may read responses.
     pub fn allows(&self, origin: &HeaderValue) -> bool {
-        self.any || self.origins.iter().any(|allowed| allowed == origin)
+        self.any || self.lists(origin)
+    }
+
+    /// Whether `origin` is on the list by name (`*` names nobody).
+    pub fn lists(&self, origin: &HeaderValue) -> bool {
+        self.origins.iter().any(|allowed| allowed == origin)
     }
 
     /// Sorts an `OPTIONS` request; `None` for every other method.

@@ -118,6 +118,23 @@ impl CsrfGuard {
         !(is_own_origin(origin.as_bytes(), authority, https) || self.cors.allows(origin))
     }
 
+    /// Where a request's `Origin` stands, for checks that need one (the
+    /// WebSocket upgrade: ASVS 5.0 4.4.2).
+    pub fn origin_standing(
+        &self,
+        headers: &HeaderMap,
+        authority: Option<&str>,
+        https: bool,
+    ) -> OriginStanding {
+        match headers.get(header::ORIGIN) {
+            None => OriginStanding::Missing,
+            Some(origin) if is_own_origin(origin.as_bytes(), authority, https) => OriginStanding::Own,
+            Some(origin) if self.cors.lists(origin) => OriginStanding::Listed,
+            Some(origin) if self.cors.allows(origin) => OriginStanding::Wildcard,
+            Some(_) => OriginStanding::Foreign,
+        }
+    }
+
     /// Both layers, with the token `sent` in the request.
     pub fn verify(
         &self,
@@ -229,6 +246,22 @@ fn is_form(headers: &HeaderMap) -> bool {
         .is_some_and(|ct| ct.as_bytes().starts_with(b"application/x-www-form-urlencoded"))
 }
 
+/// Where a request's `Origin` stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OriginStanding {
+    /// No `Origin` header (not a browser, or an old one).
+    Missing,
+    /// This server, as the request addressed it.
+    Own,
+    /// Named in `cors.allow_origins`.
+    Listed,
+    /// Allowed only by `cors.allow_origins = ["*"]`, which lets any site
+    /// read but never with credentials.
+    Wildcard,
+    /// Anything else (`null` included).
+    Foreign,
+}
+
 /// Whether `origin` is this server as the request addressed it:
 /// `http(s)://` + its authority.
 fn is_own_origin(origin: &[u8], authority: Option<&str>, https: bool) -> bool {
@@ -300,6 +333,33 @@ mod tests {
             true
         ));
         assert!(!guard.cross_site(&headers(&[host]), own, true));
+    }
+
+    #[test]
+    fn origins_stand_as_own_listed_wildcard_or_foreign() {
+        let own = Some("api.example.com");
+        let listed = guard(&["https://app.example.com"]);
+        let standing = |guard: &CsrfGuard, origin: &str| {
+            guard.origin_standing(&headers(&[("origin", origin)]), own, true)
+        };
+        assert_eq!(
+            listed.origin_standing(&headers(&[]), own, true),
+            OriginStanding::Missing
+        );
+        assert_eq!(standing(&listed, "https://api.example.com"), OriginStanding::Own);
+        // The scheme is part of the origin.
+        assert_eq!(
+            standing(&listed, "http://api.example.com"),
+            OriginStanding::Foreign
+        );
+        assert_eq!(
+            standing(&listed, "https://app.example.com"),
+            OriginStanding::Listed
+        );
+        assert_eq!(standing(&listed, "https://evil.example"), OriginStanding::Foreign);
+        assert_eq!(standing(&listed, "null"), OriginStanding::Foreign);
+        let any = guard(&["*"]);
+        assert_eq!(standing(&any, "https://evil.example"), OriginStanding::Wildcard);
     }
 
     #[test]

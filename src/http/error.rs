@@ -53,6 +53,9 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("{0}")]
     Conflict(&'static str),
+    /// 429 for a limit other than a rate (which is [`Self::RateLimited`]).
+    #[error("{0}")]
+    TooMany(&'static str),
     #[error("{0}")]
     Unavailable(&'static str),
     /// 503 with `Retry-After: 1`: the password hashing queue is full; the
@@ -141,6 +144,7 @@ impl IntoResponse for ApiError {
             }
             Self::Forbidden(detail) => detail_response(StatusCode::FORBIDDEN, detail),
             Self::Conflict(detail) => detail_response(StatusCode::CONFLICT, detail),
+            Self::TooMany(detail) => detail_response(StatusCode::TOO_MANY_REQUESTS, detail),
             Self::Unavailable(detail) => detail_response(StatusCode::SERVICE_UNAVAILABLE, detail),
             Self::HashingBusy => {
                 let mut response = detail_response(StatusCode::SERVICE_UNAVAILABLE, HASHING_BUSY);

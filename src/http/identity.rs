@@ -75,29 +75,77 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Authenticates a request from its headers: the bearer token if there is
-/// an `Authorization` header (a token never falls back to the cookie), else
-/// the session cookie named `session_cookie`.
+/// The subprotocol that carries a bearer token on a WebSocket upgrade:
+/// browsers cannot set `Authorization` there (SPEC section 3, "WebSocket";
+/// the Kubernetes API server does the same).
+pub const TOKEN_PROTOCOL_PREFIX: &str = "bearer.";
+
+/// What a WebSocket upgrade offers in `Sec-WebSocket-Protocol`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ProtocolToken<'a> {
+    /// No token protocol (or not an upgrade).
+    None,
+    One(&'a str),
+    /// Two token protocols, or a malformed header: refused.
+    Ambiguous,
+}
+
+/// The bearer token a WebSocket upgrade offers as a subprotocol.
+pub fn protocol_token(headers: &HeaderMap) -> ProtocolToken<'_> {
+    let upgrade = headers
+        .get(http::header::UPGRADE)
+        .is_some_and(|u| u.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if !upgrade {
+        return ProtocolToken::None;
+    }
+    let mut found = ProtocolToken::None;
+    for value in headers.get_all(http::header::SEC_WEBSOCKET_PROTOCOL) {
+        let Ok(value) = value.to_str() else {
+            return ProtocolToken::Ambiguous;
+        };
+        for protocol in value.split(',').map(str::trim) {
+            let Some(token) = protocol.strip_prefix(TOKEN_PROTOCOL_PREFIX) else {
+                continue;
+            };
+            if token.is_empty() || found != ProtocolToken::None {
+                return ProtocolToken::Ambiguous;
+            }
+            found = ProtocolToken::One(token);
+        }
+    }
+    found
+}
+
+/// Authenticates a request from its headers: the bearer token of
+/// `Authorization`, or of a WebSocket upgrade's token subprotocol (a token
+/// never falls back to the cookie; both at once are refused), else the
+/// session cookie named `session_cookie`.
 pub async fn authenticate(
     tokens: &TokenService,
     sessions: &Sessions,
     headers: &HeaderMap,
     session_cookie: Option<&SessionCookie>,
 ) -> Authentication {
-    if headers.get(http::header::AUTHORIZATION).is_none() {
-        let Some(SessionCookie(id)) = session_cookie else {
-            return Authentication::Anonymous;
-        };
-        return match sessions.resume(id.clone()).await {
-            Ok(Some(session)) => Authentication::Session(Arc::new(session)),
-            Ok(None) => Authentication::Anonymous,
-            Err(err) => {
-                tracing::warn!(error = %err, "session lookup failed; treating the request as anonymous");
-                Authentication::Anonymous
-            }
-        };
-    }
-    let Some(token) = bearer_token(headers) else {
+    let header = headers.contains_key(http::header::AUTHORIZATION);
+    let token = match (header, protocol_token(headers)) {
+        (false, ProtocolToken::None) => {
+            let Some(SessionCookie(id)) = session_cookie else {
+                return Authentication::Anonymous;
+            };
+            return match sessions.resume(id.clone()).await {
+                Ok(Some(session)) => Authentication::Session(Arc::new(session)),
+                Ok(None) => Authentication::Anonymous,
+                Err(err) => {
+                    tracing::warn!(error = %err, "session lookup failed; treating the request as anonymous");
+                    Authentication::Anonymous
+                }
+            };
+        }
+        (true, ProtocolToken::None) => bearer_token(headers),
+        (false, ProtocolToken::One(token)) => Some(token),
+        (true, _) | (false, ProtocolToken::Ambiguous) => None,
+    };
+    let Some(token) = token else {
         return Authentication::Invalid(TokenError::Malformed);
     };
     match tokens.verify(token).await {
@@ -234,5 +282,49 @@ where
         } else {
             Err(AuthRejection::Forbidden)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upgrade(protocols: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::UPGRADE, "websocket".parse().unwrap());
+        for p in protocols {
+            headers.append(http::header::SEC_WEBSOCKET_PROTOCOL, p.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn a_token_protocol_is_read_from_upgrades_only() {
+        assert_eq!(
+            protocol_token(&upgrade(&["rampart.v1, bearer.abc.def"])),
+            ProtocolToken::One("abc.def")
+        );
+        assert_eq!(
+            protocol_token(&upgrade(&["rampart.v1", "bearer.t"])),
+            ProtocolToken::One("t")
+        );
+        assert_eq!(protocol_token(&upgrade(&["rampart.v1"])), ProtocolToken::None);
+        assert_eq!(protocol_token(&upgrade(&[])), ProtocolToken::None);
+        let mut not_upgrade = upgrade(&["bearer.t"]);
+        not_upgrade.remove(http::header::UPGRADE);
+        assert_eq!(protocol_token(&not_upgrade), ProtocolToken::None);
+    }
+
+    #[test]
+    fn two_token_protocols_or_an_empty_one_are_refused() {
+        assert_eq!(
+            protocol_token(&upgrade(&["bearer.a, bearer.b"])),
+            ProtocolToken::Ambiguous
+        );
+        assert_eq!(
+            protocol_token(&upgrade(&["bearer.a", "bearer.a"])),
+            ProtocolToken::Ambiguous
+        );
+        assert_eq!(protocol_token(&upgrade(&["bearer."])), ProtocolToken::Ambiguous);
     }
 }

@@ -1,11 +1,15 @@
 //! Items: the typed input (a name, price, tax or description cannot exist
-//! invalid), the HTML policy for descriptions, and the object rule.
+//! invalid), the HTML policy for descriptions, the object rule, the shape
+//! clients see, and the events every write announces.
 
+pub mod events;
 pub mod fields;
 pub mod sanitize;
 mod service;
+mod view;
 
 pub use service::Items;
+pub use view::Item;
 
 use crate::{auth::Principal, names::Role, store::ItemRecord};
 

@@ -3,7 +3,10 @@
 //! (OWASP API1:2023, [`super::may_access`]) is applied in one place and
 //! every write passes one place where it can be announced.
 
-use super::may_access;
+use super::{
+    events::{ItemEventKind, ItemEvents},
+    may_access,
+};
 use crate::{
     auth::Principal,
     names::{Role, Username},
@@ -14,11 +17,26 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct Items {
     store: Store,
+    events: ItemEvents,
 }
 
 impl Items {
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            store,
+            events: ItemEvents::default(),
+        }
+    }
+
+    /// The events of every write made through this service.
+    pub fn events(&self) -> &ItemEvents {
+        &self.events
+    }
+
+    fn announce(&self, kind: ItemEventKind, item: Option<&ItemRecord>) {
+        if let Some(item) = item {
+            self.events.publish(kind, item);
+        }
     }
 
     /// A new item owned by the caller; `None` if the caller's account is
@@ -28,10 +46,12 @@ impl Items {
         caller: &impl Principal,
         fields: &ItemFields,
     ) -> Result<Option<ItemRecord>, StoreError> {
-        match Username::parse(caller.username()) {
-            Ok(owner) => self.store.create_item(&owner, fields).await,
-            Err(_) => Ok(None),
-        }
+        let Ok(owner) = Username::parse(caller.username()) else {
+            return Ok(None);
+        };
+        let created = self.store.create_item(&owner, fields).await?;
+        self.announce(ItemEventKind::Created, created.as_ref());
+        Ok(created)
     }
 
     /// A page of the items the caller may see, newest first, and how many
@@ -78,14 +98,20 @@ impl Items {
         if self.get(caller, id).await?.is_none() {
             return Ok(None);
         }
-        self.store.update_item(id, fields).await
+        let updated = self.store.update_item(id, fields).await?;
+        self.announce(ItemEventKind::Updated, updated.as_ref());
+        Ok(updated)
     }
 
     /// Deletes an item the caller may change; `false` if there was none.
     pub async fn delete(&self, caller: &impl Principal, id: i64) -> Result<bool, StoreError> {
-        if self.get(caller, id).await?.is_none() {
+        let Some(item) = self.get(caller, id).await? else {
             return Ok(false);
+        };
+        let deleted = self.store.delete_item(id).await?;
+        if deleted {
+            self.announce(ItemEventKind::Deleted, Some(&item));
         }
-        self.store.delete_item(id).await
+        Ok(deleted)
     }
 }

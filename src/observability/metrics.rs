@@ -22,6 +22,15 @@ pub const PASSWORD_VERIFICATIONS: &str = "password_verifications_total";
 /// Requests refused by a rate limit, by `policy`.
 pub const RATE_LIMIT_REFUSALS: &str = "rate_limit_refusals_total";
 
+/// WebSockets open now.
+pub const WEBSOCKETS_OPEN: &str = "websockets_open";
+/// WebSocket messages, by `direction` (`in`, `out`).
+pub const WEBSOCKET_MESSAGES: &str = "websocket_messages_total";
+/// WebSockets closed, by `reason`.
+pub const WEBSOCKET_CLOSES: &str = "websocket_closes_total";
+/// WebSocket upgrades refused, by `reason`.
+pub const WEBSOCKET_REFUSALS: &str = "websocket_refusals_total";
+
 /// Latency buckets (seconds): from 0.5 ms to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,

@@ -14,41 +14,11 @@ use crate::{
         extract::{Json, Path, Query},
         identity::CurrentUser,
     },
-    items::fields::ItemBody,
+    items::{Item, fields::ItemBody},
     state::AppState,
-    store::ItemRecord,
 };
 
 const NOT_FOUND: &str = "Item not found";
-
-#[derive(Serialize, ToSchema)]
-pub struct Item {
-    id: i64,
-    name: String,
-    /// Sanitized HTML, as stored.
-    description: Option<String>,
-    price: f64,
-    tax: Option<f64>,
-    price_with_tax: f64,
-    owner: String,
-    /// RFC 3339.
-    created_at: String,
-}
-
-impl From<ItemRecord> for Item {
-    fn from(item: ItemRecord) -> Self {
-        Self {
-            price_with_tax: item.price + item.tax.unwrap_or(0.0),
-            created_at: crate::store::rfc3339(item.created_at),
-            id: item.id,
-            name: item.name,
-            description: item.description,
-            price: item.price,
-            tax: item.tax,
-            owner: item.owner,
-        }
-    }
-}
 
 #[derive(Serialize, ToSchema)]
 pub struct ItemPage {

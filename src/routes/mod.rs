@@ -11,6 +11,7 @@ mod keys;
 mod test_hooks;
 pub(crate) mod token;
 mod users;
+mod ws;
 
 use axum::Router;
 use http::Method;
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(pages::app))
         .routes(routes!(pages::add_item))
         .routes(routes!(pages::csrf_token))
+        .routes(routes!(ws::items))
         .split_for_parts();
     // Without `docs`, the document and its viewer are not routed at all:
     // they answer the same 404 as any unknown path.
@@ -95,7 +97,9 @@ pub fn router(state: AppState) -> Router {
     } else {
         routes
     };
-    let routes = routes.route("/static/app.css", axum::routing::get(pages::stylesheet));
+    let routes = routes
+        .route("/static/app.css", axum::routing::get(pages::stylesheet))
+        .route("/static/app.js", axum::routing::get(pages::script));
     #[cfg(feature = "test-hooks")]
     let routes = routes.merge(test_hooks::router());
     routes.with_state(state)

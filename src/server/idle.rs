@@ -14,6 +14,10 @@
 use std::{
     io,
     pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     task::{Context, Poll},
     time::Duration,
 };
@@ -39,6 +43,24 @@ struct Idle {
     deadline: Pin<Box<Sleep>>,
     timeout: Duration,
     last_activity: Instant,
+    stopped: IdleTimer,
+}
+
+/// Stops a connection's idle clock: a connection upgraded to a WebSocket
+/// is kept alive (or closed) by its own heartbeat instead (SPEC: "Pings
+/// replace `limits.idle_timeout` for sockets"). Every request carries the
+/// timer of its connection in its extensions.
+#[derive(Clone, Debug, Default)]
+pub struct IdleTimer(Arc<AtomicBool>);
+
+impl IdleTimer {
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    fn stopped(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl<I> IdleIo<I> {
@@ -50,8 +72,14 @@ impl<I> IdleIo<I> {
                 deadline: Box::pin(tokio::time::sleep_until(now + timeout)),
                 timeout,
                 last_activity: now,
+                stopped: IdleTimer::default(),
             },
         }
+    }
+
+    /// The switch that stops this connection's idle clock.
+    pub fn timer(&self) -> IdleTimer {
+        self.idle.stopped.clone()
     }
 }
 
@@ -64,6 +92,9 @@ impl Idle {
         if polled.is_ready() {
             self.last_activity = Instant::now();
             return polled;
+        }
+        if self.stopped.stopped() {
+            return Poll::Pending;
         }
         loop {
             if self.deadline.as_mut().poll(cx).is_pending() {
@@ -141,5 +172,20 @@ mod tests {
         let err = server.read_exact(&mut byte).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
         assert_eq!(started.elapsed(), Duration::from_secs(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stopped_clock_never_times_out() {
+        let (mut client, server) = tokio::io::duplex(64);
+        let server = IdleIo::new(server, Duration::from_secs(10));
+        server.timer().stop();
+        let mut server = Box::pin(server);
+        let read = tokio::spawn(async move {
+            let mut byte = [0u8; 1];
+            server.read_exact(&mut byte).await.map(|_| byte[0])
+        });
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        client.write_all(b"y").await.unwrap();
+        assert_eq!(read.await.unwrap().unwrap(), b'y');
     }
 }

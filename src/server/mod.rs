@@ -38,6 +38,7 @@ use tokio::{
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+pub use idle::IdleTimer;
 pub use shutdown::{Shutdown, wait_for_signal};
 
 use self::idle::IdleIo;
@@ -140,7 +141,8 @@ pub async fn serve(
                 let app = app.clone();
                 tokio::spawn(async move {
                     let stream = IdleIo::new(stream, idle_timeout);
-                    serve_connection(&builder, stream, app, peer, false, watcher, first_request_by).await;
+                    let conn = ConnectionInfo::new(peer, false, stream.timer());
+                    serve_connection(&builder, stream, app, conn, watcher, first_request_by).await;
                     drop(permit);
                 });
             }
@@ -152,7 +154,8 @@ pub async fn serve(
                     let opened = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
                         let tls = speaks_tls(&stream).await;
                         let stream = IdleIo::new(stream, idle_timeout);
-                        if tls {
+                        let timer = stream.timer();
+                        let opened = if tls {
                             acceptor
                                 .accept(stream)
                                 .await
@@ -160,17 +163,18 @@ pub async fn serve(
                                 .map(|s| Opened::Tls(Box::new(s)))
                         } else {
                             Some(Opened::Plain(stream))
-                        }
+                        };
+                        opened.map(|opened| (opened, timer))
                     })
                     .await;
                     match opened {
-                        Ok(Some(Opened::Tls(stream))) => {
-                            serve_connection(&builder, stream, app, peer, true, watcher, first_request_by)
-                                .await;
+                        Ok(Some((Opened::Tls(stream), timer))) => {
+                            let conn = ConnectionInfo::new(peer, true, timer);
+                            serve_connection(&builder, stream, app, conn, watcher, first_request_by).await;
                         }
-                        Ok(Some(Opened::Plain(stream))) => {
-                            serve_connection(&builder, stream, plain, peer, false, watcher, first_request_by)
-                                .await;
+                        Ok(Some((Opened::Plain(stream), timer))) => {
+                            let conn = ConnectionInfo::new(peer, false, timer);
+                            serve_connection(&builder, stream, plain, conn, watcher, first_request_by).await;
                         }
                         // A failed or slow handshake: rustls has sent its
                         // alert; the connection closes.
@@ -219,15 +223,14 @@ async fn serve_connection<I>(
     builder: &Builder<TokioExecutor>,
     io: I,
     app: Router,
-    peer: SocketAddr,
-    tls: bool,
+    conn: ConnectionInfo,
     watcher: Watcher,
     first_request_by: tokio::time::Instant,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let first = Arc::new(FirstRequest::default());
-    let service = TowerToHyperService::new(with_connection_info(app, peer, tls, first.clone()));
+    let first = conn.first.clone();
+    let service = TowerToHyperService::new(with_connection_info(app, conn));
     let connection = builder
         .serve_connection_with_upgrades(TokioIo::new(io), service)
         .into_owned();
@@ -260,12 +263,29 @@ impl FirstRequest {
     }
 }
 
-/// Gives every request on a connection its peer address and transport.
+/// What every request on a connection is told of it.
+#[derive(Clone)]
+struct ConnectionInfo {
+    connection: Connection,
+    timer: IdleTimer,
+    first: Arc<FirstRequest>,
+}
+
+impl ConnectionInfo {
+    fn new(peer: SocketAddr, tls: bool, timer: IdleTimer) -> Self {
+        Self {
+            connection: Connection { peer, tls },
+            timer,
+            first: Arc::default(),
+        }
+    }
+}
+
+/// Gives every request on a connection its peer address, transport and
+/// idle timer.
 fn with_connection_info(
     app: Router,
-    peer: SocketAddr,
-    tls: bool,
-    first: Arc<FirstRequest>,
+    conn: ConnectionInfo,
 ) -> impl tower::Service<
     http::Request<Incoming>,
     Response = axum::response::Response,
@@ -273,8 +293,10 @@ fn with_connection_info(
     Future = impl Send,
 > + Clone {
     app.map_request(move |mut request: http::Request<Incoming>| {
-        first.note();
-        request.extensions_mut().insert(Connection { peer, tls });
+        conn.first.note();
+        let extensions = request.extensions_mut();
+        extensions.insert(conn.connection);
+        extensions.insert(conn.timer.clone());
         request
     })
 }

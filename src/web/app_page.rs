@@ -35,6 +35,7 @@ async fn app_page(
         .iter()
         .map(|item| {
             context! {
+                id => item.id,
                 name => &item.name,
                 price => item.price,
                 tax => item.tax,

@@ -1,15 +1,16 @@
 //! The browser side: a sign-in page, the app page, the session and CSRF
-//! endpoints, and the stylesheet. Pages are minijinja templates with
-//! automatic escaping; they carry no script and no inline style, so they
-//! work under the HTML CSP, and every form works without JavaScript.
+//! endpoints, the stylesheet and the app page's script. Pages are minijinja
+//! templates with automatic escaping; they carry no inline script or style,
+//! so they work under the HTML CSP, and every form works without
+//! JavaScript.
 //! Sessions are `auth::session`, CSRF tokens `auth::csrf`, the cookies
 //! `http::cookies`, and the CSRF rules for cookie-authenticated requests
 //! `http::csrf`.
 
 mod app_page;
+mod assets;
 mod csrf_token;
 mod login;
-mod stylesheet;
 mod templates;
 
 use axum::response::Response;
@@ -17,7 +18,7 @@ use http::{HeaderValue, header};
 
 /// The page handlers, for the router.
 pub mod pages {
-    pub use super::{app_page::*, csrf_token::*, login::*, stylesheet::*};
+    pub use super::{app_page::*, assets::*, csrf_token::*, login::*};
 }
 
 /// Pages hold CSRF tokens and personal data: never cached.

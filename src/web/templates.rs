@@ -64,6 +64,8 @@ mod tests {
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
         assert!(html.contains("<b>bold</b>"));
         assert!(!html.contains("style="), "no inline style");
-        assert!(!html.contains("<script"), "no script");
+        // One script, from `self`, and nothing inline.
+        assert_eq!(html.matches("<script").count(), 1);
+        assert!(html.contains(r#"<script src="/static/app.js" defer></script>"#));
     }
 }

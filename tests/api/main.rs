@@ -18,3 +18,4 @@ mod routes;
 mod sessions;
 mod storage;
 mod tls;
+mod websocket;

@@ -17,17 +17,19 @@ use tempfile::TempDir;
 mod audit;
 mod browser;
 mod items;
+mod ws;
 
 pub use audit::wait_for_event;
 pub use browser::{Browser, hidden_token, set_cookie_line};
 pub use items::item_names;
+pub use ws::{Socket, close_code, next_event, open_ws, open_ws_bearer, raw_upgrade, send_text};
 
 /// The binary under test, built with the `test-hooks` feature.
 pub const RAMPART: &str = env!("CARGO_BIN_EXE_rampart");
 
 /// An upper bound for anything that should happen promptly; a test only
 /// waits this long when the behaviour under test is broken.
-const PATIENCE: Duration = Duration::from_secs(30);
+pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// A random secret that passes every check.
 pub fn strong_secret() -> String {
