@@ -4,22 +4,12 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Browser, TestServer, hidden_token, item_names, run_cli, set_cookie_line, wait_for_event,
+    Browser, PASSWORD, TestServer, hidden_token, item_names, run_cli, set_cookie_line, wait_for_event,
 };
-
-const PASSWORD: &str = "correct horse battery";
-
-async fn server_with_users() -> TestServer {
-    let server = TestServer::start().await;
-    server.create_user("alice", PASSWORD, &["user"]);
-    server.create_user("bob", PASSWORD, &["user"]);
-    server.create_user("root", PASSWORD, &["admin"]);
-    server
-}
 
 #[tokio::test]
 async fn a_person_signs_in_through_the_form_and_the_cookie_authenticates_the_api() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let mut browser = Browser::new(&server);
 
     let page = browser.get("/login").await;
@@ -76,7 +66,7 @@ async fn a_person_signs_in_through_the_form_and_the_cookie_authenticates_the_api
 
 #[tokio::test]
 async fn the_login_form_needs_its_csrf_token_and_right_credentials() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let mut browser = Browser::new(&server);
     let token = hidden_token(&browser.get("/login").await.text().await.unwrap());
 
@@ -110,7 +100,7 @@ async fn the_login_form_needs_its_csrf_token_and_right_credentials() {
 
 #[tokio::test]
 async fn cookie_requests_without_this_sessions_token_are_refused_and_audited() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let mut alice = Browser::new(&server);
     assert_eq!(alice.sign_in("alice", PASSWORD).await.status(), 303);
     // Missing or wrong token.
@@ -153,7 +143,7 @@ async fn cookie_requests_without_this_sessions_token_are_refused_and_audited() {
 
 #[tokio::test]
 async fn cross_site_cookie_requests_are_refused_even_with_the_token() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let mut alice = Browser::new(&server);
     assert_eq!(alice.sign_in("alice", PASSWORD).await.status(), 303);
     let token = alice.csrf_token().await;
@@ -183,7 +173,7 @@ async fn cross_site_cookie_requests_are_refused_even_with_the_token() {
 
 #[tokio::test]
 async fn same_site_cookie_requests_with_the_token_and_bearer_requests_pass() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let mut alice = Browser::new(&server);
     assert_eq!(alice.sign_in("alice", PASSWORD).await.status(), 303);
     let token = alice.csrf_token().await;
@@ -223,7 +213,7 @@ async fn same_site_cookie_requests_with_the_token_and_bearer_requests_pass() {
 
 #[tokio::test]
 async fn the_app_page_adds_items_by_form_and_logout_ends_the_session() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let mut alice = Browser::new(&server);
     alice.sign_in("alice", PASSWORD).await;
     let page = alice.get("/app").await.text().await.unwrap();
@@ -288,7 +278,7 @@ async fn the_app_page_adds_items_by_form_and_logout_ends_the_session() {
 
 #[tokio::test]
 async fn a_new_login_gets_a_new_session_and_the_old_one_ends() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let mut browser = Browser::new(&server);
     browser.sign_in("alice", PASSWORD).await;
     let first = browser.cookie("rampart_session");
@@ -303,7 +293,7 @@ async fn a_new_login_gets_a_new_session_and_the_old_one_ends() {
 
 #[tokio::test]
 async fn a_password_change_or_disabling_the_user_ends_their_sessions() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let mut alice = Browser::new(&server);
     alice.sign_in("alice", PASSWORD).await;
     let mut bob = Browser::new(&server);

@@ -6,21 +6,12 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Browser, Socket, TestConfig, TestServer, close_code, hidden_token, next_event, open_ws, open_ws_bearer,
-    raw_upgrade, send_text, wait_for_event,
+    Browser, PASSWORD, Socket, TestConfig, TestServer, cert_dev, close_code, hidden_token, next_event,
+    open_ws, open_ws_bearer, raw_upgrade, send_text, wait_for_event,
 };
 
-const PASSWORD: &str = "correct horse battery";
 /// SPEC: a revoked, disabled or logged-out socket closes within 5 s.
 const CLOSE_WITHIN: Duration = Duration::from_secs(5);
-
-async fn server_with_users() -> TestServer {
-    let server = TestServer::start().await;
-    server.create_user("alice", PASSWORD, &["user"]);
-    server.create_user("bob", PASSWORD, &["user"]);
-    server.create_user("root", PASSWORD, &["admin"]);
-    server
-}
 
 async fn token(server: &TestServer, username: &str) -> String {
     server.login(username, PASSWORD).await.access_token
@@ -54,7 +45,7 @@ async fn signed_in(server: &TestServer, username: &str) -> (Browser, String) {
 
 #[tokio::test]
 async fn a_bearer_socket_streams_created_updated_and_deleted_items_as_the_api_shows_them() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let alice = token(&server, "alice").await;
     let mut socket = open_ws_bearer(&server, &alice).await;
 
@@ -93,7 +84,7 @@ async fn a_bearer_socket_streams_created_updated_and_deleted_items_as_the_api_sh
 
 #[tokio::test]
 async fn the_token_subprotocol_authenticates_and_only_the_app_protocol_is_echoed() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let alice = token(&server, "alice").await;
     let offered = format!("rampart.v1, bearer.{alice}");
 
@@ -130,7 +121,7 @@ async fn the_token_subprotocol_authenticates_and_only_the_app_protocol_is_echoed
 
 #[tokio::test]
 async fn without_credentials_or_with_a_token_in_the_query_the_upgrade_is_401_and_audited() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let alice = token(&server, "alice").await;
 
     assert_eq!(open_ws(&server, &[]).await.err(), Some(401));
@@ -181,7 +172,7 @@ async fn a_foreign_origin_is_403_before_the_upgrade_whatever_the_credentials() {
 
 #[tokio::test]
 async fn a_session_cookie_opens_a_socket_only_from_the_own_origin() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let (_browser, cookie) = signed_in(&server, "alice").await;
     let own = own_origin(&server);
 
@@ -206,7 +197,7 @@ async fn a_session_cookie_opens_a_socket_only_from_the_own_origin() {
 
 #[tokio::test]
 async fn a_socket_carries_only_the_items_its_user_may_see_and_an_admins_carries_all() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let (alice, bob, root) = (
         token(&server, "alice").await,
         token(&server, "bob").await,
@@ -226,7 +217,7 @@ async fn a_socket_carries_only_the_items_its_user_may_see_and_an_admins_carries_
 
 #[tokio::test]
 async fn an_oversized_message_closes_the_socket_with_1009() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let alice = token(&server, "alice").await;
     let mut socket = open_ws_bearer(&server, &alice).await;
     // At the limit is fine; one byte over is not.
@@ -237,7 +228,7 @@ async fn an_oversized_message_closes_the_socket_with_1009() {
 
 #[tokio::test]
 async fn a_flood_of_messages_closes_the_socket_with_1008() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let alice = token(&server, "alice").await;
     let mut socket = open_ws_bearer(&server, &alice).await;
     for _ in 0..40 {
@@ -250,7 +241,7 @@ async fn a_flood_of_messages_closes_the_socket_with_1008() {
 
 #[tokio::test]
 async fn revoking_the_token_closes_its_socket_within_5_s() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let alice = token(&server, "alice").await;
     let mut socket = open_ws_bearer(&server, &alice).await;
     let revoked = server
@@ -268,7 +259,7 @@ async fn revoking_the_token_closes_its_socket_within_5_s() {
 
 #[tokio::test]
 async fn disabling_the_user_closes_bearer_and_session_sockets() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let alice = token(&server, "alice").await;
     let root = token(&server, "root").await;
     let mut bearer = open_ws_bearer(&server, &alice).await;
@@ -294,7 +285,7 @@ async fn disabling_the_user_closes_bearer_and_session_sockets() {
 
 #[tokio::test]
 async fn a_password_change_closes_the_users_sockets() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let alice = token(&server, "alice").await;
     let mut socket = open_ws_bearer(&server, &alice).await;
     let changed = server
@@ -311,7 +302,7 @@ async fn a_password_change_closes_the_users_sockets() {
 
 #[tokio::test]
 async fn logout_closes_the_sessions_socket_and_no_other() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let own = own_origin(&server);
     let (mut browser, cookie) = signed_in(&server, "alice").await;
     let (_other, other_cookie) = signed_in(&server, "alice").await;
@@ -339,7 +330,7 @@ async fn logout_closes_the_sessions_socket_and_no_other() {
 
 #[tokio::test]
 async fn a_role_change_closes_bearer_sockets_and_narrows_session_sockets() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     server.create_user("chief", PASSWORD, &["admin"]);
     let chief = token(&server, "chief").await;
     let root = token(&server, "root").await;
@@ -373,7 +364,7 @@ async fn a_role_change_closes_bearer_sockets_and_narrows_session_sockets() {
 
 #[tokio::test]
 async fn a_user_has_at_most_16_open_sockets() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let alice = token(&server, "alice").await;
     let bearer = format!("Bearer {alice}");
     let mut open: Vec<Socket> = Vec::new();
@@ -440,7 +431,7 @@ async fn pings_replace_the_idle_timeout_for_sockets() {
 
 #[tokio::test]
 async fn shutdown_closes_sockets_with_1001() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let alice = token(&server, "alice").await;
     let mut socket = open_ws_bearer(&server, &alice).await;
     server.terminate();
@@ -449,7 +440,7 @@ async fn shutdown_closes_sockets_with_1001() {
 
 #[tokio::test]
 async fn sockets_are_counted_in_metrics() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let alice = token(&server, "alice").await;
     let mut socket = open_ws_bearer(&server, &alice).await;
     create_item(&server, &alice, "counted").await;
@@ -474,7 +465,7 @@ async fn sockets_are_counted_in_metrics() {
 
 #[tokio::test]
 async fn the_app_page_loads_its_live_script_from_self() {
-    let server = server_with_users().await;
+    let server = TestServer::with_users().await;
     let (mut browser, _) = signed_in(&server, "alice").await;
     let page = browser.get("/app").await.text().await.unwrap();
     assert!(page.contains(r#"<script src="/static/app.js" defer></script>"#));
@@ -482,4 +473,130 @@ async fn the_app_page_loads_its_live_script_from_self() {
     assert_eq!(script.status(), 200);
     assert_eq!(script.headers()["content-type"], "text/javascript; charset=utf-8");
     assert!(script.text().await.unwrap().contains("/ws/items"));
+}
+
+#[tokio::test]
+async fn a_socket_closes_when_its_token_expires() {
+    let server =
+        TestServer::start_with(TestConfig::default().env("RAMPART_AUTH__ACCESS_TOKEN_TTL", "2s")).await;
+    server.create_user("alice", PASSWORD, &["user"]);
+    let tokens = server.login("alice", PASSWORD).await;
+    assert_eq!(tokens.expires_in, 2);
+    let mut socket = open_ws_bearer(&server, &tokens.access_token).await;
+    let (code, after) = close_code(&mut socket).await;
+    assert_eq!(code, 1008);
+    // `exp` has whole seconds: the close comes within the token's life
+    // plus one, never later.
+    assert!(after <= Duration::from_secs(3), "closed after {after:?}");
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_not_buffered_for() {
+    let server = TestServer::with_users().await;
+    let alice = token(&server, "alice").await;
+    // Never read from: the server's queue for it fills.
+    let _stuck = open_ws_bearer(&server, &alice).await;
+    let description = "<p>".to_owned() + &"lorem ipsum ".repeat(800) + "</p>";
+    let metrics_line = r#"websocket_closes_total{reason="slow_consumer"} 1"#;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let mut created = 0;
+    loop {
+        // Kernel buffers first, then the queue: a few megabytes at most.
+        for _ in 0..50 {
+            let response = server
+                .client
+                .post(server.url("/items/"))
+                .bearer_auth(&alice)
+                .json(&json!({"name": "bulk", "price": 1.0, "description": description}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 201);
+            created += 1;
+        }
+        if server.metrics().await.lines().any(|l| l == metrics_line) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still open after {created} events"
+        );
+    }
+    // Its place is given back once the connection is dropped.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !server.metrics().await.lines().any(|l| l == "websockets_open 0") {
+        assert!(std::time::Instant::now() < deadline, "the socket stayed open");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn sockets_work_over_tls_and_outlive_the_idle_timeout_there_too() {
+    use std::sync::Arc;
+
+    use rustls_pki_types::{CertificateDer, ServerName, pem::PemObject};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let certs = tempfile::tempdir().unwrap();
+    cert_dev(certs.path(), &["localhost", "127.0.0.1"]);
+    let server = TestServer::start_with(
+        TestConfig::default()
+            .tls(certs.path())
+            .env("RAMPART_LIMITS__IDLE_TIMEOUT", "1s"),
+    )
+    .await;
+    server.create_user("alice", PASSWORD, &["user"]);
+    let pem = std::fs::read(certs.path().join("cert.pem")).unwrap();
+    let https = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+        .build()
+        .unwrap();
+    let base = format!("https://localhost:{}", server.addr.port());
+    let tokens: Value = https
+        .post(format!("{base}/token"))
+        .form(&[("username", "alice"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["access_token"].as_str().unwrap();
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(certs.path().join("cert.pem")).unwrap())
+        .unwrap();
+    let config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let mut request = format!("wss://localhost:{}/ws/items", server.addr.port())
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::client_async(request, tls)
+        .await
+        .expect("upgrade");
+
+    // Three idle time-outs of silence: the socket stays.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let created = https
+        .post(format!("{base}/items/"))
+        .bearer_auth(token)
+        .json(&json!({"name": "over tls", "price": 1.0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    assert_eq!(next_event(&mut socket).await["item"]["name"], "over tls");
 }

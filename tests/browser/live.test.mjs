@@ -4,23 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { artifactPath, launchBrowser, signIn, startRampart } from './rampart.mjs';
-
-/** Collects CSP violations and console errors of a page. */
-async function watch(page) {
-  const seen = { errors: [] };
-  page.on('console', (message) => {
-    if (message.type() === 'error') seen.errors.push(message.text());
-  });
-  page.on('pageerror', (error) => seen.errors.push(String(error)));
-  await page.addInitScript(() => {
-    window.__violations = [];
-    document.addEventListener('securitypolicyviolation', (event) =>
-      window.__violations.push(`${event.violatedDirective}: ${event.blockedURI}`),
-    );
-  });
-  return seen;
-}
+import { artifactPath, launchBrowser, signIn, startRampart, watch } from './rampart.mjs';
 
 describe('live app page', () => {
   let rampart;
@@ -68,6 +52,7 @@ describe('live app page', () => {
     await reader.screenshot({ path: artifactPath('live.png'), fullPage: true });
 
     assert.deepEqual(await reader.evaluate(() => window.__violations), [], 'no CSP violation');
+    assert.deepEqual(seen.violations, []);
     assert.deepEqual(seen.errors, [], 'no console error');
     await writerContext.close();
     await readerContext.close();

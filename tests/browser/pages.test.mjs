@@ -11,26 +11,8 @@ import {
   servePage,
   signIn,
   startRampart,
+  watch,
 } from './rampart.mjs';
-
-/** Records dialogs and the page's own CSP violations. */
-async function watch(page) {
-  const seen = { dialogs: [], violations: [] };
-  page.on('dialog', async (dialog) => {
-    seen.dialogs.push(dialog.message());
-    await dialog.dismiss();
-  });
-  page.on('console', (message) => {
-    if (message.text().includes('Content Security Policy')) seen.violations.push(message.text());
-  });
-  await page.addInitScript(() => {
-    window.__violations = [];
-    document.addEventListener('securitypolicyviolation', (event) =>
-      window.__violations.push(`${event.violatedDirective}: ${event.blockedURI}`),
-    );
-  });
-  return seen;
-}
 
 describe('pages', () => {
   let rampart;

@@ -129,3 +129,28 @@ export async function signIn(page, base, username) {
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL(`${base}/app`);
 }
+
+/**
+ * Records what a page should never do: open dialogs (a script ran), break
+ * its CSP (console and `securitypolicyviolation` events, the latter read
+ * with `page.evaluate(() => window.__violations)`), or log an error.
+ */
+export async function watch(page) {
+  const seen = { dialogs: [], violations: [], errors: [] };
+  page.on('dialog', async (dialog) => {
+    seen.dialogs.push(dialog.message());
+    await dialog.dismiss();
+  });
+  page.on('console', (message) => {
+    if (message.text().includes('Content Security Policy')) seen.violations.push(message.text());
+    if (message.type() === 'error') seen.errors.push(message.text());
+  });
+  page.on('pageerror', (error) => seen.errors.push(String(error)));
+  await page.addInitScript(() => {
+    window.__violations = [];
+    document.addEventListener('securitypolicyviolation', (event) =>
+      window.__violations.push(`${event.violatedDirective}: ${event.blockedURI}`),
+    );
+  });
+  return seen;
+}

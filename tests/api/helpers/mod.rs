@@ -31,6 +31,9 @@ pub const RAMPART: &str = env!("CARGO_BIN_EXE_rampart");
 /// waits this long when the behaviour under test is broken.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
+/// The password of the users [`TestServer::with_users`] creates.
+pub const PASSWORD: &str = "correct horse battery";
+
 /// A random secret that passes every check.
 pub fn strong_secret() -> String {
     let mut bytes = [0u8; 32];
@@ -148,6 +151,16 @@ impl TestServer {
     /// Starts a server with the default test configuration.
     pub async fn start() -> Self {
         Self::start_with(TestConfig::default()).await
+    }
+
+    /// Starts a server with users `alice` and `bob` (role `user`) and
+    /// `root` (role `admin`), each with [`PASSWORD`].
+    pub async fn with_users() -> Self {
+        let server = Self::start().await;
+        server.create_user("alice", PASSWORD, &["user"]);
+        server.create_user("bob", PASSWORD, &["user"]);
+        server.create_user("root", PASSWORD, &["admin"]);
+        server
     }
 
     /// Starts a server and waits until it is listening.

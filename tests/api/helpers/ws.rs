@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     net::TcpStream,
 };
 use tokio_tungstenite::{
@@ -47,7 +47,7 @@ pub async fn open_ws_bearer(server: &TestServer, token: &str) -> Socket {
 }
 
 /// The next event the socket carries (pings are answered by the library).
-pub async fn next_event(socket: &mut Socket) -> Value {
+pub async fn next_event<S: AsyncRead + AsyncWrite + Unpin>(socket: &mut WebSocketStream<S>) -> Value {
     let message = tokio::time::timeout(PATIENCE, async {
         loop {
             match socket.next().await {
