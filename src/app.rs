@@ -53,6 +53,8 @@ pub enum StartError {
     Keys(#[from] crate::auth::keyring::KeyError),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error("rate_limit.redis_url: {0}")]
+    Redis(#[from] redis::RedisError),
 }
 
 pub struct Application {
@@ -112,7 +114,7 @@ impl Application {
         };
         let (audit, audit_writer) = Auditor::start(store.clone());
         let audit_writer = tokio::spawn(audit_writer);
-        let limits = Arc::new(RateLimits::new(&settings.rate_limit));
+        let limits = Arc::new(RateLimits::open(&settings.rate_limit, &settings.redis_prefix()).await?);
         let sessions = Sessions::new(store.clone(), invalidations.clone());
         let cors = Arc::new(Cors::new(&settings.cors));
         let csrf = Arc::new(CsrfGuard::new(

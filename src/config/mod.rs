@@ -62,6 +62,23 @@ impl Default for Settings {
     }
 }
 
+impl Settings {
+    /// The prefix of every Redis key and channel: `rate_limit.redis_prefix`,
+    /// else one derived from `database_url` (a digest, so the URL and any
+    /// password in it stay out of Redis): deployments sharing one Redis
+    /// never see each other's budgets or events, and instances of one
+    /// deployment always share theirs.
+    pub fn redis_prefix(&self) -> String {
+        if !self.rate_limit.redis_prefix.is_empty() {
+            return self.rate_limit.redis_prefix.clone();
+        }
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(self.database_url.as_str().as_bytes());
+        let short: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+        format!("rampart:{short}:")
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
@@ -218,11 +235,25 @@ pub enum RateLimitBackend {
     Redis,
 }
 
+/// What limited routes do while Redis is unreachable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisFailure {
+    /// Per-instance budgets in memory until Redis is back (N instances
+    /// then allow up to N times a budget).
+    Local,
+    /// 503 on every limited route.
+    Deny,
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitSettings {
     pub backend: RateLimitBackend,
     pub redis_url: String,
+    pub redis_failure: RedisFailure,
+    /// Empty: derived from `database_url` ([`Settings::redis_prefix`]).
+    pub redis_prefix: String,
     pub default: RatePolicy,
     pub login: RatePolicy,
     pub login_per_username: RatePolicy,
@@ -235,6 +266,8 @@ impl Default for RateLimitSettings {
         Self {
             backend: RateLimitBackend::Memory,
             redis_url: String::new(),
+            redis_failure: RedisFailure::Local,
+            redis_prefix: String::new(),
             default: "120/minute".parse().expect("valid default"),
             login: "5/minute".parse().expect("valid default"),
             login_per_username: "20/hour".parse().expect("valid default"),
@@ -297,5 +330,27 @@ impl Default for LimitSettings {
             max_connections: NonZeroUsize::new(10_000).expect("non-zero"),
             idle_timeout: ConfigDuration::from_secs(60),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_redis_prefix_is_the_deployments_own() {
+        let at = |url: &str| Settings {
+            database_url: url.parse().unwrap(),
+            ..Settings::default()
+        };
+        let one = at("postgres://rampart:pw@db.internal/app").redis_prefix();
+        let again = at("postgres://rampart:pw@db.internal/app").redis_prefix();
+        let other = at("postgres://rampart:pw@db.internal/staging").redis_prefix();
+        assert_eq!(one, again, "instances of one deployment share it");
+        assert_ne!(one, other, "deployments sharing a Redis do not");
+        assert!(one.starts_with("rampart:") && !one.contains("pw"), "{one}");
+        let mut named = at("postgres://rampart:pw@db.internal/app");
+        named.rate_limit.redis_prefix = "shop:".into();
+        assert_eq!(named.redis_prefix(), "shop:");
     }
 }

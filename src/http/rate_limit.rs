@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     audit::{Action, Auditor, Outcome},
-    ratelimit::{Decision, PolicyName, PolicyTable, RateLimits, Refusal, Subject},
+    ratelimit::{Cause, Decision, PolicyName, PolicyTable, RateLimits, Refusal, Subject},
 };
 
 pub const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
@@ -91,8 +91,20 @@ pub fn stamp_allowed(headers: &mut HeaderMap, decision: &Decision) {
     }
 }
 
-/// The 429 for a refusal: `{"detail":"Rate limit exceeded: 5 per 1 minute"}`.
+/// The 429 for a refusal: `{"detail":"Rate limit exceeded: 5 per 1 minute"}`;
+/// the 503 when the shared budgets cannot be read and must not be guessed
+/// (`rate_limit.redis_failure = "deny"`).
 pub fn refused(refusal: &Refusal) -> Response {
+    if refusal.cause == Cause::Unavailable {
+        let mut response = detail_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Rate limiting unavailable, retry shortly",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    }
     let rate = refusal.rate;
     let detail = format!("Rate limit exceeded: {} per 1 {}", rate.count, rate.period.name());
     let mut response = detail_response(StatusCode::TOO_MANY_REQUESTS, &detail);

@@ -22,6 +22,11 @@ pub const PASSWORD_VERIFICATIONS: &str = "password_verifications_total";
 /// Requests refused by a rate limit, by `policy`.
 pub const RATE_LIMIT_REFUSALS: &str = "rate_limit_refusals_total";
 
+/// Failed calls to the shared rate-limit store (Redis).
+pub const RATE_LIMIT_BACKEND_ERRORS: &str = "rate_limit_backend_errors_total";
+/// 1 while the shared rate-limit store (Redis) is unreachable.
+pub const RATE_LIMIT_BACKEND_DEGRADED: &str = "rate_limit_backend_degraded";
+
 /// WebSockets open now.
 pub const WEBSOCKETS_OPEN: &str = "websockets_open";
 /// WebSocket messages, by `direction` (`in`, `out`).

@@ -10,9 +10,12 @@
 //!
 //! Budgets live in a [`Backend`]: [`memory::MemoryBackend`] keeps them in a
 //! bounded map per policy, so a flood of new keys costs at most
-//! `rate_limit.max_tracked_keys` entries per policy.
+//! `rate_limit.max_tracked_keys` entries per policy; with
+//! `rate_limit.backend = "redis"`, [`redis::RedisBackend`] keeps them in
+//! Redis, shared by every instance.
 
 pub mod memory;
+pub mod redis;
 
 use std::{
     net::{IpAddr, Ipv6Addr},
@@ -131,9 +134,20 @@ pub trait Backend: Send + Sync {
     fn refund(&self, policy: PolicyName, subject: Subject<'_>) -> impl Future<Output = ()> + Send;
 }
 
+/// Why a request was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// The budget is spent (429).
+    Spent,
+    /// The shared budgets are unreachable and `redis_failure = "deny"`
+    /// (503).
+    Unavailable,
+}
+
 /// A refused request: which policy refused it, and the budget's state.
 #[derive(Clone, Copy, Debug)]
 pub struct Refusal {
+    pub cause: Cause,
     pub policy: PolicyName,
     pub rate: RatePolicy,
     pub decision: Decision,
@@ -147,10 +161,16 @@ pub struct Refusal {
 /// Refusals of one subject under one policy stored as audit events.
 const AUDITED_REFUSALS: &str = "1/minute";
 
+/// Where this instance's budgets are.
+enum Budgets {
+    Memory(memory::MemoryBackend),
+    Redis(redis::RedisBackend),
+}
+
 /// The rate limits of this instance.
 pub struct RateLimits {
     rates: [RatePolicy; 4],
-    backend: memory::MemoryBackend,
+    budgets: Budgets,
     /// Budgets of audited refusals, per policy and subject.
     audited: memory::MemoryBackend,
 }
@@ -164,11 +184,41 @@ impl std::fmt::Debug for RateLimits {
 }
 
 impl RateLimits {
+    /// Budgets in this process's memory.
     pub fn new(settings: &RateLimitSettings) -> Self {
         let rates = PolicyName::ALL.map(|name| rate_of(settings, name));
+        Self::with(
+            settings,
+            Budgets::Memory(memory::MemoryBackend::new(&rates, settings.max_tracked_keys)),
+        )
+    }
+
+    /// The configured budgets: in memory, or in Redis under `prefix`
+    /// (unreachable is a warning, never a refusal to start).
+    pub async fn open(settings: &RateLimitSettings, prefix: &str) -> ::redis::RedisResult<Self> {
+        if settings.backend == crate::config::RateLimitBackend::Memory {
+            return Ok(Self::new(settings));
+        }
+        let rates = PolicyName::ALL.map(|name| rate_of(settings, name));
+        let backend = redis::RedisBackend::new(
+            &settings.redis_url,
+            prefix,
+            &rates,
+            settings.redis_failure,
+            settings.max_tracked_keys,
+        )?;
+        if !backend.ping().await {
+            tracing::warn!(
+                "Redis is unreachable at start; rate limits follow rate_limit.redis_failure until it answers"
+            );
+        }
+        Ok(Self::with(settings, Budgets::Redis(backend)))
+    }
+
+    fn with(settings: &RateLimitSettings, budgets: Budgets) -> Self {
         Self {
-            rates,
-            backend: memory::MemoryBackend::new(&rates, settings.max_tracked_keys),
+            rates: PolicyName::ALL.map(|name| rate_of(settings, name)),
+            budgets,
             audited: memory::MemoryBackend::new(
                 &[AUDITED_REFUSALS.parse().expect("a valid rate"); 4],
                 settings.max_tracked_keys,
@@ -180,9 +230,36 @@ impl RateLimits {
         self.rates[policy.index()]
     }
 
+    /// Whether the shared budgets answer (always, in memory); asks Redis.
+    pub async fn healthy(&self) -> bool {
+        match &self.budgets {
+            Budgets::Memory(_) => true,
+            Budgets::Redis(redis) => redis.ping().await,
+        }
+    }
+
     /// Spends one request of `subject`'s budget under `policy`.
     pub async fn check(&self, policy: PolicyName, subject: Subject<'_>) -> Result<Decision, Refusal> {
-        let decision = self.backend.check(policy, subject).await;
+        let decision = match &self.budgets {
+            Budgets::Memory(memory) => memory.check(policy, subject).await,
+            Budgets::Redis(redis) => match redis.check(policy, subject).await {
+                redis::Outcome::Decided(decision) => decision,
+                redis::Outcome::Unavailable => {
+                    return Err(Refusal {
+                        cause: Cause::Unavailable,
+                        policy,
+                        rate: self.rate(policy),
+                        decision: Decision {
+                            limit: self.rate(policy).count.get(),
+                            remaining: 0,
+                            reset: Duration::from_secs(1),
+                            retry_after: Some(Duration::from_secs(1)),
+                        },
+                        audit: false,
+                    });
+                }
+            },
+        };
         if decision.allowed() {
             Ok(decision)
         } else {
@@ -192,6 +269,7 @@ impl RateLimits {
             )
             .increment(1);
             Err(Refusal {
+                cause: Cause::Spent,
                 policy,
                 rate: self.rate(policy),
                 decision,
@@ -202,12 +280,19 @@ impl RateLimits {
 
     /// Gives back one request that `check` allowed (see [`Backend::refund`]).
     pub async fn refund(&self, policy: PolicyName, subject: Subject<'_>) {
-        self.backend.refund(policy, subject).await;
+        match &self.budgets {
+            Budgets::Memory(memory) => memory.refund(policy, subject).await,
+            Budgets::Redis(redis) => redis.refund(policy, subject).await,
+        }
     }
 
-    /// How many subjects the policy's budgets are tracking now.
+    /// How many subjects the policy's budgets are tracking in this
+    /// process now (none when they are in Redis).
     pub fn tracked(&self, policy: PolicyName) -> usize {
-        self.backend.tracked(policy)
+        match &self.budgets {
+            Budgets::Memory(memory) => memory.tracked(policy),
+            Budgets::Redis(_) => 0,
+        }
     }
 }
 

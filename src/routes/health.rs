@@ -43,19 +43,40 @@ pub async fn healthz() -> Json<Status> {
     Json(Status { status: "ok" })
 }
 
-/// Readiness: the database answers.
+/// What `/readyz` answers.
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ok`, or `degraded` while the instance serves without something
+    /// it is configured to use (Redis).
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// `unreachable` while Redis does not answer (rate limits then follow
+    /// `rate_limit.redis_failure`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<&'static str>,
+}
+
+/// Readiness: the database answers (503 if not); `degraded` (still 200:
+/// the instance serves) while Redis does not.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "meta",
     responses(
-        (status = 200, body = Status),
+        (status = 200, body = Readiness),
         (status = 503, description = "The database does not answer", body = ErrorBody)
     )
 )]
 pub async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
-        Ok(Ok(())) => Ok(Json(Status { status: "ok" })),
+        Ok(Ok(())) if state.limits.healthy().await => Ok(Json(Readiness {
+            status: "ok",
+            redis: None,
+        })),
+        Ok(Ok(())) => Ok(Json(Readiness {
+            status: "degraded",
+            redis: Some("unreachable"),
+        })),
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "readiness check failed");
             Err(ApiError::Unavailable("Database unavailable"))

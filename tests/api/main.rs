@@ -15,6 +15,7 @@ mod lifecycle;
 mod middleware;
 mod rate_limit;
 mod routes;
+mod scale_out;
 mod sessions;
 mod storage;
 mod tls;
