@@ -275,6 +275,11 @@ struct Upkeep {
 
 impl Upkeep {
     async fn run(self, shutdown: Shutdown) {
+        let listen = listen_for_changes(self.store.clone(), self.invalidations.clone(), shutdown.clone());
+        tokio::join!(self.periodic(shutdown), listen);
+    }
+
+    async fn periodic(self, shutdown: Shutdown) {
         let mut keys = tokio::time::interval(keyring::RELOAD_INTERVAL);
         let mut invalidations = tokio::time::interval(invalidation::REFRESH_INTERVAL);
         let mut purge = tokio::time::interval(Duration::from_secs(3600));
@@ -309,9 +314,53 @@ impl Upkeep {
                     if let Err(err) = self.store.purge_known_clients(forget_before).await {
                         tracing::warn!(error = %err, "purging known clients failed");
                     }
+                    let log_before = crate::store::now_ms()
+                        - i64::try_from(invalidation::LOG_RETENTION.as_millis()).unwrap_or(i64::MAX);
+                    if let Err(err) = self.store.purge_changes(log_before).await {
+                        tracing::warn!(error = %err, "purging the change log failed");
+                    }
                 }
                 () = shutdown.wait() => return,
             }
+        }
+    }
+}
+
+/// On PostgreSQL, refreshes the invalidation state as soon as another
+/// instance announces a change (`NOTIFY`), so it applies here within
+/// milliseconds rather than at the next periodic refresh. Announcements
+/// are at most once (one sent while the connection is down is lost); the
+/// periodic refresh, reading the change log by number, loses nothing.
+async fn listen_for_changes(store: Store, invalidations: Arc<Invalidations>, shutdown: Shutdown) {
+    let mut listener = loop {
+        match store.listen_for_changes().await {
+            Ok(Some(listener)) => break listener,
+            Ok(None) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for changes; relying on the periodic refresh");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(5)) => {}
+                    () = shutdown.wait() => return,
+                }
+            }
+        }
+    };
+    loop {
+        tokio::select! {
+            received = listener.recv() => {
+                if let Err(err) = received {
+                    // sqlx reconnects on the next call; what was announced
+                    // meanwhile is read by this refresh.
+                    tracing::warn!(error = %err, "listening for changes failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                } else {
+                    metrics::counter!(crate::observability::metrics::CHANGES_ANNOUNCED).increment(1);
+                }
+                if let Err(err) = invalidations.refresh().await {
+                    tracing::warn!(error = %err, "refreshing token invalidations failed");
+                }
+            }
+            () = shutdown.wait() => return,
         }
     }
 }

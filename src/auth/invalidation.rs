@@ -4,9 +4,11 @@
 //! this instance ended (logout), so open WebSockets learn of it.
 //!
 //! The state lives in memory behind an atomic pointer: verification reads it
-//! without a lock or a query. Each instance refreshes it from the store every
-//! `REFRESH_INTERVAL` (changes made by other instances show within that
-//! time, well inside SPEC's 5 s), and applies its own changes at once.
+//! without a lock or a query. An instance applies its own changes at once;
+//! those of other instances come from the store's change log, read by
+//! number ([`super::change_cursor`]), at once when PostgreSQL announces them
+//! (`NOTIFY`, see `app`) and every `REFRESH_INTERVAL` whatever happens (a
+//! missed announcement costs at most that: SPEC's 5 s hold either way).
 //! Every change is announced on a watch channel ([`Invalidations::watch`]):
 //! open WebSockets re-check their credential then, instead of polling.
 
@@ -15,14 +17,25 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
-use super::claims::{AccessClaims, TokenError};
+use super::{
+    change_cursor::Cursor,
+    claims::{AccessClaims, TokenError},
+};
 use crate::names::Username;
-use crate::store::{Store, StoreError, UserState, now_ms};
+use crate::store::{Change, Store, StoreError, UserState, now_ms};
 
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
-/// Changes are re-read with this much overlap, against clock skew between
-/// instances and transactions committing late.
-const OVERLAP_MS: i64 = 3_000;
+/// How long a missing change number is waited for before it is taken for
+/// a rolled-back transaction (transactions end within the request time-out).
+const GAP_PATIENCE: Duration = Duration::from_secs(60);
+/// Changes read per refresh, at most.
+const BATCH: i64 = 10_000;
+/// A refresh that has not succeeded for this long reads everything again:
+/// the log may have been purged past it.
+const RELOAD_AFTER: Duration = Duration::from_secs(600);
+/// The log keeps changes this long (every running instance has read them
+/// by then; one that has not reloads).
+pub const LOG_RETENTION: Duration = Duration::from_secs(3600);
 
 /// A token's standing against what this instance knows.
 enum Standing {
@@ -41,15 +54,42 @@ struct State {
     /// Digests of sessions ended here, until they could have timed out
     /// anyway (unix ms).
     ended_sessions: HashMap<[u8; 32], i64>,
-    /// Store changes up to here are included.
-    watermark: i64,
+}
+
+impl State {
+    /// Applies one change; whether it changed anything. A user's state
+    /// only moves forward: a change read late never undoes a newer one.
+    fn apply(&mut self, change: Change) -> bool {
+        match change {
+            Change::User { key, state } => {
+                if self
+                    .users
+                    .get(&key)
+                    .is_some_and(|known| known.token_version >= state.token_version)
+                {
+                    return false;
+                }
+                self.users.insert(key, state);
+                true
+            }
+            Change::Revoked { jti, expires_at } => self.revoked.insert(jti, expires_at).is_none(),
+            Change::SessionEnded { digest, until } => self.ended_sessions.insert(digest, until).is_none(),
+        }
+    }
+}
+
+/// What the writer keeps: where it is in the change log.
+#[derive(Default)]
+struct Reader {
+    cursor: Option<Cursor>,
+    last_success: Option<tokio::time::Instant>,
 }
 
 pub struct Invalidations {
     state: ArcSwap<State>,
     store: Store,
     /// Serializes writers (refreshes and local notes); readers never wait.
-    write: tokio::sync::Mutex<()>,
+    write: tokio::sync::Mutex<Reader>,
     /// Counts the changes to `state`.
     changes: watch::Sender<u64>,
 }
@@ -153,24 +193,39 @@ impl Invalidations {
         Ok(())
     }
 
-    /// Reads the changes since the last refresh.
+    /// Reads the changes this instance has not seen yet.
     pub async fn refresh(&self) -> Result<(), StoreError> {
-        let _writer = self.write.lock().await;
+        let mut reader = self.write.lock().await;
         let now = now_ms();
-        let since = (self.state.load().watermark - OVERLAP_MS).max(0);
-        let users = self.store.user_states_since(since).await?;
-        let revoked = self.store.revoked_access_tokens_since(since, now).await?;
+        let instant = tokio::time::Instant::now();
+        let stale = reader
+            .last_success
+            .is_none_or(|at| instant.duration_since(at) > RELOAD_AFTER);
         let mut state = State::clone(&self.state.load());
         let mut changed = false;
-        for (name, user, _) in users {
-            changed |= state.users.insert(name, user) != Some(user);
+        if reader.cursor.is_none() || stale {
+            // Everything, from the tables themselves; then the log from a
+            // point every earlier change has surely committed by.
+            let patience = i64::try_from(GAP_PATIENCE.as_millis()).unwrap_or(i64::MAX);
+            let (settled, _) = self.store.change_bounds(now - patience).await?;
+            for (key, user) in self.store.user_states().await? {
+                changed |= state.apply(Change::User { key, state: user });
+            }
+            for (jti, expires_at) in self.store.revoked_access_tokens(now).await? {
+                changed |= state.apply(Change::Revoked { jti, expires_at });
+            }
+            reader.cursor = Some(Cursor::new(settled));
         }
-        for (jti, expires_at, _) in revoked {
-            changed |= state.revoked.insert(jti, expires_at).is_none();
+        let cursor = reader.cursor.as_mut().expect("set above");
+        for logged in self.store.changes_after(cursor.read_from(), BATCH).await? {
+            if cursor.take(logged.seq) {
+                changed |= state.apply(logged.change);
+            }
         }
+        cursor.settle(instant, GAP_PATIENCE);
         state.revoked.retain(|_, expires_at| *expires_at > now);
         state.ended_sessions.retain(|_, until| *until > now);
-        state.watermark = now;
+        reader.last_success = Some(instant);
         self.publish(state, changed);
         Ok(())
     }
@@ -188,15 +243,10 @@ impl Invalidations {
     pub async fn note_user(&self, username: &str, user: UserState) {
         let _writer = self.write.lock().await;
         let mut state = State::clone(&self.state.load());
-        let key = username.to_lowercase();
-        if state
-            .users
-            .get(&key)
-            .is_some_and(|known| known.token_version > user.token_version)
-        {
-            return;
-        }
-        let changed = state.users.insert(key, user) != Some(user);
+        let changed = state.apply(Change::User {
+            key: username.to_lowercase(),
+            state: user,
+        });
         self.publish(state, changed);
     }
 
@@ -204,7 +254,10 @@ impl Invalidations {
     pub async fn note_revoked(&self, jti: &str, expires_at: i64) {
         let _writer = self.write.lock().await;
         let mut state = State::clone(&self.state.load());
-        let changed = state.revoked.insert(jti.to_owned(), expires_at).is_none();
+        let changed = state.apply(Change::Revoked {
+            jti: jti.to_owned(),
+            expires_at,
+        });
         self.publish(state, changed);
     }
 
@@ -213,7 +266,7 @@ impl Invalidations {
     pub async fn note_session_ended(&self, digest: [u8; 32], until: i64) {
         let _writer = self.write.lock().await;
         let mut state = State::clone(&self.state.load());
-        let changed = state.ended_sessions.insert(digest, until).is_none();
+        let changed = state.apply(Change::SessionEnded { digest, until });
         self.publish(state, changed);
     }
 }

@@ -130,12 +130,14 @@ impl Sessions {
         }))
     }
 
+    /// Ends a session (logout, a new login): logged, so the sockets it
+    /// opened close on every instance.
     pub async fn end(&self, id: &SessionId) -> Result<(), StoreError> {
         let digest = id.digest();
-        self.store.delete_session(&digest).await?;
-        self.invalidations
-            .note_session_ended(digest, now_ms() + millis(ABSOLUTE_TIMEOUT))
-            .await;
+        let now = now_ms();
+        let until = now + millis(ABSOLUTE_TIMEOUT);
+        self.store.end_session(&digest, until, now).await?;
+        self.invalidations.note_session_ended(digest, until).await;
         Ok(())
     }
 

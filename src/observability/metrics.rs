@@ -22,6 +22,10 @@ pub const PASSWORD_VERIFICATIONS: &str = "password_verifications_total";
 /// Requests refused by a rate limit, by `policy`.
 pub const RATE_LIMIT_REFUSALS: &str = "rate_limit_refusals_total";
 
+/// Changes announced by other instances (PostgreSQL `NOTIFY`) and applied
+/// at once, ahead of the periodic refresh.
+pub const CHANGES_ANNOUNCED: &str = "changes_announced_total";
+
 /// Failed calls to the shared rate-limit store (Redis).
 pub const RATE_LIMIT_BACKEND_ERRORS: &str = "rate_limit_backend_errors_total";
 /// 1 while the shared rate-limit store (Redis) is unreachable.

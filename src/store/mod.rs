@@ -6,6 +6,7 @@
 //! start. Queries use bound parameters only.
 
 mod audit;
+mod changes;
 mod items;
 mod keys;
 mod known_clients;
@@ -25,6 +26,7 @@ use sqlx::{
 use crate::config::DatabaseUrl;
 
 pub use audit::AuditRecord;
+pub use changes::{CHANNEL as CHANGES_CHANNEL, Change, Logged};
 pub use items::{ItemFields, ItemRecord, ItemScope};
 pub use keys::StoredKey;
 pub use sessions::SessionRecord;

@@ -156,37 +156,44 @@ impl Store {
         Ok(true)
     }
 
-    /// Records an access token as revoked until it expires.
+    /// Records an access token as revoked until it expires, and logs it.
     pub async fn revoke_access_token(&self, jti: &str, expires_at: i64, now: i64) -> Result<(), StoreError> {
+        let notify = self.notify_sql();
         with_pool!(self, pool => {
-            sqlx::query(
+            let mut tx = pool.begin().await?;
+            let inserted = sqlx::query(
                 "INSERT INTO revoked_access_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (jti) DO NOTHING",
             )
             .bind(jti)
             .bind(expires_at)
             .bind(now)
-            .execute(pool)
-            .await?;
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted > 0 {
+                sqlx::query("INSERT INTO changes (at, kind, subject, until) VALUES ($1, 'revoked', $2, $3)")
+                    .bind(now)
+                    .bind(jti)
+                    .bind(expires_at)
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some(notify) = notify {
+                    sqlx::query(notify).execute(&mut *tx).await?;
+                }
+            }
+            tx.commit().await?;
         });
         Ok(())
     }
 
-    /// Access tokens revoked at or after `since` that have not expired.
-    pub async fn revoked_access_tokens_since(
-        &self,
-        since: i64,
-        now: i64,
-    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+    /// Access tokens revoked that have not expired at `now`.
+    pub async fn revoked_access_tokens(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
         Ok(with_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT jti, expires_at, revoked_at FROM revoked_access_tokens \
-                 WHERE revoked_at >= $1 AND expires_at > $2",
-            )
-            .bind(since)
-            .bind(now)
-            .fetch_all(pool)
-            .await?
+            sqlx::query_as("SELECT jti, expires_at FROM revoked_access_tokens WHERE expires_at > $1")
+                .bind(now)
+                .fetch_all(pool)
+                .await?
         }))
     }
 

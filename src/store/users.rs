@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, now_ms, with_pool};
+use super::{Store, StoreError, changes::LOG_USER, now_ms, with_pool};
 use crate::names::{Role, Username};
 
 /// A user as stored.
@@ -175,6 +175,7 @@ impl Store {
     ) -> Result<UserChange, StoreError> {
         let key = username.key();
         let now = now_ms();
+        let notify = self.notify_sql();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
@@ -235,6 +236,10 @@ impl Store {
                         .await?;
                 }
             }
+            sqlx::query(LOG_USER).bind(id).bind(now).execute(&mut *tx).await?;
+            if let Some(notify) = notify {
+                sqlx::query(notify).execute(&mut *tx).await?;
+            }
             tx.commit().await?;
         });
         Ok(match self.find_user(username).await? {
@@ -259,6 +264,7 @@ impl Store {
             "UPDATE users SET password_hash = $2 WHERE id = $1 AND $3 = $3 RETURNING id"
         };
         let now = now_ms();
+        let notify = self.notify_sql();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let changed: Option<(i64,)> = sqlx::query_as(sql)
@@ -273,35 +279,37 @@ impl Store {
                 // and every refresh family (RFC 9700 section 4.14.2).
                 sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
                 sqlx::query(REVOKE_FAMILIES).bind(id).bind(now).execute(&mut *tx).await?;
+                sqlx::query(LOG_USER).bind(id).bind(now).execute(&mut *tx).await?;
+                if let Some(notify) = notify {
+                    sqlx::query(notify).execute(&mut *tx).await?;
+                }
             }
             tx.commit().await?;
         });
         Ok(())
     }
 
-    /// Users whose token state changed at or after `since` (unix ms), with
-    /// the time of their change; `since = 0` gives every user with a state
-    /// other than the initial one.
-    pub async fn user_states_since(&self, since: i64) -> Result<Vec<(String, UserState, i64)>, StoreError> {
-        let rows: Vec<(String, i64, i64, i64)> = with_pool!(self, pool => {
+    /// Every user whose token state is not the initial one, by username
+    /// key (what an instance knows at start; later changes come from the
+    /// change log).
+    pub async fn user_states(&self) -> Result<Vec<(String, UserState)>, StoreError> {
+        let rows: Vec<(String, i64, i64)> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT username_key, token_version, disabled, updated_at FROM users \
-                 WHERE updated_at >= $1 AND (token_version > 0 OR disabled <> 0)",
+                "SELECT username_key, token_version, disabled FROM users \
+                 WHERE token_version > 0 OR disabled <> 0",
             )
-            .bind(since)
             .fetch_all(pool)
             .await?
         });
         Ok(rows
             .into_iter()
-            .map(|(name, version, disabled, at)| {
+            .map(|(name, version, disabled)| {
                 (
                     name,
                     UserState {
                         token_version: version,
                         disabled: disabled != 0,
                     },
-                    at,
                 )
             })
             .collect())

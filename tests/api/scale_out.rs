@@ -183,3 +183,148 @@ fn config_check_knows_what_the_redis_backend_needs() {
         output.stdout
     );
 }
+
+/// Two instances of one deployment on a fresh PostgreSQL database, with
+/// users alice, bob (user) and root (admin).
+async fn two_instances() -> (PgDatabase, TestServer, TestServer) {
+    let database = PgDatabase::create().await;
+    let config = TestConfig::default()
+        .env("RAMPART_DATABASE_URL", &database.url())
+        .env("RAMPART_SECRET_KEY", &strong_secret());
+    let a = TestServer::start_with(config.clone()).await;
+    let b = TestServer::start_with(config).await;
+    a.create_user("alice", PASSWORD, &["user"]);
+    a.create_user("bob", PASSWORD, &["user"]);
+    a.create_user("root", PASSWORD, &["admin"]);
+    (database, a, b)
+}
+
+/// Polls `server` with `token` until it answers `status`; how long that took.
+async fn until_status(server: &TestServer, token: &str, status: u16) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    while server.get_as("/users/me", token).await.status() != status {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "still not {status}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
+
+fn announced(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("changes_announced_total "))
+        .map_or(0, |v| v.parse().unwrap())
+}
+
+#[tokio::test]
+async fn revocation_disable_and_role_change_on_one_instance_reach_the_other_pushed() {
+    let (database, a, b) = two_instances().await;
+    let root = a.login("root", PASSWORD).await.access_token;
+    let before = announced(&b.metrics().await);
+
+    // Revocation on A: B refuses the token within SPEC's 5 s.
+    let alice = a.login("alice", PASSWORD).await.access_token;
+    assert_eq!(b.get_as("/users/me", &alice).await.status(), 200);
+    let revoked = a
+        .client
+        .post(a.url("/token/revoke"))
+        .form(&[("token", alice.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let took = until_status(&b, &alice, 401).await;
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "revocation took {took:?}"
+    );
+
+    // Disabling bob on A.
+    let bob = a.login("bob", PASSWORD).await.access_token;
+    assert_eq!(b.get_as("/users/me", &bob).await.status(), 200);
+    let disabled = a
+        .client
+        .post(a.url("/admin/users/bob/disable"))
+        .bearer_auth(&root)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), 200);
+    let took = until_status(&b, &bob, 401).await;
+    assert!(took < std::time::Duration::from_secs(5), "disable took {took:?}");
+
+    // A role change on A.
+    let alice = a.login("alice", PASSWORD).await.access_token;
+    assert_eq!(b.get_as("/users/me", &alice).await.status(), 200);
+    let changed = a
+        .client
+        .put(a.url("/admin/users/alice/roles"))
+        .bearer_auth(&root)
+        .json(&serde_json::json!({"roles": ["user", "auditor"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    let took = until_status(&b, &alice, 401).await;
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "role change took {took:?}"
+    );
+    // A token issued after the change works on B at once.
+    let fresh = a.login("alice", PASSWORD).await.access_token;
+    assert_eq!(b.get_as("/users/me", &fresh).await.status(), 200);
+
+    // B heard of the changes from PostgreSQL, not only from its polling.
+    assert!(announced(&b.metrics().await) >= before + 3);
+    drop((a, b));
+    database.drop_now().await;
+}
+
+#[tokio::test]
+async fn a_key_rotated_on_one_instance_verifies_on_the_other_at_once() {
+    let (database, a, b) = two_instances().await;
+    let root = a.login("root", PASSWORD).await.access_token;
+    let rotated = a
+        .client
+        .post(a.url("/admin/keys/rotate"))
+        .bearer_auth(&root)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rotated.status(), 200);
+    let fresh = a.login("alice", PASSWORD).await.access_token;
+    assert_eq!(b.get_as("/users/me", &fresh).await.status(), 200);
+    drop((a, b));
+    database.drop_now().await;
+}
+
+#[tokio::test]
+async fn logging_out_on_one_instance_closes_the_sessions_socket_on_the_other() {
+    use crate::helpers::{Browser, close_code, hidden_token, open_ws};
+
+    let (database, a, b) = two_instances().await;
+    let mut browser = Browser::new(&b);
+    assert_eq!(browser.sign_in("alice", PASSWORD).await.status(), 303);
+    let cookie = format!("rampart_session={}", browser.cookie("rampart_session"));
+    let origin = format!("http://{}", a.addr);
+    let mut socket = open_ws(&a, &[("cookie", &cookie), ("origin", &origin)])
+        .await
+        .expect("a session from B opens a socket on A");
+
+    let page = browser.get("/app").await.text().await.unwrap();
+    let logout = browser
+        .post_form("/logout", &[("csrf_token", &hidden_token(&page))])
+        .await;
+    assert_eq!(logout.status(), 303);
+    let (code, after) = close_code(&mut socket).await;
+    assert_eq!(code, 1008);
+    assert!(
+        after < std::time::Duration::from_secs(5),
+        "closed after {after:?}"
+    );
+    drop((a, b));
+    database.drop_now().await;
+}
