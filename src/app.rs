@@ -23,7 +23,10 @@ use crate::{
     },
     config::{Settings, secret::SecretKey},
     http::{self, cors::Cors, csrf::CsrfGuard},
-    items::Items,
+    items::{
+        Items,
+        events::{self, ItemEvents},
+    },
     ratelimit::RateLimits,
     realtime::Hub,
     routes,
@@ -32,7 +35,7 @@ use crate::{
         tls::{self, Certificates, TlsError},
     },
     state::AppState,
-    store::Store,
+    store::{ITEMS_CHANNEL, Store},
 };
 
 /// Requests still running when shutdown starts get this long beyond the
@@ -164,6 +167,7 @@ impl Application {
             metrics: metrics.clone(),
             keys,
             invalidations,
+            events: state.items.events().clone(),
             store,
             sessions,
         };
@@ -269,13 +273,20 @@ struct Upkeep {
     metrics: PrometheusHandle,
     keys: Arc<KeyRing>,
     invalidations: Arc<Invalidations>,
+    /// Other instances' item events, for this one's sockets.
+    events: ItemEvents,
     store: Store,
     sessions: Sessions,
 }
 
 impl Upkeep {
     async fn run(self, shutdown: Shutdown) {
-        let listen = listen_for_changes(self.store.clone(), self.invalidations.clone(), shutdown.clone());
+        let listen = listen_for_changes(
+            self.store.clone(),
+            self.invalidations.clone(),
+            self.events.clone(),
+            shutdown.clone(),
+        );
         tokio::join!(self.periodic(shutdown), listen);
     }
 
@@ -301,6 +312,9 @@ impl Upkeep {
                     if let Err(err) = self.invalidations.refresh().await {
                         tracing::warn!(error = %err, "refreshing token invalidations failed");
                     }
+                    if let Err(err) = self.events.relay().await {
+                        tracing::warn!(error = %err, "reading other instances' item events failed");
+                    }
                 }
                 _ = purge.tick() => {
                     if let Err(err) = self.store.purge_expired_tokens(crate::store::now_ms()).await {
@@ -319,6 +333,11 @@ impl Upkeep {
                     if let Err(err) = self.store.purge_changes(log_before).await {
                         tracing::warn!(error = %err, "purging the change log failed");
                     }
+                    let events_before = crate::store::now_ms()
+                        - i64::try_from(events::RETENTION.as_millis()).unwrap_or(i64::MAX);
+                    if let Err(err) = self.store.purge_item_events(events_before).await {
+                        tracing::warn!(error = %err, "purging item events failed");
+                    }
                 }
                 () = shutdown.wait() => return,
             }
@@ -326,12 +345,18 @@ impl Upkeep {
     }
 }
 
-/// On PostgreSQL, refreshes the invalidation state as soon as another
-/// instance announces a change (`NOTIFY`), so it applies here within
-/// milliseconds rather than at the next periodic refresh. Announcements
-/// are at most once (one sent while the connection is down is lost); the
-/// periodic refresh, reading the change log by number, loses nothing.
-async fn listen_for_changes(store: Store, invalidations: Arc<Invalidations>, shutdown: Shutdown) {
+/// On PostgreSQL, refreshes the invalidation state, or relays item events
+/// to this instance's sockets, as soon as another instance announces a
+/// change or an event (`NOTIFY`): within milliseconds rather than at the
+/// next periodic refresh. Announcements are at most once (one sent while
+/// the connection is down is lost); the periodic refresh, reading the logs
+/// by number, loses nothing.
+async fn listen_for_changes(
+    store: Store,
+    invalidations: Arc<Invalidations>,
+    events: ItemEvents,
+    shutdown: Shutdown,
+) {
     let mut listener = loop {
         match store.listen_for_changes().await {
             Ok(Some(listener)) => break listener,
@@ -348,16 +373,25 @@ async fn listen_for_changes(store: Store, invalidations: Arc<Invalidations>, shu
     loop {
         tokio::select! {
             received = listener.recv() => {
-                if let Err(err) = received {
-                    // sqlx reconnects on the next call; what was announced
-                    // meanwhile is read by this refresh.
-                    tracing::warn!(error = %err, "listening for changes failed");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                } else {
-                    metrics::counter!(crate::observability::metrics::CHANGES_ANNOUNCED).increment(1);
-                }
-                if let Err(err) = invalidations.refresh().await {
+                let (changes, items) = match received {
+                    Ok(notification) if notification.channel() == ITEMS_CHANNEL => (false, true),
+                    Ok(_) => {
+                        metrics::counter!(crate::observability::metrics::CHANGES_ANNOUNCED).increment(1);
+                        (true, false)
+                    }
+                    Err(err) => {
+                        // sqlx reconnects on the next call; what was
+                        // announced meanwhile is read now.
+                        tracing::warn!(error = %err, "listening for changes failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        (true, true)
+                    }
+                };
+                if changes && let Err(err) = invalidations.refresh().await {
                     tracing::warn!(error = %err, "refreshing token invalidations failed");
+                }
+                if items && let Err(err) = events.relay().await {
+                    tracing::warn!(error = %err, "reading other instances' item events failed");
                 }
             }
             () = shutdown.wait() => return,

@@ -6,7 +6,7 @@
 //! The state lives in memory behind an atomic pointer: verification reads it
 //! without a lock or a query. An instance applies its own changes at once;
 //! those of other instances come from the store's change log, read by
-//! number ([`super::change_cursor`]), at once when PostgreSQL announces them
+//! number ([`crate::store::cursor`]), at once when PostgreSQL announces them
 //! (`NOTIFY`, see `app`) and every `REFRESH_INTERVAL` whatever happens (a
 //! missed announcement costs at most that: SPEC's 5 s hold either way).
 //! Every change is announced on a watch channel ([`Invalidations::watch`]):
@@ -17,12 +17,9 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
-use super::{
-    change_cursor::Cursor,
-    claims::{AccessClaims, TokenError},
-};
+use super::claims::{AccessClaims, TokenError};
 use crate::names::Username;
-use crate::store::{Change, Store, StoreError, UserState, now_ms};
+use crate::store::{Change, Store, StoreError, UserState, cursor::Cursor, now_ms};
 
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 /// How long a missing change number is waited for before it is taken for

@@ -2,7 +2,6 @@
 //! tokens, device cookies, and the one road to a password check (`login`). The HTTP side (reading
 //! credentials from a request, the extractors) is `http::identity`.
 
-mod change_cursor;
 pub mod claims;
 pub mod csrf;
 pub mod device;

@@ -23,8 +23,8 @@ pub struct Items {
 impl Items {
     pub fn new(store: Store) -> Self {
         Self {
+            events: ItemEvents::new(&store),
             store,
-            events: ItemEvents::default(),
         }
     }
 
@@ -33,9 +33,9 @@ impl Items {
         &self.events
     }
 
-    fn announce(&self, kind: ItemEventKind, item: Option<&ItemRecord>) {
+    async fn announce(&self, kind: ItemEventKind, item: Option<&ItemRecord>) {
         if let Some(item) = item {
-            self.events.publish(kind, item);
+            self.events.publish(kind, item).await;
         }
     }
 
@@ -50,7 +50,7 @@ impl Items {
             return Ok(None);
         };
         let created = self.store.create_item(&owner, fields).await?;
-        self.announce(ItemEventKind::Created, created.as_ref());
+        self.announce(ItemEventKind::Created, created.as_ref()).await;
         Ok(created)
     }
 
@@ -99,7 +99,7 @@ impl Items {
             return Ok(None);
         }
         let updated = self.store.update_item(id, fields).await?;
-        self.announce(ItemEventKind::Updated, updated.as_ref());
+        self.announce(ItemEventKind::Updated, updated.as_ref()).await;
         Ok(updated)
     }
 
@@ -110,7 +110,7 @@ impl Items {
         };
         let deleted = self.store.delete_item(id).await?;
         if deleted {
-            self.announce(ItemEventKind::Deleted, Some(&item));
+            self.announce(ItemEventKind::Deleted, Some(&item)).await;
         }
         Ok(deleted)
     }

@@ -136,14 +136,14 @@ impl Store {
         Ok(())
     }
 
-    /// Listens for [`CHANNEL`] on PostgreSQL; `None` on SQLite, where one
-    /// process is the only writer.
+    /// Listens for [`CHANNEL`] and [`super::ITEMS_CHANNEL`] on PostgreSQL;
+    /// `None` on SQLite, where one process is the only writer.
     pub async fn listen_for_changes(&self) -> Result<Option<sqlx::postgres::PgListener>, StoreError> {
         let Db::Postgres(pool) = &self.db else {
             return Ok(None);
         };
         let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
-        listener.listen(CHANNEL).await?;
+        listener.listen_all([CHANNEL, super::ITEMS_CHANNEL]).await?;
         Ok(Some(listener))
     }
 }

@@ -7,6 +7,8 @@
 
 mod audit;
 mod changes;
+pub mod cursor;
+mod item_events;
 mod items;
 mod keys;
 mod known_clients;
@@ -27,6 +29,7 @@ use crate::config::DatabaseUrl;
 
 pub use audit::AuditRecord;
 pub use changes::{CHANNEL as CHANGES_CHANNEL, Change, Logged};
+pub use item_events::{ITEMS_CHANNEL, StoredItemEvent};
 pub use items::{ItemFields, ItemRecord, ItemScope};
 pub use keys::StoredKey;
 pub use sessions::SessionRecord;

@@ -328,3 +328,54 @@ async fn logging_out_on_one_instance_closes_the_sessions_socket_on_the_other() {
     drop((a, b));
     database.drop_now().await;
 }
+
+#[tokio::test]
+async fn a_socket_on_one_instance_receives_items_written_through_the_other() {
+    use crate::helpers::{next_event, open_ws_bearer};
+
+    let (database, a, b) = two_instances().await;
+    let alice = a.login("alice", PASSWORD).await.access_token;
+    let bob = a.login("bob", PASSWORD).await.access_token;
+    let mut socket = open_ws_bearer(&a, &alice).await;
+
+    // The object rule holds across instances too: bob's item never comes.
+    for (token, name) in [(&bob, "bob's, through B"), (&alice, "alice's, through B")] {
+        let created = b
+            .client
+            .post(b.url("/items/"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"name": name, "price": 1.0}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+    }
+    let event = next_event(&mut socket).await;
+    assert_eq!(event["event"], "created");
+    assert_eq!(event["item"]["name"], "alice's, through B");
+    assert_eq!(event["item"]["owner"], "alice");
+
+    // A write through A itself arrives once, not again from the log.
+    let created = a
+        .client
+        .post(a.url("/items/"))
+        .bearer_auth(&alice)
+        .json(&serde_json::json!({"name": "through A", "price": 1.0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created = b
+        .client
+        .post(b.url("/items/"))
+        .bearer_auth(&alice)
+        .json(&serde_json::json!({"name": "through B again", "price": 1.0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    assert_eq!(next_event(&mut socket).await["item"]["name"], "through A");
+    assert_eq!(next_event(&mut socket).await["item"]["name"], "through B again");
+    drop((a, b));
+    database.drop_now().await;
+}

@@ -1,4 +1,5 @@
-//! Where an instance is in the change log (`store::changes`), by number.
+//! Where an instance is in a log the store numbers (the change log, the
+//! item events), by number.
 //!
 //! Numbers are handed out when a transaction writes its change, but
 //! transactions commit in their own order: on PostgreSQL, change 11 can be
