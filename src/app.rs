@@ -295,12 +295,20 @@ impl Upkeep {
         let mut invalidations = tokio::time::interval(invalidation::REFRESH_INTERVAL);
         let mut purge = tokio::time::interval(Duration::from_secs(3600));
         let mut histograms = tokio::time::interval(Duration::from_secs(5));
+        let mut withdrawals = self.keys.withdrawals();
         loop {
             tokio::select! {
                 // Histograms are summarized lazily; keep their memory bounded.
                 _ = histograms.tick() => self.metrics.run_upkeep(),
                 _ = keys.tick() => {
-                    match self.keys.upkeep().await {
+                    let upkeep = self.keys.upkeep().await;
+                    if self.keys.withdrawals() != withdrawals {
+                        // A key stopped verifying: sockets opened with its
+                        // tokens close.
+                        withdrawals = self.keys.withdrawals();
+                        self.invalidations.poke();
+                    }
+                    match upkeep {
                         Ok(Some(kid)) => {
                             audit::record_direct(&self.store, Action::KeyRotated, Outcome::Success, "system", Some(&kid)).await;
                         }

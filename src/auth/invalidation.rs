@@ -137,6 +137,12 @@ impl Invalidations {
         self.changes.subscribe()
     }
 
+    /// Announces a change made elsewhere than in this state (a signing key
+    /// withdrawn): open sockets re-check their credentials.
+    pub fn poke(&self) {
+        self.changes.send_modify(|count| *count += 1);
+    }
+
     /// What this instance knows of a user's state.
     pub fn user_state(&self, username: &str) -> UserState {
         let state = self.state.load();

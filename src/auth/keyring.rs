@@ -2,18 +2,25 @@
 //! live token, held in memory and swapped atomically, so issuing and
 //! verifying read it without a lock or a database round-trip.
 //!
-//! Rotation (SPEC section 4): every `key_rotation_interval`, the instance
-//! holding the `key-rotation` lease generates a new key, stores it sealed,
-//! and retires the old one, which keeps verifying until the last token it
-//! signed has expired (`access_token_ttl` + leeway) and is then deleted.
-//! Rotation therefore logs nobody out. Every instance reloads the keys
-//! periodically, and at once (throttled) when it meets an unknown `kid`.
+//! Rotation (SPEC sections 4 and 5): every `key_rotation_interval`, the
+//! instance holding the `key-rotation` lease generates a new key and stores
+//! it sealed, [`PUBLISH_AHEAD`] before it starts signing: from then on it
+//! is in `/.well-known/jwks.json`, so a client that caches the JWKS (60 s,
+//! plus PyJWT's 30 s cool-down) knows the key when its first token
+//! arrives. The old key is retired when the new one starts, and keeps
+//! verifying until the last token it signed has expired (`access_token_ttl`
+//! and the leeway); then it is deleted. Rotation therefore logs nobody out. A
+//! rotation asked for (`POST /admin/keys/rotate`, `rampart keys rotate`)
+//! switches at once: it answers a suspected leak; `--revoke` also deletes
+//! every older key, so nothing they signed verifies. Every instance
+//! reloads the keys periodically, and at once (throttled) when it meets an
+//! unknown `kid`.
 
 use std::{
     collections::HashMap,
     sync::{
         Arc,
-        atomic::{AtomicI64, Ordering},
+        atomic::{AtomicI64, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -34,6 +41,19 @@ pub const RELOAD_INTERVAL: Duration = Duration::from_secs(2);
 const UNKNOWN_KID_RELOAD_MS: i64 = 1_000;
 const LEASE: &str = "key-rotation";
 const LEASE_MS: i64 = 30_000;
+/// A scheduled key is published this long before it signs.
+pub const PUBLISH_AHEAD: Duration = Duration::from_secs(120);
+
+/// When a new key starts signing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// After [`PUBLISH_AHEAD`]: the schedule.
+    Scheduled,
+    /// At once: asked for by an admin.
+    Now,
+    /// At once, and every older key deleted: a leaked key.
+    NowRevokingOlder,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -77,6 +97,8 @@ pub struct KeyRing {
     settings: AuthSettings,
     instance: String,
     last_unknown_kid_reload: AtomicI64,
+    /// Counts reloads that found a key gone (revoked or expired).
+    withdrawals: AtomicU64,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -106,6 +128,7 @@ impl KeyRing {
             settings: settings.clone(),
             instance: uuid::Uuid::new_v4().simple().to_string(),
             last_unknown_kid_reload: AtomicI64::new(0),
+            withdrawals: AtomicU64::new(0),
         });
         ring.reload().await?;
         for _ in 0..50 {
@@ -113,7 +136,7 @@ impl KeyRing {
                 return Ok(ring);
             }
             if ring.holds_lease().await? {
-                ring.rotate().await?;
+                ring.rotate(Rotation::Now).await?;
             } else {
                 // Another instance is creating it.
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -135,6 +158,17 @@ impl KeyRing {
     /// The verifying key for `kid`, if it may still verify tokens.
     pub fn verifier(&self, kid: &str) -> Option<DecodingKey> {
         self.set.load().verifiers.get(kid).cloned()
+    }
+
+    /// How many times a key stopped verifying (revoked or expired): when
+    /// this moves, open sockets re-check their tokens.
+    pub fn withdrawals(&self) -> u64 {
+        self.withdrawals.load(Ordering::Relaxed)
+    }
+
+    /// Whether `kid` still verifies (a revoked or expired key does not).
+    pub fn knows(&self, kid: &str) -> bool {
+        self.set.load().verifiers.contains_key(kid)
     }
 
     /// `/.well-known/jwks.json`, serialized once per change.
@@ -160,9 +194,12 @@ impl KeyRing {
         self.verifier(kid)
     }
 
-    /// Reads the keys from the store.
+    /// Reads the keys from the store. The signer is the key that started
+    /// signing last; keys scheduled to start later only verify and are
+    /// published.
     pub async fn reload(&self) -> Result<(), KeyError> {
-        let stored = self.store.live_keys(now_ms()).await?;
+        let now = now_ms();
+        let stored = self.store.live_keys(now).await?;
         let mut signer = None;
         let mut verifiers = HashMap::new();
         let mut public = Vec::new();
@@ -191,7 +228,8 @@ impl KeyRing {
             if algorithm != SigningAlgorithm::HS256 && jwk.is_object() {
                 public.push(jwk);
             }
-            if key.retired_at.is_none() && signer.is_none() {
+            // The key that started signing last and has not been retired.
+            if key.signs_from <= now && key.retired_at.is_none_or(|at| at > now) && signer.is_none() {
                 signer = Some(Arc::new(Signer {
                     kid: key.kid.clone(),
                     algorithm,
@@ -201,6 +239,15 @@ impl KeyRing {
             }
         }
         let jwks = axum::body::Bytes::from(json!({ "keys": public }).to_string());
+        let withdrawn = self
+            .set
+            .load()
+            .verifiers
+            .keys()
+            .any(|kid| !verifiers.contains_key(kid));
+        if withdrawn {
+            self.withdrawals.fetch_add(1, Ordering::Relaxed);
+        }
         self.set.store(Arc::new(KeySet {
             signer,
             verifiers,
@@ -209,29 +256,47 @@ impl KeyRing {
         Ok(())
     }
 
-    /// Rotates now: a new signing key; the old ones verify until their
-    /// tokens have expired. Returns the new `kid`.
-    pub async fn rotate(&self) -> Result<String, KeyError> {
+    /// A new signing key, starting as `rotation` says; the old ones verify
+    /// until their tokens have expired (unless revoked). Returns the new
+    /// `kid`.
+    pub async fn rotate(&self, rotation: Rotation) -> Result<String, KeyError> {
         let algorithm = self.settings.algorithm;
         // RSA generation takes a while: keep it off the async workers.
         let generated = tokio::task::spawn_blocking(move || keys::generate(algorithm))
             .await
             .map_err(|_| KeyError::NoKey)?;
         let now = now_ms();
+        let signs_from = match rotation {
+            Rotation::Scheduled => now + i64::try_from(PUBLISH_AHEAD.as_millis()).unwrap_or(0),
+            Rotation::Now | Rotation::NowRevokingOlder => now,
+        };
         let stored = StoredKey {
             kid: generated.kid.clone(),
             algorithm: keys::algorithm_name(algorithm).to_owned(),
             sealed_private_key: self.sealer.seal(&generated.kid, &generated.private),
             public_jwk: generated.public_jwk.to_string(),
             created_at: now,
+            signs_from,
             retired_at: None,
             expires_at: None,
         };
         let ttl_ms = i64::try_from(self.settings.access_token_ttl.get().as_millis()).unwrap_or(i64::MAX / 4);
         let leeway_ms = i64::try_from(super::tokens::LEEWAY_SECS * 1000).unwrap_or(0);
-        self.store.rotate_to(&stored, now + ttl_ms + leeway_ms).await?;
+        self.store
+            .rotate_to(
+                &stored,
+                signs_from + ttl_ms + leeway_ms,
+                rotation == Rotation::NowRevokingOlder,
+            )
+            .await?;
         self.reload().await?;
-        tracing::info!(kid = %generated.kid, algorithm = keys::algorithm_name(algorithm), "signing key rotated");
+        tracing::info!(
+            kid = %generated.kid,
+            algorithm = keys::algorithm_name(algorithm),
+            signs_in_s = (signs_from - now) / 1000,
+            revoked_older = rotation == Rotation::NowRevokingOlder,
+            "signing key rotated"
+        );
         Ok(generated.kid)
     }
 
@@ -243,7 +308,8 @@ impl KeyRing {
     }
 
     /// One round of upkeep: reload, and if this instance holds the lease,
-    /// rotate when the key is due and delete keys that verify nothing.
+    /// schedule the next key when it is due (published [`PUBLISH_AHEAD`]
+    /// before the interval ends) and delete keys that verify nothing.
     /// Returns the new `kid` when it rotated.
     pub async fn upkeep(&self) -> Result<Option<String>, KeyError> {
         self.reload().await?;
@@ -252,13 +318,21 @@ impl KeyRing {
         }
         let interval_ms =
             i64::try_from(self.settings.key_rotation_interval.get().as_millis()).unwrap_or(i64::MAX);
-        let due = self
-            .set
-            .load()
-            .signer
-            .as_ref()
-            .is_none_or(|s| now_ms() - s.created_at >= interval_ms);
-        let rotated = if due { Some(self.rotate().await?) } else { None };
+        let ahead_ms = i64::try_from(PUBLISH_AHEAD.as_millis()).unwrap_or(0);
+        // Due when the newest key (signing, or scheduled to) has less than
+        // the publication time left of its interval.
+        let newest = self
+            .store
+            .live_keys(now_ms())
+            .await?
+            .first()
+            .map(|k| k.signs_from);
+        let due = newest.is_none_or(|from| now_ms() >= from + interval_ms - ahead_ms);
+        let rotated = if due {
+            Some(self.rotate(Rotation::Scheduled).await?)
+        } else {
+            None
+        };
         let deleted = self.store.delete_expired_keys(now_ms()).await?;
         if deleted > 0 {
             tracing::info!(deleted, "expired signing keys deleted");
@@ -273,7 +347,9 @@ impl KeyRing {
             .await?
             .into_iter()
             .map(|k| KeyInfo {
-                state: if k.retired_at.is_none() {
+                state: if k.signs_from > now_ms() {
+                    "scheduled"
+                } else if k.retired_at.is_none_or(|at| at > now_ms()) {
                     "active"
                 } else {
                     "retired"

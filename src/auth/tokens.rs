@@ -40,7 +40,15 @@ pub struct TokenService {
     invalidations: Arc<Invalidations>,
     validation: Validation,
     settings: AuthSettings,
-    verified: quick_cache::sync::Cache<String, Arc<AccessClaims>>,
+    verified: quick_cache::sync::Cache<String, Verified>,
+}
+
+/// A token that verified: its claims, and the key that signed it (a token
+/// whose key is revoked stops verifying, cached or not).
+#[derive(Clone)]
+struct Verified {
+    claims: Arc<AccessClaims>,
+    kid: Arc<str>,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -97,24 +105,40 @@ impl TokenService {
 
     /// Verifies a token and everything it claims.
     pub async fn verify(&self, token: &str) -> Result<Arc<AccessClaims>, TokenError> {
-        if let Some(claims) = self.verified.get(token) {
+        if let Some(Verified { claims, kid }) = self.verified.get(token) {
             let now = chrono::Utc::now().timestamp();
             let leeway = LEEWAY_SECS as i64;
             if claims.exp + leeway < now {
                 return Err(TokenError::Expired);
             }
+            if !self.keys.knows(&kid) {
+                self.verified.remove(token);
+                return Err(TokenError::UnknownKey);
+            }
             self.invalidations.check(&claims).await?;
             return Ok(claims);
         }
-        let claims = Arc::new(self.verify_signed(token).await?);
+        let (claims, kid) = self.verify_signature(token).await?;
+        let claims = Arc::new(claims);
         self.invalidations.check(&claims).await?;
-        self.verified.insert(token.to_owned(), claims.clone());
+        self.verified.insert(
+            token.to_owned(),
+            Verified {
+                claims: claims.clone(),
+                kid: kid.into(),
+            },
+        );
         Ok(claims)
     }
 
     /// The signature and claim checks alone, without the cache or the
     /// revocation and user checks (public for the benchmark).
     pub async fn verify_signed(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        Ok(self.verify_signature(token).await?.0)
+    }
+
+    /// The signature and claim checks; the claims and the signing `kid`.
+    async fn verify_signature(&self, token: &str) -> Result<(AccessClaims, String), TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if header.alg != self.validation.algorithms[0] {
             return Err(TokenError::WrongAlgorithm);
@@ -139,6 +163,6 @@ impl TokenService {
                 _ => TokenError::Invalid,
             }
         })?;
-        Ok(data.claims)
+        Ok((data.claims, kid))
     }
 }

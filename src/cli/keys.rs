@@ -5,7 +5,10 @@ use std::{path::Path, process::ExitCode};
 use super::{Failure, with_store};
 use crate::{
     audit::{self, Action, Outcome},
-    auth::{keyring::KeyRing, keys::KeySealer},
+    auth::{
+        keyring::{KeyRing, Rotation},
+        keys::KeySealer,
+    },
     config::{self, secret},
 };
 
@@ -13,7 +16,7 @@ fn when(ms: Option<i64>) -> String {
     ms.map_or_else(|| "-".to_owned(), crate::store::rfc3339)
 }
 
-pub fn rotate(config_file: Option<&Path>) -> Result<ExitCode, Failure> {
+pub fn rotate(config_file: Option<&Path>, revoke: bool) -> Result<ExitCode, Failure> {
     let settings = config::load(config_file)?;
     let Some((secret, _)) = secret::from_environment()? else {
         return Err(Failure::Config(
@@ -25,7 +28,15 @@ pub fn rotate(config_file: Option<&Path>) -> Result<ExitCode, Failure> {
         let ring = KeyRing::open(store.clone(), KeySealer::new(&secret), &settings.auth)
             .await
             .map_err(|e| Failure::Runtime(e.to_string()))?;
-        let kid = ring.rotate().await.map_err(|e| Failure::Runtime(e.to_string()))?;
+        let rotation = if revoke {
+            Rotation::NowRevokingOlder
+        } else {
+            Rotation::Now
+        };
+        let kid = ring
+            .rotate(rotation)
+            .await
+            .map_err(|e| Failure::Runtime(e.to_string()))?;
         audit::record_direct(&store, Action::KeyRotated, Outcome::Success, "cli", Some(&kid)).await;
         println!("{kid}");
         Ok(ExitCode::SUCCESS)

@@ -106,7 +106,12 @@ enum UserCommand {
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Rotate the signing key now; tokens signed by the old key keep working.
-    Rotate,
+    Rotate {
+        /// Also retire every older key at once (a leaked key): every token
+        /// they signed stops working on every instance within seconds.
+        #[arg(long)]
+        revoke: bool,
+    },
     /// List the keys (kid, algorithm, state, dates; never key material).
     List,
 }
@@ -190,8 +195,8 @@ pub fn run() -> ExitCode {
             command: UserCommand::Import { file },
         } => user::import(config, &file),
         Command::Keys {
-            command: KeysCommand::Rotate,
-        } => keys::rotate(config),
+            command: KeysCommand::Rotate { revoke },
+        } => keys::rotate(config, revoke),
         Command::Keys {
             command: KeysCommand::List,
         } => keys::list(config),

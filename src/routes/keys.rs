@@ -47,7 +47,11 @@ pub async fn rotate(
     RequireRole(admin, _): RequireRole<Admin>,
     origin: Origin,
 ) -> Result<Json<Rotated>, ApiError> {
-    let kid = state.keys.rotate().await.map_err(ApiError::internal)?;
+    let kid = state
+        .keys
+        .rotate(crate::auth::keyring::Rotation::Now)
+        .await
+        .map_err(ApiError::internal)?;
     state.audit.record(
         Action::KeyRotated,
         Outcome::Success,

@@ -10,20 +10,32 @@ pub struct StoredKey {
     pub sealed_private_key: Vec<u8>,
     pub public_jwk: String,
     pub created_at: i64,
+    /// When it starts (or started) signing; until then it only verifies
+    /// and is published.
+    pub signs_from: i64,
     pub retired_at: Option<i64>,
     pub expires_at: Option<i64>,
 }
 
-type KeyRow = (String, String, Vec<u8>, String, i64, Option<i64>, Option<i64>);
+type KeyRow = (
+    String,
+    String,
+    Vec<u8>,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
 
 impl Store {
     /// Every key that may still verify a token at `now`, newest first.
     pub async fn live_keys(&self, now: i64) -> Result<Vec<StoredKey>, StoreError> {
         let rows: Vec<KeyRow> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT kid, algorithm, private_key, public_jwk, created_at, retired_at, expires_at \
-                 FROM signing_keys WHERE expires_at IS NULL OR expires_at > $1 \
-                 ORDER BY created_at DESC, kid DESC",
+                "SELECT kid, algorithm, private_key, public_jwk, created_at, COALESCE(signs_from, created_at), \
+                 retired_at, expires_at FROM signing_keys WHERE expires_at IS NULL OR expires_at > $1 \
+                 ORDER BY COALESCE(signs_from, created_at) DESC, kid DESC",
             )
             .bind(now)
             .fetch_all(pool)
@@ -32,13 +44,23 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(
-                |(kid, algorithm, sealed_private_key, public_jwk, created_at, retired_at, expires_at)| {
+                |(
+                    kid,
+                    algorithm,
+                    sealed_private_key,
+                    public_jwk,
+                    created_at,
+                    signs_from,
+                    retired_at,
+                    expires_at,
+                )| {
                     StoredKey {
                         kid,
                         algorithm,
                         sealed_private_key,
                         public_jwk,
                         created_at,
+                        signs_from,
                         retired_at,
                         expires_at,
                     }
@@ -47,28 +69,40 @@ impl Store {
             .collect())
     }
 
-    /// Makes `key` the signing key: every other signing key is retired at
-    /// `key.created_at` and expires at `old_keys_expire_at`, when the last
-    /// token it signed has expired. One transaction.
-    pub async fn rotate_to(&self, key: &StoredKey, old_keys_expire_at: i64) -> Result<(), StoreError> {
+    /// Makes `key` the signing key from `key.signs_from`: every key signing
+    /// now is retired then and expires at `old_keys_expire_at`, when the
+    /// last token it signed has expired; with `revoke_old`, every other key
+    /// is deleted instead (nothing it signed verifies). One transaction.
+    pub async fn rotate_to(
+        &self,
+        key: &StoredKey,
+        old_keys_expire_at: i64,
+        revoke_old: bool,
+    ) -> Result<(), StoreError> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            if revoke_old {
+                // A leaked key: nothing it signed may verify any more.
+                sqlx::query("DELETE FROM signing_keys").execute(&mut *tx).await?;
+            }
+            // The keys signing now stop when the new one starts.
             sqlx::query(
                 "UPDATE signing_keys SET retired_at = $1, expires_at = $2 WHERE retired_at IS NULL",
             )
-            .bind(key.created_at)
+            .bind(key.signs_from)
             .bind(old_keys_expire_at)
             .execute(&mut *tx)
             .await?;
             sqlx::query(
-                "INSERT INTO signing_keys (kid, algorithm, private_key, public_jwk, created_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO signing_keys (kid, algorithm, private_key, public_jwk, created_at, signs_from) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(&key.kid)
             .bind(&key.algorithm)
             .bind(&key.sealed_private_key)
             .bind(&key.public_jwk)
             .bind(key.created_at)
+            .bind(key.signs_from)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -76,7 +110,6 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes keys that can no longer verify any token.
     pub async fn delete_expired_keys(&self, now: i64) -> Result<u64, StoreError> {
         Ok(with_pool!(self, pool => {
             sqlx::query("DELETE FROM signing_keys WHERE expires_at IS NOT NULL AND expires_at <= $1")

@@ -811,3 +811,69 @@ async fn the_log_names_the_user_and_never_the_token() {
     assert!(!logs.contains(&tokens.access_token) && !logs.contains(&tokens.refresh_token));
     assert!(!logs.contains(ALICE_PASSWORD));
 }
+
+fn jwks_kids(jwks: &Value) -> Vec<String> {
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_scheduled_rotation_publishes_the_next_key_before_it_signs() {
+    // Due 5 s after start: 125 s minus the 120 s of publication.
+    let server =
+        TestServer::start_with(TestConfig::default().env("RAMPART_AUTH__KEY_ROTATION_INTERVAL", "125s"))
+            .await;
+    server.create_user("alice", ALICE_PASSWORD, &[]);
+    let signing = decode_part(&server.login("alice", ALICE_PASSWORD).await.access_token, 0)["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let kids = loop {
+        let jwks: Value = server.get("/.well-known/jwks.json").await.json().await.unwrap();
+        let kids = jwks_kids(&jwks);
+        if kids.len() == 2 {
+            break kids;
+        }
+        assert!(Instant::now() < deadline, "no key was scheduled: {jwks}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(kids.contains(&signing), "{kids:?}");
+    // Published, but not signing for two minutes: tokens still carry the
+    // key clients already know.
+    let token = server.login("alice", ALICE_PASSWORD).await.access_token;
+    assert_eq!(decode_part(&token, 0)["kid"], signing.as_str());
+    let listed = server.cli(&["keys", "list"], "");
+    assert!(listed.stdout.contains("scheduled"), "{}", listed.stdout);
+}
+
+#[tokio::test]
+async fn keys_rotate_revoke_retires_every_older_key_at_once() {
+    use crate::helpers::{close_code, open_ws_bearer};
+
+    let server = server_with_users().await;
+    let before = server.login("alice", ALICE_PASSWORD).await.access_token;
+    assert_eq!(server.get_as("/protected", &before).await.status(), 200);
+    let mut socket = open_ws_bearer(&server, &before).await;
+
+    let output = server.cli(&["keys", "rotate", "--revoke"], "");
+    assert_eq!(output.code, Some(0), "{output:?}");
+    let new_kid = output.stdout.trim().to_owned();
+    // The server reloads its keys within seconds: the old token, verified
+    // and cached before, stops working, and its socket closes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.get_as("/protected", &before).await.status() != 401 {
+        assert!(Instant::now() < deadline, "the revoked key still verifies");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(close_code(&mut socket).await.0, 1008);
+    let jwks: Value = server.get("/.well-known/jwks.json").await.json().await.unwrap();
+    assert_eq!(jwks_kids(&jwks), std::slice::from_ref(&new_kid));
+    let after = server.login("alice", ALICE_PASSWORD).await.access_token;
+    assert_eq!(decode_part(&after, 0)["kid"], new_kid.as_str());
+    assert_eq!(server.get_as("/protected", &after).await.status(), 200);
+}
