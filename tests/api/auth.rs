@@ -27,11 +27,8 @@ fn decode_part(token: &str, index: usize) -> Value {
 /// database the way only the server can (the key is sealed under its
 /// secret): tokens that are correctly signed but wrong in some other way.
 async fn sign_with_server_key(server: &TestServer, header_extra: Value, claims: &Value) -> String {
-    use rampart::{auth::keys::KeySealer, config::secret::SecretKey, store::Store};
-    let url = format!("sqlite://{}", server.database().display())
-        .parse()
-        .unwrap();
-    let store = Store::connect(&url).await.unwrap();
+    use rampart::{auth::keys::KeySealer, config::secret::SecretKey};
+    let store = server.store().await;
     let keys = store.live_keys(rampart::store::now_ms()).await.unwrap();
     store.close().await;
     let key = keys
@@ -570,10 +567,7 @@ async fn bcrypt_hashes_from_a_fastapi_app_import_and_upgrade_to_argon2id() {
 }
 
 async fn stored_hash(server: &TestServer, user: &str) -> String {
-    let url = format!("sqlite://{}", server.database().display())
-        .parse()
-        .unwrap();
-    let store = rampart::store::Store::connect(&url).await.unwrap();
+    let store = server.store().await;
     let name = rampart::names::Username::parse(user).unwrap();
     let hash = store.find_user(&name).await.unwrap().unwrap().password_hash;
     store.close().await;

@@ -243,7 +243,7 @@ fn mode(path: &std::path::Path) -> u32 {
 
 #[tokio::test]
 async fn the_sqlite_database_and_its_wal_and_shm_are_readable_by_their_owner_only() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(TestConfig::default().sqlite()).await;
     // A write, so the write-ahead log holds something.
     server.create_user("alice", "Alice-s3cure-passphrase", &[]);
     server.login("alice", "Alice-s3cure-passphrase").await;

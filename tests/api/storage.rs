@@ -4,7 +4,7 @@ use crate::helpers::{TestConfig, TestServer, in_dir};
 
 #[tokio::test]
 async fn sqlite_database_is_created_migrated_and_in_wal_mode() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(TestConfig::default().sqlite()).await;
     assert_eq!(server.get("/readyz").await.status(), 200);
     let path = in_dir(&server, "rampart.db");
     assert!(path.exists());

@@ -80,6 +80,12 @@ impl TestConfig {
 
     /// HTTPS with the certificate and key that `rampart cert dev` wrote
     /// into `dir`.
+    /// SQLite, whatever `RAMPART_TEST_DATABASE` says: for tests of the
+    /// SQLite file itself.
+    pub fn sqlite(self) -> Self {
+        self.env("RAMPART_DATABASE_URL", "sqlite://rampart.db")
+    }
+
     pub fn tls(self, dir: &Path) -> Self {
         self.env("RAMPART_TLS__CERT", dir.join("cert.pem").to_str().unwrap())
             .env("RAMPART_TLS__KEY", dir.join("key.pem").to_str().unwrap())
@@ -145,6 +151,38 @@ pub struct TestServer {
     stderr: Arc<Lines>,
     pub dir: TempDir,
     config: TestConfig,
+    /// The PostgreSQL database made for this server, if any.
+    pg_database: Option<String>,
+}
+
+/// The local PostgreSQL server's maintenance connection (`psql` arguments).
+const PSQL: [&str; 6] = ["-h", "127.0.0.1", "-U", "postgres", "-d", "test"];
+
+fn psql(sql: &str) {
+    let output = Command::new("psql")
+        .args(PSQL)
+        .args(["-v", "ON_ERROR_STOP=1", "-qc", sql])
+        .output()
+        .expect("psql (PostgreSQL on 127.0.0.1:5432, started by scripts/services.sh)");
+    assert!(
+        output.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `config` on a fresh PostgreSQL database when `RAMPART_TEST_DATABASE` is
+/// `postgres` and it names no database itself.
+fn on_postgres_if_asked(config: TestConfig) -> (TestConfig, Option<String>) {
+    let asked = std::env::var("RAMPART_TEST_DATABASE").is_ok_and(|db| db == "postgres");
+    let named = config.env.iter().any(|(k, _)| k == "RAMPART_DATABASE_URL");
+    if !asked || named {
+        return (config, None);
+    }
+    let name = format!("rampart_suite_{}", &strong_secret()[..16]);
+    psql(&format!("CREATE DATABASE {name}"));
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    (config.env("RAMPART_DATABASE_URL", &url), Some(name))
 }
 
 impl TestServer {
@@ -163,8 +201,13 @@ impl TestServer {
         server
     }
 
-    /// Starts a server and waits until it is listening.
+    /// Starts a server and waits until it is listening. With
+    /// `RAMPART_TEST_DATABASE=postgres` in the environment, a server whose
+    /// configuration names no database gets a fresh PostgreSQL database
+    /// (dropped with it) instead of an SQLite file: the whole suite then
+    /// runs on PostgreSQL.
     pub async fn start_with(config: TestConfig) -> Self {
+        let (config, pg_database) = on_postgres_if_asked(config);
         let dir = tempfile::tempdir().expect("temporary directory");
         let secret = strong_secret();
         let mut command = base_command(dir.path(), &config, &secret);
@@ -207,6 +250,7 @@ impl TestServer {
             stderr,
             dir,
             config,
+            pg_database,
         }
     }
 
@@ -267,8 +311,25 @@ impl TestServer {
     }
 
     /// The server's database file.
+    /// The SQLite file of a server on SQLite.
     pub fn database(&self) -> PathBuf {
         self.dir.path().join("rampart.db")
+    }
+
+    /// The server's database, to open it as the server does.
+    pub async fn store(&self) -> rampart::store::Store {
+        let url = self
+            .config
+            .env
+            .iter()
+            .find(|(k, _)| k == "RAMPART_DATABASE_URL")
+            .map_or_else(
+                || format!("sqlite://{}", self.database().display()),
+                |(_, v)| v.clone(),
+            );
+        rampart::store::Store::connect(&url.parse().unwrap())
+            .await
+            .unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -374,6 +435,9 @@ impl Drop for TestServer {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        if let Some(name) = self.pg_database.take() {
+            psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
     }
 }
