@@ -15,6 +15,22 @@ const NOTIFY: &str = "NOTIFY rampart_changes";
 pub(super) const LOG_USER: &str = "INSERT INTO changes (at, kind, subject, token_version, disabled) \
      SELECT $2, 'user', username_key, token_version, disabled FROM users WHERE id = $1";
 
+/// Writes a change that matters until a time: `$1` now, `$2` the kind
+/// (`revoked`, `session`), `$3` the subject, `$4` until when (unix ms).
+pub(super) const LOG_ENDING: &str = "INSERT INTO changes (at, kind, subject, until) VALUES ($1, $2, $3, $4)";
+
+/// Announces, in transaction `$tx`, the change it logged: on PostgreSQL
+/// (`$notify`, from `Store::notify_sql`) a `NOTIFY` delivered at commit, or
+/// never; on SQLite nothing.
+macro_rules! announce {
+    ($tx:expr, $notify:expr) => {
+        if let Some(notify) = $notify {
+            sqlx::query(notify).execute(&mut *$tx).await?;
+        }
+    };
+}
+pub(super) use announce;
+
 /// One change.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
@@ -122,15 +138,14 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(&id_hash[..]).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO changes (at, kind, subject, until) VALUES ($1, 'session', $2, $3)")
+            sqlx::query(LOG_ENDING)
                 .bind(now)
+                .bind("session")
                 .bind(hex(id_hash))
                 .bind(until)
                 .execute(&mut *tx)
                 .await?;
-            if let Some(notify) = notify {
-                sqlx::query(notify).execute(&mut *tx).await?;
-            }
+            announce!(tx, notify);
             tx.commit().await?;
         });
         Ok(())

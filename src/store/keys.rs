@@ -3,7 +3,7 @@
 
 use super::{Store, StoreError, with_pool};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredKey {
     pub kid: String,
     pub algorithm: String,
@@ -17,56 +17,20 @@ pub struct StoredKey {
     pub expires_at: Option<i64>,
 }
 
-type KeyRow = (
-    String,
-    String,
-    Vec<u8>,
-    String,
-    i64,
-    i64,
-    Option<i64>,
-    Option<i64>,
-);
-
 impl Store {
     /// Every key that may still verify a token at `now`, newest first.
     pub async fn live_keys(&self, now: i64) -> Result<Vec<StoredKey>, StoreError> {
-        let rows: Vec<KeyRow> = with_pool!(self, pool => {
+        Ok(with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT kid, algorithm, private_key, public_jwk, created_at, COALESCE(signs_from, created_at), \
-                 retired_at, expires_at FROM signing_keys WHERE expires_at IS NULL OR expires_at > $1 \
+                "SELECT kid, algorithm, private_key AS sealed_private_key, public_jwk, created_at, \
+                 COALESCE(signs_from, created_at) AS signs_from, retired_at, expires_at \
+                 FROM signing_keys WHERE expires_at IS NULL OR expires_at > $1 \
                  ORDER BY COALESCE(signs_from, created_at) DESC, kid DESC",
             )
             .bind(now)
             .fetch_all(pool)
             .await?
-        });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    kid,
-                    algorithm,
-                    sealed_private_key,
-                    public_jwk,
-                    created_at,
-                    signs_from,
-                    retired_at,
-                    expires_at,
-                )| {
-                    StoredKey {
-                        kid,
-                        algorithm,
-                        sealed_private_key,
-                        public_jwk,
-                        created_at,
-                        signs_from,
-                        retired_at,
-                        expires_at,
-                    }
-                },
-            )
-            .collect())
+        }))
     }
 
     /// Makes `key` the signing key from `key.signs_from`: every key signing

@@ -1,6 +1,10 @@
 //! Refresh tokens (stored as hashes, in families) and revoked access tokens.
 
-use super::{Store, StoreError, with_pool};
+use super::{
+    Store, StoreError,
+    changes::{LOG_ENDING, announce},
+    with_pool,
+};
 
 /// What presenting a refresh token did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -172,15 +176,14 @@ impl Store {
             .await?
             .rows_affected();
             if inserted > 0 {
-                sqlx::query("INSERT INTO changes (at, kind, subject, until) VALUES ($1, 'revoked', $2, $3)")
+                sqlx::query(LOG_ENDING)
                     .bind(now)
+                    .bind("revoked")
                     .bind(jti)
                     .bind(expires_at)
                     .execute(&mut *tx)
                     .await?;
-                if let Some(notify) = notify {
-                    sqlx::query(notify).execute(&mut *tx).await?;
-                }
+                announce!(tx, notify);
             }
             tx.commit().await?;
         });

@@ -2,7 +2,11 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, changes::LOG_USER, now_ms, with_pool};
+use super::{
+    Store, StoreError,
+    changes::{LOG_USER, announce},
+    now_ms, with_pool,
+};
 use crate::names::{Role, Username};
 
 /// A user as stored.
@@ -237,9 +241,7 @@ impl Store {
                 }
             }
             sqlx::query(LOG_USER).bind(id).bind(now).execute(&mut *tx).await?;
-            if let Some(notify) = notify {
-                sqlx::query(notify).execute(&mut *tx).await?;
-            }
+            announce!(tx, notify);
             tx.commit().await?;
         });
         Ok(match self.find_user(username).await? {
@@ -280,9 +282,7 @@ impl Store {
                 sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
                 sqlx::query(REVOKE_FAMILIES).bind(id).bind(now).execute(&mut *tx).await?;
                 sqlx::query(LOG_USER).bind(id).bind(now).execute(&mut *tx).await?;
-                if let Some(notify) = notify {
-                    sqlx::query(notify).execute(&mut *tx).await?;
-                }
+                announce!(tx, notify);
             }
             tx.commit().await?;
         });

@@ -234,10 +234,7 @@ async fn a_browser_with_the_users_device_cookie_signs_in_while_the_name_is_under
     );
     assert!(device.contains("Max-Age=2592000"), "30 days: {device}");
     // Kept at logout.
-    let page = browser.get("/app").await.text().await.unwrap();
-    let logout = browser
-        .post_form("/logout", &[("csrf_token", &hidden_token(&page))])
-        .await;
+    let logout = browser.log_out().await;
     assert_eq!(logout.status(), 303);
     let device_cookie = browser.cookie("rampart_device");
 

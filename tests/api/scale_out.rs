@@ -303,7 +303,7 @@ async fn a_key_rotated_on_one_instance_verifies_on_the_other_at_once() {
 
 #[tokio::test]
 async fn logging_out_on_one_instance_closes_the_sessions_socket_on_the_other() {
-    use crate::helpers::{Browser, close_code, hidden_token, open_ws};
+    use crate::helpers::{Browser, close_code, open_ws};
 
     let (database, a, b) = two_instances().await;
     let mut browser = Browser::new(&b);
@@ -314,10 +314,7 @@ async fn logging_out_on_one_instance_closes_the_sessions_socket_on_the_other() {
         .await
         .expect("a session from B opens a socket on A");
 
-    let page = browser.get("/app").await.text().await.unwrap();
-    let logout = browser
-        .post_form("/logout", &[("csrf_token", &hidden_token(&page))])
-        .await;
+    let logout = browser.log_out().await;
     assert_eq!(logout.status(), 303);
     let (code, after) = close_code(&mut socket).await;
     assert_eq!(code, 1008);

@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Browser, PASSWORD, Socket, TestConfig, TestServer, cert_dev, close_code, hidden_token, next_event,
-    open_ws, open_ws_bearer, raw_upgrade, send_text, wait_for_event,
+    Browser, PASSWORD, Socket, TestConfig, TestServer, cert_dev, close_code, next_event, open_ws,
+    open_ws_bearer, raw_upgrade, send_text, wait_for_event,
 };
 
 /// SPEC: a revoked, disabled or logged-out socket closes within 5 s.
@@ -313,10 +313,7 @@ async fn logout_closes_the_sessions_socket_and_no_other() {
         .await
         .expect("upgrade");
 
-    let page = browser.get("/app").await.text().await.unwrap();
-    let logout = browser
-        .post_form("/logout", &[("csrf_token", &hidden_token(&page))])
-        .await;
+    let logout = browser.log_out().await;
     assert_eq!(logout.status(), 303);
     let (code, after) = close_code(&mut socket).await;
     assert_eq!(code, 1008);

@@ -107,6 +107,13 @@ impl Browser {
         self.post_login(username, password, &token).await
     }
 
+    /// Signs out with the button of `/app`, as a person would.
+    pub async fn log_out(&mut self) -> Response {
+        let page = self.get("/app").await.text().await.unwrap();
+        self.post_form("/logout", &[("csrf_token", &hidden_token(&page))])
+            .await
+    }
+
     /// `POST /items/` with a JSON body and extra headers.
     pub async fn create_item(&mut self, name: &str, headers: &[(&str, &str)]) -> Response {
         let mut request = self
