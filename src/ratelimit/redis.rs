@@ -21,6 +21,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use quick_cache::sync::Cache;
 use redis::{Client, Script, aio::ConnectionManager, aio::ConnectionManagerConfig};
 use sha2::{Digest, Sha256};
@@ -250,9 +251,7 @@ impl RedisBackend {
         }
         let digest = hash.finalize();
         let mut key = self.policies[policy.index()].key_prefix.clone();
-        for byte in &digest[..16] {
-            key.push_str(&format!("{byte:02x}"));
-        }
+        URL_SAFE_NO_PAD.encode_string(&digest[..16], &mut key);
         key
     }
 

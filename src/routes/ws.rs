@@ -28,7 +28,7 @@ use crate::{
     },
     observability::metrics::WEBSOCKET_REFUSALS,
     realtime::{Credential, Full, MAX_MESSAGE_BYTES, socket},
-    server::IdleTimer,
+    server::Connection,
     state::AppState,
 };
 
@@ -45,8 +45,8 @@ const MAX_WRITE_BUFFER_BYTES: usize = 1024 * 1024;
 pub struct Handshake {
     client: Extension<ClientInfo>,
     authentication: Extension<Authentication>,
-    /// The connection's idle clock, stopped once upgraded.
-    timer: Option<Extension<IdleTimer>>,
+    /// The connection, whose idle clock stops once upgraded.
+    connection: Option<Extension<Connection>>,
     origin: Origin,
     uri: Uri,
     headers: HeaderMap,
@@ -64,14 +64,15 @@ pub struct Handshake {
         (status = 400, description = "Not a WebSocket upgrade", body = ErrorBody),
         (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 403, description = "Origin not allowed", body = ErrorBody),
-        (status = 429, description = "Too many open sockets, or the rate limit", body = ErrorBody)
+        (status = 429, description = "Too many open sockets, or the rate limit", body = ErrorBody),
+        (status = 503, description = "The instance holds as many sockets as it serves", body = ErrorBody)
     ))]
 pub async fn items(
     State(state): State<AppState>,
     Handshake {
         client: Extension(client),
         authentication: Extension(authentication),
-        timer,
+        connection,
         origin,
         uri,
         headers,
@@ -171,7 +172,7 @@ pub async fn items(
     if offered {
         upgrade.set_selected_protocol(HeaderValue::from_static(PROTOCOL));
     }
-    let timer = timer.map(|Extension(timer)| timer);
+    let timer = connection.map(|Extension(connection)| connection.idle);
     upgrade
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)

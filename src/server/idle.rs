@@ -49,7 +49,7 @@ struct Idle {
 /// Stops a connection's idle clock: a connection upgraded to a WebSocket
 /// is kept alive (or closed) by its own heartbeat instead (SPEC: "Pings
 /// replace `limits.idle_timeout` for sockets"). Every request carries the
-/// timer of its connection in its extensions.
+/// timer of its connection (`server::Connection`).
 #[derive(Clone, Debug, Default)]
 pub struct IdleTimer(Arc<AtomicBool>);
 

@@ -44,11 +44,13 @@ pub use shutdown::{Shutdown, wait_for_signal};
 use self::idle::IdleIo;
 
 /// The connection a request arrived on, set by the listener on every
-/// request (`http::client` reads it to resolve the client).
-#[derive(Clone, Copy, Debug)]
+/// request (`http::client` reads it to resolve the client; the WebSocket
+/// route stops its idle clock once upgraded).
+#[derive(Clone, Debug)]
 pub struct Connection {
     pub peer: SocketAddr,
     pub tls: bool,
+    pub idle: IdleTimer,
 }
 
 /// How long a client may take to send a request's headers (slowloris).
@@ -267,22 +269,20 @@ impl FirstRequest {
 #[derive(Clone)]
 struct ConnectionInfo {
     connection: Connection,
-    timer: IdleTimer,
     first: Arc<FirstRequest>,
 }
 
 impl ConnectionInfo {
-    fn new(peer: SocketAddr, tls: bool, timer: IdleTimer) -> Self {
+    fn new(peer: SocketAddr, tls: bool, idle: IdleTimer) -> Self {
         Self {
-            connection: Connection { peer, tls },
-            timer,
+            connection: Connection { peer, tls, idle },
             first: Arc::default(),
         }
     }
 }
 
 /// Gives every request on a connection its peer address, transport and
-/// idle timer.
+/// idle timer (one extension).
 fn with_connection_info(
     app: Router,
     conn: ConnectionInfo,
@@ -294,9 +294,7 @@ fn with_connection_info(
 > + Clone {
     app.map_request(move |mut request: http::Request<Incoming>| {
         conn.first.note();
-        let extensions = request.extensions_mut();
-        extensions.insert(conn.connection);
-        extensions.insert(conn.timer.clone());
+        request.extensions_mut().insert(conn.connection.clone());
         request
     })
 }
