@@ -5,6 +5,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{Router, routing::get};
 use metrics_exporter_prometheus::PrometheusHandle;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 
 use crate::{
@@ -12,6 +13,7 @@ use crate::{
     auth::{
         csrf::CsrfKey,
         device::DeviceKey,
+        first_run::FirstRun,
         invalidation::{self, Invalidations},
         keyring::{self, KeyRing},
         keys::KeySealer,
@@ -74,6 +76,8 @@ pub struct Application {
     state: AppState,
     upkeep: Upkeep,
     audit_writer: tokio::task::JoinHandle<()>,
+    /// The first-run setup token, to be named once at start.
+    setup_token: Option<SecretString>,
 }
 
 impl Application {
@@ -133,6 +137,14 @@ impl Application {
             items.events().clone(),
             settings.limits.max_connections.get(),
         );
+        // No admin yet: a one-time link creates the first (SPEC section 3,
+        // "First run").
+        let (first_run, setup_token) = if store.has_admin().await? {
+            (None, None)
+        } else {
+            let (first_run, token) = FirstRun::new();
+            (Some(Arc::new(first_run)), Some(token))
+        };
         let state = AppState {
             settings: Arc::new(settings),
             store: store.clone(),
@@ -145,6 +157,7 @@ impl Application {
             csrf,
             items,
             sockets,
+            first_run,
         };
         let stack = http::Stack::new(http::StackParts {
             settings: &state.settings,
@@ -182,7 +195,24 @@ impl Application {
             state,
             upkeep,
             audit_writer,
+            setup_token,
         })
+    }
+
+    /// The first-run setup link, when the database holds no admin: on this
+    /// server's own address (the loopback one when it listens on all).
+    pub fn setup_link(&self) -> Option<String> {
+        let token = self.setup_token.as_ref()?;
+        let mut addr = self.local_addr();
+        if addr.ip().is_unspecified() {
+            addr.set_ip(if addr.is_ipv4() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
+        }
+        let scheme = if self.tls() { "https" } else { "http" };
+        Some(format!("{scheme}://{addr}/setup?token={}", token.expose_secret()))
     }
 
     pub fn local_addr(&self) -> SocketAddr {

@@ -4,10 +4,11 @@
 //! modules below it, never one above (`tests/layers.rs` holds the code to
 //! this line). Bottom to top:
 //!
-//! Layers: observability, config, names, store, ratelimit, audit, auth, items, realtime, server, http, state, web, routes, app, cli
+//! Layers: observability, config, input, names, store, ratelimit, audit, auth, items, realtime, server, http, state, web, routes, app, cli
 //!
 //! - `observability`: JSON logs and metric names;
 //! - `config`: settings, their layers and parsing, the secret, findings;
+//! - `input`: request input read field by field, FastAPI's 422 errors;
 //! - `names`: user names and roles, types that hold only valid values;
 //! - `store`: the database, behind methods that speak domain types;
 //! - `ratelimit`: policies, subjects and budgets;
@@ -32,6 +33,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod input;
 pub mod items;
 pub mod names;
 pub mod observability;

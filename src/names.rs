@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::input::{Field, Invalid, Problem, Raw, bounded_text};
+
 /// 3-32 characters of `[A-Za-z0-9_.-]` (SPEC section 3, "Users").
 /// Compared case-insensitively by the store.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +48,27 @@ impl Username {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl Username {
+    /// The pattern of a valid name, as the OpenAPI document states it.
+    pub const PATTERN: &'static str = "^[A-Za-z0-9_.-]+$";
+}
+
+/// The rule as the OpenAPI document states it.
+impl utoipa::PartialSchema for Username {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        string_schema(3, 32, Self::PATTERN, "alice")
+    }
+}
+
+impl utoipa::ToSchema for Username {}
+
+impl Field for Username {
+    fn read(raw: Raw<'_>) -> Result<Self, Invalid> {
+        let text = bounded_text(raw, 3, 32)?;
+        Self::parse(&text).map_err(|_| Problem::string_pattern_mismatch(Self::PATTERN).into())
     }
 }
 
@@ -100,8 +123,33 @@ impl Role {
         Self(Self::USER.to_owned())
     }
 
+    pub fn admin() -> Self {
+        Self(Self::ADMIN.to_owned())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl Role {
+    /// The pattern of a valid role, as the OpenAPI document states it.
+    pub const PATTERN: &'static str = "^[a-z][a-z0-9_-]*$";
+}
+
+/// The rule as the OpenAPI document states it.
+impl utoipa::PartialSchema for Role {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        string_schema(1, 32, Self::PATTERN, "admin")
+    }
+}
+
+impl utoipa::ToSchema for Role {}
+
+impl Field for Role {
+    fn read(raw: Raw<'_>) -> Result<Self, Invalid> {
+        let text = bounded_text(raw, 1, 32)?;
+        Self::parse(&text).map_err(|_| Problem::string_pattern_mismatch(Self::PATTERN).into())
     }
 }
 
@@ -122,6 +170,22 @@ impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+fn string_schema(
+    min: usize,
+    max: usize,
+    pattern: &str,
+    example: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(min))
+        .max_length(Some(max))
+        .pattern(Some(pattern))
+        .examples([example])
+        .into()
 }
 
 #[cfg(test)]

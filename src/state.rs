@@ -9,6 +9,7 @@ use secrecy::SecretString;
 use crate::{
     audit::{Auditor, Origin},
     auth::{
+        first_run::FirstRun,
         keyring::KeyRing,
         login::{Budgets, Client, Login, LoginError},
         service::AccountService,
@@ -36,6 +37,8 @@ pub struct AppState {
     pub csrf: Arc<CsrfGuard>,
     pub items: Items,
     pub sockets: Arc<Hub>,
+    /// The setup link's state, when the server started without an admin.
+    pub first_run: Option<Arc<FirstRun>>,
 }
 
 impl axum::extract::FromRef<AppState> for Auditor {

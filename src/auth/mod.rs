@@ -5,6 +5,7 @@
 pub mod claims;
 pub mod csrf;
 pub mod device;
+pub mod first_run;
 pub mod invalidation;
 pub mod keyring;
 pub mod keys;

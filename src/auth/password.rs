@@ -25,9 +25,12 @@ const LANES: u32 = 1;
 /// Jobs that may wait per pool thread before the pool reports busy.
 const QUEUE_PER_THREAD: usize = 16;
 
-/// The shortest and longest password accepted (bytes), per SPEC.
-pub const MIN_PASSWORD_BYTES: usize = 8;
-pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// The shortest and longest password accepted, in characters (Unicode
+/// scalar values), as NIST SP 800-63B 3.1.1.2 counts them and as JSON
+/// Schema's `minLength`/`maxLength` state them in the OpenAPI document. At
+/// most 4 KiB of UTF-8 ever reaches the hash.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MAX_PASSWORD_CHARS: usize = 1024;
 
 /// The product's name: a word every attacker of this server knows.
 pub const PRODUCT_NAME: &str = "rampart";
@@ -49,9 +52,9 @@ fn argon2() -> Argon2<'static> {
 /// Why a new password is refused.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PasswordRejection {
-    #[error("Password must be at least 8 bytes long")]
+    #[error("Password must be at least 8 characters long")]
     TooShort,
-    #[error("Password must be at most 1024 bytes long")]
+    #[error("Password must be at most 1024 characters long")]
     TooLong,
     #[error("Password is too common: choose one that is not on lists of well-known passwords")]
     WellKnown,
@@ -98,10 +101,11 @@ impl PasswordContext<'_> {
 /// `bob.smith123` for `bob.smith` and `rampart-api-2024` are refused, while
 /// a long passphrase that happens to start with the username passes.
 pub fn check_policy(password: &str, context: PasswordContext<'_>) -> Result<(), PasswordRejection> {
-    if password.len() < MIN_PASSWORD_BYTES {
+    let length = password.chars().count();
+    if length < MIN_PASSWORD_CHARS {
         return Err(PasswordRejection::TooShort);
     }
-    if password.len() > MAX_PASSWORD_BYTES {
+    if length > MAX_PASSWORD_CHARS {
         return Err(PasswordRejection::TooLong);
     }
     // No listed password is this long, no password this long is guessed

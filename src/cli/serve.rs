@@ -57,6 +57,11 @@ pub fn run(config_file: Option<&Path>) -> Result<ExitCode, Failure> {
             tls = app.tls(),
             "listening"
         );
+        if let Some(link) = app.setup_link() {
+            // To the operator's terminal, never to the JSON log: the link
+            // is a credential (SPEC section 3, "First run").
+            eprintln!("rampart: no admin account yet; create the first one within 30 minutes at {link}");
+        }
         let shutdown = Shutdown::new();
         tokio::spawn(server::wait_for_signal(shutdown.clone()));
         app.run(shutdown).await;

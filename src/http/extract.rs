@@ -1,7 +1,8 @@
-//! Extractors that parse input into typed values and fail with the spec's
-//! errors: 415 for a wrong content type, 413 for a body over the limit, 422
-//! with `loc` for anything that does not parse. Handlers use these, never
-//! axum's own `Json`/`Form`/`Path`/`Query`, whose rejections are plain text.
+//! Extractors that read input into typed values ([`crate::input::Model`]s)
+//! and fail with the spec's errors: 415 for a wrong content type, 413 for a
+//! body over the limit, 422 listing every field that does not read. Handlers
+//! use these, never axum's own `Json`/`Form`/`Path`/`Query`, whose
+//! rejections are plain text.
 
 use axum::{
     body::Bytes,
@@ -10,10 +11,8 @@ use axum::{
 };
 use serde::de::DeserializeOwned;
 
-use super::{
-    error::ApiError,
-    validation::{LocPart, Source, ValidationIssue},
-};
+use super::error::ApiError;
+use crate::input::{LocPart, Model, Source, ValidationIssue, read_json, read_pairs};
 
 /// A JSON request body (`Content-Type: application/json` or `+json`).
 #[derive(Debug)]
@@ -31,7 +30,7 @@ pub struct Path<T>(pub T);
 #[derive(Debug)]
 pub struct Query<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+impl<T: Model, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -41,11 +40,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
             return Err(ApiError::UnsupportedMediaType);
         }
         let bytes = body(request, state).await?;
-        parse_json(&bytes).map(Json)
+        read_json(&bytes).map(Json).map_err(ApiError::Validation)
     }
 }
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
+impl<T: Model, S: Send + Sync> FromRequest<S> for Form<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -53,16 +52,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
             return Err(ApiError::UnsupportedMediaType);
         }
         let bytes = body(request, state).await?;
-        parse_urlencoded(&bytes, Source::Body).map(Form)
+        read_pairs(&bytes, Source::Body)
+            .map(Form)
+            .map_err(ApiError::Validation)
     }
 }
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+impl<T: Model, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
-        parse_urlencoded(query.as_bytes(), Source::Query).map(Query)
+        read_pairs(query.as_bytes(), Source::Query)
+            .map(Query)
+            .map_err(ApiError::Validation)
     }
 }
 
@@ -157,79 +160,6 @@ async fn body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiE
                 ))
             }
         })
-}
-
-/// Parses a JSON body into `T`, reporting where it went wrong.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        None => {
-            return Err(ApiError::validation(ValidationIssue::new(
-                "missing",
-                Source::Body,
-                [],
-                "Field required",
-            )));
-        }
-        // Every request body is an object (a model, in FastAPI's terms);
-        // serde would otherwise accept an array for a struct.
-        Some(b'[') => {
-            return Err(ApiError::validation(ValidationIssue::new(
-                "model_attributes_type",
-                Source::Body,
-                [],
-                "Input should be a valid dictionary or object to extract fields from",
-            )));
-        }
-        Some(_) => {}
-    }
-    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut *deserializer)
-        .map_err(|err| json_error(bytes, err.inner(), Some(err.path())))?;
-    deserializer.end().map_err(|err| json_error(bytes, &err, None))?;
-    Ok(value)
-}
-
-fn json_error(bytes: &[u8], err: &serde_json::Error, path: Option<&serde_path_to_error::Path>) -> ApiError {
-    match path {
-        Some(path) if !(err.is_syntax() || err.is_eof()) => {
-            let message = err.to_string();
-            let message = message
-                .rsplit_once(" at line ")
-                .map_or(message.as_str(), |(m, _)| m);
-            ApiError::validation(ValidationIssue::from_serde(Source::Body, path, message))
-        }
-        _ => {
-            let offset = byte_offset(bytes, err.line(), err.column());
-            ApiError::validation(ValidationIssue::new(
-                "json_invalid",
-                Source::Body,
-                [LocPart::Index(offset)],
-                "JSON decode error",
-            ))
-        }
-    }
-}
-
-/// Parses `application/x-www-form-urlencoded` data into `T`.
-pub fn parse_urlencoded<T: DeserializeOwned>(bytes: &[u8], source: Source) -> Result<T, ApiError> {
-    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(bytes));
-    serde_path_to_error::deserialize(deserializer).map_err(|err| {
-        ApiError::validation(ValidationIssue::from_serde(
-            source,
-            err.path(),
-            &err.inner().to_string(),
-        ))
-    })
-}
-
-/// The byte offset of a 1-based line and column, as FastAPI's `loc` gives it.
-fn byte_offset(bytes: &[u8], line: usize, column: usize) -> usize {
-    let line_start: usize = bytes
-        .split_inclusive(|b| *b == b'\n')
-        .take(line.saturating_sub(1))
-        .map(<[u8]>::len)
-        .sum();
-    (line_start + column.saturating_sub(1)).min(bytes.len())
 }
 
 impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {

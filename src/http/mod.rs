@@ -14,7 +14,6 @@ pub mod origin;
 pub mod rate_limit;
 pub mod request_id;
 pub mod security_headers;
-pub mod validation;
 
 use std::sync::Arc;
 

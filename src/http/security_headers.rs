@@ -39,10 +39,14 @@ pub fn apply(response: &mut Response, https: bool, hsts: &Hsts) {
         .get(header::CONTENT_TYPE)
         .is_some_and(|ct| ct.as_bytes().starts_with(b"text/html"));
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        if is_html { HTML_CSP } else { JSON_CSP },
-    );
+    // A page that states its own policy keeps it: only `/docs` does, to
+    // extend the HTML one as SPEC section 3 allows.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            if is_html { HTML_CSP } else { JSON_CSP },
+        );
+    }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
     headers.insert(header::X_FRAME_OPTIONS, DENY);
     headers.insert(header::REFERRER_POLICY, NO_REFERRER);

@@ -2,89 +2,100 @@
 //! sees an invalid name, price, tax or description.
 
 use serde::Deserialize;
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::sanitize;
-use crate::store::ItemFields;
+use crate::{
+    input::{Field, Fields, Invalid, Model, Problem, Raw, bounded_text},
+    store::ItemFields,
+};
+
+/// The largest price or tax: every sum of the two is a finite number, and
+/// every amount in cents below it is exact in an `f64`.
+pub const MAX_AMOUNT: f64 = 1e15;
 
 /// 1-100 characters.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Clone, Debug)]
 pub struct ItemName(String);
 
-impl TryFrom<String> for ItemName {
-    type Error = &'static str;
-    fn try_from(name: String) -> Result<Self, Self::Error> {
-        match name.chars().count() {
-            0 => Err("String should have at least 1 character"),
-            1..=100 => Ok(Self(name)),
-            _ => Err("String should have at most 100 characters"),
-        }
+impl Field for ItemName {
+    fn read(raw: Raw<'_>) -> Result<Self, Invalid> {
+        bounded_text(raw, 1, 100).map(Self)
     }
 }
 
-/// At most 10,000 characters of HTML, sanitized on parsing.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(try_from = "String")]
+/// At most 10,000 characters of HTML, sanitized on reading.
+#[derive(Clone, Debug)]
 pub struct Description(String);
 
-impl TryFrom<String> for Description {
-    type Error = &'static str;
-    fn try_from(html: String) -> Result<Self, Self::Error> {
-        if html.chars().count() > 10_000 {
-            return Err("String should have at most 10000 characters");
-        }
-        Ok(Self(sanitize::clean(&html)))
+impl Field for Description {
+    fn read(raw: Raw<'_>) -> Result<Self, Invalid> {
+        bounded_text(raw, 0, 10_000).map(|html| Self(sanitize::clean(&html)))
     }
 }
 
-/// A finite number greater than 0.
-#[derive(Clone, Copy, Debug, Deserialize)]
-#[serde(try_from = "f64")]
+/// A number greater than 0, at most [`MAX_AMOUNT`].
+#[derive(Clone, Copy, Debug)]
 pub struct Price(f64);
 
-impl TryFrom<f64> for Price {
-    type Error = &'static str;
-    fn try_from(value: f64) -> Result<Self, Self::Error> {
-        if value.is_finite() && value > 0.0 {
-            Ok(Self(value))
+impl Field for Price {
+    fn read(raw: Raw<'_>) -> Result<Self, Invalid> {
+        let value = f64::read(raw)?;
+        if value <= 0.0 {
+            Err(Problem::greater_than(json!(0)).into())
+        } else if value > MAX_AMOUNT {
+            Err(Problem::less_than_equal(json!(MAX_AMOUNT)).into())
         } else {
-            Err("Input should be greater than 0")
+            Ok(Self(value))
         }
     }
 }
 
-/// A finite number, 0 or more.
-#[derive(Clone, Copy, Debug, Deserialize)]
-#[serde(try_from = "f64")]
+/// A number from 0 to [`MAX_AMOUNT`].
+#[derive(Clone, Copy, Debug)]
 pub struct Tax(f64);
 
-impl TryFrom<f64> for Tax {
-    type Error = &'static str;
-    fn try_from(value: f64) -> Result<Self, Self::Error> {
-        if value.is_finite() && value >= 0.0 {
-            Ok(Self(value))
+impl Field for Tax {
+    fn read(raw: Raw<'_>) -> Result<Self, Invalid> {
+        let value = f64::read(raw)?;
+        if value < 0.0 {
+            Err(Problem::greater_than_equal(json!(0)).into())
+        } else if value > MAX_AMOUNT {
+            Err(Problem::less_than_equal(json!(MAX_AMOUNT)).into())
         } else {
-            Err("Input should be greater than or equal to 0")
+            Ok(Self(value))
         }
     }
 }
 
 /// An item as a client sends it. Unknown fields (`owner`, `id`, ...) are
 /// refused (OWASP API3:2023, mass assignment).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, ToSchema)]
 pub struct ItemBody {
     #[schema(value_type = String, min_length = 1, max_length = 100, example = "Foo")]
     name: ItemName,
     #[schema(value_type = Option<String>, max_length = 10000, example = "<b>ok</b>")]
-    #[serde(default)]
     description: Option<Description>,
-    #[schema(value_type = f64, exclusive_minimum = 0, example = 35.4)]
+    #[schema(value_type = f64, exclusive_minimum = 0, maximum = 1e15, example = 35.4)]
     price: Price,
-    #[schema(value_type = Option<f64>, minimum = 0, example = 3.2)]
-    #[serde(default)]
+    #[schema(value_type = Option<f64>, minimum = 0, maximum = 1e15, example = 3.2)]
     tax: Option<Tax>,
+}
+
+impl Model for ItemBody {
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        let name = fields.required("name", ItemName::read);
+        let description = fields.optional("description", Description::read);
+        let price = fields.required("price", Price::read);
+        let tax = fields.optional("tax", Tax::read);
+        Some(Self {
+            name: name?,
+            description: description?,
+            price: price?,
+            tax: tax?,
+        })
+    }
 }
 
 impl From<ItemBody> for ItemFields {
@@ -115,37 +126,20 @@ pub struct ItemForm {
 
 impl ItemForm {
     /// The fields, or each rule broken as `(field, message)`.
-    pub fn parse(&self) -> Result<ItemFields, Vec<(&'static str, &'static str)>> {
+    pub fn parse(&self) -> Result<ItemFields, Vec<(&'static str, String)>> {
         let mut errors = Vec::new();
-        let number = |text: &str| {
-            text.trim()
-                .parse::<f64>()
-                .map_err(|_| "Input should be a valid number")
+        let name = check(&mut errors, "name", ItemName::read(Raw::Text(&self.name)));
+        let description = match self.description.as_str() {
+            "" => Some(None),
+            html => check(&mut errors, "description", Description::read(Raw::Text(html))).map(Some),
         };
-        let name = ItemName::try_from(self.name.clone())
-            .map_err(|e| errors.push(("name", e)))
-            .ok();
-        let description = (!self.description.is_empty())
-            .then(|| {
-                Description::try_from(self.description.clone())
-                    .map_err(|e| errors.push(("description", e)))
-                    .ok()
-            })
-            .flatten();
-        let price = number(&self.price)
-            .and_then(Price::try_from)
-            .map_err(|e| errors.push(("price", e)))
-            .ok();
-        let tax = if self.tax.trim().is_empty() {
-            None
-        } else {
-            number(&self.tax)
-                .and_then(Tax::try_from)
-                .map_err(|e| errors.push(("tax", e)))
-                .ok()
+        let price = check(&mut errors, "price", Price::read(Raw::Text(&self.price)));
+        let tax = match self.tax.trim() {
+            "" => Some(None),
+            tax => check(&mut errors, "tax", Tax::read(Raw::Text(tax))).map(Some),
         };
-        match (name, price) {
-            (Some(name), Some(price)) if errors.is_empty() => Ok(ItemFields {
+        match (name, description, price, tax) {
+            (Some(name), Some(description), Some(price), Some(tax)) => Ok(ItemFields {
                 name: name.0,
                 description: description.map(|d| d.0),
                 price: price.0,
@@ -154,6 +148,23 @@ impl ItemForm {
             _ => Err(errors),
         }
     }
+}
+
+/// The value, or its problems recorded under `field`.
+fn check<T>(
+    errors: &mut Vec<(&'static str, String)>,
+    field: &'static str,
+    read: Result<T, Invalid>,
+) -> Option<T> {
+    read.map_err(|invalid| {
+        errors.extend(
+            invalid
+                .0
+                .into_iter()
+                .map(|problem| (field, problem.msg.into_owned())),
+        );
+    })
+    .ok()
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! server cannot be locked out of its own administration.
 
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
@@ -13,6 +13,7 @@ use crate::{
         extract::{Json, Path, Query},
         identity::{Admin, CurrentUser, RequireRole},
     },
+    input::{Field, Fields, Model, bounded_int},
     names::{Role, Username},
     state::AppState,
     store::{AuditRecord, UserChange, UserRecord},
@@ -38,11 +39,19 @@ impl From<UserRecord> for UserView {
     }
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(ToSchema)]
 pub struct RolesBody {
-    #[schema(value_type = Vec<String>, example = json!(["user", "admin"]))]
+    /// Role names: 1-32 of `[a-z0-9_-]`, starting with a letter.
+    #[schema(inline, example = json!(["user", "admin"]))]
     roles: Vec<Role>,
+}
+
+impl Model for RolesBody {
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        Some(Self {
+            roles: fields.required("roles", Vec::<Role>::read)?,
+        })
+    }
 }
 
 const USER_NOT_FOUND: &str = "User not found";
@@ -152,11 +161,22 @@ pub async fn enable(
     set_disabled(&state, &admin, &origin, &username, false).await
 }
 
-#[derive(Deserialize, IntoParams)]
+#[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    /// 1 to 1000 (default 100).
+    /// How many events (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
+}
+
+impl Model for AuditQuery {
+    const FORBID_EXTRA: bool = false;
+
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        Some(Self {
+            limit: fields.optional("limit", |raw| bounded_int(raw, 1, 1000))?,
+        })
+    }
 }
 
 /// One security event, as `GET /admin/audit` shows it.
@@ -202,13 +222,6 @@ pub async fn audit(
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
     let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::query_field(
-            "value_error",
-            "limit",
-            "Input should be between 1 and 1000",
-        ));
-    }
     let events = state.store.list_audit_events(limit).await?;
     Ok(Json(events.into_iter().map(AuditEvent::from).collect()))
 }

@@ -5,7 +5,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
@@ -14,6 +14,7 @@ use crate::{
         extract::{Json, Path, Query},
         identity::CurrentUser,
     },
+    input::{Fields, Model, bounded_int, bounded_text},
     items::{Item, fields::ItemBody},
     state::AppState,
 };
@@ -26,25 +27,39 @@ pub struct ItemPage {
     total: i64,
 }
 
-#[derive(Deserialize, IntoParams)]
+#[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// 1 to 100 (default 20).
+    /// How many items (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
-    /// 0 or more (default 0).
+    /// How many to skip (default 0).
+    #[param(minimum = 0)]
     offset: Option<i64>,
     /// Only items whose name contains this text (case-insensitive).
+    #[param(max_length = 100)]
     q: Option<String>,
 }
 
-fn query_issue(field: &'static str, msg: &str) -> ApiError {
-    ApiError::query_field("value_error", field, msg)
+impl Model for ListQuery {
+    const FORBID_EXTRA: bool = false;
+
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        let limit = fields.optional("limit", |raw| bounded_int(raw, 1, 100));
+        let offset = fields.optional("offset", |raw| bounded_int(raw, 0, i64::MAX));
+        let q = fields.optional("q", |raw| bounded_text(raw, 0, 100));
+        Some(Self {
+            limit: limit?,
+            offset: offset?,
+            q: q?,
+        })
+    }
 }
 
 /// Create an item owned by the caller.
 #[utoipa::path(post, path = "/items/", tag = "items", security(("bearer" = [])), request_body = ItemBody,
     responses((status = 201, body = Item), (status = 401, body = ErrorBody),
-              (status = 422, body = crate::http::validation::ValidationErrorBody)))]
+              (status = 422, body = crate::input::ValidationErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -67,19 +82,7 @@ pub async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Json<ItemPage>, ApiError> {
     let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(query_issue("limit", "Input should be between 1 and 100"));
-    }
     let offset = query.offset.unwrap_or(0);
-    if offset < 0 {
-        return Err(query_issue(
-            "offset",
-            "Input should be greater than or equal to 0",
-        ));
-    }
-    if query.q.as_ref().is_some_and(|q| q.chars().count() > 100) {
-        return Err(query_issue("q", "String should have at most 100 characters"));
-    }
     let (items, total) = state
         .items
         .list(&user, query.q.as_deref().filter(|q| !q.is_empty()), limit, offset)

@@ -7,6 +7,7 @@ mod health;
 pub mod https_redirect;
 mod items;
 mod keys;
+mod openapi;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
 pub(crate) mod token;
@@ -18,52 +19,11 @@ use http::Method;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{
-    http::error::ErrorBody, http::validation::ValidationErrorBody, ratelimit::PolicyName, state::AppState,
-    web::pages,
-};
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "rampart",
-        description = "A secure-by-default HTTP API server.",
-        license(name = "MIT OR Apache-2.0")
-    ),
-    components(schemas(ErrorBody, ValidationErrorBody)),
-    modifiers(&BearerScheme),
-    tags(
-        (name = "meta", description = "Service health and documentation"),
-        (name = "auth", description = "OAuth2 password flow, tokens and keys"),
-        (name = "users", description = "Accounts"),
-        (name = "admin", description = "Administration (role admin)"),
-        (name = "items", description = "Items, owned by their creator"),
-        (name = "pages", description = "Browser pages, sessions and CSRF tokens")
-    )
-)]
-struct ApiDoc;
-
-/// The `bearer` security scheme: OAuth2 password flow at `/token`, so
-/// Swagger UI's "Authorize" logs in as FastAPI's does.
-struct BearerScheme;
-
-impl utoipa::Modify for BearerScheme {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{Flow, OAuth2, Password, Scopes, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::OAuth2(OAuth2::new([Flow::Password(Password::new(
-                "/token",
-                Scopes::new(),
-            ))])),
-        );
-    }
-}
+use crate::{ratelimit::PolicyName, state::AppState, web::pages};
 
 /// Every public route, with its state, before the middleware stack.
 pub fn router(state: AppState) -> Router {
-    let (routes, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (routes, mut openapi) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::root))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
@@ -88,8 +48,10 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(pages::app))
         .routes(routes!(pages::add_item))
         .routes(routes!(pages::csrf_token))
+        .routes(routes!(pages::setup_form, pages::setup))
         .routes(routes!(ws::items))
         .split_for_parts();
+    openapi::complete(&mut openapi);
     // Without `docs`, the document and its viewer are not routed at all:
     // they answer the same 404 as any unknown path.
     let routes = if state.settings.docs {

@@ -9,11 +9,14 @@ use axum::{
     extract::Request,
     routing::{get, post},
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::http::{
-    extract::{Form, Json, Path, Query},
-    request_id::RequestId,
+use crate::{
+    http::{
+        extract::{Form, Json, Path, Query},
+        request_id::RequestId,
+    },
+    input::{Field, Fields, Model},
 };
 
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
@@ -28,19 +31,38 @@ async fn panic() -> &'static str {
     panic!("forced panic at /srv/rampart/src/secret.rs with SELECT * FROM users");
 }
 
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Serialize)]
 struct EchoBody {
     name: String,
     price: f64,
-    #[serde(default)]
-    tags: Vec<u32>,
+    tags: Vec<i64>,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+impl Model for EchoBody {
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        let name = fields.required("name", String::read);
+        let price = fields.required("price", f64::read);
+        let tags = fields.optional("tags", Vec::<i64>::read);
+        Some(Self {
+            name: name?,
+            price: price?,
+            tags: tags?.unwrap_or_default(),
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
 struct EchoQuery {
-    #[serde(default)]
-    limit: Option<u32>,
+    limit: Option<i64>,
+}
+
+impl Model for EchoQuery {
+    const FORBID_EXTRA: bool = false;
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        Some(Self {
+            limit: fields.optional("limit", i64::read)?,
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -54,19 +76,38 @@ async fn echo(Path(id): Path<i64>, Query(query): Query<EchoQuery>, Json(body): J
     Json(Echo { id, query, body })
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Serialize)]
 struct FormBody {
     username: String,
-    count: u32,
+    count: i64,
+}
+
+impl Model for FormBody {
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        let username = fields.required("username", String::read);
+        let count = fields.required("count", i64::read);
+        Some(Self {
+            username: username?,
+            count: count?,
+        })
+    }
 }
 
 async fn form(Form(body): Form<FormBody>) -> Json<FormBody> {
     Json(body)
 }
 
-#[derive(Deserialize)]
 struct SleepQuery {
-    ms: u64,
+    ms: i64,
+}
+
+impl Model for SleepQuery {
+    const FORBID_EXTRA: bool = false;
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        Some(Self {
+            ms: fields.required("ms", |raw| crate::input::bounded_int(raw, 0, 60_000))?,
+        })
+    }
 }
 
 async fn sleep(Query(query): Query<SleepQuery>, request: Request) -> &'static str {
@@ -77,6 +118,6 @@ async fn sleep(Query(query): Query<SleepQuery>, request: Request) -> &'static st
         .unwrap_or_default()
         .to_owned();
     tracing::info!(request_id, "sleep started");
-    tokio::time::sleep(Duration::from_millis(query.ms)).await;
+    tokio::time::sleep(Duration::from_millis(query.ms.unsigned_abs())).await;
     "slept"
 }

@@ -8,7 +8,7 @@ use axum::{
 };
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
@@ -17,25 +17,92 @@ use crate::{
     auth::service::{AuthError, TokenPair},
     http::{
         client::ClientInfo,
-        error::{ApiError, ErrorBody},
+        error::{ApiError, OAuthErrorBody, OAuthValidationErrorBody},
         extract::{Form, Json},
     },
+    input::{Field, Fields, Model, Problem},
     names::Username,
     state::{AppState, LoginRefused},
 };
 
-/// The token request, form-encoded.
-#[derive(Deserialize, ToSchema)]
-pub struct TokenForm {
-    /// `password` (the default) or `refresh_token`.
-    grant_type: Option<String>,
-    username: Option<String>,
+// The token request as the OpenAPI document describes it; read as
+// [`TokenRequest`].
+/// One of the two grants, form-encoded.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum TokenForm {
+    Password(PasswordGrant),
+    RefreshToken(RefreshGrant),
+}
+
+/// RFC 6749 section 4.3.2.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PasswordGrant {
+    /// `password`, the default.
+    #[schema(value_type = String, required = false, pattern = "^password$")]
+    grant_type: &'static str,
+    username: String,
     #[schema(format = Password)]
-    password: Option<String>,
-    refresh_token: Option<String>,
+    password: String,
     /// Accepted and ignored: access follows the user's roles.
-    #[allow(dead_code)]
-    scope: Option<String>,
+    #[schema(required = false)]
+    scope: String,
+}
+
+/// RFC 6749 section 6.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RefreshGrant {
+    #[schema(value_type = String, pattern = "^refresh_token$")]
+    grant_type: &'static str,
+    refresh_token: String,
+    /// Accepted and ignored.
+    #[schema(required = false)]
+    scope: String,
+}
+
+/// The token request as read: one grant with what it needs. Fields the
+/// grant does not use (`client_id`, `scope`, ...) are ignored, as OAuth2
+/// clients send them.
+pub enum TokenRequest {
+    Password {
+        username: String,
+        password: SecretString,
+    },
+    RefreshToken(String),
+}
+
+impl Model for TokenRequest {
+    const FORBID_EXTRA: bool = false;
+
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        let grant_type = fields.optional("grant_type", |raw| match String::read(raw)?.as_str() {
+            "password" => Ok(Grant::Password),
+            "refresh_token" => Ok(Grant::RefreshToken),
+            _ => Err(Problem::literal_error("'password' or 'refresh_token'").into()),
+        })?;
+        match grant_type.unwrap_or(Grant::Password) {
+            Grant::Password => {
+                let username = fields.required("username", String::read);
+                let password = fields.required("password", String::read);
+                Some(Self::Password {
+                    username: username?,
+                    password: SecretString::from(password?),
+                })
+            }
+            Grant::RefreshToken => fields
+                .required("refresh_token", String::read)
+                .map(Self::RefreshToken),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Grant {
+    Password,
+    RefreshToken,
 }
 
 /// RFC 6749 section 5.1.
@@ -48,16 +115,26 @@ pub struct TokenResponse {
     refresh_token: String,
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct RevokeForm {
     token: String,
     /// Accepted as a hint and ignored (RFC 7009 section 2.1).
     #[allow(dead_code)]
+    #[schema(value_type = String, required = false)]
     token_type_hint: Option<String>,
 }
 
-fn missing(field: &'static str) -> ApiError {
-    ApiError::body_field("missing", field, "Field required")
+impl Model for RevokeForm {
+    const FORBID_EXTRA: bool = false;
+
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        let token = fields.required("token", String::read);
+        let token_type_hint = fields.optional("token_type_hint", String::read);
+        Some(Self {
+            token: token?,
+            token_type_hint: token_type_hint?,
+        })
+    }
 }
 
 /// Log in, or exchange a refresh token for a new pair.
@@ -68,8 +145,9 @@ fn missing(field: &'static str) -> ApiError {
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, body = TokenResponse),
-        (status = 401, description = "Bad credentials or refresh token", body = ErrorBody),
-        (status = 503, description = "Too many logins in progress; retry", body = ErrorBody)
+        (status = 401, description = "Bad credentials or refresh token (`invalid_grant`)", body = OAuthErrorBody),
+        (status = 422, description = "A missing or malformed field (`invalid_request`), an unknown grant type (`unsupported_grant_type`)", body = OAuthValidationErrorBody),
+        (status = 503, description = "Too many logins in progress; retry", body = crate::http::error::ErrorBody)
     )
 )]
 pub async fn token(
@@ -77,27 +155,31 @@ pub async fn token(
     Extension(client): Extension<ClientInfo>,
     origin: Origin,
     headers: HeaderMap,
-    Form(form): Form<TokenForm>,
+    form: Result<Form<TokenRequest>, ApiError>,
+) -> Response {
+    let answer = match form {
+        Ok(Form(request)) => grant(&state, &client, &origin, &headers, request).await,
+        Err(err) => Err(err),
+    };
+    answer.unwrap_or_else(ApiError::oauth2)
+}
+
+async fn grant(
+    state: &AppState,
+    client: &ClientInfo,
+    origin: &Origin,
+    headers: &HeaderMap,
+    request: TokenRequest,
 ) -> Result<Response, ApiError> {
     let accounts = &state.accounts;
-    let attempted = form
-        .username
-        .as_deref()
-        .map(|name| Username::loggable(name).to_owned());
-    let refreshing = form.grant_type.as_deref() == Some("refresh_token");
-    let result = match form.grant_type.as_deref().unwrap_or("password") {
-        "password" => {
-            let username = form.username.ok_or_else(|| missing("username"))?;
-            let password = form.password.ok_or_else(|| missing("password"))?;
+    let (refreshing, attempted) = match &request {
+        TokenRequest::Password { username, .. } => (false, Some(Username::loggable(username).to_owned())),
+        TokenRequest::RefreshToken(_) => (true, None),
+    };
+    let result = match request {
+        TokenRequest::Password { username, password } => {
             let checked = state
-                .check_password(
-                    &username,
-                    SecretString::from(password),
-                    &client,
-                    &headers,
-                    &origin,
-                    Budgets::Name,
-                )
+                .check_password(&username, password, client, headers, origin, Budgets::Name)
                 .await;
             match checked {
                 Ok(user) => accounts.start_login(&user, Some(client.ip)).await,
@@ -105,20 +187,10 @@ pub async fn token(
                 Err(LoginRefused::Error(err)) => return Err(err),
             }
         }
-        "refresh_token" => {
-            let refresh_token = form.refresh_token.ok_or_else(|| missing("refresh_token"))?;
-            accounts.refresh(&refresh_token).await
-        }
-        _ => {
-            return Err(ApiError::body_field(
-                "literal_error",
-                "grant_type",
-                "Input should be 'password' or 'refresh_token'",
-            ));
-        }
+        TokenRequest::RefreshToken(refresh_token) => accounts.refresh(&refresh_token).await,
     };
     let audit =
-        |action, outcome, actor: Option<&str>| state.audit.record(action, outcome, actor, None, &origin);
+        |action, outcome, actor: Option<&str>| state.audit.record(action, outcome, actor, None, origin);
     let action = if refreshing {
         Action::Refresh
     } else {
@@ -170,13 +242,24 @@ fn token_response(pair: TokenPair) -> Response {
     path = "/token/revoke",
     tag = "auth",
     request_body(content = RevokeForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Revoked, or nothing to revoke"))
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke"),
+        (status = 422, description = "No `token` (`invalid_request`)", body = OAuthValidationErrorBody)
+    )
 )]
 pub async fn revoke(
     State(state): State<AppState>,
     origin: Origin,
-    Form(form): Form<RevokeForm>,
-) -> Result<Response, ApiError> {
+    form: Result<Form<RevokeForm>, ApiError>,
+) -> Response {
+    let answer = match form {
+        Ok(Form(form)) => revoke_token(&state, &origin, &form).await,
+        Err(err) => Err(err),
+    };
+    answer.unwrap_or_else(ApiError::oauth2)
+}
+
+async fn revoke_token(state: &AppState, origin: &Origin, form: &RevokeForm) -> Result<Response, ApiError> {
     state
         .accounts
         .revoke(&form.token)
@@ -184,6 +267,6 @@ pub async fn revoke(
         .map_err(ApiError::internal)?;
     state
         .audit
-        .record(Action::Revoke, Outcome::Success, None, None, &origin);
+        .record(Action::Revoke, Outcome::Success, None, None, origin);
     Ok((StatusCode::OK, Json(serde_json::json!({}))).into_response())
 }

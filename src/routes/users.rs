@@ -8,12 +8,13 @@ use axum::{
 };
 use http::{HeaderMap, StatusCode};
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
     audit::{Action, Origin, Outcome},
     auth::login::Budgets,
+    auth::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS},
     auth::users::NewUserError,
     http::{
         client::ClientInfo,
@@ -21,18 +22,36 @@ use crate::{
         extract::Json,
         identity::{Admin, AuthRejection, Authentication, CurrentUser, RequireRole},
     },
+    input::{Field, Fields, Invalid, Model, Problem, Raw, bounded_text},
     names::{Role, Username},
     state::{AppState, LoginRefused},
     store::UserRecord,
 };
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(ToSchema)]
 pub struct NewUserBody {
-    #[schema(value_type = String, example = "alice")]
+    #[schema(inline)]
     username: Username,
-    #[schema(format = Password)]
+    /// Not a well-known password, and not built from the username or the
+    /// product's name.
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 1024)]
     password: String,
+}
+
+impl Model for NewUserBody {
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        let username = fields.required("username", Username::read);
+        let password = fields.required("password", new_password);
+        Some(Self {
+            username: username?,
+            password: password?,
+        })
+    }
+}
+
+/// A new password: its length here; the rest of the policy when it is set.
+fn new_password(raw: Raw<'_>) -> Result<String, Invalid> {
+    bounded_text(raw, MIN_PASSWORD_CHARS, MAX_PASSWORD_CHARS)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -49,13 +68,25 @@ pub struct Me {
     created_at: String,
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(ToSchema)]
 pub struct PasswordChange {
     #[schema(format = Password)]
     current_password: String,
-    #[schema(format = Password)]
+    /// Not a well-known password, and not built from the username or the
+    /// product's name.
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 1024)]
     new_password: String,
+}
+
+impl Model for PasswordChange {
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        let current_password = fields.required("current_password", String::read);
+        let new_password = fields.required("new_password", new_password);
+        Some(Self {
+            current_password: current_password?,
+            new_password: new_password?,
+        })
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -64,7 +95,7 @@ pub struct Message {
 }
 
 fn password_issue(field: &'static str, err: impl std::fmt::Display) -> ApiError {
-    ApiError::body_field("value_error", field, err.to_string())
+    ApiError::body_field(field, Problem::value_error(err))
 }
 
 /// Create a user (anyone when `public_registration`, else admins).
@@ -77,7 +108,7 @@ fn password_issue(field: &'static str, err: impl std::fmt::Display) -> ApiError 
     responses(
         (status = 201, body = UserCreated),
         (status = 409, description = "Username taken", body = ErrorBody),
-        (status = 422, body = crate::http::validation::ValidationErrorBody)
+        (status = 422, body = crate::input::ValidationErrorBody)
     )
 )]
 pub async fn create_user(

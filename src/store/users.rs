@@ -143,6 +143,17 @@ impl Store {
         }
     }
 
+    /// Whether any user holds the `admin` role (enabled or not).
+    pub async fn has_admin(&self) -> Result<bool, StoreError> {
+        let found: Option<(i64,)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT user_id FROM user_roles WHERE role = $1 LIMIT 1")
+                .bind(Role::ADMIN)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(found.is_some())
+    }
+
     /// Every user, by name.
     pub async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
         let keys: Vec<(String,)> = with_pool!(self, pool => {

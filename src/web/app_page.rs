@@ -28,7 +28,7 @@ async fn app_page(
     (token, cookie): (String, HeaderValue),
     status: StatusCode,
     form: &ItemForm,
-    errors: &[(&str, &str)],
+    errors: &[(&'static str, String)],
 ) -> Result<Response, ApiError> {
     let (items, total) = state.items.list(user, None, APP_PAGE_ITEMS, 0).await?;
     let items: Vec<_> = items
@@ -45,7 +45,7 @@ async fn app_page(
         .collect();
     let errors: Vec<_> = errors
         .iter()
-        .map(|&(field, message)| context! { field, message })
+        .map(|(field, message)| context! { field => *field, message })
         .collect();
     let page = render(
         "app.html",

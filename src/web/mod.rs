@@ -1,4 +1,4 @@
-//! The browser side: a sign-in page, the app page, the session and CSRF
+//! The browser side: the first-run setup page, a sign-in page, the app page, the session and CSRF
 //! endpoints, the stylesheet and the app page's script. Pages are minijinja
 //! templates with automatic escaping; they carry no inline script or style,
 //! so they work under the HTML CSP, and every form works without
@@ -11,6 +11,7 @@ mod app_page;
 mod assets;
 mod csrf_token;
 mod login;
+mod setup;
 mod templates;
 
 use axum::response::Response;
@@ -18,7 +19,7 @@ use http::{HeaderValue, header};
 
 /// The page handlers, for the router.
 pub mod pages {
-    pub use super::{app_page::*, assets::*, csrf_token::*, login::*};
+    pub use super::{app_page::*, assets::*, csrf_token::*, login::*, setup::*};
 }
 
 /// Pages hold CSRF tokens and personal data: never cached.

@@ -17,6 +17,7 @@ fn environment() -> &'static Environment<'static> {
         for (name, source) in [
             ("base.html", include_str!("../../templates/base.html")),
             ("login.html", include_str!("../../templates/login.html")),
+            ("setup.html", include_str!("../../templates/setup.html")),
             ("app.html", include_str!("../../templates/app.html")),
         ] {
             env.add_template(name, source).expect("the page templates parse");

@@ -131,7 +131,14 @@ async fn wrong_password_and_unknown_user_get_the_same_401() {
         assert_eq!(response.status(), 401, "{user}");
         assert_eq!(response.headers()["www-authenticate"], "Bearer");
         let body: Value = response.json().await.unwrap();
-        assert_eq!(body, json!({"detail": "Incorrect username or password"}));
+        assert_eq!(
+            body,
+            json!({
+                "detail": "Incorrect username or password",
+                "error": "invalid_grant",
+                "error_description": "Incorrect username or password"
+            })
+        );
     }
     let response = server
         .client

@@ -6,6 +6,7 @@ mod helpers;
 mod audit;
 mod auth;
 mod config;
+mod conformance;
 mod cors;
 mod errors;
 mod hardening;

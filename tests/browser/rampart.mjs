@@ -57,6 +57,8 @@ export async function startRampart(extraEnv = {}) {
   });
   return {
     base: `http://${addr}`,
+    /** What the server printed on stderr so far. */
+    stderr: () => Buffer.concat(stderr).toString(),
     createUser(username, roles = ['user']) {
       const args = ['user', 'create', '--username', username, ...roles.flatMap((r) => ['--role', r])];
       const result = spawnSync(BINARY, args, { cwd: dir, env, input: `${PASSWORD}\n` });

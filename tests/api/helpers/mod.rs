@@ -425,6 +425,20 @@ impl TestServer {
         }
     }
 
+    /// The path and query of the first-run setup link the server printed
+    /// on stderr (`/setup?token=...`), waiting for it.
+    pub async fn setup_link(&self) -> String {
+        let lines = self.stderr.clone();
+        let line = tokio::task::spawn_blocking(move || {
+            wait_for(&lines, PATIENCE, |line| line.contains("/setup?token="))
+        })
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no setup link on stderr:\n{}", self.stderr()));
+        let start = line.find("/setup?token=").unwrap();
+        line[start..].split_whitespace().next().unwrap().to_owned()
+    }
+
     pub fn stderr(&self) -> String {
         self.stderr.lines.lock().unwrap().join("\n")
     }
