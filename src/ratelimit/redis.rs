@@ -39,6 +39,15 @@ const OPEN_CIRCUIT: Duration = Duration::from_secs(1);
 /// An outage is logged at most this often.
 const LOG_EVERY: Duration = Duration::from_secs(60);
 
+/// The emission interval in whole microseconds, Redis's clock's unit: at
+/// least 1, so a rate above a million a second (a limit raised out of the
+/// way) spends 1 µs per request instead of dividing by zero in the script.
+fn interval_us(period: Duration, limit: u32) -> u64 {
+    u64::try_from((period / limit).as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
 /// One GCRA step. KEYS[1]: the budget. ARGV: the emission interval (µs),
 /// the limit (requests per period, all of which may come at once), and
 /// `1` to spend one request or `-1` to give one back. Returns `{allowed,
@@ -136,8 +145,7 @@ impl RedisBackend {
                         rate.period.duration().as_secs()
                     ),
                     limit,
-                    interval_us: u64::try_from((rate.period.duration() / limit).as_micros())
-                        .unwrap_or(u64::MAX),
+                    interval_us: interval_us(rate.period.duration(), limit),
                 }
             })
             .collect();

@@ -77,6 +77,33 @@ async fn two_instances_spend_one_budget_and_accept_each_others_tokens() {
 }
 
 #[tokio::test]
+async fn a_limit_above_a_million_a_second_is_counted_in_redis_too() {
+    // A limit raised out of the way (as benchmarks do) is finer than
+    // Redis's microsecond clock: it must still be counted there, not fail
+    // over to local budgets.
+    let database = PgDatabase::create().await;
+    let config =
+        deployment(&database.url(), &strong_secret()).env("RAMPART_RATE_LIMIT__DEFAULT", "1000000000/minute");
+    let server = TestServer::start_with(config).await;
+    for _ in 0..5 {
+        let response = server.get("/").await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["ratelimit-limit"], "1000000000");
+    }
+    let metrics = server.metrics().await;
+    assert!(
+        !metrics
+            .lines()
+            .any(|line| line.starts_with("rate_limit_backend_errors_total")),
+        "{metrics}"
+    );
+    let ready: Value = server.get("/readyz").await.json().await.unwrap();
+    assert_eq!(ready, serde_json::json!({"status": "ok"}));
+    drop(server);
+    database.drop_now().await;
+}
+
+#[tokio::test]
 async fn an_unreachable_redis_leaves_the_server_serving_with_local_limits() {
     let server = TestServer::start_with(
         TestConfig::default()
