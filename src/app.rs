@@ -183,6 +183,7 @@ impl Application {
             events: state.items.events().clone(),
             store,
             sessions,
+            audit_retention: state.settings.audit.retention.get(),
         };
         Ok(Self {
             public,
@@ -307,6 +308,8 @@ struct Upkeep {
     events: ItemEvents,
     store: Store,
     sessions: Sessions,
+    /// `audit.retention`.
+    audit_retention: Duration,
 }
 
 impl Upkeep {
@@ -355,26 +358,20 @@ impl Upkeep {
                     }
                 }
                 _ = purge.tick() => {
-                    if let Err(err) = self.store.purge_expired_tokens(crate::store::now_ms()).await {
-                        tracing::warn!(error = %err, "purging expired tokens failed");
-                    }
-                    if let Err(err) = self.sessions.purge().await {
-                        tracing::warn!(error = %err, "purging expired sessions failed");
-                    }
-                    let forget_before = crate::store::now_ms()
-                        - i64::try_from(crate::auth::device::DEVICE_LIFETIME.as_millis()).unwrap_or(i64::MAX);
-                    if let Err(err) = self.store.purge_known_clients(forget_before).await {
-                        tracing::warn!(error = %err, "purging known clients failed");
-                    }
-                    let log_before = crate::store::now_ms()
-                        - i64::try_from(invalidation::LOG_RETENTION.as_millis()).unwrap_or(i64::MAX);
-                    if let Err(err) = self.store.purge_changes(log_before).await {
-                        tracing::warn!(error = %err, "purging the change log failed");
-                    }
-                    let events_before = crate::store::now_ms()
-                        - i64::try_from(events::RETENTION.as_millis()).unwrap_or(i64::MAX);
-                    if let Err(err) = self.store.purge_item_events(events_before).await {
-                        tracing::warn!(error = %err, "purging item events failed");
+                    let now = crate::store::now_ms();
+                    let ago = |age: Duration| now.saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
+                    let purges = [
+                        ("expired tokens", self.store.purge_expired_tokens(now).await),
+                        ("expired sessions", self.sessions.purge().await),
+                        ("known clients", self.store.purge_known_clients(ago(crate::auth::device::DEVICE_LIFETIME)).await),
+                        ("the change log", self.store.purge_changes(ago(invalidation::LOG_RETENTION)).await),
+                        ("item events", self.store.purge_item_events(ago(events::RETENTION)).await),
+                        ("audit events", self.store.purge_audit_events(ago(self.audit_retention)).await),
+                    ];
+                    for (what, result) in purges {
+                        if let Err(err) = result {
+                            tracing::warn!(error = %err, "purging {what} failed");
+                        }
                     }
                 }
                 () = shutdown.wait() => return,

@@ -41,6 +41,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub auth: AuthSettings,
     pub limits: LimitSettings,
+    pub audit: AuditSettings,
 }
 
 impl Default for Settings {
@@ -58,6 +59,7 @@ impl Default for Settings {
             rate_limit: RateLimitSettings::default(),
             auth: AuthSettings::default(),
             limits: LimitSettings::default(),
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -329,6 +331,22 @@ impl Default for LimitSettings {
             request_timeout: ConfigDuration::from_secs(30),
             max_connections: NonZeroUsize::new(10_000).expect("non-zero"),
             idle_timeout: ConfigDuration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Audit events older than this are purged in the background, so the
+    /// table cannot grow without bound.
+    pub retention: ConfigDuration,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            retention: ConfigDuration::from_secs(90 * 24 * 3600),
         }
     }
 }

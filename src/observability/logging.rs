@@ -11,24 +11,23 @@
 
 use std::{fmt, io};
 
+use super::log_writer::Flusher;
+
 use tracing::{Event, Subscriber, field::Field};
-use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::{
     EnvFilter,
     fmt::{FmtContext, FormatEvent, FormatFields, format::Writer},
     registry::LookupSpan,
 };
 
-/// Installs the global subscriber. Keep the guard alive until the process
-/// ends: dropping it flushes the lines still queued.
+/// Installs the global subscriber. Keep the flusher alive until the process
+/// ends: dropping it writes the lines still queued.
 ///
-/// Lines are written by a background thread so a slow stdout never stalls a
-/// request; under load it writes them in batches. If 128k lines are queued,
-/// further lines are dropped rather than blocking the workers. The level
-/// filter comes from `RUST_LOG` (default `info`).
-pub fn init() -> WorkerGuard {
-    let stdout = io::BufWriter::with_capacity(64 * 1024, io::stdout());
-    let (writer, guard) = tracing_appender::non_blocking(stdout);
+/// Lines are written in batches by a thread of their own
+/// ([`super::log_writer`]), so a slow stdout never stalls a request. The
+/// level filter comes from `RUST_LOG` (default `info`).
+pub fn init() -> Flusher {
+    let (writer, guard) = super::log_writer::spawn(io::stdout());
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn,h2=warn"));
     tracing_subscriber::fmt()

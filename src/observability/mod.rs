@@ -1,16 +1,17 @@
 //! Logs and metrics: one JSON object per line on stdout, and a Prometheus
 //! recorder whose text is served on the admin listener.
 
+pub mod log_writer;
 pub mod logging;
 pub mod metrics;
 
+use log_writer::Flusher;
 use metrics_exporter_prometheus::PrometheusHandle;
-use tracing_appender::non_blocking::WorkerGuard;
 
 /// What observing a running server takes: the log writer (keep the guard
 /// for as long as the process logs) and the metrics recorder's handle.
 pub struct Observability {
-    pub log_guard: WorkerGuard,
+    pub log_guard: Flusher,
     pub metrics: PrometheusHandle,
 }
 

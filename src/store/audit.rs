@@ -49,6 +49,14 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes the events from before `before` (unix ms).
+    pub async fn purge_audit_events(&self, before: i64) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM audit_events WHERE at < $1").bind(before).execute(pool).await?;
+        });
+        Ok(())
+    }
+
     /// The newest `limit` events, newest first.
     pub async fn list_audit_events(&self, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
         let rows: Vec<AuditRow> = with_pool!(self, pool => {

@@ -35,8 +35,53 @@ pub enum ItemScope<'a> {
     All,
 }
 
-const SELECT_ITEM: &str = "SELECT items.id, users.username, items.name, items.description, items.price, \
-                           items.tax, items.created_at FROM items JOIN users ON users.id = items.owner_id";
+/// The item columns `record` reads, as a literal so that every query is
+/// one `&'static str` (no SQL formatted per request).
+macro_rules! select_item {
+    ($($rest:literal),*) => {
+        concat!(
+            "SELECT items.id, users.username, items.name, items.description, items.price, ",
+            "items.tax, items.created_at FROM items JOIN users ON users.id = items.owner_id",
+            $(" ", $rest),*
+        )
+    };
+}
+
+/// The listing's page and count queries, by scope and `q`. Parameters in
+/// order: the owner's key (when owned), the pattern (when `q`), limit,
+/// offset. One user's items are read by the `(owner_id, id)` index, so
+/// the page and the count cost what the user owns, not what the table
+/// holds; `q` (a substring, `LIKE '%q%'`, which no index serves) reads
+/// every item in scope.
+fn listing(owned: bool, named: bool) -> (&'static str, &'static str) {
+    match (owned, named) {
+        (true, true) => (
+            select_item!(
+                "WHERE items.owner_id = (SELECT id FROM users WHERE username_key = $1)",
+                "AND LOWER(items.name) LIKE $2 ESCAPE '\\' ORDER BY items.id DESC LIMIT $3 OFFSET $4"
+            ),
+            "SELECT COUNT(*) FROM items WHERE items.owner_id = (SELECT id FROM users WHERE username_key = $1) \
+             AND LOWER(items.name) LIKE $2 ESCAPE '\\'",
+        ),
+        (true, false) => (
+            select_item!(
+                "WHERE items.owner_id = (SELECT id FROM users WHERE username_key = $1)",
+                "ORDER BY items.id DESC LIMIT $2 OFFSET $3"
+            ),
+            "SELECT COUNT(*) FROM items WHERE items.owner_id = (SELECT id FROM users WHERE username_key = $1)",
+        ),
+        (false, true) => (
+            select_item!(
+                "WHERE LOWER(items.name) LIKE $1 ESCAPE '\\' ORDER BY items.id DESC LIMIT $2 OFFSET $3"
+            ),
+            "SELECT COUNT(*) FROM items WHERE LOWER(items.name) LIKE $1 ESCAPE '\\'",
+        ),
+        (false, false) => (
+            select_item!("ORDER BY items.id DESC LIMIT $1 OFFSET $2"),
+            "SELECT COUNT(*) FROM items",
+        ),
+    }
+}
 
 fn record<R: Row>(row: &R) -> Result<ItemRecord, sqlx::Error>
 where
@@ -101,9 +146,8 @@ impl Store {
     }
 
     pub async fn find_item(&self, id: i64) -> Result<Option<ItemRecord>, StoreError> {
-        let sql = format!("{SELECT_ITEM} WHERE items.id = $1");
         with_pool!(self, pool => {
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?;
+            let row = sqlx::query(select_item!("WHERE items.id = $1")).bind(id).fetch_optional(pool).await?;
             Ok(row.as_ref().map(record).transpose()?)
         })
     }
@@ -121,24 +165,21 @@ impl Store {
             ItemScope::All => None,
         };
         let pattern = q.map(contains_pattern);
-        let filter = "WHERE ($1 IS NULL OR users.username_key = $1) \
-                      AND ($2 IS NULL OR LOWER(items.name) LIKE $2 ESCAPE '\\')";
-        let page = format!("{SELECT_ITEM} {filter} ORDER BY items.id DESC LIMIT $3 OFFSET $4");
-        let count = format!("SELECT COUNT(*) FROM items JOIN users ON users.id = items.owner_id {filter}");
+        let (page, count) = listing(owner.is_some(), pattern.is_some());
         with_pool!(self, pool => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(page))
-                .bind(&owner)
-                .bind(&pattern)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(pool)
-                .await?;
+            let mut rows = sqlx::query(page);
+            let mut total = sqlx::query_as::<_, (i64,)>(count);
+            if let Some(owner) = &owner {
+                rows = rows.bind(owner);
+                total = total.bind(owner);
+            }
+            if let Some(pattern) = &pattern {
+                rows = rows.bind(pattern);
+                total = total.bind(pattern);
+            }
+            let rows = rows.bind(limit).bind(offset).fetch_all(pool).await?;
             let items = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
-            let (total,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(count))
-                .bind(&owner)
-                .bind(&pattern)
-                .fetch_one(pool)
-                .await?;
+            let (total,) = total.fetch_one(pool).await?;
             Ok((items, total))
         })
     }

@@ -190,3 +190,49 @@ async fn a_user_created_on_the_command_line_is_audited_like_one_created_by_the_a
     assert_eq!(created["actor"], "cli");
     assert_eq!(created["outcome"], "success");
 }
+
+#[tokio::test]
+async fn audit_events_older_than_the_retention_are_purged_in_the_background() {
+    use rampart::store::{AuditRecord, Store, now_ms};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("audit.db").display());
+    let config = crate::helpers::TestConfig::default()
+        .env("RAMPART_DATABASE_URL", &url)
+        .env("RAMPART_SECRET_KEY", &crate::helpers::strong_secret());
+    // The first server makes the database; events are written beside it.
+    let first = TestServer::start_with(config.clone()).await;
+    let store = Store::connect(&url.parse().unwrap()).await.unwrap();
+    let event = |age_days: i64, action: &str| AuditRecord {
+        at: now_ms() - age_days * 24 * 3600 * 1000,
+        actor: Some("alice".into()),
+        action: action.into(),
+        target: None,
+        client_ip: None,
+        request_id: None,
+        outcome: "success".into(),
+    };
+    store
+        .insert_audit_events(&[event(40, "old_event"), event(10, "recent_event")])
+        .await
+        .unwrap();
+    drop(first);
+    // A server with a 30-day retention purges at start, then hourly.
+    let _second = TestServer::start_with(config.env("RAMPART_AUDIT__RETENTION", "30d")).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let actions: Vec<String> = store
+            .list_audit_events(100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        if !actions.contains(&"old_event".to_owned()) {
+            assert!(actions.contains(&"recent_event".to_owned()), "{actions:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never purged: {actions:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    store.close().await;
+}
