@@ -62,6 +62,12 @@ pub fn run(config_file: Option<&Path>) -> Result<ExitCode, Failure> {
             // is a credential (SPEC section 3, "First run").
             eprintln!("rampart: no admin account yet; create the first one within 30 minutes at {link}");
         }
+        // Once started (the first round of background upkeep included),
+        // what only the start needed goes back to the system.
+        tokio::spawn(async {
+            tokio::time::sleep(server::memory::SETTLE).await;
+            let _ = tokio::task::spawn_blocking(server::memory::release_startup_memory).await;
+        });
         let shutdown = Shutdown::new();
         tokio::spawn(server::wait_for_signal(shutdown.clone()));
         app.run(shutdown).await;

@@ -8,6 +8,7 @@
 //! loop.
 
 mod idle;
+pub mod memory;
 mod shutdown;
 pub mod tls;
 
