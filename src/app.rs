@@ -36,7 +36,7 @@ use crate::{
         self, ListenerLimits, Shutdown, Transport,
         tls::{self, Certificates, TlsError},
     },
-    state::AppState,
+    state::{AppState, Services},
     store::{ITEMS_CHANNEL, Store},
 };
 
@@ -145,7 +145,7 @@ impl Application {
             let (first_run, token) = FirstRun::new();
             (Some(Arc::new(first_run)), Some(token))
         };
-        let state = AppState {
+        let state = AppState::new(Services {
             settings: Arc::new(settings),
             store: store.clone(),
             accounts,
@@ -158,7 +158,7 @@ impl Application {
             items,
             sockets,
             first_run,
-        };
+        });
         let stack = http::Stack::new(http::StackParts {
             settings: &state.settings,
             tokens,

@@ -24,8 +24,27 @@ use crate::{
     store::{Store, UserRecord},
 };
 
+/// The services, behind one `Arc`: axum clones the state for every
+/// request, and one reference count is cheaper than one per service.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+#[derive(Debug)]
+pub struct Services {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub accounts: Arc<AccountService>,

@@ -104,6 +104,11 @@ fn level_name(level: &tracing::Level) -> &'static str {
 /// `io::Write`; the subscriber's buffer is a `fmt::Write`.
 fn write_json_str(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
     out.write_char('"')?;
+    // Ids, routes, names and addresses need no escape: one copy.
+    if !text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.write_str(text)?;
+        return out.write_char('"');
+    }
     let mut start = 0;
     for (i, c) in text.char_indices() {
         let escaped = match c {

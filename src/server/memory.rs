@@ -18,7 +18,7 @@
 //! be lost. No crate does this; it is a few lines over `/proc/self/smaps`
 //! and `madvise(2)`.
 
-use std::{fs, path::PathBuf, time::Duration};
+use std::{fs, path::Path, time::Duration};
 
 /// How long after the listeners are up the start counts as over: the first
 /// round of background upkeep (purges, key checks) runs in it.
@@ -41,7 +41,11 @@ pub fn release_startup_memory() {
             // is read-only and holds no private page: every page of it is
             // the file's, and reads fault it back in unchanged.
             unsafe {
-                libc::madvise(mapping.start as *mut libc::c_void, mapping.len, libc::MADV_DONTNEED);
+                libc::madvise(
+                    mapping.start as *mut libc::c_void,
+                    mapping.len,
+                    libc::MADV_DONTNEED,
+                );
             }
         }
     }
@@ -55,7 +59,7 @@ struct Mapping {
 
 /// The mappings of `exe` in `smaps` that are read-only, private and hold
 /// no anonymous (copy-on-write) page.
-fn droppable(smaps: &str, exe: &PathBuf) -> Vec<Mapping> {
+fn droppable(smaps: &str, exe: &Path) -> Vec<Mapping> {
     let exe = exe.to_string_lossy();
     let mut found = Vec::new();
     let mut current: Option<Mapping> = None;
@@ -107,7 +111,7 @@ Anonymous:             0 kB
 
     #[test]
     fn only_clean_read_only_mappings_of_the_executable_are_dropped() {
-        let found = droppable(SMAPS, &PathBuf::from("/srv/rampart"));
+        let found = droppable(SMAPS, Path::new("/srv/rampart"));
         assert_eq!(
             found,
             [
@@ -128,7 +132,7 @@ Anonymous:             0 kB
     fn releasing_leaves_the_process_working() {
         release_startup_memory();
         // Code and read-only data of this very binary run and read as before.
-        let text = format!("{:?}", droppable(SMAPS, &PathBuf::from("/srv/rampart")));
+        let text = format!("{:?}", droppable(SMAPS, Path::new("/srv/rampart")));
         assert!(text.contains("Mapping"));
     }
 }
