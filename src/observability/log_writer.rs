@@ -39,22 +39,32 @@ pub struct LogWriter {
     dropped: Arc<AtomicU64>,
 }
 
-/// The writing thread. Dropping it writes what is queued and waits.
+/// The writing thread. Dropping it writes what is queued and waits for
+/// that, for at most [`SHUTDOWN_WAIT`]: a stdout nobody reads must not
+/// keep the process from exiting.
 pub struct Flusher {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    done: Receiver<()>,
 }
+
+/// The longest shutdown waits for the last lines to be written.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
 
 /// A writer of lines to `out`, and the thread that writes them.
 pub fn spawn<W: Write + Send + 'static>(out: W) -> (LogWriter, Flusher) {
     let (lines, queued) = sync_channel(QUEUE_LINES);
     let dropped = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
+    let (finished, done) = sync_channel(1);
     let thread = thread::Builder::new()
         .name("log-writer".into())
         .spawn({
             let (stop, dropped) = (stop.clone(), dropped.clone());
-            move || write_lines(out, &queued, &stop, &dropped)
+            move || {
+                write_lines(out, &queued, &stop, &dropped);
+                let _ = finished.send(());
+            }
         })
         .expect("the log writer thread starts");
     (
@@ -62,6 +72,7 @@ pub fn spawn<W: Write + Send + 'static>(out: W) -> (LogWriter, Flusher) {
         Flusher {
             stop,
             thread: Some(thread),
+            done,
         },
     )
 }
@@ -108,7 +119,11 @@ impl Drop for Flusher {
         self.stop.store(true, Ordering::Release);
         if let Some(thread) = self.thread.take() {
             thread.thread().unpark();
-            let _ = thread.join();
+            // Written, or stdout is stuck: then the process exits without
+            // the thread (its lines could not have been written anyway).
+            if self.done.recv_timeout(SHUTDOWN_WAIT).is_ok() {
+                let _ = thread.join();
+            }
         }
     }
 }
@@ -196,6 +211,32 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "never written");
             thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// A `Write` that never returns, as a pipe nobody reads.
+    struct Stuck;
+
+    impl Write for Stuck {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            thread::park();
+            Ok(0)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stuck_output_does_not_hold_up_shutdown() {
+        let (writer, flusher) = spawn(Stuck);
+        writer.make_writer().write_all(b"never written\n").unwrap();
+        let started = std::time::Instant::now();
+        drop(flusher);
+        assert!(
+            started.elapsed() < SHUTDOWN_WAIT * 10,
+            "shutdown waited {:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

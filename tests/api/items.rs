@@ -189,6 +189,27 @@ async fn listings_show_own_items_and_admins_see_all() {
         .unwrap();
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
     assert_eq!(page["total"], 3);
+    // Totals follow deletions too, for the owner and for admins.
+    let first = page["items"][0]["id"].as_i64().unwrap();
+    let deleted = w
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/items/{first}"),
+            &w.alice,
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+    for (token, total) in [(&w.alice, 2), (&w.bob, 1), (&w.admin, 3)] {
+        let page: Value = w
+            .send(reqwest::Method::GET, "/items/", token, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["total"], total, "{page}");
+        assert_eq!(page["items"].as_array().unwrap().len(), total);
+    }
     for bad in ["limit=0", "limit=101", "limit=x", "offset=-1"] {
         let response = w
             .send(reqwest::Method::GET, &format!("/items/?{bad}"), &w.alice, None)
