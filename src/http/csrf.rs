@@ -154,6 +154,21 @@ impl CsrfGuard {
         }
     }
 
+    /// Checks a form posted before sign-in (the login and first-run forms),
+    /// whose token is bound to the browser's pre-session nonce (login CSRF:
+    /// no session yet, so the envelope has checked nothing).
+    pub fn verify_pre_login(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+        session: Option<&SessionCookie>,
+        sent: Option<&str>,
+        https: bool,
+    ) -> Result<(), CsrfFailure> {
+        let (binding, _) = pre_login_binding(session, headers, https);
+        self.verify(uri, headers, sent, binding, https)
+    }
+
     /// Checks a request the session cookie authenticates. Safe methods
     /// pass; for an unsafe one the token comes from `X-CSRF-Token`, or from
     /// the `csrf_token` field of a form body (read here, and put back).

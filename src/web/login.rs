@@ -122,13 +122,13 @@ pub async fn login(
     let session = session.map(|Extension(session)| session);
     let https = client.https;
     let form: LoginForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    // No session yet, so the envelope has checked nothing: the form's token
-    // is checked here, against the pre-login binding (login CSRF).
-    let (binding, _) = csrf::pre_login_binding(session.as_ref(), &headers, https);
-    if let Err(failure) = state
-        .csrf
-        .verify(&uri, &headers, form.csrf_token.as_deref(), binding, https)
-    {
+    if let Err(failure) = state.csrf.verify_pre_login(
+        &uri,
+        &headers,
+        session.as_ref(),
+        form.csrf_token.as_deref(),
+        https,
+    ) {
         return Ok(csrf::refuse(failure, &state.audit, None, Some("/login"), &origin));
     }
     let checked = state

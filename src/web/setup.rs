@@ -145,11 +145,13 @@ pub async fn setup(
     if !open(&state, &form.token).await? {
         return Err(ApiError::NotFound(NOT_FOUND));
     }
-    let (binding, _) = csrf::pre_login_binding(session.as_ref(), &headers, https);
-    if let Err(failure) = state
-        .csrf
-        .verify(&uri, &headers, form.csrf_token.as_deref(), binding, https)
-    {
+    if let Err(failure) = state.csrf.verify_pre_login(
+        &uri,
+        &headers,
+        session.as_ref(),
+        form.csrf_token.as_deref(),
+        https,
+    ) {
         return Ok(csrf::refuse(failure, &state.audit, None, Some("/setup"), &origin));
     }
     // One setup at a time; the token and the absence of an admin are
