@@ -104,10 +104,15 @@ fn level_name(level: &tracing::Level) -> &'static str {
 /// `io::Write`; the subscriber's buffer is a `fmt::Write`.
 fn write_json_str(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
     out.write_char('"')?;
+    write_escaped(out, text)?;
+    out.write_char('"')
+}
+
+/// `text` escaped for the inside of a JSON string.
+fn write_escaped(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
     // Ids, routes, names and addresses need no escape: one copy.
     if !text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
-        out.write_str(text)?;
-        return out.write_char('"');
+        return out.write_str(text);
     }
     let mut start = 0;
     for (i, c) in text.char_indices() {
@@ -128,7 +133,23 @@ fn write_json_str(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
         }
         start = i + c.len_utf8();
     }
-    out.write_str(&text[start..])?;
+    out.write_str(&text[start..])
+}
+
+/// Escapes what is formatted through it: a `Debug` or `Display` value goes
+/// into the line without a `String` of its own.
+struct Escaping<'a, W>(&'a mut W);
+
+impl<W: fmt::Write> fmt::Write for Escaping<'_, W> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        write_escaped(self.0, text)
+    }
+}
+
+/// `value`, formatted, as a JSON string.
+fn write_json_display(out: &mut impl fmt::Write, value: fmt::Arguments<'_>) -> fmt::Result {
+    out.write_char('"')?;
+    fmt::write(&mut Escaping(out), value)?;
     out.write_char('"')
 }
 
@@ -173,10 +194,10 @@ impl<W: fmt::Write> tracing::field::Visit for FieldWriter<'_, W> {
         self.field(field, |out| write!(out, "{value}"));
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.field(field, |out| write_json_str(out, &value.to_string()));
+        self.field(field, |out| write_json_display(out, format_args!("{value}")));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.field(field, |out| write_json_str(out, &format!("{value:?}")));
+        self.field(field, |out| write_json_display(out, format_args!("{value:?}")));
     }
 }
 
@@ -192,6 +213,15 @@ mod tests {
         let mut out = String::new();
         write_time(&mut out, at).unwrap();
         assert_eq!(out, "2026-01-02T03:04:05.067Z");
+    }
+
+    #[test]
+    fn formatted_values_are_escaped_as_they_are_written() {
+        let mut out = String::new();
+        write_json_display(&mut out, format_args!("{:?}", "a\"b")).unwrap();
+        assert_eq!(out, r#""\"a\\\"b\"""#);
+        let parsed: String = serde_json::from_str(&out).unwrap();
+        assert_eq!(parsed, "\"a\\\"b\"");
     }
 
     #[test]
