@@ -109,6 +109,12 @@ fn complete_operation(path: &str, method: &str, operation: &mut Operation) {
     let has_params = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
     let path_params = path.contains('{');
     let has_body = operation.request_body.is_some();
+    // The pages read their forms leniently and answer a bad one with the
+    // page again (each states its own answers): no 415, no JSON 422.
+    let page = operation
+        .tags
+        .as_ref()
+        .is_some_and(|tags| tags.iter().any(|tag| tag == "pages"));
     // The probes are never rate limited (SPEC section 3, "Rate limits").
     let limited = !matches!(path, "/healthz" | "/readyz");
 
@@ -134,9 +140,11 @@ fn complete_operation(path: &str, method: &str, operation: &mut Operation) {
     }
     if has_body {
         add("413", || error("Request body too large"));
+    }
+    if has_body && !page {
         add("415", || error("Wrong content type"));
     }
-    if has_body || has_params {
+    if (has_body || has_params) && !page {
         add("422", || {
             described(
                 "Validation error: every field that does not read",

@@ -283,13 +283,26 @@ async fn the_openapi_document_states_every_answer_and_every_rule() {
         if secured {
             assert!(statuses.contains(&"401"), "{name}: {statuses:?}");
         }
+        // The pages read their forms leniently: a bad form is the page
+        // again (`/app/items` says so itself), never a JSON 415 or 422.
+        let page = operation["tags"] == json!(["pages"]);
         if has_body {
-            for status in ["413", "415", "422"] {
-                assert!(statuses.contains(&status), "{name}: {statuses:?}");
-            }
+            assert!(statuses.contains(&"413"), "{name}: {statuses:?}");
         }
-        if has_params {
+        if has_body && !page {
+            assert!(statuses.contains(&"415"), "{name}: {statuses:?}");
+        }
+        if (has_body || has_params) && !page {
             assert!(statuses.contains(&"422"), "{name}: {statuses:?}");
+        }
+        if page {
+            assert!(!statuses.contains(&"415"), "{name}: {statuses:?}");
+        }
+        if matches!(
+            (method.as_str(), path.as_str()),
+            ("get", "/setup") | ("post", "/login")
+        ) {
+            assert!(!statuses.contains(&"422"), "{name}: {statuses:?}");
         }
         if path.contains('{') {
             assert!(statuses.contains(&"404"), "{name}: {statuses:?}");
