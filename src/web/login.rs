@@ -7,19 +7,19 @@ use axum::{
     extract::State,
     response::{IntoResponse, Redirect, Response},
 };
-use http::{HeaderMap, StatusCode, Uri, header};
+use http::{HeaderMap, StatusCode, header};
 use minijinja::context;
 use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{no_store, templates::render};
+use super::{PreLoginPost, no_store, templates::render};
 use crate::{
-    audit::{Action, Origin, Outcome},
+    audit::{Action, Outcome},
     auth::{device::DEVICE_LIFETIME, login::Budgets},
     http::{
         client::ClientInfo,
-        cookies, csrf,
+        cookies,
         error::ApiError,
         identity::{CurrentUser, SessionCookie},
     },
@@ -112,25 +112,21 @@ pub async fn login_form(
     ))]
 pub async fn login(
     State(state): State<AppState>,
-    Extension(client): Extension<ClientInfo>,
-    origin: Origin,
-    uri: Uri,
-    session: Option<Extension<SessionCookie>>,
-    headers: HeaderMap,
+    post: PreLoginPost,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let session = session.map(|Extension(session)| session);
-    let https = client.https;
     let form: LoginForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    if let Err(failure) = state.csrf.verify_pre_login(
-        &uri,
-        &headers,
-        session.as_ref(),
-        form.csrf_token.as_deref(),
-        https,
-    ) {
-        return Ok(csrf::refuse(failure, &state.audit, None, Some("/login"), &origin));
+    if let Some(refusal) = post.refusal(&state, form.csrf_token.as_deref(), "/login") {
+        return Ok(refusal);
     }
+    let PreLoginPost {
+        client,
+        origin,
+        session,
+        headers,
+        ..
+    } = post;
+    let https = client.https;
     let checked = state
         .check_password(
             &form.username,

@@ -14,8 +14,17 @@ mod login;
 mod setup;
 mod templates;
 
-use axum::response::Response;
-use http::{HeaderValue, header};
+use axum::{
+    extract::FromRequestParts,
+    response::{IntoResponse, Response},
+};
+use http::{HeaderMap, HeaderValue, Uri, header, request::Parts};
+
+use crate::{
+    audit::Origin,
+    http::{client::ClientInfo, csrf, error::ApiError, identity::SessionCookie},
+    state::AppState,
+};
 
 /// The page handlers, for the router.
 pub mod pages {
@@ -28,4 +37,54 @@ fn no_store(mut response: Response) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// A form posted before sign-in (the login and first-run forms), with what
+/// answering it needs. No session yet, so the envelope has checked no CSRF
+/// token: [`PreLoginPost::refusal`] does, against the pre-session binding
+/// (login CSRF).
+pub struct PreLoginPost {
+    pub client: ClientInfo,
+    pub origin: Origin,
+    pub uri: Uri,
+    pub session: Option<SessionCookie>,
+    pub headers: HeaderMap,
+}
+
+impl PreLoginPost {
+    /// The 403 to answer when the form's `sent` token is missing or wrong,
+    /// or the post is cross-site (audited for `route`).
+    pub fn refusal(&self, state: &AppState, sent: Option<&str>, route: &'static str) -> Option<Response> {
+        let checked = state.csrf.verify_pre_login(
+            &self.uri,
+            &self.headers,
+            self.session.as_ref(),
+            sent,
+            self.client.https,
+        );
+        checked
+            .err()
+            .map(|failure| csrf::refuse(failure, &state.audit, None, Some(route), &self.origin))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PreLoginPost {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Some(client) = parts.extensions.get::<ClientInfo>().cloned() else {
+            return Err(
+                ApiError::internal(anyhow::anyhow!("no client info: the envelope did not run"))
+                    .into_response(),
+            );
+        };
+        let Ok(origin) = Origin::from_request_parts(parts, state).await;
+        Ok(Self {
+            client,
+            origin,
+            uri: parts.uri.clone(),
+            session: parts.extensions.get::<SessionCookie>().cloned(),
+            headers: parts.headers.clone(),
+        })
+    }
 }

@@ -17,11 +17,11 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{no_store, templates::render};
+use super::{PreLoginPost, no_store, templates::render};
 use crate::{
-    audit::{Action, Origin, Outcome},
+    audit::{Action, Outcome},
     auth::users::NewUserError,
-    http::{client::ClientInfo, csrf, error::ApiError, identity::SessionCookie},
+    http::{client::ClientInfo, error::ApiError, identity::SessionCookie},
     names::{Role, Username},
     state::AppState,
 };
@@ -129,15 +129,9 @@ pub async fn setup_form(
     ))]
 pub async fn setup(
     State(state): State<AppState>,
-    Extension(client): Extension<ClientInfo>,
-    origin: Origin,
-    uri: Uri,
-    session: Option<Extension<SessionCookie>>,
-    headers: HeaderMap,
+    post: PreLoginPost,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let session = session.map(|Extension(session)| session);
-    let https = client.https;
     let form: SetupForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let Some(first_run) = state.first_run.as_ref().filter(|_| !form.token.is_empty()) else {
         return Err(ApiError::NotFound(NOT_FOUND));
@@ -145,15 +139,17 @@ pub async fn setup(
     if !open(&state, &form.token).await? {
         return Err(ApiError::NotFound(NOT_FOUND));
     }
-    if let Err(failure) = state.csrf.verify_pre_login(
-        &uri,
-        &headers,
-        session.as_ref(),
-        form.csrf_token.as_deref(),
-        https,
-    ) {
-        return Ok(csrf::refuse(failure, &state.audit, None, Some("/setup"), &origin));
+    if let Some(refusal) = post.refusal(&state, form.csrf_token.as_deref(), "/setup") {
+        return Ok(refusal);
     }
+    let PreLoginPost {
+        client,
+        origin,
+        session,
+        headers,
+        ..
+    } = post;
+    let https = client.https;
     // One setup at a time; the token and the absence of an admin are
     // checked again under the lock.
     let Some(setup) = first_run.begin(&form.token).await else {
