@@ -41,14 +41,7 @@ pub struct Price(f64);
 
 impl Field for Price {
     fn read(raw: Raw<'_>) -> Result<Self, Invalid> {
-        let value = f64::read(raw)?;
-        if value <= 0.0 {
-            Err(Problem::greater_than(json!(0)).into())
-        } else if value > MAX_AMOUNT {
-            Err(Problem::less_than_equal(json!(MAX_AMOUNT)).into())
-        } else {
-            Ok(Self(value))
-        }
+        amount(raw, |value| value > 0.0, || Problem::greater_than(json!(0))).map(Self)
     }
 }
 
@@ -58,14 +51,24 @@ pub struct Tax(f64);
 
 impl Field for Tax {
     fn read(raw: Raw<'_>) -> Result<Self, Invalid> {
-        let value = f64::read(raw)?;
-        if value < 0.0 {
-            Err(Problem::greater_than_equal(json!(0)).into())
-        } else if value > MAX_AMOUNT {
-            Err(Problem::less_than_equal(json!(MAX_AMOUNT)).into())
-        } else {
-            Ok(Self(value))
-        }
+        amount(
+            raw,
+            |value| value >= 0.0,
+            || Problem::greater_than_equal(json!(0)),
+        )
+        .map(Self)
+    }
+}
+
+/// A number at most [`MAX_AMOUNT`] that passes `low`, else `too_low()`.
+fn amount(raw: Raw<'_>, low: fn(f64) -> bool, too_low: fn() -> Problem) -> Result<f64, Invalid> {
+    let value = f64::read(raw)?;
+    if !low(value) {
+        Err(too_low().into())
+    } else if value > MAX_AMOUNT {
+        Err(Problem::less_than_equal(json!(MAX_AMOUNT)).into())
+    } else {
+        Ok(value)
     }
 }
 

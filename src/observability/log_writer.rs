@@ -91,7 +91,8 @@ fn write_lines<W: Write>(mut out: W, queued: &Receiver<Vec<u8>>, stop: &AtomicBo
         if lost > 0 {
             batch.extend_from_slice(
                 format!(
-                    "{{\"level\":\"warn\",\"target\":\"rampart::log\",\"message\":\"log lines dropped: stdout did not keep up\",\"dropped\":{lost}}}\n"
+                    "{{\"time\":\"{}\",\"level\":\"warn\",\"target\":\"rampart::log\",\"message\":\"log lines dropped: stdout did not keep up\",\"dropped\":{lost}}}\n",
+                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
                 )
                 .as_bytes(),
             );
