@@ -20,7 +20,7 @@ fn check(c: &mut Criterion) {
         max_tracked_keys: NonZeroUsize::new(100_000).unwrap(),
         ..RateLimitSettings::default()
     };
-    let limits = RateLimits::new(&settings);
+    let limits = RateLimits::new(&settings, &[]);
 
     // What the runtime adds to every measurement below.
     c.bench_function("baseline: block_on a ready future", |b| {

@@ -24,6 +24,7 @@ use crate::{
         users::Users,
     },
     config::{Settings, secret::SecretKey},
+    gateway::{self, Gateway, GatewayError},
     http::{self, cors::Cors, csrf::CsrfGuard},
     items::{
         Items,
@@ -60,6 +61,8 @@ pub enum StartError {
     Tls(#[from] TlsError),
     #[error("rate_limit.redis_url: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
 }
 
 pub struct Application {
@@ -121,7 +124,25 @@ impl Application {
         };
         let (audit, audit_writer) = Auditor::start(store.clone());
         let audit_writer = tokio::spawn(audit_writer);
-        let limits = Arc::new(RateLimits::open(&settings.rate_limit, &settings.redis_prefix()).await?);
+        let gateway = match &settings.gateway {
+            Some(gateway) => Some(Arc::new(
+                Gateway::build(
+                    gateway,
+                    keys.clone(),
+                    &settings.auth.issuer,
+                    settings.limits.request_timeout.get(),
+                )
+                .await?,
+            )),
+            None => None,
+        };
+        let route_rates = settings
+            .gateway
+            .as_ref()
+            .map(gateway::route_rates)
+            .unwrap_or_default();
+        let limits =
+            Arc::new(RateLimits::open(&settings.rate_limit, &route_rates, &settings.redis_prefix()).await?);
         let sessions = Sessions::new(store.clone(), invalidations.clone());
         let cors = Arc::new(Cors::new(&settings.cors));
         let csrf = Arc::new(CsrfGuard::new(
@@ -158,6 +179,7 @@ impl Application {
             items,
             sockets,
             first_run,
+            gateway: gateway.clone(),
         });
         let stack = http::Stack::new(http::StackParts {
             settings: &state.settings,
@@ -167,6 +189,7 @@ impl Application {
             cors,
             limits: state.limits.clone(),
             policy_for: routes::policy_for,
+            resolver: gateway.map(|gateway| gateway as Arc<dyn http::resolve::RouteResolver>),
             audit: state.audit.clone(),
         });
         let app = stack.apply(routes::router(state.clone()));

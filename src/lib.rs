@@ -4,7 +4,7 @@
 //! modules below it, never one above (`tests/layers.rs` holds the code to
 //! this line). Bottom to top:
 //!
-//! Layers: observability, config, input, names, store, ratelimit, audit, auth, items, realtime, server, http, state, web, routes, app, cli
+//! Layers: observability, config, input, names, store, ratelimit, audit, auth, items, realtime, server, http, gateway, state, web, routes, app, cli
 //!
 //! - `observability`: JSON logs and metric names;
 //! - `config`: settings, their layers and parsing, the secret, findings;
@@ -21,6 +21,8 @@
 //! - `server`: listeners, TLS, connections, shutdown;
 //! - `http`: the middleware stack, the caller's identity, cookies, the
 //!   error model;
+//! - `gateway`: rampart in front of an existing API: its routes, the
+//!   headers that cross, the forwarding;
 //! - `state`: the services handlers share;
 //! - `web`: the pages;
 //! - `routes`: the API handlers and the router;
@@ -32,6 +34,7 @@ pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod gateway;
 pub mod http;
 pub mod input;
 pub mod items;

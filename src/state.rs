@@ -17,6 +17,7 @@ use crate::{
         users::{CheckError, Users},
     },
     config::Settings,
+    gateway::Gateway,
     http::{client::ClientInfo, cookies, csrf::CsrfGuard, error::ApiError},
     items::Items,
     ratelimit::RateLimits,
@@ -58,6 +59,16 @@ pub struct Services {
     pub sockets: Arc<Hub>,
     /// The setup link's state, when the server started without an admin.
     pub first_run: Option<Arc<FirstRun>>,
+    /// `[gateway]`: the API rampart protects, when there is one.
+    pub gateway: Option<Arc<Gateway>>,
+}
+
+impl Services {
+    /// Where a browser lands after signing in: the app page, or with a
+    /// gateway (whose upstream owns the resources) `/`.
+    pub fn home(&self) -> &'static str {
+        if self.gateway.is_some() { "/" } else { "/app" }
+    }
 }
 
 impl axum::extract::FromRef<AppState> for Auditor {

@@ -2,6 +2,7 @@
 //! tokens, device cookies, and the one road to a password check (`login`). The HTTP side (reading
 //! credentials from a request, the extractors) is `http::identity`.
 
+pub mod assertion;
 pub mod claims;
 pub mod csrf;
 pub mod device;

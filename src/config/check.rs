@@ -9,7 +9,7 @@ use std::fmt;
 
 use ipnet::IpNet;
 
-use super::{AllowedOrigin, Environment, Settings, TrustedNet, secret::SecretKey};
+use super::{AllowedOrigin, Environment, Settings, TrustedNet, gateway::GatewaySettings, secret::SecretKey};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -227,7 +227,9 @@ pub fn findings(settings: &Settings, secret: Option<&SecretKey>) -> Vec<Finding>
             .everywhere(),
         );
     }
-    if settings.auth.algorithm == super::SigningAlgorithm::HS256 {
+    if let Some(gateway) = &settings.gateway {
+        found.extend(gateway_findings(settings, gateway, production));
+    } else if settings.auth.algorithm == super::SigningAlgorithm::HS256 {
         found.push(Finding::warning(
             "auth.algorithm",
             "HS256 tokens cannot be verified by other services without sharing the signing key",
@@ -250,6 +252,64 @@ pub fn findings(settings: &Settings, secret: Option<&SecretKey>) -> Vec<Finding>
 
     found.sort_by_key(|f| std::cmp::Reverse(f.level));
     found
+}
+
+/// What `[gateway]` needs: an asymmetric signing key (the upstream
+/// verifies assertions with the public half, and an HS256 secret would let
+/// it mint tokens), TLS to an upstream on a public address, time-outs
+/// that are not zero.
+fn gateway_findings(settings: &Settings, gateway: &GatewaySettings, production: bool) -> Vec<Finding> {
+    let mut found = Vec::new();
+    if settings.auth.algorithm == super::SigningAlgorithm::HS256 {
+        found.push(
+            Finding::error(
+                "auth.algorithm",
+                "HS256 cannot sign gateway assertions: the upstream would need the secret that mints tokens; use EdDSA, ES256 or RS256",
+            )
+            .everywhere(),
+        );
+    }
+    let private = match gateway.upstream.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => is_private(ip.into()),
+        Some(url::Host::Ipv6(ip)) => is_private(ip.into()),
+        None => false,
+    };
+    if !gateway.upstream.is_https() && !private {
+        let message = format!(
+            "plain http to {} sends identities and assertions unencrypted to an address that is not loopback or private: use https",
+            gateway.upstream.origin()
+        );
+        found.push(if production {
+            Finding::error("gateway.upstream", message)
+        } else {
+            Finding::warning("gateway.upstream", message)
+        });
+    }
+    for (key, value) in [
+        ("gateway.timeout", gateway.timeout),
+        ("gateway.assertion_ttl", gateway.assertion_ttl),
+    ] {
+        if value.get().is_zero() {
+            found.push(Finding::error(key, "must be longer than 0s").everywhere());
+        }
+    }
+    if gateway.routes.is_empty() && gateway.openapi.is_none() {
+        found.push(Finding::warning(
+            "gateway.routes",
+            "no routes and no openapi document: nothing is forwarded",
+        ));
+    }
+    found
+}
+
+fn is_private(ip: std::net::IpAddr) -> bool {
+    PRIVATE_NETS.iter().any(|block| {
+        block
+            .parse::<IpNet>()
+            .expect("valid network literal")
+            .contains(&ip)
+    })
 }
 
 /// The broadest trusted network that can still be one operator's proxies:
@@ -299,12 +359,7 @@ fn trusted_proxy_finding(TrustedNet(net): TrustedNet, production: bool) -> Optio
             Finding::warning(KEY, message)
         });
     }
-    let private = PRIVATE_NETS.iter().any(|block| {
-        block
-            .parse::<IpNet>()
-            .expect("valid network literal")
-            .contains(&net)
-    });
+    let private = is_private(net.network()) && is_private(net.broadcast());
     (!private).then(|| {
         Finding::warning(
             KEY,

@@ -36,6 +36,16 @@ pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
         Some(path) => Some(path.to_owned()),
         None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.is_file()),
     };
+    // The route list is the one table the environment cannot write: an
+    // ordered list of rules reads as one piece, in one file (SPEC section 6).
+    if let Some(name) = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .find(|name| name.to_ascii_uppercase().starts_with(ROUTES_ENV))
+    {
+        return Err(ConfigError::Invalid(format!(
+            "gateway.routes cannot come from the environment ({name}): write them in the configuration file"
+        )));
+    }
     let mut figment = Figment::new();
     if let Some(path) = &file {
         figment = figment.merge(Toml::file_exact(path));
@@ -52,6 +62,7 @@ pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
 }
 
 const ENV_PREFIX: &str = "RAMPART_";
+const ROUTES_ENV: &str = "RAMPART_GATEWAY__ROUTES";
 
 /// One sentence for the first error figment found.
 fn describe(err: &figment::Error) -> String {

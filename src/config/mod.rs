@@ -6,6 +6,7 @@
 
 pub mod check;
 mod duration;
+pub mod gateway;
 mod list;
 mod load;
 mod origin;
@@ -42,6 +43,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub limits: LimitSettings,
     pub audit: AuditSettings,
+    /// `[gateway]`: rampart in front of an existing API (SPEC section 6).
+    pub gateway: Option<gateway::GatewaySettings>,
 }
 
 impl Default for Settings {
@@ -60,6 +63,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             limits: LimitSettings::default(),
             audit: AuditSettings::default(),
+            gateway: None,
         }
     }
 }

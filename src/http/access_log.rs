@@ -3,7 +3,7 @@
 //! The line carries the route template, never the raw path or the query
 //! string, which may hold tokens (SPEC section 3, "Logging").
 
-use std::{cell::RefCell, collections::HashMap, time::Instant};
+use std::{cell::RefCell, collections::HashMap, sync::Arc, time::Instant};
 
 use axum::{
     extract::{MatchedPath, Request},
@@ -12,14 +12,29 @@ use axum::{
 use http::Method;
 use metrics::{Counter, Histogram};
 
-use super::{client::ClientInfo, request_id::RequestId};
+use super::{client::ClientInfo, request_id::RequestId, resolve::ResolvedRoute};
 use crate::observability::metrics::{HTTP_REQUEST_DURATION, HTTP_REQUESTS};
 
 /// What is known of a request when it arrives.
 pub struct AccessLog {
     started: Instant,
     method: &'static str,
-    route: Option<MatchedPath>,
+    route: Option<Route>,
+}
+
+/// The route's template: the router's, or a resolver's.
+enum Route {
+    Matched(MatchedPath),
+    Resolved(Arc<str>),
+}
+
+impl Route {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Matched(path) => path.as_str(),
+            Self::Resolved(template) => template,
+        }
+    }
 }
 
 impl AccessLog {
@@ -27,7 +42,13 @@ impl AccessLog {
         Self {
             started: Instant::now(),
             method: method_label(request.method()),
-            route: request.extensions().get::<MatchedPath>().cloned(),
+            route: match request.extensions().get::<MatchedPath>() {
+                Some(path) => Some(Route::Matched(path.clone())),
+                None => request
+                    .extensions()
+                    .get::<ResolvedRoute>()
+                    .map(|resolved| Route::Resolved(resolved.template.clone())),
+            },
         }
     }
 
@@ -41,7 +62,7 @@ impl AccessLog {
     ) {
         let elapsed = self.started.elapsed();
         let status = response.status().as_u16();
-        let route = self.route.as_ref().map(MatchedPath::as_str);
+        let route = self.route.as_ref().map(Route::as_str);
         let mut ip = IpText::default();
         let client_ip = ip.of(client.ip);
         tracing::info!(

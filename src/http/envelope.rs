@@ -33,6 +33,7 @@ use super::{
     origin,
     rate_limit::{self, Admission, RateLimitStep},
     request_id,
+    resolve::RouteResolver,
     security_headers::{self, Hsts},
 };
 
@@ -47,8 +48,10 @@ pub struct Envelope {
     pub rate_limit: RateLimitStep,
     pub audit: Auditor,
     /// `limits.request_timeout`: bounds steps 5 to 8, the session lookup
-    /// and the CSRF form read included.
+    /// and the CSRF form read included (a resolved route states its own).
     pub request_timeout: Duration,
+    /// Routes the router does not hold (the gateway's), if any.
+    pub resolver: Option<Arc<dyn RouteResolver>>,
 }
 
 /// Headers the envelope may add to a response (rate limit, CORS, security
@@ -63,6 +66,16 @@ pub async fn layer(State(envelope): State<Arc<Envelope>>, mut request: Request, 
     let id = request_id::assign(&mut request);
     // 2. The client IP and transport, resolved once (trusted proxies only).
     let client = envelope.proxies.identify(&mut request);
+    // A request no route of the router matched may be one of the
+    // resolver's (the gateway's): its route is known from here on.
+    let mut deadline = envelope.request_timeout;
+    if let Some(resolver) = &envelope.resolver
+        && request.extensions().get::<MatchedPath>().is_none()
+        && let Some(route) = resolver.resolve(request.method(), request.uri().path())
+    {
+        deadline = route.deadline;
+        request.extensions_mut().insert(route);
+    }
     // 3. The access log starts its clock.
     let log = AccessLog::start(&request);
     let origin = request.headers().get(header::ORIGIN).cloned();
@@ -90,7 +103,7 @@ pub async fn layer(State(envelope): State<Arc<Envelope>>, mut request: Request, 
         // becomes a 500 with the spec's body.
         None => {
             let steps = AssertUnwindSafe(authenticated(&envelope, request, &client, next)).catch_unwind();
-            match tokio::time::timeout(envelope.request_timeout, steps).await {
+            match tokio::time::timeout(deadline, steps).await {
                 Ok(Ok((response, user))) => (response, user),
                 Ok(Err(panic)) => (error::panic_response(panic), None),
                 Err(_) => (StatusCode::SERVICE_UNAVAILABLE.into_response(), None),
@@ -101,13 +114,26 @@ pub async fn layer(State(envelope): State<Arc<Envelope>>, mut request: Request, 
     //    this response (429s and errors included).
     envelope.cors.decorate(origin.as_ref(), response.headers_mut());
     // 10. Answers about a user, and the account routes, are never stored
-    //     by a cache (ASVS 5.0 14.3.2; RFC 6749 section 5.1 for /token).
-    if private || user.is_some() {
+    //     by a cache (ASVS 5.0 14.3.2; RFC 6749 section 5.1 for /token),
+    //     unless the answer already keeps itself out of shared caches.
+    if (private || user.is_some()) && !keeps_private(response.headers()) {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     finish(&envelope, response, &id, &client, log, user)
+}
+
+/// Whether `Cache-Control` already says `private` or `no-store` (SPEC
+/// section 6: an upstream's own private caching is kept).
+fn keeps_private(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|directive| directive.trim().split('=').next().unwrap_or_default())
+        .any(|name| name.eq_ignore_ascii_case("private") || name.eq_ignore_ascii_case("no-store"))
 }
 
 /// The routes whose every answer is private, whoever asks.

@@ -272,7 +272,8 @@ pub fn detail_response(status: StatusCode, detail: &str) -> Response {
 /// body: `{"detail": "<reason phrase>"}`, and for 500 also the request id.
 pub fn fill_body(response: Response, request_id: &RequestId) -> Response {
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || has_own_body(&response) {
+    let relayed = response.extensions().get::<super::resolve::Relayed>().is_some();
+    if !(status.is_client_error() || status.is_server_error()) || relayed || has_own_body(&response) {
         return response;
     }
     let (mut parts, _) = response.into_parts();

@@ -179,6 +179,13 @@ impl CurrentUser {
             Self::Session(session) => session.roles.iter().any(|r| r == role),
         }
     }
+
+    pub fn roles(&self) -> &[String] {
+        match self {
+            Self::Bearer(claims) => &claims.roles,
+            Self::Session(session) => &session.roles,
+        }
+    }
 }
 
 impl Principal for CurrentUser {

@@ -13,6 +13,7 @@ pub mod identity;
 pub mod origin;
 pub mod rate_limit;
 pub mod request_id;
+pub mod resolve;
 pub mod security_headers;
 
 use std::sync::Arc;
@@ -66,6 +67,8 @@ pub struct StackParts<'a> {
     pub limits: Arc<RateLimits>,
     /// Which route is under which rate-limit policy (the router's table).
     pub policy_for: PolicyTable,
+    /// Routes the router does not hold (the gateway's), if any.
+    pub resolver: Option<Arc<dyn resolve::RouteResolver>>,
     pub audit: Auditor,
 }
 
@@ -84,6 +87,7 @@ impl Stack {
                 policy_for: parts.policy_for,
             },
             audit: parts.audit,
+            resolver: parts.resolver,
             request_timeout: settings.limits.request_timeout.get(),
             cors: parts.cors,
             proxies: Arc::new(client::TrustedProxies::new(

@@ -12,6 +12,7 @@ use super::{
     client::ClientInfo,
     error::detail_response,
     identity::{Authentication, CurrentUser},
+    resolve::ResolvedRoute,
 };
 use crate::{
     audit::{Action, Auditor, Outcome},
@@ -52,8 +53,11 @@ impl RateLimitStep {
         authentication: &Authentication,
         client: &ClientInfo,
     ) -> Admission {
-        let route = extensions.get::<MatchedPath>().map(MatchedPath::as_str);
-        let Some(policy) = (self.policy_for)(method, route) else {
+        let policy = match extensions.get::<ResolvedRoute>() {
+            Some(resolved) => resolved.policy,
+            None => (self.policy_for)(method, extensions.get::<MatchedPath>().map(MatchedPath::as_str)),
+        };
+        let Some(policy) = policy else {
             return Admission::Unlimited;
         };
         let user = if policy == PolicyName::Login {

@@ -47,14 +47,22 @@ pub fn apply(response: &mut Response, https: bool, hsts: &Hsts) {
             if is_html { HTML_CSP } else { JSON_CSP },
         );
     }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
-    headers.insert(header::X_FRAME_OPTIONS, DENY);
-    headers.insert(header::REFERRER_POLICY, NO_REFERRER);
-    headers.insert(CROSS_ORIGIN_OPENER_POLICY, SAME_ORIGIN);
+    // Each only where the response has none: rampart's own handlers set
+    // none of them, and an upstream's own choice stands (SPEC section 6).
+    for (name, value) in [
+        (header::X_CONTENT_TYPE_OPTIONS, NOSNIFF),
+        (header::X_FRAME_OPTIONS, DENY),
+        (header::REFERRER_POLICY, NO_REFERRER),
+        (CROSS_ORIGIN_OPENER_POLICY, SAME_ORIGIN),
+    ] {
+        if let header::Entry::Vacant(entry) = headers.entry(name) {
+            entry.insert(value);
+        }
+    }
     headers.remove(header::SERVER);
     // HSTS is only meaningful, and only allowed (RFC 6797 section 7.2), over
     // a secure transport.
-    if https {
-        headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.0.clone());
+    if https && let header::Entry::Vacant(entry) = headers.entry(header::STRICT_TRANSPORT_SECURITY) {
+        entry.insert(hsts.0.clone());
     }
 }

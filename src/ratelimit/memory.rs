@@ -64,8 +64,8 @@ impl std::fmt::Debug for MemoryBackend {
 }
 
 impl MemoryBackend {
-    /// `rates` in the order of [`PolicyName::ALL`].
-    pub fn new(rates: &[RatePolicy; 4], max_tracked_keys: NonZeroUsize) -> Self {
+    /// `rates` by [`PolicyName::index`].
+    pub fn new(rates: &[RatePolicy], max_tracked_keys: NonZeroUsize) -> Self {
         let clock = DefaultClock::default();
         let policies = rates
             .iter()

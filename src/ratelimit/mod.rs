@@ -37,22 +37,42 @@ pub enum PolicyName {
     LoginPerUsername,
     /// `/docs` and `/openapi.json`, per client.
     Docs,
+    /// A gateway route's own policy (`[[gateway.routes]]`' `rate_limit`),
+    /// per client; numbered in the order [`RateLimits::new`] was given.
+    Route(u16),
 }
 
 impl PolicyName {
     pub const ALL: [Self; 4] = [Self::Default, Self::Login, Self::LoginPerUsername, Self::Docs];
 
+    /// The policy's name in metrics and audit events (every gateway
+    /// route's own policy is `route`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Default => "default",
             Self::Login => "login",
             Self::LoginPerUsername => "login_per_username",
             Self::Docs => "docs",
+            Self::Route(_) => "route",
+        }
+    }
+
+    /// A name of its own, for the keys of shared budgets.
+    fn key_name(self) -> std::borrow::Cow<'static, str> {
+        match self {
+            Self::Route(n) => format!("route{n}").into(),
+            named => named.as_str().into(),
         }
     }
 
     const fn index(self) -> usize {
-        self as usize
+        match self {
+            Self::Default => 0,
+            Self::Login => 1,
+            Self::LoginPerUsername => 2,
+            Self::Docs => 3,
+            Self::Route(n) => 4 + n as usize,
+        }
     }
 }
 
@@ -169,7 +189,8 @@ enum Budgets {
 
 /// The rate limits of this instance.
 pub struct RateLimits {
-    rates: [RatePolicy; 4],
+    /// By [`PolicyName::index`].
+    rates: Vec<RatePolicy>,
     budgets: Budgets,
     /// Budgets of audited refusals, per policy and subject.
     audited: memory::MemoryBackend,
@@ -184,25 +205,33 @@ impl std::fmt::Debug for RateLimits {
 }
 
 impl RateLimits {
-    /// Budgets in this process's memory.
-    pub fn new(settings: &RateLimitSettings) -> Self {
-        let rates = PolicyName::ALL.map(|name| rate_of(settings, name));
+    /// Budgets in this process's memory. `routes`: the gateway routes' own
+    /// policies, [`PolicyName::Route`] `0..`.
+    pub fn new(settings: &RateLimitSettings, routes: &[RatePolicy]) -> Self {
+        let rates = rates_of(settings, routes);
         Self::with(
             settings,
             Budgets::Memory(memory::MemoryBackend::new(&rates, settings.max_tracked_keys)),
+            rates,
         )
     }
 
     /// The configured budgets: in memory, or in Redis under `prefix`
     /// (unreachable is a warning, never a refusal to start).
-    pub async fn open(settings: &RateLimitSettings, prefix: &str) -> ::redis::RedisResult<Self> {
+    pub async fn open(
+        settings: &RateLimitSettings,
+        routes: &[RatePolicy],
+        prefix: &str,
+    ) -> ::redis::RedisResult<Self> {
         if settings.backend == crate::config::RateLimitBackend::Memory {
-            return Ok(Self::new(settings));
+            return Ok(Self::new(settings, routes));
         }
-        let rates = PolicyName::ALL.map(|name| rate_of(settings, name));
+        let rates = rates_of(settings, routes);
+        let names: Vec<_> = (0..rates.len()).map(|i| policy_at(i).key_name()).collect();
         let backend = redis::RedisBackend::new(
             &settings.redis_url,
             prefix,
+            &names,
             &rates,
             settings.redis_failure,
             settings.max_tracked_keys,
@@ -212,17 +241,15 @@ impl RateLimits {
                 "Redis is unreachable at start; rate limits follow rate_limit.redis_failure until it answers"
             );
         }
-        Ok(Self::with(settings, Budgets::Redis(backend)))
+        Ok(Self::with(settings, Budgets::Redis(backend), rates))
     }
 
-    fn with(settings: &RateLimitSettings, budgets: Budgets) -> Self {
+    fn with(settings: &RateLimitSettings, budgets: Budgets, rates: Vec<RatePolicy>) -> Self {
+        let audited = vec![AUDITED_REFUSALS.parse().expect("a valid rate"); rates.len()];
         Self {
-            rates: PolicyName::ALL.map(|name| rate_of(settings, name)),
+            rates,
             budgets,
-            audited: memory::MemoryBackend::new(
-                &[AUDITED_REFUSALS.parse().expect("a valid rate"); 4],
-                settings.max_tracked_keys,
-            ),
+            audited: memory::MemoryBackend::new(&audited, settings.max_tracked_keys),
         }
     }
 
@@ -296,12 +323,25 @@ impl RateLimits {
     }
 }
 
-fn rate_of(settings: &RateLimitSettings, name: PolicyName) -> RatePolicy {
-    match name {
-        PolicyName::Default => settings.default,
-        PolicyName::Login => settings.login,
-        PolicyName::LoginPerUsername => settings.login_per_username,
-        PolicyName::Docs => settings.docs,
+/// The rates by [`PolicyName::index`]: the four named policies, then the
+/// routes' own.
+fn rates_of(settings: &RateLimitSettings, routes: &[RatePolicy]) -> Vec<RatePolicy> {
+    let named = [
+        settings.default,
+        settings.login,
+        settings.login_per_username,
+        settings.docs,
+    ];
+    named.iter().chain(routes).copied().collect()
+}
+
+/// The policy at `index` (the inverse of [`PolicyName::index`]).
+fn policy_at(index: usize) -> PolicyName {
+    match PolicyName::ALL.get(index) {
+        Some(named) => *named,
+        None => {
+            PolicyName::Route(u16::try_from(index - PolicyName::ALL.len()).expect("fewer than 65,536 routes"))
+        }
     }
 }
 
@@ -335,7 +375,7 @@ mod tests {
             max_tracked_keys: NonZeroUsize::new(100_000).unwrap(),
             ..RateLimitSettings::default()
         };
-        let limits = RateLimits::new(&settings);
+        let limits = RateLimits::new(&settings, &[]);
         let attacker = Subject::ip("192.0.2.66".parse().unwrap());
         for _ in 0..5 {
             assert!(limits.check(PolicyName::Default, attacker).await.is_ok());

@@ -116,13 +116,14 @@ impl std::fmt::Debug for RedisBackend {
 }
 
 impl RedisBackend {
-    /// Budgets for `rates` (in the order of [`PolicyName::ALL`]) in the
+    /// Budgets for `rates`, named `names` (both by the policies' index), in the
     /// Redis at `url`, under `prefix`. Does not connect: the first call
     /// does, and [`Self::ping`] tells whether it can.
     pub fn new(
         url: &str,
         prefix: &str,
-        rates: &[RatePolicy; 4],
+        names: &[std::borrow::Cow<'static, str>],
+        rates: &[RatePolicy],
         failure: RedisFailure,
         max_tracked_keys: NonZeroUsize,
     ) -> redis::RedisResult<Self> {
@@ -133,7 +134,7 @@ impl RedisBackend {
             .set_number_of_retries(1)
             .set_max_delay(OPEN_CIRCUIT);
         let connection = ConnectionManager::new_lazy_with_config(client, config)?;
-        let policies = PolicyName::ALL
+        let policies = names
             .iter()
             .zip(rates)
             .map(|(name, rate)| {
@@ -141,7 +142,7 @@ impl RedisBackend {
                 Policy {
                     key_prefix: format!(
                         "{prefix}rl:{}:{limit}/{}:",
-                        name.as_str(),
+                        name,
                         rate.period.duration().as_secs()
                     ),
                     limit,

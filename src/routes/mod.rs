@@ -23,8 +23,7 @@ use crate::{ratelimit::PolicyName, state::AppState, web::pages};
 
 /// Every public route, with its state, before the middleware stack.
 pub fn router(state: AppState) -> Router {
-    let (routes, mut openapi) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .routes(routes!(health::root))
+    let shared = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(token::token))
@@ -41,16 +40,24 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(admin::disable))
         .routes(routes!(admin::enable))
         .routes(routes!(admin::audit))
-        .routes(routes!(items::create, items::list))
-        .routes(routes!(items::get, items::update, items::delete))
         .routes(routes!(pages::login_form, pages::login))
         .routes(routes!(pages::logout))
-        .routes(routes!(pages::app))
-        .routes(routes!(pages::add_item))
         .routes(routes!(pages::csrf_token))
-        .routes(routes!(pages::setup_form, pages::setup))
-        .routes(routes!(ws::items))
-        .split_for_parts();
+        .routes(routes!(pages::setup_form, pages::setup));
+    // With a gateway the upstream owns `/` and the resources: rampart's
+    // demo resource, its page and its socket are off (SPEC section 6).
+    let own = if state.gateway.is_some() {
+        shared
+    } else {
+        shared
+            .routes(routes!(health::root))
+            .routes(routes!(items::create, items::list))
+            .routes(routes!(items::get, items::update, items::delete))
+            .routes(routes!(pages::app))
+            .routes(routes!(pages::add_item))
+            .routes(routes!(ws::items))
+    };
+    let (routes, mut openapi) = own.split_for_parts();
     openapi::complete(&mut openapi);
     // Without `docs`, the document and its viewer are not routed at all:
     // they answer the same 404 as any unknown path.
@@ -59,9 +66,20 @@ pub fn router(state: AppState) -> Router {
     } else {
         routes
     };
-    let routes = routes
-        .route("/static/app.css", axum::routing::get(pages::stylesheet))
-        .route("/static/app.js", axum::routing::get(pages::script));
+    let routes = routes.route("/static/app.css", axum::routing::get(pages::stylesheet));
+    let routes = match &state.gateway {
+        // What no route of rampart's matches is the gateway's to forward,
+        // or to refuse.
+        Some(gateway) => {
+            let gateway = gateway.clone();
+            routes.fallback(
+                move |axum::extract::State(state): axum::extract::State<AppState>, request| {
+                    crate::gateway::proxy::forward(gateway.clone(), state.audit.clone(), request)
+                },
+            )
+        }
+        None => routes.route("/static/app.js", axum::routing::get(pages::script)),
+    };
     #[cfg(feature = "test-hooks")]
     let routes = routes.merge(test_hooks::router());
     routes.with_state(state)

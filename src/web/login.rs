@@ -105,7 +105,7 @@ pub async fn login_form(
 #[utoipa::path(post, path = "/login", tag = "pages",
     request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 303, description = "Signed in: to /app, with the session cookie"),
+        (status = 303, description = "Signed in: to /app (with a gateway, to /), with the session cookie"),
         (status = 401, description = "Bad credentials: the form again", content_type = "text/html"),
         (status = 403, description = "CSRF token missing or invalid, or a cross-site request", body = crate::http::error::ErrorBody),
         (status = 429, description = "Too many attempts", body = crate::http::error::ErrorBody)
@@ -169,7 +169,7 @@ pub async fn login(
         &origin,
     );
     let names = cookies::names(https);
-    let mut response = Redirect::to("/app").into_response();
+    let mut response = Redirect::to(state.home()).into_response();
     let headers = response.headers_mut();
     headers.append(
         header::SET_COOKIE,

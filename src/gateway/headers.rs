@@ -1,0 +1,254 @@
+//! What crosses the gateway in headers (SPEC section 6). Inbound, every
+//! header a client could use to claim an identity is dropped whatever its
+//! spelling, before anything else, and only what rampart computed is set:
+//! oauth2-proxy (CVE-2025-64484: `X_Forwarded_User` past a strip of
+//! `X-Forwarded-User`) and Caddy (GHSA-7r4p-vjf4-gxv4: a client's header
+//! kept when the auth step set none) each shipped the other way. OWASP ASVS
+//! 5.0 4.1.3: headers set by an intermediary cannot be overridden by the
+//! end user. Outbound, the upstream cannot speak for rampart: no CORS, no
+//! rampart cookies, no server banner.
+
+use http::{HeaderMap, HeaderName, HeaderValue, header};
+
+/// Hop-by-hop headers (RFC 9110 section 7.6.1), never forwarded either way.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Inbound headers dropped by prefix, after lower-casing and `_` -> `-`.
+const IDENTITY_PREFIXES: [&str; 3] = ["x-rampart-", "x-forwarded-", "x-auth-request-"];
+/// Inbound headers dropped by name, likewise normalized: identity claims,
+/// rampart's credentials (every `Authorization` is rampart's: a valid
+/// bearer token was verified here, anything else was refused), and what
+/// rampart sets itself.
+const DROPPED: [&str; 6] = [
+    "forwarded",
+    "x-real-ip",
+    "authorization",
+    "x-csrf-token",
+    "x-request-id",
+    "host",
+];
+
+/// rampart's cookies, without the `__Host-` prefix (SPEC section 3).
+const OWN_COOKIES: [&str; 4] = [
+    "rampart_session",
+    "rampart_csrf",
+    "rampart_presession",
+    "rampart_device",
+];
+
+pub const X_RAMPART_USER: HeaderName = HeaderName::from_static("x-rampart-user");
+pub const X_RAMPART_ROLES: HeaderName = HeaderName::from_static("x-rampart-roles");
+pub const X_RAMPART_ASSERTION: HeaderName = HeaderName::from_static("x-rampart-assertion");
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A header name lower-cased with `_` as `-`: how a server that folds
+/// them (CGI, WSGI, many frameworks) would read it.
+fn normalized(name: &HeaderName) -> String {
+    name.as_str().replace('_', "-")
+}
+
+/// The names the `Connection` headers list: hop-by-hop too.
+fn connection_listed(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+fn hop_by_hop(name: &str, listed: &[String]) -> bool {
+    HOP_BY_HOP.contains(&name) || listed.iter().any(|l| l == name)
+}
+
+/// Whether a cookie name is one of rampart's, in any case or prefix.
+pub fn is_own_cookie(name: &str) -> bool {
+    let name = name.trim().to_ascii_lowercase();
+    let bare = name
+        .strip_prefix("__host-")
+        .or_else(|| name.strip_prefix("__secure-"))
+        .unwrap_or(&name);
+    OWN_COOKIES.contains(&bare)
+}
+
+/// The client's headers that may reach the upstream: without hop-by-hop
+/// headers, identity claims in any spelling, rampart's credentials and
+/// cookies. The `Cookie` headers become one, holding the other cookies.
+pub fn inbound(headers: &HeaderMap) -> HeaderMap {
+    let listed = connection_listed(headers);
+    let mut out = HeaderMap::with_capacity(headers.len() + 8);
+    let mut cookies = Vec::new();
+    for (name, value) in headers {
+        let normal = normalized(name);
+        let dropped = hop_by_hop(&normal, &listed)
+            || DROPPED.contains(&normal.as_str())
+            || IDENTITY_PREFIXES.iter().any(|prefix| normal.starts_with(prefix));
+        if dropped {
+            continue;
+        }
+        if name == header::COOKIE {
+            let Ok(value) = value.to_str() else {
+                continue;
+            };
+            cookies.extend(
+                value
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|pair| !pair.is_empty())
+                    .filter(|pair| !is_own_cookie(pair.split('=').next().unwrap_or_default()))
+                    .map(str::to_owned),
+            );
+            continue;
+        }
+        out.append(name.clone(), value.clone());
+    }
+    if !cookies.is_empty()
+        && let Ok(value) = HeaderValue::from_str(&cookies.join("; "))
+    {
+        out.insert(header::COOKIE, value);
+    }
+    out
+}
+
+/// Drops from an upstream's response what only rampart may say: hop-by-hop
+/// headers, `Server` and `X-Powered-By`, CORS (rampart answers for its
+/// origins), and `Set-Cookie` for rampart's cookies.
+pub fn outbound(headers: &mut HeaderMap) {
+    let listed = connection_listed(headers);
+    let names: Vec<HeaderName> = headers.keys().cloned().collect();
+    for name in names {
+        let lower = name.as_str();
+        if hop_by_hop(lower, &listed)
+            || lower == "server"
+            || lower == "x-powered-by"
+            || lower.starts_with("access-control-")
+        {
+            headers.remove(&name);
+        }
+    }
+    if headers.contains_key(header::SET_COOKIE) {
+        let kept: Vec<HeaderValue> = headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter(|value| {
+                let name = value
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.split('=').next())
+                    .unwrap_or_default();
+                !name.is_empty() && !is_own_cookie(name)
+            })
+            .cloned()
+            .collect();
+        headers.remove(header::SET_COOKIE);
+        for value in kept {
+            headers.append(header::SET_COOKIE, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn identity_claims_are_dropped_in_every_spelling() {
+        let headers = map(&[
+            ("X-Rampart-User", "admin"),
+            ("x_rampart_roles", "admin"),
+            ("X-RAMPART-ASSERTION", "forged"),
+            ("X_Forwarded_For", "1.2.3.4"),
+            ("x-forwarded-user", "admin"),
+            ("Forwarded", "for=1.2.3.4"),
+            ("x_real_ip", "1.2.3.4"),
+            ("X-Auth-Request-Email", "a@b"),
+            ("authorization", "Bearer abc"),
+            ("x-csrf-token", "t"),
+            ("x-request-id", "mine"),
+            ("host", "evil"),
+            ("accept", "application/json"),
+            ("x-custom", "kept"),
+        ]);
+        let out = inbound(&headers);
+        let names: Vec<&str> = out.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["accept", "x-custom"]);
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_dropped() {
+        let headers = map(&[
+            ("connection", "keep-alive, x-secret"),
+            ("keep-alive", "timeout=5"),
+            ("te", "trailers"),
+            ("x-secret", "s"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "h2c"),
+            ("content-type", "text/plain"),
+        ]);
+        let out = inbound(&headers);
+        let names: Vec<&str> = out.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["content-type"]);
+    }
+
+    #[test]
+    fn rampart_cookies_stay_and_others_travel_in_one_header() {
+        let headers = map(&[
+            ("cookie", "rampart_session=s; theme=dark"),
+            ("cookie", "__Host-rampart_csrf=c; lang=en; RAMPART_DEVICE=d"),
+        ]);
+        let out = inbound(&headers);
+        assert_eq!(out.get_all(header::COOKIE).iter().count(), 1);
+        assert_eq!(out[header::COOKIE], "theme=dark; lang=en");
+        let only_ours = inbound(&map(&[("cookie", "rampart_presession=p")]));
+        assert!(!only_ours.contains_key(header::COOKIE));
+    }
+
+    #[test]
+    fn the_upstream_cannot_speak_for_rampart() {
+        let mut headers = map(&[
+            ("server", "uvicorn"),
+            ("x-powered-by", "FastAPI"),
+            ("access-control-allow-origin", "*"),
+            ("access-control-allow-credentials", "true"),
+            ("set-cookie", "rampart_session=planted; Path=/"),
+            ("set-cookie", "__Host-rampart_session=planted; Path=/; Secure"),
+            ("set-cookie", "app_pref=dark; Path=/"),
+            ("set-cookie", "Rampart_Csrf=x"),
+            ("connection", "close"),
+            ("content-type", "application/json"),
+            ("cache-control", "private"),
+        ]);
+        outbound(&mut headers);
+        let mut names: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["cache-control", "content-type", "set-cookie"]);
+        let cookies: Vec<_> = headers.get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(cookies, ["app_pref=dark; Path=/"]);
+    }
+}

@@ -1,0 +1,328 @@
+//! Forwarding a request the routes admit, and its answer back (SPEC
+//! section 6): streamed both ways, over hyper-util's pooled client (keep-
+//! alive to the upstream, a bounded number of requests in flight), with the
+//! caller's identity set by rampart alone; 502 and 504 in the spec's words,
+//! never the upstream's address or error.
+
+use std::{
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use axum::{
+    body::Body,
+    extract::Request,
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, Uri, header, uri::PathAndQuery};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use hyper_util::{
+    client::legacy::{Client, connect::HttpConnector},
+    rt::TokioExecutor,
+};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::{
+    Gateway,
+    headers::{self, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_RAMPART_ASSERTION},
+    path::check,
+    table::Verdict,
+};
+use crate::{
+    audit::{Action, Auditor, Outcome},
+    auth::assertion::Caller,
+    config::gateway,
+    http::{
+        client::ClientInfo,
+        error::detail_response,
+        identity::{AuthRejection, Authentication, CurrentUser},
+        origin,
+        request_id::RequestId,
+        resolve::{Relayed, ResolvedRoute},
+    },
+};
+
+/// Requests in flight to the upstream at once, at most; more wait for a
+/// turn (within `gateway.timeout`). Each holds one pooled connection.
+const MAX_IN_FLIGHT: usize = 1024;
+/// Idle pooled connections kept for reuse.
+const MAX_IDLE: usize = 64;
+/// An idle pooled connection is closed after this long (uvicorn closes its
+/// own after 5 s; hyper notices and opens a new one).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+/// The largest OpenAPI document read at start.
+const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
+
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// The upstream and the client that reaches it.
+pub struct Upstream {
+    client: Client<Connector, Body>,
+    scheme: http::uri::Scheme,
+    authority: http::uri::Authority,
+    permits: Arc<Semaphore>,
+}
+
+impl Upstream {
+    pub fn new(upstream: &gateway::Upstream) -> std::io::Result<Self> {
+        let origin: Uri = upstream.origin().parse().map_err(std::io::Error::other)?;
+        let parts = origin.into_parts();
+        let (Some(scheme), Some(authority)) = (parts.scheme, parts.authority) else {
+            return Err(std::io::Error::other("not an origin"));
+        };
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(Duration::from_secs(5)));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(IDLE_TIMEOUT)
+            .pool_max_idle_per_host(MAX_IDLE)
+            .build(connector);
+        Ok(Self {
+            client,
+            scheme,
+            authority,
+            permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+        })
+    }
+
+    fn uri(&self, path_and_query: PathAndQuery) -> Uri {
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(path_and_query)
+            .build()
+            .expect("an origin and a request's own path make a URI")
+    }
+
+    /// Reads a JSON document from the upstream, trying again for up to
+    /// `patience` while the upstream is not answering yet.
+    pub async fn fetch_json(&self, path: &str, patience: Duration) -> Result<serde_json::Value, String> {
+        use http_body_util::BodyExt;
+        let started = tokio::time::Instant::now();
+        let path: PathAndQuery = path.parse().map_err(|_| "not a path".to_owned())?;
+        loop {
+            let request = http::Request::get(self.uri(path.clone()))
+                .header(header::ACCEPT, "application/json")
+                .body(Body::empty())
+                .expect("a GET with a valid URI");
+            let outcome = match tokio::time::timeout(Duration::from_secs(5), self.client.request(request))
+                .await
+            {
+                Err(_) => Err("no answer within 5 s".to_owned()),
+                Ok(Err(err)) => Err(format!("unreachable ({})", root_cause(&err))),
+                Ok(Ok(response)) if response.status() != StatusCode::OK => {
+                    return Err(format!("it answered {}", response.status()));
+                }
+                Ok(Ok(response)) => {
+                    let limited = http_body_util::Limited::new(response.into_body(), MAX_DOCUMENT_BYTES);
+                    let bytes = limited
+                        .collect()
+                        .await
+                        .map_err(|err| format!("its body could not be read ({err})"))?
+                        .to_bytes();
+                    return serde_json::from_slice(&bytes).map_err(|err| format!("it is not JSON ({err})"));
+                }
+            };
+            if started.elapsed() >= patience {
+                return outcome;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+/// The innermost error of a chain: hyper-util's client wraps the one that
+/// says what happened.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
+/// The gateway's handler: the route the envelope resolved, or 400 for a
+/// path that is not normal and 404 for one no route admits; then the
+/// route's access rule; then the upstream.
+pub async fn forward(gateway: Arc<Gateway>, audit: Auditor, request: Request) -> Response {
+    let Some(route) = request
+        .extensions()
+        .get::<ResolvedRoute>()
+        .and_then(|resolved| gateway.table.get(resolved.index))
+    else {
+        return match check(request.uri().path()) {
+            Err(_) => detail_response(StatusCode::BAD_REQUEST, "Path not in normal form"),
+            Ok(()) => StatusCode::NOT_FOUND.into_response(),
+        };
+    };
+    // Every bearer token is rampart's: one that does not verify is 401,
+    // even on a public route.
+    let user = match request.extensions().get::<Authentication>() {
+        Some(Authentication::Invalid(_)) => return AuthRejection::Invalid.into_response(),
+        Some(authentication) => authentication.user(),
+        None => None,
+    };
+    match route.admit(user.as_ref()) {
+        Verdict::Pass => {}
+        Verdict::Unauthenticated => return AuthRejection::Missing.into_response(),
+        Verdict::Forbidden => {
+            audit.record(
+                Action::AccessDenied,
+                Outcome::Denied,
+                user.as_ref().map(CurrentUser::username),
+                Some(&route.label),
+                &origin::of(request.extensions()),
+            );
+            return AuthRejection::Forbidden.into_response();
+        }
+    }
+    gateway.send(request, user.as_ref()).await
+}
+
+impl Gateway {
+    /// Sends `request` upstream as SPEC section 6 says, and relays the
+    /// answer.
+    async fn send(&self, request: Request, user: Option<&CurrentUser>) -> Response {
+        let (parts, body) = request.into_parts();
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        let mut headers = headers::inbound(&parts.headers);
+        let client = parts.extensions.get::<ClientInfo>();
+        if let Some(client) = client {
+            set(&mut headers, X_FORWARDED_FOR, &client.ip.to_string());
+            headers.insert(
+                X_FORWARDED_PROTO,
+                HeaderValue::from_static(if client.https { "https" } else { "http" }),
+            );
+        }
+        let host = parts.headers.get(header::HOST).cloned().or_else(|| {
+            parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        });
+        if let Some(host) = host {
+            headers.insert(X_FORWARDED_HOST, host);
+        }
+        if let Some(id) = parts.extensions.get::<RequestId>() {
+            set(&mut headers, headers::X_REQUEST_ID, id.as_str());
+        }
+        if let Some(user) = user {
+            set(&mut headers, headers::X_RAMPART_USER, user.username());
+            set(&mut headers, headers::X_RAMPART_ROLES, &user.roles().join(","));
+        }
+        let caller = user.map(|user| Caller {
+            username: user.username(),
+            roles: user.roles(),
+        });
+        match self
+            .assertions
+            .sign(caller, parts.method.as_str(), path_and_query.as_str())
+        {
+            Ok(assertion) => set(&mut headers, X_RAMPART_ASSERTION, &assertion),
+            Err(err) => {
+                tracing::error!(error = %err, "signing a gateway assertion failed");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+        }
+        let mut upstream_request = http::Request::new(body);
+        *upstream_request.method_mut() = parts.method;
+        *upstream_request.uri_mut() = self.upstream.uri(path_and_query);
+        *upstream_request.headers_mut() = headers;
+
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let Ok(Ok(permit)) =
+            tokio::time::timeout_at(deadline, self.upstream.permits.clone().acquire_owned()).await
+        else {
+            return gateway_timeout();
+        };
+        let answer = tokio::time::timeout_at(deadline, self.upstream.client.request(upstream_request)).await;
+        let response = match answer {
+            Err(_) => return gateway_timeout(),
+            Ok(Err(err)) => {
+                if body_too_large(&err) {
+                    return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+                }
+                tracing::warn!(error = %root_cause(&err), "the upstream did not answer");
+                return detail_response(StatusCode::BAD_GATEWAY, "Bad Gateway");
+            }
+            Ok(Ok(response)) => response,
+        };
+        let (mut parts, body) = response.into_parts();
+        headers::outbound(&mut parts.headers);
+        parts.extensions = http::Extensions::new();
+        parts.extensions.insert(Relayed);
+        Response::from_parts(
+            parts,
+            Body::new(Held {
+                body,
+                _permit: permit,
+            }),
+        )
+    }
+}
+
+fn gateway_timeout() -> Response {
+    detail_response(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout")
+}
+
+/// Whether the client's body broke `limits.max_body_bytes` on its way up.
+fn body_too_large(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(err) = cause {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
+}
+
+/// Sets a header rampart computed; a value no header can hold (a user name
+/// is always one) is left out rather than sent broken.
+fn set(headers: &mut http::HeaderMap, name: http::HeaderName, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(name, value);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The upstream's body, holding its turn until the last byte.
+    struct Held {
+        #[pin]
+        body: hyper::body::Incoming,
+        _permit: OwnedSemaphorePermit,
+    }
+}
+
+impl HttpBody for Held {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        self.project().body.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}

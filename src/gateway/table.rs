@@ -1,0 +1,192 @@
+//! The gateway's routes: the configured ones in their order, then those of
+//! the upstream's OpenAPI document; the first whose path and method match
+//! a request wins, and a request none matches is never forwarded.
+
+use std::sync::Arc;
+
+use http::Method;
+
+use crate::{
+    config::gateway::{Access, RouteSettings, RouteTemplate, Segment},
+    http::identity::CurrentUser,
+    ratelimit::PolicyName,
+};
+
+/// One route.
+#[derive(Debug)]
+pub struct Route {
+    pub template: RouteTemplate,
+    /// The template, shared with every request's log line.
+    pub label: Arc<str>,
+    /// `None`: every method.
+    pub methods: Option<Vec<Method>>,
+    pub access: Access,
+    pub policy: PolicyName,
+}
+
+/// What a route says of a caller.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    /// No caller, and the route needs one: 401.
+    Unauthenticated,
+    /// A caller without the roles: 403.
+    Forbidden,
+}
+
+impl Route {
+    pub fn new(
+        template: RouteTemplate,
+        methods: Option<Vec<Method>>,
+        access: Access,
+        policy: PolicyName,
+    ) -> Self {
+        Self {
+            label: template.as_str().into(),
+            template,
+            methods,
+            access,
+            policy,
+        }
+    }
+
+    /// A `[[gateway.routes]]` entry; `policy`: its own, or the default.
+    pub fn configured(settings: &RouteSettings, policy: PolicyName) -> Self {
+        let methods =
+            (!settings.methods.is_empty()).then(|| settings.methods.iter().map(|m| m.0.clone()).collect());
+        Self::new(settings.path.clone(), methods, settings.access.clone(), policy)
+    }
+
+    fn admits_method(&self, method: &Method) -> bool {
+        let Some(methods) = &self.methods else {
+            return true;
+        };
+        // HEAD goes with GET.
+        methods.contains(method) || (method == Method::HEAD && methods.contains(&Method::GET))
+    }
+
+    fn matches_path(&self, path: &str) -> bool {
+        let mut parts = path.strip_prefix('/').unwrap_or(path).split('/');
+        let segments = self.template.segments();
+        for segment in segments {
+            match segment {
+                // The rest (always last): whatever follows the `/` before
+                // it, even nothing; but that `/` is there.
+                Segment::Rest => return parts.next().is_some(),
+                Segment::Param => match parts.next() {
+                    Some(part) if !part.is_empty() => {}
+                    _ => return false,
+                },
+                Segment::Literal(literal) => {
+                    if parts.next() != Some(literal.as_str()) {
+                        return false;
+                    }
+                }
+            }
+        }
+        parts.next().is_none()
+    }
+
+    /// Whether `caller` may pass.
+    pub fn admit(&self, caller: Option<&CurrentUser>) -> Verdict {
+        match (&self.access, caller) {
+            (Access::Public, _) => Verdict::Pass,
+            (_, None) => Verdict::Unauthenticated,
+            (Access::Authenticated, Some(_)) => Verdict::Pass,
+            (Access::Roles(alternatives), Some(user)) => {
+                let holds_all = |roles: &Vec<String>| roles.iter().all(|role| user.has_role(role));
+                if alternatives.iter().any(holds_all) {
+                    Verdict::Pass
+                } else {
+                    Verdict::Forbidden
+                }
+            }
+        }
+    }
+}
+
+/// The routes, in the order they are tried.
+#[derive(Debug, Default)]
+pub struct Table {
+    routes: Vec<Route>,
+}
+
+impl Table {
+    pub fn new(routes: Vec<Route>) -> Self {
+        Self { routes }
+    }
+
+    /// The first route that matches; `path` must be normal
+    /// ([`super::path::check`]).
+    pub fn find(&self, method: &Method, path: &str) -> Option<(usize, &Route)> {
+        self.routes
+            .iter()
+            .enumerate()
+            .find(|(_, route)| route.admits_method(method) && route.matches_path(path))
+    }
+
+    pub fn get(&self, index: usize) -> Option<&Route> {
+        self.routes.get(index)
+    }
+
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(path: &str, methods: &[Method]) -> Route {
+        Route::new(
+            path.parse().unwrap(),
+            (!methods.is_empty()).then(|| methods.to_vec()),
+            Access::Public,
+            PolicyName::Default,
+        )
+    }
+
+    #[test]
+    fn paths_match_their_templates_segment_by_segment() {
+        let item = route("/items/{id}", &[]);
+        assert!(item.matches_path("/items/3"));
+        assert!(!item.matches_path("/items/"));
+        assert!(!item.matches_path("/items"));
+        assert!(!item.matches_path("/items/3/x"));
+        let list = route("/items/", &[]);
+        assert!(list.matches_path("/items/"));
+        assert!(!list.matches_path("/items"));
+        let rest = route("/files/{*rest}", &[]);
+        assert!(rest.matches_path("/files/"));
+        assert!(rest.matches_path("/files/a/b/"));
+        assert!(!rest.matches_path("/files"));
+        assert!(!rest.matches_path("/filesx/a"));
+        let root = route("/", &[]);
+        assert!(root.matches_path("/"));
+        assert!(!root.matches_path("/a"));
+        let literal = route("/reports", &[]);
+        assert!(literal.matches_path("/reports"));
+        assert!(!literal.matches_path("/Reports"));
+        assert!(!literal.matches_path("/reports/"));
+    }
+
+    #[test]
+    fn the_first_route_whose_method_and_path_match_wins() {
+        let table = Table::new(vec![
+            route("/items/{id}", &[Method::DELETE]),
+            route("/items/{id}", &[Method::GET]),
+            route("/{*rest}", &[]),
+        ]);
+        assert_eq!(table.find(&Method::GET, "/items/1").map(|(i, _)| i), Some(1));
+        assert_eq!(table.find(&Method::HEAD, "/items/1").map(|(i, _)| i), Some(1));
+        assert_eq!(table.find(&Method::DELETE, "/items/1").map(|(i, _)| i), Some(0));
+        assert_eq!(table.find(&Method::PUT, "/items/1").map(|(i, _)| i), Some(2));
+        let strict = Table::new(vec![route("/a", &[Method::POST])]);
+        assert!(strict.find(&Method::GET, "/a").is_none());
+    }
+}
