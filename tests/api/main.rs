@@ -9,6 +9,7 @@ mod config;
 mod conformance;
 mod cors;
 mod errors;
+mod gateway;
 mod hardening;
 mod hardening_edges;
 mod items;
