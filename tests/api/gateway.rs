@@ -738,8 +738,8 @@ async fn wiretap() -> Wiretap {
 fn lifted_assertion(seen: &Mutex<Vec<u8>>) -> String {
     let seen = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
     seen.lines()
-        .filter_map(|l| l.strip_prefix("x-rampart-assertion: "))
-        .last()
+        .rev()
+        .find_map(|l| l.strip_prefix("x-rampart-assertion: "))
         .expect("an assertion on the wire")
         .trim()
         .to_owned()
