@@ -25,7 +25,7 @@ use crate::{
     },
     config::{Settings, secret::SecretKey},
     gateway::{self, Gateway, GatewayError},
-    http::{self, cors::Cors, csrf::CsrfGuard},
+    http::{self, cors::Cors, csrf::CsrfGuard, upgrade::Gate},
     items::{
         Items,
         events::{self, ItemEvents},
@@ -124,18 +124,6 @@ impl Application {
         };
         let (audit, audit_writer) = Auditor::start(store.clone());
         let audit_writer = tokio::spawn(audit_writer);
-        let gateway = match &settings.gateway {
-            Some(gateway) => Some(Arc::new(
-                Gateway::build(
-                    gateway,
-                    keys.clone(),
-                    &settings.auth.issuer,
-                    settings.limits.request_timeout.get(),
-                )
-                .await?,
-            )),
-            None => None,
-        };
         let route_rates = settings
             .gateway
             .as_ref()
@@ -158,6 +146,21 @@ impl Application {
             items.events().clone(),
             settings.limits.max_connections.get(),
         );
+        let gateway = match &settings.gateway {
+            Some(gateway) => {
+                let gate = Gate {
+                    csrf: csrf.clone(),
+                    audit: audit.clone(),
+                    sockets: sockets.clone(),
+                };
+                let issuer = &settings.auth.issuer;
+                let request_timeout = settings.limits.request_timeout.get();
+                Some(Arc::new(
+                    Gateway::build(gateway, keys.clone(), issuer, request_timeout, gate).await?,
+                ))
+            }
+            None => None,
+        };
         // No admin yet: a one-time link creates the first (SPEC section 3,
         // "First run").
         let (first_run, setup_token) = if store.has_admin().await? {

@@ -18,7 +18,7 @@ use crate::{
     },
     config::Settings,
     gateway::Gateway,
-    http::{client::ClientInfo, cookies, csrf::CsrfGuard, error::ApiError},
+    http::{client::ClientInfo, cookies, csrf::CsrfGuard, error::ApiError, upgrade::Gate},
     items::Items,
     ratelimit::RateLimits,
     realtime::Hub,
@@ -64,6 +64,15 @@ pub struct Services {
 }
 
 impl Services {
+    /// The WebSocket upgrade gate.
+    pub fn gate(&self) -> Gate {
+        Gate {
+            csrf: self.csrf.clone(),
+            audit: self.audit.clone(),
+            sockets: self.sockets.clone(),
+        }
+    }
+
     /// Where a browser lands after signing in: the app page, or with a
     /// gateway (whose upstream owns the resources) `/`.
     pub fn home(&self) -> &'static str {

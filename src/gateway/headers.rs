@@ -125,6 +125,30 @@ pub fn inbound(headers: &HeaderMap) -> HeaderMap {
     out
 }
 
+/// Makes `headers` (already [`inbound`]) an upgrade to a WebSocket, from
+/// the client's `original` ones: its key and version, and the
+/// subprotocols it offered but a bearer token (which is rampart's, and
+/// never echoed). No extension: the tunnel re-frames every message.
+pub fn upgrade(headers: &mut HeaderMap, original: &HeaderMap) {
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.remove(header::SEC_WEBSOCKET_EXTENSIONS);
+    headers.remove(header::SEC_WEBSOCKET_PROTOCOL);
+    let offered: Vec<&str> = original
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && !p.starts_with(crate::http::identity::TOKEN_PROTOCOL_PREFIX))
+        .collect();
+    if !offered.is_empty()
+        && let Ok(value) = HeaderValue::from_str(&offered.join(", "))
+    {
+        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, value);
+    }
+}
+
 /// Drops from an upstream's response what only rampart may say: hop-by-hop
 /// headers, `Server` and `X-Powered-By`, CORS (rampart answers for its
 /// origins), and `Set-Cookie` for rampart's cookies.

@@ -27,7 +27,10 @@ use crate::{
         RatePolicy,
         gateway::{Access, GatewaySettings},
     },
-    http::resolve::{ResolvedRoute, RouteResolver},
+    http::{
+        resolve::{ResolvedRoute, RouteResolver},
+        upgrade::Gate,
+    },
     ratelimit::PolicyName,
 };
 
@@ -57,6 +60,8 @@ pub struct Gateway {
     assertions: Assertions,
     /// `gateway.timeout`.
     timeout: Duration,
+    /// The WebSocket upgrade gate (and the audit trail of refusals).
+    gate: Gate,
     /// The envelope's bound for a forwarded request: its own steps, then
     /// the upstream's time.
     deadline: Duration,
@@ -78,6 +83,7 @@ impl Gateway {
         keys: Arc<KeyRing>,
         issuer: &str,
         request_timeout: Duration,
+        gate: Gate,
     ) -> Result<Self, GatewayError> {
         let upstream = proxy::Upstream::new(&settings.upstream)
             .map_err(|err| GatewayError(format!("gateway.upstream: {err}")))?;
@@ -143,6 +149,7 @@ impl Gateway {
             ),
             upstream,
             timeout,
+            gate,
             deadline: request_timeout + timeout,
         })
     }

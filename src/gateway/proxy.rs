@@ -23,26 +23,36 @@ use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
     rt::TokioExecutor,
 };
+
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use axum::extract::{FromRequestParts, ws::WebSocketUpgrade};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::{
+    WebSocketStream,
+    tungstenite::protocol::{Role, WebSocketConfig},
+};
 
 use super::{
     Gateway,
     headers::{self, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_RAMPART_ASSERTION},
     path::check,
-    table::Verdict,
+    table::{Route, Verdict},
 };
 use crate::{
-    audit::{Action, Auditor, Outcome},
+    audit::{Action, Outcome},
     auth::assertion::Caller,
-    config::gateway,
+    config::gateway::{self, Access},
     http::{
-        client::ClientInfo,
+        client::{ClientInfo, authority},
         error::detail_response,
         identity::{AuthRejection, Authentication, CurrentUser},
         origin,
         request_id::RequestId,
         resolve::{Relayed, ResolvedRoute},
+        upgrade::{Admitted, Handshake, Needs},
     },
+    realtime::tunnel::{self, MAX_UPSTREAM_MESSAGE_BYTES},
 };
 
 /// Requests in flight to the upstream at once, at most; more wait for a
@@ -153,7 +163,7 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 /// The gateway's handler: the route the envelope resolved, or 400 for a
 /// path that is not normal and 404 for one no route admits; then the
 /// route's access rule; then the upstream.
-pub async fn forward(gateway: Arc<Gateway>, audit: Auditor, request: Request) -> Response {
+pub async fn forward(gateway: Arc<Gateway>, request: Request) -> Response {
     let Some(route) = request
         .extensions()
         .get::<ResolvedRoute>()
@@ -175,7 +185,7 @@ pub async fn forward(gateway: Arc<Gateway>, audit: Auditor, request: Request) ->
         Verdict::Pass => {}
         Verdict::Unauthenticated => return AuthRejection::Missing.into_response(),
         Verdict::Forbidden => {
-            audit.record(
+            gateway.gate.audit.record(
                 Action::AccessDenied,
                 Outcome::Denied,
                 user.as_ref().map(CurrentUser::username),
@@ -185,36 +195,44 @@ pub async fn forward(gateway: Arc<Gateway>, audit: Auditor, request: Request) ->
             return AuthRejection::Forbidden.into_response();
         }
     }
+    if is_upgrade(request.headers()) {
+        return gateway.tunnel(request, route, user.as_ref()).await;
+    }
     gateway.send(request, user.as_ref()).await
 }
 
+/// Whether a request asks for a WebSocket (RFC 6455 section 4.1).
+fn is_upgrade(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .is_some_and(|u| u.as_bytes().eq_ignore_ascii_case(b"websocket"))
+}
+
 impl Gateway {
-    /// Sends `request` upstream as SPEC section 6 says, and relays the
-    /// answer.
-    async fn send(&self, request: Request, user: Option<&CurrentUser>) -> Response {
-        let (parts, body) = request.into_parts();
+    /// The request for the upstream (SPEC section 6): the client's method,
+    /// path, query and `body`; its headers less hop-by-hop ones, identity
+    /// claims and rampart's credentials; then rampart's own.
+    fn upstream_request<B>(
+        &self,
+        parts: &http::request::Parts,
+        user: Option<&CurrentUser>,
+        body: B,
+    ) -> Result<http::Request<B>, StatusCode> {
         let path_and_query = parts
             .uri
             .path_and_query()
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
         let mut headers = headers::inbound(&parts.headers);
-        let client = parts.extensions.get::<ClientInfo>();
-        if let Some(client) = client {
+        if let Some(client) = parts.extensions.get::<ClientInfo>() {
             set(&mut headers, X_FORWARDED_FOR, &client.ip.to_string());
             headers.insert(
                 X_FORWARDED_PROTO,
                 HeaderValue::from_static(if client.https { "https" } else { "http" }),
             );
         }
-        let host = parts.headers.get(header::HOST).cloned().or_else(|| {
-            parts
-                .uri
-                .authority()
-                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        });
-        if let Some(host) = host {
-            headers.insert(X_FORWARDED_HOST, host);
+        if let Some(host) = authority(&parts.uri, &parts.headers) {
+            set(&mut headers, X_FORWARDED_HOST, host);
         }
         if let Some(id) = parts.extensions.get::<RequestId>() {
             set(&mut headers, headers::X_REQUEST_ID, id.as_str());
@@ -234,44 +252,137 @@ impl Gateway {
             Ok(assertion) => set(&mut headers, X_RAMPART_ASSERTION, &assertion),
             Err(err) => {
                 tracing::error!(error = %err, "signing a gateway assertion failed");
-                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                return Err(StatusCode::INTERNAL_SERVER_ERROR);
             }
         }
-        let mut upstream_request = http::Request::new(body);
-        *upstream_request.method_mut() = parts.method;
-        *upstream_request.uri_mut() = self.upstream.uri(path_and_query);
-        *upstream_request.headers_mut() = headers;
+        let mut request = http::Request::new(body);
+        *request.method_mut() = parts.method.clone();
+        *request.uri_mut() = self.upstream.uri(path_and_query);
+        *request.headers_mut() = headers;
+        Ok(request)
+    }
 
+    /// Sends a request upstream within `gateway.timeout`: its answer's
+    /// head, with the turn it holds.
+    async fn exchange(
+        &self,
+        request: http::Request<Body>,
+    ) -> Result<(http::Response<hyper::body::Incoming>, OwnedSemaphorePermit), Response> {
         let deadline = tokio::time::Instant::now() + self.timeout;
         let Ok(Ok(permit)) =
             tokio::time::timeout_at(deadline, self.upstream.permits.clone().acquire_owned()).await
         else {
-            return gateway_timeout();
+            return Err(gateway_timeout());
         };
-        let answer = tokio::time::timeout_at(deadline, self.upstream.client.request(upstream_request)).await;
-        let response = match answer {
-            Err(_) => return gateway_timeout(),
+        match tokio::time::timeout_at(deadline, self.upstream.client.request(request)).await {
+            Err(_) => Err(gateway_timeout()),
             Ok(Err(err)) => {
                 if body_too_large(&err) {
-                    return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+                    return Err(StatusCode::PAYLOAD_TOO_LARGE.into_response());
                 }
                 tracing::warn!(error = %root_cause(&err), "the upstream did not answer");
-                return detail_response(StatusCode::BAD_GATEWAY, "Bad Gateway");
+                Err(bad_gateway())
             }
-            Ok(Ok(response)) => response,
-        };
-        let (mut parts, body) = response.into_parts();
-        headers::outbound(&mut parts.headers);
-        parts.extensions = http::Extensions::new();
-        parts.extensions.insert(Relayed);
-        Response::from_parts(
-            parts,
-            Body::new(Held {
-                body,
-                _permit: permit,
-            }),
-        )
+            Ok(Ok(response)) => Ok((response, permit)),
+        }
     }
+
+    /// Sends `request` upstream and relays the answer, streamed.
+    async fn send(&self, request: Request, user: Option<&CurrentUser>) -> Response {
+        let (parts, body) = request.into_parts();
+        let upstream_request = match self.upstream_request(&parts, user, body) {
+            Ok(request) => request,
+            Err(status) => return status.into_response(),
+        };
+        match self.exchange(upstream_request).await {
+            Ok((response, permit)) => relayed(response, permit),
+            Err(refusal) => refusal,
+        }
+    }
+
+    /// A WebSocket upgrade: through the gate like `/ws/items`, then the
+    /// upstream's own upgrade, then the tunnel between the two.
+    async fn tunnel(&self, request: Request, route: &Route, user: Option<&CurrentUser>) -> Response {
+        let (mut parts, _) = request.into_parts();
+        let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &()).await;
+        let handshake = match Handshake::from_request_parts(&mut parts, &()).await {
+            Ok(handshake) => handshake,
+            Err(rejection) => return rejection.into_response(),
+        };
+        let needs = if route.access == Access::Public {
+            Needs::Anyone
+        } else {
+            Needs::Caller
+        };
+        let Admitted {
+            mut upgrade,
+            credential,
+            slot,
+            idle,
+        } = match self.gate.admit(handshake, upgrade, needs) {
+            Ok(admitted) => admitted,
+            Err(refusal) => return refusal.into_response(),
+        };
+        // Watched before either side is answered: nothing that ends the
+        // credential from here on is missed.
+        let changes = self.gate.sockets.watch_changes();
+        let mut upstream_request = match self.upstream_request(&parts, user, Body::empty()) {
+            Ok(request) => request,
+            Err(status) => return status.into_response(),
+        };
+        headers::upgrade(upstream_request.headers_mut(), &parts.headers);
+        let (response, permit) = match self.exchange(upstream_request).await {
+            Ok(answer) => answer,
+            Err(refusal) => return refusal,
+        };
+        if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+            // The upstream refused the upgrade: its answer, as any other.
+            return relayed(response, permit);
+        }
+        let selected = response.headers().get(header::SEC_WEBSOCKET_PROTOCOL).cloned();
+        let upgraded = match hyper::upgrade::on(response).await {
+            Ok(upgraded) => upgraded,
+            Err(err) => {
+                tracing::warn!(error = %root_cause(&err), "the upstream's WebSocket upgrade failed");
+                return bad_gateway();
+            }
+        };
+        if let Some(selected) = selected {
+            upgrade.set_selected_protocol(selected);
+        }
+        upgrade.on_upgrade(move |socket| async move {
+            if let Some(idle) = idle {
+                idle.stop();
+            }
+            let mut config = WebSocketConfig::default();
+            config.max_message_size = Some(MAX_UPSTREAM_MESSAGE_BYTES);
+            config.max_frame_size = Some(MAX_UPSTREAM_MESSAGE_BYTES);
+            let upstream =
+                WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Client, Some(config)).await;
+            tunnel::relay(socket, upstream, credential, slot, changes).await;
+            drop(permit);
+        })
+    }
+}
+
+/// The upstream's answer, relayed: streamed, holding its turn until the
+/// last byte, with only what may cross (SPEC section 6).
+fn relayed(response: http::Response<hyper::body::Incoming>, permit: OwnedSemaphorePermit) -> Response {
+    let (mut parts, body) = response.into_parts();
+    headers::outbound(&mut parts.headers);
+    parts.extensions = http::Extensions::new();
+    parts.extensions.insert(Relayed);
+    Response::from_parts(
+        parts,
+        Body::new(Held {
+            body,
+            _permit: permit,
+        }),
+    )
+}
+
+fn bad_gateway() -> Response {
+    detail_response(StatusCode::BAD_GATEWAY, "Bad Gateway")
 }
 
 fn gateway_timeout() -> Response {

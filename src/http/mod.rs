@@ -15,6 +15,7 @@ pub mod rate_limit;
 pub mod request_id;
 pub mod resolve;
 pub mod security_headers;
+pub mod upgrade;
 
 use std::sync::Arc;
 

@@ -111,6 +111,14 @@ impl Hub {
         }
     }
 
+    /// The invalidation state alone, for a tunnel (which carries no item
+    /// events), watched from now on.
+    pub fn watch_changes(&self) -> watch::Receiver<u64> {
+        let mut changes = self.invalidations.watch();
+        changes.mark_unchanged();
+        changes
+    }
+
     /// Closes every socket (1001) and refuses new ones: the instance is
     /// shutting down.
     pub fn close_all(&self) {

@@ -40,18 +40,18 @@ use crate::{
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Inbound messages a client may send per second, and in a burst; more
 /// closes the socket with 1008.
-const INBOUND_PER_SECOND: u32 = 10;
-const INBOUND_BURST: u32 = 20;
+pub(super) const INBOUND_PER_SECOND: u32 = 10;
+pub(super) const INBOUND_BURST: u32 = 20;
 /// Messages queued for a client that has not read them yet; one more
 /// closes the socket with 1008 (Centrifugo closes at 1 MiB queued).
-const OUTBOUND_QUEUE: usize = 64;
-const PING_INTERVAL: Duration = Duration::from_secs(25);
-const PONG_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const OUTBOUND_QUEUE: usize = 64;
+pub(super) const PING_INTERVAL: Duration = Duration::from_secs(25);
+pub(super) const PONG_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a close may take to write, and the client's close to arrive,
 /// before the connection is dropped.
-const CLOSE_GRACE: Duration = Duration::from_secs(1);
+pub(super) const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// How long one write may wait for a client that does not read.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What opened the socket, re-checked whenever what this instance knows
 /// of tokens, users or sessions changes.
@@ -93,7 +93,7 @@ impl Credential {
     }
 
     /// When the credential ends unless renewed (sessions are, by use).
-    fn expires_at(&self) -> Instant {
+    pub(super) fn expires_at(&self) -> Instant {
         let ms = match self {
             Self::Bearer { claims, .. } => claims.exp.saturating_mul(1000),
             Self::Session { user, .. } => user.expires_at,
@@ -104,7 +104,7 @@ impl Credential {
 
     /// Whether the credential still stands; a session's user and roles are
     /// read again when the user's state changed or its time ran out.
-    async fn recheck(&mut self, hub: &Hub) -> Result<(), Close> {
+    pub(super) async fn recheck(&mut self, hub: &Hub) -> Result<(), Close> {
         match self {
             Self::Bearer { token, claims } => {
                 if claims.exp.saturating_mul(1000) <= now_ms() {
@@ -150,7 +150,7 @@ impl Credential {
 
 /// Why a socket closes, and what the client is told.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Close {
+pub(super) enum Close {
     /// The client closed or the connection broke: nothing to send.
     Gone,
     /// The instance is shutting down.
@@ -171,7 +171,7 @@ enum Close {
 }
 
 impl Close {
-    fn reason(self) -> &'static str {
+    pub(super) fn reason(self) -> &'static str {
         match self {
             Self::Gone => "client",
             Self::Shutdown => "shutdown",
@@ -186,7 +186,7 @@ impl Close {
     }
 
     /// The close frame (RFC 6455 section 7.4.1), if one is sent.
-    fn frame(self) -> Option<CloseFrame> {
+    pub(super) fn frame(self) -> Option<CloseFrame> {
         let code = match self {
             Self::Gone => return None,
             // 1001: going away.
@@ -322,7 +322,7 @@ async fn pump(
 }
 
 /// Writes what the loop queues, and the close frame when asked.
-async fn write(
+pub(super) async fn write(
     mut sink: SplitSink<WebSocket, Message>,
     mut queued: mpsc::Receiver<Message>,
     mut close: oneshot::Receiver<CloseFrame>,
@@ -349,7 +349,7 @@ async fn write(
 
 /// Whether a read failed because the client sent more than
 /// [`MAX_MESSAGE_BYTES`].
-fn too_big(err: axum::Error) -> bool {
+pub(super) fn too_big(err: axum::Error) -> bool {
     err.into_inner()
         .downcast_ref::<tungstenite::Error>()
         .is_some_and(|err| matches!(err, tungstenite::Error::Capacity(_)))

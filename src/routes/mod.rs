@@ -72,11 +72,7 @@ pub fn router(state: AppState) -> Router {
         // or to refuse.
         Some(gateway) => {
             let gateway = gateway.clone();
-            routes.fallback(
-                move |axum::extract::State(state): axum::extract::State<AppState>, request| {
-                    crate::gateway::proxy::forward(gateway.clone(), state.audit.clone(), request)
-                },
-            )
+            routes.fallback(move |request| crate::gateway::proxy::forward(gateway.clone(), request))
         }
         None => routes.route("/static/app.js", axum::routing::get(pages::script)),
     };

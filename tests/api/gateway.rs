@@ -16,7 +16,8 @@ use tokio::{
 };
 
 use crate::helpers::{
-    App, Browser, PASSWORD, PATIENCE, TestConfig, TestServer, Upstream, header_values, run_cli,
+    App, Browser, PASSWORD, PATIENCE, TestConfig, TestServer, Upstream, close_code, header_values,
+    next_event, open_ws_at, run_cli, send_text,
 };
 
 /// rampart in front of `upstream`, reading its OpenAPI document, with
@@ -856,4 +857,69 @@ fn ed25519_pkcs8() -> Vec<u8> {
         .unwrap()
         .as_bytes()
         .to_vec()
+}
+
+#[tokio::test]
+async fn websockets_are_tunnelled_and_closed_when_their_credential_ends() {
+    let upstream = Upstream::start(App::Recording { root_security: false });
+    let server = gateway(
+        &upstream,
+        "[[gateway.routes]]\npath = \"/ws/echo\"\nmethods = [\"GET\"]\naccess = \"authenticated\"\n",
+    )
+    .await;
+    let tokens = server.login("alice", PASSWORD).await;
+
+    // Refused before the upstream hears of it.
+    assert_eq!(open_ws_at(&server, "/ws/echo", &[]).await.err(), Some(401));
+    let bearer = format!("Bearer {}", tokens.access_token);
+    let foreign = open_ws_at(
+        &server,
+        "/ws/echo",
+        &[("authorization", &bearer), ("origin", "https://evil.example")],
+    )
+    .await;
+    assert_eq!(foreign.err(), Some(403));
+    assert!(upstream.records().await.is_empty());
+
+    // A browser's way: the token as a subprotocol, never passed on.
+    let protocols = format!("chat.v1, bearer.{}", tokens.access_token);
+    let mut socket = open_ws_at(
+        &server,
+        "/ws/echo",
+        &[("sec-websocket-protocol", &protocols), ("x-rampart-user", "root")],
+    )
+    .await
+    .expect("upgrade");
+    let hello = next_event(&mut socket).await;
+    let seen = json!({"headers": hello["headers"]});
+    assert_eq!(header_values(&seen, "x-rampart-user"), ["alice"]);
+    assert_eq!(header_values(&seen, "sec-websocket-protocol"), ["chat.v1"]);
+    assert!(header_values(&seen, "authorization").is_empty());
+    assert_eq!(header_values(&seen, "x-rampart-assertion").len(), 1);
+    assert!(send_text(&mut socket, "ping?".to_owned()).await);
+    let echoed = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match futures_util::StreamExt::next(&mut socket).await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) => return text.to_string(),
+                Some(Ok(_)) => continue,
+                other => panic!("expected the echo, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(echoed, "ping?");
+
+    // The token revoked: the tunnel closes (1008) within 5 s.
+    let revoked = server
+        .client
+        .post(server.url("/token/revoke"))
+        .form(&[("token", tokens.access_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let (code, took) = close_code(&mut socket).await;
+    assert_eq!(code, 1008);
+    assert!(took < Duration::from_secs(5), "{took:?}");
 }

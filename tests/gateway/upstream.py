@@ -187,8 +187,11 @@ async def cache_private() -> JSONResponse:
 
 @app.websocket("/ws/echo")
 async def ws_echo(websocket: WebSocket) -> None:
-    """Sends the handshake headers it received, then echoes text messages."""
-    await websocket.accept()
+    """Selects the first subprotocol offered (a browser fails a handshake
+    whose offered subprotocols get no answer), sends the handshake headers
+    it received, then echoes text messages."""
+    offered = websocket.scope.get("subprotocols") or []
+    await websocket.accept(subprotocol=offered[0] if offered else None)
     await websocket.send_json({"headers": header_pairs(websocket.scope)})
     try:
         while True:

@@ -24,7 +24,7 @@ pub use audit::wait_for_event;
 pub use browser::{Browser, hidden_token, set_cookie_line};
 pub use items::item_names;
 pub use upstream::{App, Upstream, header_values};
-pub use ws::{Socket, close_code, next_event, open_ws, open_ws_bearer, raw_upgrade, send_text};
+pub use ws::{Socket, close_code, next_event, open_ws, open_ws_at, open_ws_bearer, raw_upgrade, send_text};
 
 /// The binary under test, built with the `test-hooks` feature.
 pub const RAMPART: &str = env!("CARGO_BIN_EXE_rampart");

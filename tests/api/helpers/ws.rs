@@ -22,7 +22,12 @@ pub type Socket = WebSocketStream<TcpStream>;
 /// Opens `/ws/items` with these request headers; the refusal's status if
 /// the server does not upgrade.
 pub async fn open_ws(server: &TestServer, headers: &[(&str, &str)]) -> Result<Socket, u16> {
-    let mut request = format!("ws://{}/ws/items", server.addr)
+    open_ws_at(server, "/ws/items", headers).await
+}
+
+/// Opens a socket at `path` with these request headers.
+pub async fn open_ws_at(server: &TestServer, path: &str, headers: &[(&str, &str)]) -> Result<Socket, u16> {
+    let mut request = format!("ws://{}{path}", server.addr)
         .into_client_request()
         .unwrap();
     for (name, value) in headers {
