@@ -239,7 +239,11 @@ impl Application {
             });
         }
         let scheme = if self.tls() { "https" } else { "http" };
-        Some(format!("{scheme}://{addr}/setup?token={}", token.expose_secret()))
+        let prefix = self.state.settings.own_prefix();
+        Some(format!(
+            "{scheme}://{addr}{prefix}/setup?token={}",
+            token.expose_secret()
+        ))
     }
 
     pub fn local_addr(&self) -> SocketAddr {

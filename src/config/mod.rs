@@ -74,6 +74,15 @@ impl Settings {
     /// password in it stay out of Redis): deployments sharing one Redis
     /// never see each other's budgets or events, and instances of one
     /// deployment always share theirs.
+    /// Where rampart's own routes are mounted: `gateway.own_prefix`, or
+    /// nothing (`""`).
+    pub fn own_prefix(&self) -> &str {
+        self.gateway
+            .as_ref()
+            .and_then(|gateway| gateway.own_prefix.as_ref())
+            .map_or("", |prefix| prefix.as_str())
+    }
+
     pub fn redis_prefix(&self) -> String {
         if !self.rate_limit.redis_prefix.is_empty() {
             return self.rate_limit.redis_prefix.clone();

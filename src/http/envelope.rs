@@ -52,6 +52,9 @@ pub struct Envelope {
     pub request_timeout: Duration,
     /// Routes the router does not hold (the gateway's), if any.
     pub resolver: Option<Arc<dyn RouteResolver>>,
+    /// `gateway.own_prefix`: where rampart's own routes are (`""`: at
+    /// the root).
+    pub own_prefix: String,
 }
 
 /// Headers the envelope may add to a response (rate limit, CORS, security
@@ -79,7 +82,7 @@ pub async fn layer(State(envelope): State<Arc<Envelope>>, mut request: Request, 
     // 3. The access log starts its clock.
     let log = AccessLog::start(&request);
     let origin = request.headers().get(header::ORIGIN).cloned();
-    let private = is_private_path(request.uri().path());
+    let private = own_path(&envelope.own_prefix, request.uri().path()).is_some_and(is_private_path);
 
     let (mut response, user) = match envelope.cors.screen(&request) {
         // 4. OPTIONS is for CORS preflights from allowed origins only; they
@@ -134,6 +137,15 @@ fn keeps_private(headers: &http::HeaderMap) -> bool {
         .flat_map(|value| value.split(','))
         .map(|directive| directive.trim().split('=').next().unwrap_or_default())
         .any(|name| name.eq_ignore_ascii_case("private") || name.eq_ignore_ascii_case("no-store"))
+}
+
+/// A path of rampart's own routes without `gateway.own_prefix`; `None`
+/// for a path outside it.
+pub fn own_path<'a>(own_prefix: &str, path: &'a str) -> Option<&'a str> {
+    if own_prefix.is_empty() {
+        return Some(path);
+    }
+    path.strip_prefix(own_prefix).filter(|rest| rest.starts_with('/'))
 }
 
 /// The routes whose every answer is private, whoever asks.

@@ -6,7 +6,7 @@ pub mod client;
 pub mod cookies;
 pub mod cors;
 pub mod csrf;
-mod envelope;
+pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod identity;
@@ -86,9 +86,11 @@ impl Stack {
                 limits: parts.limits,
                 audit: parts.audit.clone(),
                 policy_for: parts.policy_for,
+                own_prefix: settings.own_prefix().to_owned(),
             },
             audit: parts.audit,
             resolver: parts.resolver,
+            own_prefix: settings.own_prefix().to_owned(),
             request_timeout: settings.limits.request_timeout.get(),
             cors: parts.cors,
             proxies: Arc::new(client::TrustedProxies::new(

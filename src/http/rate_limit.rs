@@ -30,6 +30,8 @@ pub struct RateLimitStep {
     pub audit: Auditor,
     /// The router's table of which route is under which policy.
     pub policy_for: PolicyTable,
+    /// `gateway.own_prefix`, which the table's templates do not carry.
+    pub own_prefix: String,
 }
 
 /// What the step decided.
@@ -55,7 +57,13 @@ impl RateLimitStep {
     ) -> Admission {
         let policy = match extensions.get::<ResolvedRoute>() {
             Some(resolved) => resolved.policy,
-            None => (self.policy_for)(method, extensions.get::<MatchedPath>().map(MatchedPath::as_str)),
+            None => {
+                let route = extensions.get::<MatchedPath>().map(MatchedPath::as_str);
+                (self.policy_for)(
+                    method,
+                    route.and_then(|r| super::envelope::own_path(&self.own_prefix, r)),
+                )
+            }
         };
         let Some(policy) = policy else {
             return Admission::Unlimited;

@@ -36,7 +36,8 @@ const DOCS_CSP: HeaderValue = HeaderValue::from_static(
 /// Routes for the OpenAPI document and Swagger UI.
 pub fn router<S: Clone + Send + Sync + 'static>(openapi: &utoipa::openapi::OpenApi) -> Router<S> {
     let document = Bytes::from(openapi.to_json().expect("the OpenAPI document serializes"));
-    let config = Arc::new(Config::new(["/openapi.json"]).try_it_out_enabled(true));
+    // Relative to the page (`/docs`, or under `gateway.own_prefix`).
+    let config = Arc::new(Config::new(["openapi.json"]).try_it_out_enabled(true));
     Router::new()
         .route(
             "/openapi.json",

@@ -59,6 +59,11 @@ pub fn router(state: AppState) -> Router {
     };
     let (routes, mut openapi) = own.split_for_parts();
     openapi::complete(&mut openapi);
+    let prefix = state.settings.own_prefix().to_owned();
+    if !prefix.is_empty() {
+        // Paths stay as they are; the server they are relative to moves.
+        openapi.servers = Some(vec![utoipa::openapi::Server::new(prefix.clone())]);
+    }
     // Without `docs`, the document and its viewer are not routed at all:
     // they answer the same 404 as any unknown path.
     let routes = if state.settings.docs {
@@ -67,6 +72,13 @@ pub fn router(state: AppState) -> Router {
         routes
     };
     let routes = routes.route("/static/app.css", axum::routing::get(pages::stylesheet));
+    #[cfg(feature = "test-hooks")]
+    let routes = routes.merge(test_hooks::router());
+    let routes = if prefix.is_empty() {
+        routes
+    } else {
+        Router::new().nest(&prefix, routes)
+    };
     let routes = match &state.gateway {
         // What no route of rampart's matches is the gateway's to forward,
         // or to refuse.
@@ -76,8 +88,6 @@ pub fn router(state: AppState) -> Router {
         }
         None => routes.route("/static/app.js", axum::routing::get(pages::script)),
     };
-    #[cfg(feature = "test-hooks")]
-    let routes = routes.merge(test_hooks::router());
     routes.with_state(state)
 }
 

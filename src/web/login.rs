@@ -206,7 +206,7 @@ pub async fn logout(
         state.sessions.end(&session.id).await?;
     }
     let names = cookies::names(client.https);
-    let mut response = Redirect::to("/login").into_response();
+    let mut response = Redirect::to(&format!("{}/login", state.settings.own_prefix())).into_response();
     let headers = response.headers_mut();
     headers.append(header::SET_COOKIE, cookies::clear(names.session, client.https));
     headers.append(header::SET_COOKIE, cookies::clear(names.csrf, client.https));

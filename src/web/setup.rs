@@ -192,7 +192,9 @@ pub async fn setup(
                 &origin,
             );
             tracing::info!(username = %user.username, "first admin created");
-            Ok(no_store(Redirect::to("/login").into_response()))
+            Ok(no_store(
+                Redirect::to(&format!("{}/login", state.settings.own_prefix())).into_response(),
+            ))
         }
         Err(NewUserError::Taken) => again(StatusCode::CONFLICT, "That username is taken"),
         Err(NewUserError::Password(err)) => again(StatusCode::UNPROCESSABLE_ENTITY, &err.to_string()),

@@ -67,6 +67,6 @@ mod tests {
         assert!(!html.contains("style="), "no inline style");
         // One script, from `self`, and nothing inline.
         assert_eq!(html.matches("<script").count(), 1);
-        assert!(html.contains(r#"<script src="/static/app.js" defer></script>"#));
+        assert!(html.contains(r#"<script src="static/app.js" defer></script>"#));
     }
 }

@@ -923,3 +923,61 @@ async fn websockets_are_tunnelled_and_closed_when_their_credential_ends() {
     assert_eq!(code, 1008);
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
+
+#[tokio::test]
+async fn own_routes_move_under_the_prefix_and_the_upstream_gets_their_paths() {
+    let upstream = Upstream::start(App::Recording { root_security: false });
+    let server = TestServer::start_with(
+        TestConfig::default()
+            .env("RAMPART_RATE_LIMIT__LOGIN", "50/minute")
+            .toml(&format!(
+                "[gateway]\nupstream = \"{}\"\nown_prefix = \"/auth\"\n\
+                 [[gateway.routes]]\npath = \"/{{*rest}}\"\naccess = \"public\"\n",
+                upstream.origin()
+            )),
+    )
+    .await;
+    server.create_user("alice", PASSWORD, &["user"]);
+
+    // rampart's own, under the prefix, with their policies and headers.
+    let token = server
+        .client
+        .post(server.url("/auth/token"))
+        .form(&[("username", "alice"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 200);
+    assert_eq!(token.headers()["cache-control"], "no-store");
+    assert_eq!(token.headers()["ratelimit-limit"], "50", "the login policy");
+    let access = token.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me = server.get_as("/auth/users/me", &access).await;
+    assert_eq!(me.json::<Value>().await.unwrap()["username"], "alice");
+    assert_eq!(server.get("/auth/healthz").await.status(), 200);
+    let jwks: Value = server
+        .get("/auth/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!jwks["keys"].as_array().unwrap().is_empty());
+    let document: Value = server.get("/auth/openapi.json").await.json().await.unwrap();
+    assert_eq!(document["servers"], json!([{"url": "/auth"}]));
+
+    // The pages work there, as a person uses them.
+    let page = server.get("/auth/login").await.text().await.unwrap();
+    assert!(page.contains(r#"action="login""#) && page.contains(r#"href="static/app.css""#));
+    assert_eq!(server.get("/auth/static/app.css").await.status(), 200);
+    let mut browser = Browser::with(server.url("/auth"), server.client.clone());
+    let signed_in = browser.sign_in("alice", PASSWORD).await;
+    assert_eq!(signed_in.status(), 303);
+    assert_eq!(signed_in.headers()["location"], "/");
+
+    // The upstream's own /token and /users are its own.
+    assert_eq!(server.get("/token").await.status(), 404, "the upstream's 404");
+    assert_eq!(server.get("/users/me").await.status(), 404);
+    assert_eq!(upstream.paths().await, ["/token", "/users/me"]);
+}

@@ -465,7 +465,7 @@ async fn the_app_page_loads_its_live_script_from_self() {
     let server = TestServer::with_users().await;
     let (mut browser, _) = signed_in(&server, "alice").await;
     let page = browser.get("/app").await.text().await.unwrap();
-    assert!(page.contains(r#"<script src="/static/app.js" defer></script>"#));
+    assert!(page.contains(r#"<script src="static/app.js" defer></script>"#));
     let script = server.get("/static/app.js").await;
     assert_eq!(script.status(), 200);
     assert_eq!(script.headers()["content-type"], "text/javascript; charset=utf-8");
