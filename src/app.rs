@@ -200,7 +200,13 @@ impl Application {
             .local_addr()
             .map_or(state.settings.bind.port(), |a| a.port());
         let plain_app = certificates.as_ref().map(|certificates| {
-            stack.apply(routes::https_redirect::router(https_port, certificates.clone()))
+            let pages =
+                routes::https_redirect::pages(state.settings.own_prefix(), state.settings.gateway.is_some());
+            stack.apply(routes::https_redirect::router(
+                https_port,
+                certificates.clone(),
+                pages,
+            ))
         });
         let upkeep = Upkeep {
             metrics: metrics.clone(),

@@ -40,8 +40,8 @@ use crate::{
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Inbound messages a client may send per second, and in a burst; more
 /// closes the socket with 1008.
-pub(super) const INBOUND_PER_SECOND: u32 = 10;
-pub(super) const INBOUND_BURST: u32 = 20;
+const INBOUND_PER_SECOND: u32 = 10;
+const INBOUND_BURST: u32 = 20;
 /// Messages queued for a client that has not read them yet; one more
 /// closes the socket with 1008 (Centrifugo closes at 1 MiB queued).
 pub(super) const OUTBOUND_QUEUE: usize = 64;
@@ -212,7 +212,7 @@ pub async fn serve(socket: WebSocket, mut credential: Credential, slot: Slot, su
     let (sink, mut stream) = socket.split();
     let (queue, queued) = mpsc::channel(OUTBOUND_QUEUE);
     let (close, close_requested) = oneshot::channel();
-    let mut writer = tokio::spawn(write(sink, queued, close_requested));
+    let writer = tokio::spawn(write(sink, queued, close_requested));
 
     // What changed between authentication and the subscriptions counts too.
     let ended = match credential.recheck(&hub).await {
@@ -221,7 +221,19 @@ pub async fn serve(socket: WebSocket, mut credential: Credential, slot: Slot, su
     };
 
     metrics::counter!(WEBSOCKET_CLOSES, "reason" => ended.reason()).increment(1);
-    if let Some(frame) = ended.frame() {
+    close_socket(ended.frame(), close, writer, &mut stream).await;
+    drop(slot);
+}
+
+/// Ends the client's side: `frame` (if any) through the writer, then the
+/// client's own close, each within [`CLOSE_GRACE`]; then the writer.
+pub(super) async fn close_socket(
+    frame: Option<CloseFrame>,
+    close: oneshot::Sender<CloseFrame>,
+    mut writer: tokio::task::JoinHandle<()>,
+    stream: &mut SplitStream<WebSocket>,
+) {
+    if let Some(frame) = frame {
         let _ = close.send(frame);
         // The writer sends the close frame; the client answers with its
         // own, which ends the stream. Either may not come.
@@ -232,7 +244,15 @@ pub async fn serve(socket: WebSocket, mut credential: Credential, slot: Slot, su
         let _ = tokio::time::timeout(CLOSE_GRACE * 2, drained).await;
     }
     writer.abort();
-    drop(slot);
+}
+
+/// The limit on what a client sends: [`INBOUND_PER_SECOND`] messages a
+/// second, in bursts of [`INBOUND_BURST`].
+pub(super) fn inbound_limit() -> governor::DefaultDirectRateLimiter {
+    RateLimiter::direct(
+        Quota::per_second(NonZeroU32::new(INBOUND_PER_SECOND).expect("non-zero"))
+            .allow_burst(NonZeroU32::new(INBOUND_BURST).expect("non-zero")),
+    )
 }
 
 /// The socket's life: events out, messages in, pings, and the credential
@@ -248,10 +268,7 @@ async fn pump(
     stream: &mut SplitStream<WebSocket>,
     queue: &mpsc::Sender<Message>,
 ) -> Close {
-    let inbound = RateLimiter::direct(
-        Quota::per_second(NonZeroU32::new(INBOUND_PER_SECOND).expect("non-zero"))
-            .allow_burst(NonZeroU32::new(INBOUND_BURST).expect("non-zero")),
-    );
+    let inbound = inbound_limit();
     let mut heartbeat = Heartbeat::new(Instant::now(), PING_INTERVAL, PONG_TIMEOUT);
     let beat = tokio::time::sleep_until(heartbeat.deadline());
     let expiry = tokio::time::sleep_until(credential.expires_at());

@@ -11,11 +11,10 @@
 //! messages. Control frames stay on their hop (each side answers its own
 //! pings); no extension is negotiated with either side.
 
-use std::{num::NonZeroU32, time::Duration};
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
-use governor::{Quota, RateLimiter};
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     sync::{mpsc, oneshot, watch},
@@ -27,8 +26,8 @@ use super::{
     heartbeat::{Beat, Heartbeat},
     hub::Slot,
     socket::{
-        CLOSE_GRACE, Close, Credential, INBOUND_BURST, INBOUND_PER_SECOND, OUTBOUND_QUEUE, PING_INTERVAL,
-        PONG_TIMEOUT, WRITE_TIMEOUT, too_big, write,
+        CLOSE_GRACE, Close, Credential, OUTBOUND_QUEUE, PING_INTERVAL, PONG_TIMEOUT, WRITE_TIMEOUT,
+        close_socket, inbound_limit, too_big, write,
     },
 };
 use crate::observability::metrics::{WEBSOCKET_CLOSES, WEBSOCKET_MESSAGES};
@@ -60,7 +59,7 @@ pub async fn relay<U>(
     let (client_sink, mut client_stream) = client.split();
     let (to_client, queued) = mpsc::channel(OUTBOUND_QUEUE);
     let (close_client, close_requested) = oneshot::channel();
-    let mut client_writer = tokio::spawn(write(client_sink, queued, close_requested));
+    let client_writer = tokio::spawn(write(client_sink, queued, close_requested));
     let (mut upstream_sink, mut upstream_stream) = upstream.split();
     let (to_upstream, mut upstream_queued) = mpsc::channel::<UpstreamMessage>(OUTBOUND_QUEUE);
     let upstream_writer = tokio::spawn(async move {
@@ -74,10 +73,7 @@ pub async fn relay<U>(
         let _ = tokio::time::timeout(CLOSE_GRACE, upstream_sink.close()).await;
     });
 
-    let inbound = RateLimiter::direct(
-        Quota::per_second(NonZeroU32::new(INBOUND_PER_SECOND).expect("non-zero"))
-            .allow_burst(NonZeroU32::new(INBOUND_BURST).expect("non-zero")),
-    );
+    let inbound = inbound_limit();
     let mut heartbeat = Heartbeat::new(Instant::now(), PING_INTERVAL, PONG_TIMEOUT);
     let beat = tokio::time::sleep_until(heartbeat.deadline());
     let far = Instant::now() + Duration::from_secs(365 * 86_400);
@@ -189,15 +185,7 @@ pub async fn relay<U>(
     metrics::counter!(WEBSOCKET_CLOSES, "reason" => reason).increment(1);
     // The upstream's side ends with its writer (a close frame).
     drop(to_upstream);
-    if let Some(frame) = frame {
-        let _ = close_client.send(frame);
-        let drained = async {
-            let _ = (&mut client_writer).await;
-            while client_stream.next().await.is_some() {}
-        };
-        let _ = tokio::time::timeout(CLOSE_GRACE * 2, drained).await;
-    }
-    client_writer.abort();
+    close_socket(frame, close_client, client_writer, &mut client_stream).await;
     let _ = tokio::time::timeout(CLOSE_GRACE, upstream_writer).await;
     drop(slot);
 }

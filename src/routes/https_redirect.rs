@@ -28,8 +28,19 @@ use crate::{
 /// The answer to anything but a page over plain HTTP.
 const HTTPS_REQUIRED: &str = "HTTPS required";
 
-/// The pages a person may type into a browser's address bar.
-const PAGES: &[&str] = &["/", "/login", "/app", "/docs"];
+/// The pages a person may type into a browser's address bar: rampart's
+/// own (under `gateway.own_prefix`), and `/`, which with a gateway is the
+/// upstream's landing page.
+pub fn pages(own_prefix: &str, gateway: bool) -> Vec<String> {
+    let own: &[&str] = if gateway {
+        &["/login", "/docs"]
+    } else {
+        &["/login", "/app", "/docs"]
+    };
+    std::iter::once("/".to_owned())
+        .chain(own.iter().map(|page| format!("{own_prefix}{page}")))
+        .collect()
+}
 
 #[derive(Clone)]
 struct Redirect {
@@ -37,13 +48,16 @@ struct Redirect {
     https_port: u16,
     /// The certificate in use, whose names are the hosts redirected to.
     certificates: Arc<Certificates>,
+    /// The paths redirected ([`pages`]).
+    pages: Arc<[String]>,
 }
 
 /// The app that answers plain HTTP; `https_port` is the TLS listener's.
-pub fn router(https_port: u16, certificates: Arc<Certificates>) -> Router {
+pub fn router(https_port: u16, certificates: Arc<Certificates>, pages: Vec<String>) -> Router {
     Router::new().fallback(to_https).with_state(Redirect {
         https_port,
         certificates,
+        pages: pages.into(),
     })
 }
 
@@ -53,7 +67,8 @@ async fn to_https(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let page = (method == Method::GET || method == Method::HEAD) && PAGES.contains(&uri.path());
+    let page =
+        (method == Method::GET || method == Method::HEAD) && redirect.pages.iter().any(|p| p == uri.path());
     if !page {
         return Err(ApiError::BadRequest(HTTPS_REQUIRED));
     }
@@ -99,6 +114,12 @@ fn target(uri: &Uri, headers: &HeaderMap, https_port: u16) -> Option<(String, He
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pages_move_with_the_prefix_and_the_gateway_owns_the_root() {
+        assert_eq!(pages("", false), ["/", "/login", "/app", "/docs"]);
+        assert_eq!(pages("/auth", true), ["/", "/auth/login", "/auth/docs"]);
+    }
 
     fn headers(host: &str) -> HeaderMap {
         let mut map = HeaderMap::new();

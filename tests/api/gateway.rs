@@ -576,85 +576,51 @@ async fn preflights_are_answered_by_rampart() {
 #[tokio::test]
 async fn the_configuration_is_checked() {
     let gateway = "[gateway]\nupstream = \"http://127.0.0.1:9\"\n";
-    let check = |toml: &str, env: &[(&str, &str)]| {
-        let mut config = TestConfig::default().toml(toml);
-        for (k, v) in env {
-            config = config.env(k, v);
+    let route = |rest: &str| format!("{gateway}[[gateway.routes]]\npath = \"/a\"\n{rest}");
+    // (file, environment, exit status, what `config check` says)
+    let cases = [
+        (
+            format!("{gateway}[auth]\nalgorithm = \"HS256\"\n"),
+            None,
+            1,
+            "error: auth.algorithm: HS256 cannot sign gateway assertions",
+        ),
+        (
+            "env = \"production\"\n[proxy]\ntrusted = [\"10.0.0.1\"]\n[gateway]\nupstream = \"http://203.0.113.5:8001\"\n".to_owned(),
+            None,
+            1,
+            "error: gateway.upstream: plain http to http://203.0.113.5:8001",
+        ),
+        (
+            format!("{gateway}[[gateway.routes]]\npath = \"/files/{{name}}.json\"\naccess = \"public\"\n"),
+            None,
+            2,
+            "is not a route template",
+        ),
+        (route("access = \"public\"\nmethod = \"GET\"\n"), None, 2, "unknown configuration key"),
+        (route("access = \"everyone\"\n"), None, 2, "write \"public\", \"authenticated\", or the roles"),
+        (
+            gateway.to_owned(),
+            Some(("RAMPART_GATEWAY__ROUTES", "[]")),
+            2,
+            "gateway.routes cannot come from the environment",
+        ),
+        (String::new(), Some(("RAMPART_GATEWAY__UPSTREAM", "http://127.0.0.1:8001")), 0, "warning: gateway.routes"),
+    ];
+    for (toml, env, code, says) in cases {
+        let mut config = TestConfig::default().toml(&toml);
+        if let Some((key, value)) = env {
+            config = config.env(key, value);
         }
-        run_cli(&config, &["config", "check"], "")
-    };
-    let hs256 = check(&format!("{gateway}[auth]\nalgorithm = \"HS256\"\n"), &[]);
-    assert_eq!(hs256.code, Some(1));
-    assert!(
-        hs256
-            .stdout
-            .contains("error: auth.algorithm: HS256 cannot sign gateway assertions"),
-        "{}",
-        hs256.stdout
-    );
-    let public = check(
-        "env = \"production\"\n[proxy]\ntrusted = [\"10.0.0.1\"]\n[gateway]\nupstream = \"http://203.0.113.5:8001\"\n",
-        &[],
-    );
-    assert!(
-        public
-            .stdout
-            .contains("error: gateway.upstream: plain http to http://203.0.113.5:8001"),
-        "{}",
-        public.stdout
-    );
-    let template = check(
-        &format!("{gateway}[[gateway.routes]]\npath = \"/files/{{name}}.json\"\naccess = \"public\"\n"),
-        &[],
-    );
-    assert_eq!(template.code, Some(2), "not a configuration at all");
-    assert!(
-        template.stderr.contains("is not a route template"),
-        "{}",
-        template.stderr
-    );
-    let unknown = check(
-        &format!("{gateway}[[gateway.routes]]\npath = \"/a\"\naccess = \"public\"\nmethod = \"GET\"\n"),
-        &[],
-    );
-    assert!(
-        unknown.stderr.contains("unknown configuration key"),
-        "{}",
-        unknown.stderr
-    );
-    let access = check(
-        &format!("{gateway}[[gateway.routes]]\npath = \"/a\"\naccess = \"everyone\"\n"),
-        &[],
-    );
-    assert!(
-        access
-            .stderr
-            .contains("write \"public\", \"authenticated\", or the roles"),
-        "{}",
-        access.stderr
-    );
-    let from_env = check(gateway, &[("RAMPART_GATEWAY__ROUTES", "[]")]);
-    assert!(
-        from_env
-            .stderr
-            .contains("gateway.routes cannot come from the environment"),
-        "{}",
-        from_env.stderr
-    );
-    let from_env_ok = check("", &[("RAMPART_GATEWAY__UPSTREAM", "http://127.0.0.1:8001")]);
-    assert_eq!(
-        from_env_ok.code,
-        Some(0),
-        "{} {}",
-        from_env_ok.stdout,
-        from_env_ok.stderr
-    );
+        let output = run_cli(&config, &["config", "check"], "");
+        let all = format!("{}{}", output.stdout, output.stderr);
+        assert_eq!(output.code, Some(code), "{toml}: {all}");
+        assert!(all.contains(says), "{toml}: {all}");
+    }
 
     // `serve` refuses what cannot work, in one sentence.
     let bad_role = run_cli(
-        &TestConfig::default().toml(&format!(
-            "{gateway}[[gateway.routes]]\npath = \"/a\"\naccess = [\"Admins\"]\n"
-        )),
+        &TestConfig::default().toml(&route("access = [\"Admins\"]\n")),
         &["serve"],
         "",
     );
@@ -980,4 +946,53 @@ async fn own_routes_move_under_the_prefix_and_the_upstream_gets_their_paths() {
     assert_eq!(server.get("/token").await.status(), 404, "the upstream's 404");
     assert_eq!(server.get("/users/me").await.status(), 404);
     assert_eq!(upstream.paths().await, ["/token", "/users/me"]);
+}
+
+#[tokio::test]
+async fn bodies_stream_up_under_the_body_limit() {
+    let upstream = Upstream::start(App::Recording { root_security: false });
+    let server = TestServer::start_with(
+        TestConfig::default()
+            .env("RAMPART_LIMITS__MAX_BODY_BYTES", "65536")
+            .toml(&format!(
+                "[gateway]\nupstream = \"{}\"\nopenapi = \"/openapi.json\"\n",
+                upstream.origin()
+            )),
+    )
+    .await;
+    // Within the limit, in chunks of unknown total length: passed whole.
+    let chunks = |n: usize| {
+        let stream = futures_util::stream::iter((0..n).map(|_| Ok::<_, std::io::Error>(vec![b'x'; 1024])));
+        reqwest::Body::wrap_stream(stream)
+    };
+    let within = server
+        .client
+        .post(server.url("/echo"))
+        .body(chunks(60))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(within.status(), 200);
+    assert_eq!(within.json::<Value>().await.unwrap()["body_bytes"], 60 * 1024);
+    // Over it: 413, whether the length is declared or only discovered.
+    let declared = server
+        .client
+        .post(server.url("/echo"))
+        .body(vec![b'x'; 70 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(declared.status(), 413);
+    let discovered = server
+        .client
+        .post(server.url("/echo"))
+        .body(chunks(70))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(discovered.status(), 413);
+    assert_eq!(
+        discovered.json::<Value>().await.unwrap(),
+        json!({"detail": "Payload Too Large"})
+    );
 }
