@@ -12,7 +12,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use jsonwebtoken::Header;
 use serde::Serialize;
 
 use super::keyring::KeyRing;
@@ -88,10 +87,6 @@ impl Assertions {
             htm: method,
             htu: path_and_query,
         };
-        let signer = self.keys.signer();
-        let mut header = Header::new(super::keys::jwt_algorithm(signer.algorithm));
-        header.kid = Some(signer.kid.clone());
-        header.typ = Some(ASSERTION_TYPE.to_owned());
-        jsonwebtoken::encode(&header, &claims, &signer.key)
+        self.keys.signer().sign(ASSERTION_TYPE, &claims)
     }
 }

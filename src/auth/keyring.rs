@@ -26,7 +26,7 @@ use std::{
 };
 
 use arc_swap::ArcSwap;
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use jsonwebtoken::DecodingKey;
 use serde_json::{Value, json};
 
 use super::keys::{self, KeySealer};
@@ -69,8 +69,22 @@ pub enum KeyError {
 pub struct Signer {
     pub kid: String,
     pub algorithm: SigningAlgorithm,
-    pub key: EncodingKey,
+    key: keys::SigningKey,
     pub created_at: i64,
+}
+
+impl Signer {
+    /// A JWT of `claims` under this key: header `alg`, `kid` and `typ`.
+    pub fn sign<T: serde::Serialize>(
+        &self,
+        typ: &str,
+        claims: &T,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let mut header = jsonwebtoken::Header::new(keys::jwt_algorithm(self.algorithm));
+        header.kid = Some(self.kid.clone());
+        header.typ = Some(typ.to_owned());
+        self.key.sign(&header, claims)
+    }
 }
 
 /// A key as `keys list` shows it: never key material.
@@ -229,11 +243,15 @@ impl KeyRing {
                 public.push(jwk);
             }
             // The key that started signing last and has not been retired.
-            if key.signs_from <= now && key.retired_at.is_none_or(|at| at > now) && signer.is_none() {
+            if key.signs_from <= now
+                && key.retired_at.is_none_or(|at| at > now)
+                && signer.is_none()
+                && let Some(signing) = keys::SigningKey::new(algorithm, &private)
+            {
                 signer = Some(Arc::new(Signer {
                     kid: key.kid.clone(),
                     algorithm,
-                    key: keys::encoding_key(algorithm, &private),
+                    key: signing,
                     created_at: key.created_at,
                 }));
             }

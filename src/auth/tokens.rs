@@ -17,7 +17,7 @@
 
 use std::sync::Arc;
 
-use jsonwebtoken::{Header, Validation};
+use jsonwebtoken::Validation;
 
 use super::{
     claims::{AccessClaims, TokenError},
@@ -95,11 +95,7 @@ impl TokenService {
             aud: self.settings.audience.clone(),
             ver: version,
         };
-        let signer = self.keys.signer();
-        let mut header = Header::new(super::keys::jwt_algorithm(signer.algorithm));
-        header.kid = Some(signer.kid.clone());
-        header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
-        let token = jsonwebtoken::encode(&header, &claims, &signer.key)?;
+        let token = self.keys.signer().sign(ACCESS_TOKEN_TYPE, &claims)?;
         Ok((token, ttl))
     }
 
