@@ -996,3 +996,38 @@ async fn bodies_stream_up_under_the_body_limit() {
         json!({"detail": "Payload Too Large"})
     );
 }
+
+#[tokio::test]
+async fn over_tls_the_upstream_hears_https_and_the_answer_carries_hsts() {
+    let upstream = Upstream::start(App::Recording { root_security: false });
+    let certificates = tempfile::tempdir().unwrap();
+    crate::helpers::cert_dev(certificates.path(), &["localhost"]);
+    let server = TestServer::start_with(TestConfig::default().tls(certificates.path()).toml(&format!(
+        "[gateway]\nupstream = \"{}\"\nopenapi = \"/openapi.json\"\n",
+        upstream.origin()
+    )))
+    .await;
+    let pem = std::fs::read(certificates.path().join("cert.pem")).unwrap();
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+        .build()
+        .unwrap();
+    let host = format!("localhost:{}", server.addr.port());
+    let answer = client
+        .get(format!("https://{host}/echo"))
+        .header("Cookie", "__Host-rampart_session=stolen; theme=dark")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(
+        answer.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .starts_with("max-age=")
+    );
+    let record = upstream.wait_for("/echo").await;
+    assert_eq!(header_values(&record, "x-forwarded-proto"), ["https"]);
+    assert_eq!(header_values(&record, "x-forwarded-host"), [host]);
+    assert_eq!(header_values(&record, "cookie"), ["theme=dark"]);
+}
