@@ -27,15 +27,17 @@ const HOP_BY_HOP: [&str; 9] = [
 const IDENTITY_PREFIXES: [&str; 3] = ["x-rampart-", "x-forwarded-", "x-auth-request-"];
 /// Inbound headers dropped by name, likewise normalized: identity claims,
 /// rampart's credentials (every `Authorization` is rampart's: a valid
-/// bearer token was verified here, anything else was refused), and what
-/// rampart sets itself.
-const DROPPED: [&str; 6] = [
+/// bearer token was verified here, anything else was refused), what
+/// rampart sets itself, and `Expect` (rampart's server already answered
+/// the client's `100-continue`; the body it forwards is one it has).
+const DROPPED: [&str; 7] = [
     "forwarded",
     "x-real-ip",
     "authorization",
     "x-csrf-token",
     "x-request-id",
     "host",
+    "expect",
 ];
 
 /// rampart's cookies, without the `__Host-` prefix (SPEC section 3).
@@ -216,6 +218,7 @@ mod tests {
             ("x-csrf-token", "t"),
             ("x-request-id", "mine"),
             ("host", "evil"),
+            ("expect", "100-continue"),
             ("accept", "application/json"),
             ("x-custom", "kept"),
         ]);
