@@ -34,6 +34,14 @@ async fn gateway(upstream: &Upstream, extra: &str) -> TestServer {
     server
 }
 
+/// The recording upstream (its document's security at the root or not),
+/// and rampart in front of it ([`gateway`]).
+async fn behind(root_security: bool, extra: &str) -> (Upstream, TestServer) {
+    let upstream = Upstream::start(App::Recording { root_security });
+    let server = gateway(&upstream, extra).await;
+    (upstream, server)
+}
+
 async fn token(server: &TestServer, username: &str) -> String {
     server.login(username, PASSWORD).await.access_token
 }
@@ -58,8 +66,7 @@ async fn raw_status(server: &TestServer, target: &str) -> u16 {
 
 #[tokio::test]
 async fn only_what_a_route_admits_reaches_the_upstream() {
-    let upstream = Upstream::start(App::Recording { root_security: false });
-    let server = gateway(&upstream, "").await;
+    let (upstream, server) = behind(false, "").await;
     let alice = token(&server, "alice").await;
     let root = token(&server, "root").await;
 
@@ -130,9 +137,8 @@ async fn only_what_a_route_admits_reaches_the_upstream() {
 
 #[tokio::test]
 async fn paths_that_are_not_normal_are_refused_and_never_forwarded() {
-    let upstream = Upstream::start(App::Recording { root_security: false });
-    let server = gateway(
-        &upstream,
+    let (upstream, server) = behind(
+        false,
         "[[gateway.routes]]\npath = \"/public/{*rest}\"\naccess = \"public\"\n",
     )
     .await;
@@ -169,8 +175,7 @@ async fn paths_that_are_not_normal_are_refused_and_never_forwarded() {
 
 #[tokio::test]
 async fn identity_headers_in_every_spelling_never_arrive() {
-    let upstream = Upstream::start(App::Recording { root_security: false });
-    let server = gateway(&upstream, "").await;
+    let (upstream, server) = behind(false, "").await;
     let alice = token(&server, "alice").await;
     let spoofed = [
         ("X-Rampart-User", "root"),
@@ -278,8 +283,7 @@ async fn verify_assertion(server: &TestServer, assertion: &str, audience: &str) 
 
 #[tokio::test]
 async fn the_assertion_is_signed_and_bound_to_the_request() {
-    let upstream = Upstream::start(App::Recording { root_security: false });
-    let server = gateway(&upstream, "").await;
+    let (upstream, server) = behind(false, "").await;
     let alice = token(&server, "alice").await;
     let response = server
         .client
@@ -320,8 +324,7 @@ async fn the_assertion_is_signed_and_bound_to_the_request() {
 
 #[tokio::test]
 async fn the_upstream_cannot_speak_for_rampart() {
-    let upstream = Upstream::start(App::Recording { root_security: false });
-    let server = gateway(&upstream, "").await;
+    let (upstream, server) = behind(false, "").await;
     let alice = token(&server, "alice").await;
     let leaky = server.get("/leaky").await;
     assert_eq!(leaky.status(), 200);
@@ -367,8 +370,7 @@ async fn the_upstream_cannot_speak_for_rampart() {
 
 #[tokio::test]
 async fn a_browser_session_passes_only_with_its_csrf_token() {
-    let upstream = Upstream::start(App::Recording { root_security: false });
-    let server = gateway(&upstream, "").await;
+    let (upstream, server) = behind(false, "").await;
     let mut browser = Browser::new(&server);
     let signed_in = browser.sign_in("alice", PASSWORD).await;
     assert_eq!(signed_in.status(), 303);
@@ -415,12 +417,7 @@ async fn a_browser_session_passes_only_with_its_csrf_token() {
 
 #[tokio::test]
 async fn a_route_spends_its_own_budget() {
-    let upstream = Upstream::start(App::Recording { root_security: false });
-    let server = gateway(
-        &upstream,
-        "[[gateway.routes]]\npath = \"/public/hello\"\nmethods = [\"GET\"]\naccess = \"public\"\nrate_limit = \"2/minute\"\n",
-    )
-    .await;
+    let (upstream, server) = behind(false, "[[gateway.routes]]\npath = \"/public/hello\"\nmethods = [\"GET\"]\naccess = \"public\"\nrate_limit = \"2/minute\"\n").await;
     for _ in 0..2 {
         let allowed = server.get("/public/hello").await;
         assert_eq!(allowed.status(), 200);
@@ -458,8 +455,7 @@ async fn a_route_spends_its_own_budget() {
 
 #[tokio::test]
 async fn routes_follow_the_documents_root_security() {
-    let upstream = Upstream::start(App::Recording { root_security: true });
-    let server = gateway(&upstream, "").await;
+    let (upstream, server) = behind(true, "").await;
     let alice = token(&server, "alice").await;
     assert_eq!(
         server.get("/public/hello").await.status(),
@@ -506,8 +502,7 @@ async fn an_unreachable_upstream_is_502_and_a_slow_one_504() {
 
 #[tokio::test]
 async fn large_answers_stream_through_without_being_held() {
-    let upstream = Upstream::start(App::Recording { root_security: false });
-    let server = gateway(&upstream, "").await;
+    let (upstream, server) = behind(false, "").await;
     let peak_before = peak_rss_kib(server.pid());
     let mut response = server.get("/big?mb=64").await;
     assert_eq!(response.status(), 200);
@@ -539,8 +534,7 @@ fn peak_rss_kib(pid: i32) -> i64 {
 
 #[tokio::test]
 async fn preflights_are_answered_by_rampart() {
-    let upstream = Upstream::start(App::Recording { root_security: false });
-    let server = gateway(&upstream, "[cors]\nallow_origins = [\"https://app.example\"]\n").await;
+    let (upstream, server) = behind(false, "[cors]\nallow_origins = [\"https://app.example\"]\n").await;
     let preflight = server
         .client
         .request(Method::OPTIONS, server.url("/reports"))
@@ -827,9 +821,8 @@ fn ed25519_pkcs8() -> Vec<u8> {
 
 #[tokio::test]
 async fn websockets_are_tunnelled_and_closed_when_their_credential_ends() {
-    let upstream = Upstream::start(App::Recording { root_security: false });
-    let server = gateway(
-        &upstream,
+    let (upstream, server) = behind(
+        false,
         "[[gateway.routes]]\npath = \"/ws/echo\"\nmethods = [\"GET\"]\naccess = \"authenticated\"\n",
     )
     .await;
