@@ -324,7 +324,7 @@ async fn the_assertion_is_signed_and_bound_to_the_request() {
 
 #[tokio::test]
 async fn the_upstream_cannot_speak_for_rampart() {
-    let (upstream, server) = behind(false, "").await;
+    let (_upstream, server) = behind(false, "").await;
     let alice = token(&server, "alice").await;
     let leaky = server.get("/leaky").await;
     assert_eq!(leaky.status(), 200);
@@ -455,7 +455,7 @@ async fn a_route_spends_its_own_budget() {
 
 #[tokio::test]
 async fn routes_follow_the_documents_root_security() {
-    let (upstream, server) = behind(true, "").await;
+    let (_upstream, server) = behind(true, "").await;
     let alice = token(&server, "alice").await;
     assert_eq!(
         server.get("/public/hello").await.status(),
@@ -502,7 +502,7 @@ async fn an_unreachable_upstream_is_502_and_a_slow_one_504() {
 
 #[tokio::test]
 async fn large_answers_stream_through_without_being_held() {
-    let (upstream, server) = behind(false, "").await;
+    let (_upstream, server) = behind(false, "").await;
     let peak_before = peak_rss_kib(server.pid());
     let mut response = server.get("/big?mb=64").await;
     assert_eq!(response.status(), 200);
