@@ -39,30 +39,28 @@ pub fn apply(response: &mut Response, https: bool, hsts: &Hsts) {
         .get(header::CONTENT_TYPE)
         .is_some_and(|ct| ct.as_bytes().starts_with(b"text/html"));
     let headers = response.headers_mut();
-    // A page that states its own policy keeps it: only `/docs` does, to
-    // extend the HTML one as SPEC section 3 allows.
-    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            if is_html { HTML_CSP } else { JSON_CSP },
-        );
-    }
-    // Each only where the response has none: rampart's own handlers set
-    // none of them, and an upstream's own choice stands (SPEC section 6).
-    for (name, value) in [
-        (header::X_CONTENT_TYPE_OPTIONS, NOSNIFF),
-        (header::X_FRAME_OPTIONS, DENY),
-        (header::REFERRER_POLICY, NO_REFERRER),
-        (CROSS_ORIGIN_OPENER_POLICY, SAME_ORIGIN),
-    ] {
-        if let header::Entry::Vacant(entry) = headers.entry(name) {
-            entry.insert(value);
-        }
-    }
+    // Each only where the response has none. Of rampart's own handlers
+    // only `/docs` states a policy, to extend the HTML one as SPEC section 3
+    // allows; an upstream's own choices stand (SPEC section 6).
+    set_if_missing(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        if is_html { HTML_CSP } else { JSON_CSP },
+    );
+    set_if_missing(headers, header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+    set_if_missing(headers, header::X_FRAME_OPTIONS, DENY);
+    set_if_missing(headers, header::REFERRER_POLICY, NO_REFERRER);
+    set_if_missing(headers, CROSS_ORIGIN_OPENER_POLICY, SAME_ORIGIN);
     headers.remove(header::SERVER);
     // HSTS is only meaningful, and only allowed (RFC 6797 section 7.2), over
     // a secure transport.
-    if https && let header::Entry::Vacant(entry) = headers.entry(header::STRICT_TRANSPORT_SECURITY) {
-        entry.insert(hsts.0.clone());
+    if https {
+        set_if_missing(headers, header::STRICT_TRANSPORT_SECURITY, hsts.0.clone());
+    }
+}
+
+fn set_if_missing(headers: &mut http::HeaderMap, name: header::HeaderName, value: HeaderValue) {
+    if let header::Entry::Vacant(entry) = headers.entry(name) {
+        entry.insert(value);
     }
 }

@@ -343,9 +343,9 @@ async fn the_upstream_cannot_speak_for_rampart() {
     ] {
         assert!(!headers.contains_key(gone), "{gone}");
     }
-    // rampart's own headers, where the upstream sent none.
+    // rampart's own headers, where the upstream sent none; its own stand.
     assert_eq!(headers["x-content-type-options"], "nosniff");
-    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["x-frame-options"], "SAMEORIGIN");
     assert_eq!(
         headers["content-security-policy"],
         "default-src 'none'; frame-ancestors 'none'"

@@ -163,8 +163,9 @@ async def slow(seconds: float = Query(ge=0, le=300)) -> dict:
 async def leaky() -> JSONResponse:
     """Headers a gateway must strip (server banner, CORS, rampart's cookie
     names in any case or prefix) next to ones it must pass (the app's own
-    cookie, its caching policy)."""
+    cookie, its caching and framing policies)."""
     response = JSONResponse({"ok": True})
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["X-Powered-By"] = "FastAPI"
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Access-Control-Allow-Credentials"] = "true"
