@@ -42,20 +42,25 @@ const OPENAPI_PATIENCE: Duration = Duration::from_secs(30);
 #[error("{0}")]
 pub struct GatewayError(String);
 
-/// The rate-limit policies of the configured routes that have their own
-/// (`rate_limit`): their rates, [`PolicyName::Route`] `0..` in order.
+/// Each configured route's own rate-limit policy (`rate_limit`), if it has
+/// one: [`PolicyName::Route`] `0..`, in the routes' order.
+fn own_policies(settings: &GatewaySettings) -> impl Iterator<Item = Option<(PolicyName, RatePolicy)>> {
+    let mut numbered = 0u16;
+    settings.routes.iter().map(move |route| {
+        let rate = route.rate_limit?;
+        numbered += 1;
+        Some((PolicyName::Route(numbered - 1), rate))
+    })
+}
+
+/// The rates of [`PolicyName::Route`] `0..`, for the rate limits.
 pub fn route_rates(settings: &GatewaySettings) -> Vec<RatePolicy> {
-    settings
-        .routes
-        .iter()
-        .filter_map(|route| route.rate_limit)
-        .collect()
+    own_policies(settings).flatten().map(|(_, rate)| rate).collect()
 }
 
 /// The gateway: its routes, its client and what it signs with.
 pub struct Gateway {
     table: table::Table,
-    /// The templates, in the table's order, shared with log lines.
     upstream: proxy::Upstream,
     assertions: Assertions,
     /// `gateway.timeout`.
@@ -88,16 +93,14 @@ impl Gateway {
         let upstream = proxy::Upstream::new(&settings.upstream)
             .map_err(|err| GatewayError(format!("gateway.upstream: {err}")))?;
         let mut routes = Vec::new();
-        let mut own = 0u16;
-        for route in &settings.routes {
-            check_roles(&route.access, &format!("gateway.routes path {}", route.path))?;
-            let policy = match route.rate_limit {
-                Some(_) => {
-                    own += 1;
-                    PolicyName::Route(own - 1)
-                }
-                None => PolicyName::Default,
-            };
+        for (route, own) in settings.routes.iter().zip(own_policies(settings)) {
+            if let Some(bad) = unholdable_role(&route.access) {
+                return Err(GatewayError(format!(
+                    "gateway.routes path {}: `{bad}` is not a role name (a lower-case letter, then letters, digits, _ or -)",
+                    route.path
+                )));
+            }
+            let policy = own.map_or(PolicyName::Default, |(name, _)| name);
             routes.push(table::Route::configured(route, policy));
         }
         if let Some(path) = &settings.openapi {
@@ -119,12 +122,7 @@ impl Gateway {
                 ))
             })?;
             for route in &documented {
-                if let Access::Roles(sets) = &route.access
-                    && let Some(bad) = sets
-                        .iter()
-                        .flatten()
-                        .find(|r| crate::names::Role::parse(r).is_err())
-                {
+                if let Some(bad) = unholdable_role(&route.access) {
                     tracing::warn!(
                         route = %route.template,
                         scope = %bad,
@@ -155,20 +153,15 @@ impl Gateway {
     }
 }
 
-/// Roles in `[[gateway.routes]]` are role names, or no caller could hold
-/// them.
-fn check_roles(access: &Access, whose: &str) -> Result<(), GatewayError> {
-    if let Access::Roles(sets) = access
-        && let Some(bad) = sets
-            .iter()
-            .flatten()
-            .find(|r| crate::names::Role::parse(r).is_err())
-    {
-        return Err(GatewayError(format!(
-            "{whose}: `{bad}` is not a role name (a lower-case letter, then letters, digits, _ or -)"
-        )));
-    }
-    Ok(())
+/// A role the rule names that no user can hold (not a role name), if any.
+fn unholdable_role(access: &Access) -> Option<&str> {
+    let Access::Roles(sets) = access else {
+        return None;
+    };
+    sets.iter()
+        .flatten()
+        .map(String::as_str)
+        .find(|role| crate::names::Role::parse(role).is_err())
 }
 
 impl RouteResolver for Gateway {
@@ -181,5 +174,63 @@ impl RouteResolver for Gateway {
             deadline: self.deadline,
             index,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use figment::{
+        Figment,
+        providers::{Format, Toml},
+    };
+
+    use super::*;
+
+    #[test]
+    fn routes_with_a_rate_of_their_own_are_numbered_in_order() {
+        let settings: GatewaySettings = Figment::from(Toml::string(
+            r#"
+            upstream = "http://127.0.0.1:8001"
+            [[routes]]
+            path = "/a"
+            access = "public"
+            rate_limit = "5/minute"
+            [[routes]]
+            path = "/b"
+            access = "public"
+            [[routes]]
+            path = "/c"
+            access = "public"
+            rate_limit = "7/hour"
+            "#,
+        ))
+        .extract()
+        .unwrap();
+        let names: Vec<_> = own_policies(&settings)
+            .map(|own| own.map(|(name, _)| name))
+            .collect();
+        assert_eq!(
+            names,
+            [Some(PolicyName::Route(0)), None, Some(PolicyName::Route(1))]
+        );
+        let rates = route_rates(&settings);
+        assert_eq!(rates, ["5/minute".parse().unwrap(), "7/hour".parse().unwrap()]);
+    }
+
+    #[test]
+    fn roles_nobody_can_hold_are_found() {
+        let roles = |sets: &[&[&str]]| {
+            Access::Roles(
+                sets.iter()
+                    .map(|s| s.iter().map(|r| (*r).to_owned()).collect())
+                    .collect(),
+            )
+        };
+        assert_eq!(unholdable_role(&roles(&[&["admin"], &["ops"]])), None);
+        assert_eq!(
+            unholdable_role(&roles(&[&["admin", "items:read"]])),
+            Some("items:read")
+        );
+        assert_eq!(unholdable_role(&Access::Authenticated), None);
     }
 }

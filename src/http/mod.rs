@@ -6,7 +6,7 @@ pub mod client;
 pub mod cookies;
 pub mod cors;
 pub mod csrf;
-pub mod envelope;
+mod envelope;
 pub mod error;
 pub mod extract;
 pub mod identity;
