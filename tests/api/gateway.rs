@@ -958,31 +958,14 @@ async fn bodies_stream_up_under_the_body_limit() {
         let stream = futures_util::stream::iter((0..n).map(|_| Ok::<_, std::io::Error>(vec![b'x'; 1024])));
         reqwest::Body::wrap_stream(stream)
     };
-    let within = server
-        .client
-        .post(server.url("/echo"))
-        .body(chunks(60))
-        .send()
-        .await
-        .unwrap();
+    let post = |body: reqwest::Body| server.client.post(server.url("/echo")).body(body).send();
+    let within = post(chunks(60)).await.unwrap();
     assert_eq!(within.status(), 200);
     assert_eq!(within.json::<Value>().await.unwrap()["body_bytes"], 60 * 1024);
     // Over it: 413, whether the length is declared or only discovered.
-    let declared = server
-        .client
-        .post(server.url("/echo"))
-        .body(vec![b'x'; 70 * 1024])
-        .send()
-        .await
-        .unwrap();
+    let declared = post(vec![b'x'; 70 * 1024].into()).await.unwrap();
     assert_eq!(declared.status(), 413);
-    let discovered = server
-        .client
-        .post(server.url("/echo"))
-        .body(chunks(70))
-        .send()
-        .await
-        .unwrap();
+    let discovered = post(chunks(70)).await.unwrap();
     assert_eq!(discovered.status(), 413);
     assert_eq!(
         discovered.json::<Value>().await.unwrap(),
