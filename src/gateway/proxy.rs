@@ -44,11 +44,11 @@ use crate::{
     auth::assertion::Caller,
     config::gateway::{self, Access},
     http::{
-        client::{ClientInfo, authority},
+        client::authority,
+        context::RequestContext,
         error::detail_response,
         identity::{AuthRejection, Authentication, CurrentUser},
         origin,
-        request_id::RequestId,
         resolve::{Relayed, ResolvedRoute},
         upgrade::{Admitted, Handshake, Needs},
     },
@@ -176,7 +176,7 @@ pub async fn forward(gateway: Arc<Gateway>, request: Request) -> Response {
     };
     // Every bearer token is rampart's: one that does not verify is 401,
     // even on a public route.
-    let user = match request.extensions().get::<Authentication>() {
+    let user = match RequestContext::of(request.extensions()).map(|context| &context.authentication) {
         Some(Authentication::Invalid(_)) => return AuthRejection::Invalid.into_response(),
         Some(authentication) => authentication.user(),
         None => None,
@@ -224,7 +224,8 @@ impl Gateway {
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
         let mut headers = headers::inbound(&parts.headers);
-        if let Some(client) = parts.extensions.get::<ClientInfo>() {
+        let context = RequestContext::of(&parts.extensions);
+        if let Some(client) = context.map(|context| context.client) {
             set(&mut headers, X_FORWARDED_FOR, &client.ip.to_string());
             headers.insert(
                 X_FORWARDED_PROTO,
@@ -234,7 +235,7 @@ impl Gateway {
         if let Some(host) = authority(&parts.uri, &parts.headers) {
             set(&mut headers, X_FORWARDED_HOST, host);
         }
-        if let Some(id) = parts.extensions.get::<RequestId>() {
+        if let Some(id) = context.map(|context| &context.id) {
             set(&mut headers, headers::X_REQUEST_ID, id.as_str());
         }
         if let Some(user) = user {

@@ -1,7 +1,9 @@
 //! One JSON log line and one metrics sample per request.
 //!
 //! The line carries the route template, never the raw path or the query
-//! string, which may hold tokens (SPEC section 3, "Logging").
+//! string, which may hold tokens (SPEC section 3, "Logging"). The line is
+//! written by [`DirectLine`], not a `tracing` event: it is on every
+//! request's path.
 
 use std::{cell::RefCell, collections::HashMap, sync::Arc, time::Instant};
 
@@ -13,7 +15,13 @@ use http::Method;
 use metrics::{Counter, Histogram};
 
 use super::{client::ClientInfo, request_id::RequestId, resolve::ResolvedRoute};
-use crate::observability::metrics::{HTTP_REQUEST_DURATION, HTTP_REQUESTS};
+use crate::observability::{
+    logging::DirectLine,
+    metrics::{HTTP_REQUEST_DURATION, HTTP_REQUESTS},
+};
+
+/// The target of access lines (`RUST_LOG=rampart::access=warn` silences them).
+const TARGET: &str = "rampart::access";
 
 /// What is known of a request when it arrives.
 pub struct AccessLog {
@@ -63,58 +71,21 @@ impl AccessLog {
         let elapsed = self.started.elapsed();
         let status = response.status().as_u16();
         let route = self.route.as_ref().map(Route::as_str);
-        let mut ip = IpText::default();
-        let client_ip = ip.of(client.ip);
-        tracing::info!(
-            target: "rampart::access",
-            request_id = request_id.as_str(),
-            method = self.method,
-            route,
-            status,
-            latency_ms = (elapsed.as_secs_f64() * 1e6).round() / 1e3,
-            client_ip,
-            user,
-            "request"
-        );
+        if tracing::enabled!(target: TARGET, tracing::Level::INFO)
+            && let Some(mut line) = DirectLine::info(TARGET, "request")
+        {
+            line.str("request_id", Some(request_id.as_str()));
+            line.str("method", Some(self.method));
+            line.str("route", route);
+            line.u64("status", status.into());
+            line.millis("latency_ms", elapsed);
+            line.ip("client_ip", client.ip);
+            line.str("user", user);
+            line.send();
+        }
         let (count, latency) = handles(self.method, route.unwrap_or("unmatched"), status);
         count.increment(1);
         latency.record(elapsed.as_secs_f64());
-    }
-}
-
-/// An address as text, written on the stack: `%ip` in a log call would
-/// allocate a `String` for it on every request.
-struct IpText {
-    bytes: [u8; 48],
-    len: usize,
-}
-
-impl Default for IpText {
-    fn default() -> Self {
-        Self {
-            bytes: [0; 48],
-            len: 0,
-        }
-    }
-}
-
-impl IpText {
-    fn of(&mut self, ip: std::net::IpAddr) -> &str {
-        use std::fmt::Write;
-        self.len = 0;
-        // An IPv6 address is at most 45 characters: it always fits.
-        let _ = write!(self, "{ip}");
-        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
-    }
-}
-
-impl std::fmt::Write for IpText {
-    fn write_str(&mut self, text: &str) -> std::fmt::Result {
-        let end = self.len + text.len();
-        let room = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
-        room.copy_from_slice(text.as_bytes());
-        self.len = end;
-        Ok(())
     }
 }
 
@@ -169,19 +140,5 @@ fn method_label(method: &Method) -> &'static str {
         Method::HEAD => "HEAD",
         Method::OPTIONS => "OPTIONS",
         _ => "OTHER",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses_are_written_as_text_on_the_stack() {
-        let mut text = IpText::default();
-        assert_eq!(text.of("198.51.100.7".parse().unwrap()), "198.51.100.7");
-        let longest: std::net::IpAddr = "1111:2222:3333:4444:5555:6666:7777:8888".parse().unwrap();
-        assert_eq!(text.of(longest).parse::<std::net::IpAddr>().unwrap(), longest);
-        assert_eq!(text.of("2001:db8::1".parse().unwrap()), "2001:db8::1");
     }
 }

@@ -14,7 +14,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::Request;
 use http::{HeaderMap, Uri, header};
 use ipnet::IpNet;
 
@@ -100,17 +99,12 @@ fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 impl TrustedProxies {
-    /// Resolves the client of `request` and records it in its extensions.
-    pub fn identify(&self, request: &mut Request) -> ClientInfo {
+    /// Resolves the client of a request on `connection` with `headers`.
+    pub fn identify(&self, connection: Option<&Connection>, headers: &HeaderMap) -> ClientInfo {
         // Every listener sets the connection; a request without one (built
         // in-process) is treated as local plain HTTP.
-        let (peer, tls) = request
-            .extensions()
-            .get::<Connection>()
-            .map_or((IpAddr::from([127, 0, 0, 1]), false), |c| (c.peer.ip(), c.tls));
-        let client = self.resolve(peer, tls, request.headers());
-        request.extensions_mut().insert(client);
-        client
+        let (peer, tls) = connection.map_or((IpAddr::from([127, 0, 0, 1]), false), |c| (c.peer.ip(), c.tls));
+        self.resolve(peer, tls, headers)
     }
 }
 

@@ -1,38 +1,49 @@
 //! The envelope every request passes through first: the cross-cutting steps
 //! that must see every request and every response, in this order.
 //!
-//! They run in one middleware function rather than one layer each, because
-//! each `from_fn` layer boxes the rest of the stack per request; in this
-//! order they cost one box.
+//! They run in one function rather than one layer each: every layer of
+//! a route's stack is another service to clone and another future to box
+//! per request. The envelope is a hand-written tower service, not axum's
+//! `from_fn`, which boxes the rest of the stack once more per request
+//! (`Next`) and clones it to do so.
 
-use std::{panic::AssertUnwindSafe, sync::Arc, time::Duration};
+use std::{
+    convert::Infallible,
+    panic::AssertUnwindSafe,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use axum::{
-    extract::{Request, State},
-    middleware::Next,
+    body::Body,
+    extract::Request,
     response::{IntoResponse, Response},
 };
-use futures_util::FutureExt;
+use futures_util::{FutureExt, future::BoxFuture};
 use http::{HeaderValue, StatusCode, header};
+use tower::{Layer, Service};
 
 use axum::extract::MatchedPath;
 
 use crate::{
     audit::Auditor,
     auth::{csrf::Binding, session::Sessions, tokens::TokenService},
+    server::Connection,
 };
 
 use super::{
     access_log::AccessLog,
     client::ClientInfo,
     client::TrustedProxies,
+    context::RequestContext,
     cors::{Cors, Screened},
     csrf::{self, CsrfGuard},
     error,
     identity::{self, Authentication, CurrentUser, SessionCookie},
     origin,
     rate_limit::{self, Admission, RateLimitStep},
-    request_id,
+    request_id::{self, RequestId},
     resolve::RouteResolver,
     security_headers::{self, Hsts},
 };
@@ -52,6 +63,8 @@ pub struct Envelope {
     pub request_timeout: Duration,
     /// Routes the router does not hold (the gateway's), if any.
     pub resolver: Option<Arc<dyn RouteResolver>>,
+    /// `limits.max_body_bytes`.
+    pub max_body_bytes: usize,
     /// `gateway.own_prefix`: where rampart's own routes are (`""`: at
     /// the root).
     pub own_prefix: String,
@@ -64,11 +77,63 @@ const RESPONSE_HEADERS: usize = 16;
 /// The answer to a preflight from an origin not in `cors.allow_origins`.
 const CORS_REFUSED: &str = "Origin not allowed";
 
-pub async fn layer(State(envelope): State<Arc<Envelope>>, mut request: Request, next: Next) -> Response {
+/// The envelope around a route's service.
+#[derive(Clone)]
+pub struct EnvelopeLayer(pub Arc<Envelope>);
+
+impl<S> Layer<S> for EnvelopeLayer {
+    type Service = EnvelopeService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        EnvelopeService {
+            envelope: self.0.clone(),
+            inner,
+        }
+    }
+}
+
+/// A route's service inside the envelope.
+#[derive(Clone)]
+pub struct EnvelopeService<S> {
+    envelope: Arc<Envelope>,
+    inner: S,
+}
+
+impl<S> Service<Request> for EnvelopeService<S>
+where
+    S: Service<Request, Error = Infallible> + Clone + Send + 'static,
+    S::Response: IntoResponse,
+    S::Future: Send,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // The service polled ready goes with this request; its clone
+        // stays for the next (tower's rule for a service called later).
+        let fresh = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, fresh);
+        let envelope = self.envelope.clone();
+        Box::pin(async move { Ok(run(&envelope, request, inner).await) })
+    }
+}
+
+async fn run<S>(envelope: &Envelope, mut request: Request, inner: S) -> Response
+where
+    S: Service<Request, Error = Infallible>,
+    S::Response: IntoResponse,
+{
     // 1. The request id: every later step, log line and error body names it.
-    let id = request_id::assign(&mut request);
+    let id = request_id::assign(&request);
     // 2. The client IP and transport, resolved once (trusted proxies only).
-    let client = envelope.proxies.identify(&mut request);
+    //    The connection moves into the request's context.
+    let connection = request.extensions_mut().remove::<Connection>();
+    let client = envelope.proxies.identify(connection.as_ref(), request.headers());
     // A request no route of the router matched may be one of the
     // resolver's (the gateway's): its route is known from here on.
     let mut deadline = envelope.request_timeout;
@@ -89,14 +154,7 @@ pub async fn layer(State(envelope): State<Arc<Envelope>>, mut request: Request, 
         //    carry no credentials and are answered here.
         Some(Screened::Preflight) => {
             let origin = origin.as_ref().expect("a preflight has an Origin");
-            return finish(
-                &envelope,
-                envelope.cors.preflight(origin),
-                &id,
-                &client,
-                log,
-                None,
-            );
+            return finish(envelope, envelope.cors.preflight(origin), &id, &client, log, None);
         }
         Some(Screened::Foreign) => (error::detail_response(StatusCode::FORBIDDEN, CORS_REFUSED), None),
         Some(Screened::NotPreflight) => (StatusCode::METHOD_NOT_ALLOWED.into_response(), None),
@@ -105,7 +163,8 @@ pub async fn layer(State(envelope): State<Arc<Envelope>>, mut request: Request, 
         // `limits.request_timeout` (OWASP API4), and a panic anywhere
         // becomes a 500 with the spec's body.
         None => {
-            let steps = AssertUnwindSafe(authenticated(&envelope, request, &client, next)).catch_unwind();
+            let steps = AssertUnwindSafe(authenticated(envelope, request, connection, &id, &client, inner))
+                .catch_unwind();
             match tokio::time::timeout(deadline, steps).await {
                 Ok(Ok((response, user))) => (response, user),
                 Ok(Err(panic)) => (error::panic_response(panic), None),
@@ -124,7 +183,7 @@ pub async fn layer(State(envelope): State<Arc<Envelope>>, mut request: Request, 
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    finish(&envelope, response, &id, &client, log, user)
+    finish(envelope, response, &id, &client, log, user)
 }
 
 /// Whether `Cache-Control` already says `private` or `no-store` (SPEC
@@ -157,14 +216,21 @@ fn is_private_path(path: &str) -> bool {
 
 /// Steps 5 to 8: authentication, the rate limit, the CSRF rules, and the
 /// handler.
-async fn authenticated(
+async fn authenticated<S>(
     envelope: &Envelope,
     mut request: Request,
+    connection: Option<Connection>,
+    id: &RequestId,
     client: &ClientInfo,
-    next: Next,
-) -> (Response, Option<CurrentUser>) {
-    // 5. The credentials, verified once; extractors read the outcome. The
-    //    session cookie is read here, once, and handed on.
+    mut inner: S,
+) -> (Response, Option<CurrentUser>)
+where
+    S: Service<Request, Error = Infallible>,
+    S::Response: IntoResponse,
+{
+    // 5. The credentials, verified once; extractors read the outcome from
+    //    the request's context. The session cookie is read here, once,
+    //    and handed on.
     let session_cookie = SessionCookie::of(request.headers(), client.https);
     let authentication = identity::authenticate(
         &envelope.tokens,
@@ -173,15 +239,18 @@ async fn authenticated(
         session_cookie.as_ref(),
     )
     .await;
-    if let Some(cookie) = session_cookie {
-        request.extensions_mut().insert(cookie);
-    }
     let user = authentication.user();
     // 6. The rate limit, after authentication (a signed-in client spends
     //    its user's budget) and before any other work the request asks for.
     let admission = envelope
         .rate_limit
-        .admit(request.method(), request.extensions(), &authentication, client)
+        .admit(
+            request.method(),
+            request.extensions(),
+            &authentication,
+            id,
+            client,
+        )
         .await;
     let decision = match admission {
         Admission::Refused(response) => return (response, user),
@@ -209,15 +278,49 @@ async fn authenticated(
                 &envelope.audit,
                 user.as_ref().map(CurrentUser::username),
                 request.extensions().get::<MatchedPath>().map(MatchedPath::as_str),
-                &origin::of(request.extensions()),
+                &origin::from(id, client),
             );
             return (stamped(refusal), user);
         }
     }
-    request.extensions_mut().insert(authentication);
-    // 8. The handler, below the remaining layers.
-    let response = stamped(next.run(request).await);
+    request.extensions_mut().insert(RequestContext {
+        id: id.clone(),
+        client: *client,
+        authentication,
+        session: session_cookie,
+        connection,
+    });
+    // 8. The body limit, then the handler, below the remaining layers.
+    let Some(request) = limit_body(request, envelope.max_body_bytes) else {
+        return (stamped(StatusCode::PAYLOAD_TOO_LARGE.into_response()), user);
+    };
+    let response = match inner.call(request).await {
+        Ok(response) => response.into_response(),
+        Err(never) => match never {},
+    };
+    let response = stamped(response);
     (response, user)
+}
+
+/// Bodies over `max` bytes are refused (OWASP API4): `None` (413 at once)
+/// for a declared length over it, else the body is cut off at `max` as it is read
+/// (the extractors answer 413, as the gateway does). tower-http's
+/// `RequestBodyLimit` does the same as one more service per route, and
+/// wraps every body, empty ones too; here a request without one (a `GET`)
+/// costs a header lookup.
+fn limit_body(request: Request, max: usize) -> Option<Request> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max as u64) {
+        return None;
+    }
+    if http_body::Body::is_end_stream(request.body()) {
+        return Some(request);
+    }
+    Some(request.map(|body| Body::new(http_body_util::Limited::new(body, max))))
 }
 
 /// Steps 11 to 13, on every response.

@@ -13,7 +13,7 @@ use axum::{
 };
 use http::HeaderMap;
 
-use super::{cookies, error::ApiError, origin};
+use super::{context::RequestContext, cookies, error::ApiError, origin};
 use crate::{
     audit::{Action, Auditor, Outcome},
     auth::{
@@ -26,8 +26,7 @@ use crate::{
 };
 
 /// The session the request's cookie names, live or not, read once by the
-/// envelope and put in the request's extensions: the sign-in form binds its
-/// CSRF token to it, and ends it at a new login.
+/// envelope and handed on in its [`RequestContext`].
 #[derive(Clone, Debug)]
 pub struct SessionCookie(pub SessionId);
 
@@ -229,7 +228,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        match parts.extensions.get::<Authentication>() {
+        match RequestContext::of(&parts.extensions).map(|context| &context.authentication) {
             Some(Authentication::Invalid(_)) => Err(AuthRejection::Invalid),
             Some(authentication) => authentication.user().ok_or(AuthRejection::Missing),
             None => Err(AuthRejection::Missing),
@@ -242,10 +241,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for CurrentUser {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<Authentication>()
-            .and_then(Authentication::user))
+        Ok(RequestContext::of(&parts.extensions).and_then(|context| context.authentication.user()))
     }
 }
 

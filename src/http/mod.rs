@@ -3,6 +3,7 @@
 
 pub mod access_log;
 pub mod client;
+pub mod context;
 pub mod cookies;
 pub mod cors;
 pub mod csrf;
@@ -19,9 +20,8 @@ pub mod upgrade;
 
 use std::sync::Arc;
 
-use axum::{Router, extract::DefaultBodyLimit, middleware};
+use axum::{Router, extract::DefaultBodyLimit};
 use tower::ServiceBuilder;
-use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::{
     audit::Auditor,
@@ -30,6 +30,9 @@ use crate::{
     ratelimit::{PolicyTable, RateLimits},
 };
 
+/// What axum's body extractors read at most unless told otherwise.
+const AXUM_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
 /// HSTS max-age when TLS is terminated by a trusted proxy and `[tls]` is
 /// absent: one year, as `tls.hsts_max_age` defaults to.
 const DEFAULT_HSTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(365 * 86_400);
@@ -37,7 +40,7 @@ const DEFAULT_HSTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs
 /// The middleware stack that wraps the routes. The order is the security
 /// story, read top (outermost, first to see a request) to bottom:
 ///
-/// 1. the envelope ([`envelope::layer`]), one function for the steps that
+/// 1. the envelope ([`envelope::EnvelopeLayer`]), one function for the steps that
 ///    must see every request and response, in this order: request id,
 ///    client IP and transport, CORS preflights (answered, or refused: 403
 ///    for a foreign origin) ([`cors`]); then, under one deadline
@@ -50,7 +53,8 @@ const DEFAULT_HSTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs
 ///    headers, `Cache-Control: no-store` for private answers, error
 ///    bodies, security headers, the access log and metrics, so each sees
 ///    every response of the layers below;
-/// 2. body limit: bodies over `limits.max_body_bytes` are refused with 413.
+///    The body limit is the handler's last step: a body over
+///    `limits.max_body_bytes` is refused with 413.
 pub struct Stack {
     envelope: Arc<envelope::Envelope>,
     max_body_bytes: usize,
@@ -96,6 +100,7 @@ impl Stack {
             proxies: Arc::new(client::TrustedProxies::new(
                 settings.proxy.trusted.iter().map(|net| net.0),
             )),
+            max_body_bytes: settings.limits.max_body_bytes,
             hsts: security_headers::Hsts::new(
                 settings
                     .tls
@@ -111,17 +116,15 @@ impl Stack {
 
     /// `routes` inside the stack.
     pub fn apply(&self, routes: Router) -> Router {
+        // The envelope's is the one body limit; axum's extractors cap what
+        // they read at 2 MiB of their own unless told otherwise, which
+        // would cut a larger configured limit short. (Told per request, by
+        // an extension: only where it matters.)
+        let larger_than_axum = (self.max_body_bytes > AXUM_BODY_LIMIT).then(DefaultBodyLimit::disable);
         routes.layer(
             ServiceBuilder::new()
-                // Shared, not cloned: `from_fn` hands the state to every request.
-                .layer(middleware::from_fn_with_state(
-                    self.envelope.clone(),
-                    envelope::layer,
-                ))
-                .layer(RequestBodyLimitLayer::new(self.max_body_bytes))
-                // The layer above is the one body limit; axum's own default of
-                // 2 MiB would otherwise cap a larger configured limit.
-                .layer(DefaultBodyLimit::disable()),
+                .layer(envelope::EnvelopeLayer(self.envelope.clone()))
+                .option_layer(larger_than_axum),
         )
     }
 }

@@ -1,17 +1,22 @@
 //! Where a request came from, for its audit events: the client IP and the
-//! request id that the envelope put in the request's extensions.
+//! request id that the envelope found.
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use http::Extensions;
 
-use super::{client::ClientInfo, request_id::RequestId};
+use super::{client::ClientInfo, context::RequestContext, request_id::RequestId};
 use crate::audit::Origin;
 
 /// The origin of the request with these extensions.
 pub fn of(extensions: &Extensions) -> Origin {
+    RequestContext::of(extensions).map_or_else(Origin::default, |context| from(&context.id, &context.client))
+}
+
+/// The origin of a request with this id and client.
+pub fn from(id: &RequestId, client: &ClientInfo) -> Origin {
     Origin {
-        client_ip: extensions.get::<ClientInfo>().map(|c| c.ip),
-        request_id: extensions.get::<RequestId>().map(|id| id.as_str().to_owned()),
+        client_ip: Some(client.ip),
+        request_id: Some(id.as_str().to_owned()),
     }
 }
 

@@ -12,6 +12,7 @@ use super::{
     client::ClientInfo,
     error::detail_response,
     identity::{Authentication, CurrentUser},
+    request_id::RequestId,
     resolve::ResolvedRoute,
 };
 use crate::{
@@ -53,6 +54,7 @@ impl RateLimitStep {
         method: &Method,
         extensions: &Extensions,
         authentication: &Authentication,
+        id: &RequestId,
         client: &ClientInfo,
     ) -> Admission {
         let policy = match extensions.get::<ResolvedRoute>() {
@@ -85,7 +87,7 @@ impl RateLimitStep {
                         Outcome::Denied,
                         user.as_ref().map(CurrentUser::username),
                         Some(policy.as_str()),
-                        &super::origin::of(extensions),
+                        &super::origin::from(id, client),
                     );
                 }
                 Admission::Refused(refused(&refusal))

@@ -10,7 +10,8 @@ use http::{HeaderName, HeaderValue};
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The request's id, in the request's extensions for every layer and handler.
+/// The request's id, handed to every layer and handler in the request's
+/// context.
 #[derive(Clone, Debug)]
 pub struct RequestId(HeaderValue);
 
@@ -36,16 +37,13 @@ impl RequestId {
     }
 }
 
-/// Gives the request its id (in its headers and extensions) and returns it.
-pub fn assign(request: &mut Request) -> RequestId {
-    let id = request
+/// The request's id: the caller's, if acceptable, else a fresh one.
+pub fn assign(request: &Request) -> RequestId {
+    request
         .headers()
         .get(&X_REQUEST_ID)
         .and_then(RequestId::accept)
-        .unwrap_or_else(RequestId::generate);
-    request.headers_mut().insert(X_REQUEST_ID.clone(), id.0.clone());
-    request.extensions_mut().insert(id.clone());
-    id
+        .unwrap_or_else(RequestId::generate)
 }
 
 /// Names the request's id on its response.

@@ -8,18 +8,16 @@
 
 use std::sync::Arc;
 
-use axum::{
-    Extension,
-    extract::{
-        FromRequestParts,
-        ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection},
-    },
+use axum::extract::{
+    FromRequestParts,
+    ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection},
 };
 use http::{HeaderMap, Uri};
 use secrecy::SecretString;
 
 use super::{
-    client::{ClientInfo, authority},
+    client::authority,
+    context::RequestContext,
     csrf::{CsrfGuard, OriginStanding},
     error::ApiError,
     identity::{self, Authentication, ProtocolToken},
@@ -29,7 +27,7 @@ use crate::{
     auth::Principal,
     observability::metrics::WEBSOCKET_REFUSALS,
     realtime::{Credential, Full, Hub, MAX_MESSAGE_BYTES, Slot},
-    server::{Connection, IdleTimer},
+    server::IdleTimer,
 };
 
 const READ_BUFFER_BYTES: usize = 8 * 1024;
@@ -40,10 +38,9 @@ const MAX_WRITE_BUFFER_BYTES: usize = 1024 * 1024;
 /// What the gate reads of the upgrade request.
 #[derive(FromRequestParts)]
 pub struct Handshake {
-    client: Extension<ClientInfo>,
-    authentication: Extension<Authentication>,
-    /// The connection, whose idle clock stops once upgraded.
-    connection: Option<Extension<Connection>>,
+    /// The caller, and the connection, whose idle clock stops once
+    /// upgraded.
+    context: RequestContext,
     origin: Origin,
     uri: Uri,
     headers: HeaderMap,
@@ -83,9 +80,13 @@ impl Gate {
     pub fn admit(
         &self,
         Handshake {
-            client: Extension(client),
-            authentication: Extension(authentication),
-            connection,
+            context:
+                RequestContext {
+                    client,
+                    authentication,
+                    connection,
+                    ..
+                },
             origin,
             uri,
             headers,
@@ -194,7 +195,7 @@ impl Gate {
             upgrade,
             credential,
             slot,
-            idle: connection.map(|Extension(connection)| connection.idle),
+            idle: connection.map(|connection| connection.idle),
         })
     }
 }

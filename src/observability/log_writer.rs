@@ -129,20 +129,27 @@ impl Drop for Flusher {
     }
 }
 
+impl LogWriter {
+    /// Queues one whole line (ending in `\n`) for the next write.
+    pub fn queue(&self, line: Vec<u8>) {
+        match self.lines.try_send(line) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            // The writer thread is gone (shutdown): nothing to do.
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+}
+
 /// One line, as the subscriber writes it (a whole formatted event per
 /// `write`).
 pub struct Line<'a>(&'a LogWriter);
 
 impl Write for Line<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self.0.lines.try_send(buf.to_vec()) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                self.0.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-            // The writer thread is gone (shutdown): nothing to do.
-            Err(TrySendError::Disconnected(_)) => {}
-        }
+        self.0.queue(buf.to_vec());
         Ok(buf.len())
     }
 

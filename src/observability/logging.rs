@@ -9,9 +9,9 @@
 //! log line by accident, which is how passwords, tokens, cookies and
 //! `Authorization` headers stay out of logs.
 
-use std::{fmt, io};
+use std::{fmt, fmt::Write as _, io, net::IpAddr, sync::OnceLock, time::Duration};
 
-use super::log_writer::Flusher;
+use super::log_writer::{Flusher, LogWriter};
 
 use tracing::{Event, Subscriber, field::Field};
 use tracing_subscriber::{
@@ -28,6 +28,7 @@ use tracing_subscriber::{
 /// level filter comes from `RUST_LOG` (default `info`).
 pub fn init() -> Flusher {
     let (writer, guard) = super::log_writer::spawn(io::stdout());
+    let _ = DIRECT.set(writer.clone());
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn,h2=warn"));
     tracing_subscriber::fmt()
@@ -36,6 +37,103 @@ pub fn init() -> Flusher {
         .event_format(JsonLines)
         .init();
     guard
+}
+
+/// Where [`DirectLine`]s go: the subscriber's own queue, set by [`init`].
+static DIRECT: OnceLock<LogWriter> = OnceLock::new();
+
+/// One line written field by field and queued as it is, bypassing
+/// `tracing`'s event path: for the access line, which every request
+/// writes. Through `tracing` its fields pass a `ValueSet`, a visitor and a
+/// `dyn fmt::Write` buffer, about 5,000 instructions of a 37,000
+/// instruction `GET /healthz` (callgrind); written here, the same line
+/// costs a fraction of that. The line is what [`JsonLines`] writes for an
+/// event with the same fields. The caller asks `tracing::enabled!` first,
+/// so `RUST_LOG` governs these lines as any other.
+pub struct DirectLine {
+    text: String,
+    sink: &'static LogWriter,
+}
+
+impl DirectLine {
+    /// Starts an INFO line of `target`; `None` when logging is not
+    /// installed ([`init`]).
+    pub fn info(target: &str, message: &str) -> Option<Self> {
+        DIRECT.get().map(|sink| Self::start(sink, target, message))
+    }
+
+    fn start(sink: &'static LogWriter, target: &str, message: &str) -> Self {
+        let mut text = String::with_capacity(256);
+        text.push_str(r#"{"time":""#);
+        let _ = write_time(&mut text, chrono::Utc::now());
+        text.push_str(r#"","level":"info","target":"#);
+        let _ = write_json_str(&mut text, target);
+        text.push_str(r#","message":"#);
+        let _ = write_json_str(&mut text, message);
+        Self { text, sink }
+    }
+
+    fn name(&mut self, name: &str) {
+        self.text.push_str(",\"");
+        self.text.push_str(name);
+        self.text.push_str("\":");
+    }
+
+    /// `"name":"value"`, escaped; nothing for `None` (as `tracing` skips
+    /// an absent field).
+    pub fn str(&mut self, name: &str, value: Option<&str>) {
+        if let Some(value) = value {
+            self.name(name);
+            let _ = write_json_str(&mut self.text, value);
+        }
+    }
+
+    pub fn u64(&mut self, name: &str, value: u64) {
+        self.name(name);
+        self.text.push_str(itoa::Buffer::new().format(value));
+    }
+
+    /// A duration in milliseconds, to the microsecond (`0.042`).
+    pub fn millis(&mut self, name: &str, value: Duration) {
+        self.name(name);
+        let micros = value.as_micros();
+        self.text.push_str(itoa::Buffer::new().format(micros / 1000));
+        let fraction = (micros % 1000) as u16;
+        let digits = [
+            b'.',
+            b'0' + (fraction / 100) as u8,
+            b'0' + (fraction / 10 % 10) as u8,
+            b'0' + (fraction % 10) as u8,
+        ];
+        self.text
+            .push_str(std::str::from_utf8(&digits).unwrap_or_default());
+    }
+
+    /// An address as a string; an IPv4 address without the formatter.
+    pub fn ip(&mut self, name: &str, value: IpAddr) {
+        self.name(name);
+        self.text.push('"');
+        match value {
+            IpAddr::V4(v4) => {
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        self.text.push('.');
+                    }
+                    self.text.push_str(itoa::Buffer::new().format(octet));
+                }
+            }
+            IpAddr::V6(v6) => {
+                let _ = write!(self.text, "{v6}");
+            }
+        }
+        self.text.push('"');
+    }
+
+    /// Ends the line and queues it.
+    pub fn send(mut self) {
+        self.text.push_str("}\n");
+        self.sink.queue(self.text.into_bytes());
+    }
 }
 
 /// Formats an event as `{"time":..,"level":..,"target":..,"message":..,<fields>}`.
@@ -203,7 +301,87 @@ impl<W: fmt::Write> tracing::field::Visit for FieldWriter<'_, W> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
     use super::*;
+
+    /// An output that keeps what is written to it.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Capture {
+        /// The one line written, as JSON, without its time.
+        fn line(&self) -> serde_json::Value {
+            let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+            assert_eq!(text.matches('\n').count(), 1, "{text}");
+            let mut line: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert!(line["time"].as_str().unwrap().ends_with('Z'), "{text}");
+            line.as_object_mut().unwrap().remove("time");
+            line
+        }
+    }
+
+    #[test]
+    fn a_direct_line_is_the_line_an_event_would_write() {
+        let event = Capture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer({
+                let event = event.clone();
+                move || event.clone()
+            })
+            .event_format(JsonLines)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(
+                target: "rampart::access",
+                request_id = "a\"b",
+                route = Some("/items/{id}"),
+                status = 200u64,
+                latency_ms = 1.042,
+                client_ip = "2001:db8::1",
+                ipv4 = "198.51.100.7",
+                user = None::<&str>,
+                "request"
+            );
+        });
+
+        let direct = Capture::default();
+        let (writer, flusher) = super::super::log_writer::spawn(direct.clone());
+        let mut line = DirectLine::start(Box::leak(Box::new(writer)), "rampart::access", "request");
+        line.str("request_id", Some("a\"b"));
+        line.str("route", Some("/items/{id}"));
+        line.u64("status", 200);
+        line.millis("latency_ms", Duration::from_micros(1042));
+        line.ip("client_ip", "2001:db8::1".parse().unwrap());
+        line.ip("ipv4", "198.51.100.7".parse().unwrap());
+        line.str("user", None);
+        line.send();
+        drop(flusher);
+
+        assert_eq!(direct.line(), event.line());
+    }
+
+    #[test]
+    fn durations_are_milliseconds_to_the_microsecond() {
+        let (writer, _flusher) = super::super::log_writer::spawn(io::sink());
+        let mut line = DirectLine::start(Box::leak(Box::new(writer)), "t", "m");
+        for micros in [0, 7, 999, 1000, 123_456_789] {
+            line.text.clear();
+            line.millis("ms", Duration::from_micros(micros) + Duration::from_nanos(400));
+            let (_, value) = line.text.split_once(':').unwrap();
+            assert_eq!(value.parse::<f64>().unwrap(), micros as f64 / 1000.0, "{value}");
+        }
+    }
 
     #[test]
     fn time_is_rfc3339_with_milliseconds() {

@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use crate::{
     http::{
+        context::RequestContext,
         extract::{Form, Json, Path, Query},
-        request_id::RequestId,
     },
     input::{Field, Fields, Model},
 };
@@ -113,8 +113,8 @@ impl Model for SleepQuery {
 async fn sleep(Query(query): Query<SleepQuery>, request: Request) -> &'static str {
     let request_id = request
         .extensions()
-        .get::<RequestId>()
-        .map(RequestId::as_str)
+        .get::<RequestContext>()
+        .map(|context| context.id.as_str())
         .unwrap_or_default()
         .to_owned();
     tracing::info!(request_id, "sleep started");

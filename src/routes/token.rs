@@ -2,7 +2,6 @@
 //! and 6) and `POST /token/revoke` (RFC 7009).
 
 use axum::{
-    Extension,
     extract::State,
     response::{IntoResponse, Response},
 };
@@ -152,7 +151,7 @@ impl Model for RevokeForm {
 )]
 pub async fn token(
     State(state): State<AppState>,
-    Extension(client): Extension<ClientInfo>,
+    client: ClientInfo,
     origin: Origin,
     headers: HeaderMap,
     form: Result<Form<TokenRequest>, ApiError>,

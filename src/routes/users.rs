@@ -2,7 +2,6 @@
 //! `GET /protected_route`.
 
 use axum::{
-    Extension,
     extract::State,
     response::{IntoResponse, Response},
 };
@@ -18,6 +17,7 @@ use crate::{
     auth::users::NewUserError,
     http::{
         client::ClientInfo,
+        context::RequestContext,
         error::{ApiError, ErrorBody},
         extract::Json,
         identity::{Admin, AuthRejection, Authentication, CurrentUser, RequireRole},
@@ -113,11 +113,10 @@ fn password_issue(field: &'static str, err: impl std::fmt::Display) -> ApiError 
 )]
 pub async fn create_user(
     State(state): State<AppState>,
-    authentication: Option<axum::Extension<Authentication>>,
+    RequestContext { authentication, .. }: RequestContext,
     origin: Origin,
     Json(body): Json<NewUserBody>,
 ) -> Result<Response, ApiError> {
-    let authentication = authentication.map_or(Authentication::Anonymous, |a| a.0);
     if matches!(authentication, Authentication::Invalid(_)) {
         return Ok(AuthRejection::Invalid.into_response());
     }
@@ -194,7 +193,7 @@ pub async fn me(State(state): State<AppState>, user: CurrentUser) -> Result<Json
         (status = 429, description = "Too many attempts", body = ErrorBody)))]
 pub async fn change_password(
     State(state): State<AppState>,
-    Extension(client): Extension<ClientInfo>,
+    client: ClientInfo,
     user: CurrentUser,
     origin: Origin,
     headers: HeaderMap,

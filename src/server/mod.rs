@@ -45,8 +45,9 @@ pub use shutdown::{Shutdown, wait_for_signal};
 use self::idle::IdleIo;
 
 /// The connection a request arrived on, set by the listener on every
-/// request (`http::client` reads it to resolve the client; the WebSocket
-/// route stops its idle clock once upgraded).
+/// request; the envelope moves it into the request's context
+/// (`http::client` resolves the client from it; a WebSocket stops its idle
+/// clock once upgraded).
 #[derive(Clone, Debug)]
 pub struct Connection {
     pub peer: SocketAddr,

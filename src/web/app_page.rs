@@ -2,7 +2,6 @@
 //! `POST /app/items`).
 
 use axum::{
-    Extension,
     body::Bytes,
     extract::State,
     response::{IntoResponse, Redirect, Response},
@@ -89,7 +88,7 @@ fn signed_in(user: Option<CurrentUser>) -> Result<(CurrentUser, Binding), Respon
     ))]
 pub async fn app(
     State(state): State<AppState>,
-    Extension(client): Extension<ClientInfo>,
+    client: ClientInfo,
     user: Option<CurrentUser>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -119,7 +118,7 @@ pub async fn app(
     ))]
 pub async fn add_item(
     State(state): State<AppState>,
-    Extension(client): Extension<ClientInfo>,
+    client: ClientInfo,
     user: Option<CurrentUser>,
     headers: HeaderMap,
     body: Bytes,

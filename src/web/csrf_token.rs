@@ -2,7 +2,7 @@
 //! with the session cookie.
 
 use axum::{
-    Extension, Json,
+    Json,
     extract::State,
     response::{IntoResponse, Response},
 };
@@ -28,14 +28,13 @@ pub struct CsrfTokenBody {
     responses((status = 200, body = CsrfTokenBody, description = "Sets the CSRF cookie")))]
 pub async fn csrf_token(
     State(state): State<AppState>,
-    Extension(client): Extension<ClientInfo>,
-    session: Option<Extension<SessionCookie>>,
+    client: ClientInfo,
+    session: Option<SessionCookie>,
     headers: HeaderMap,
 ) -> Response {
-    let (csrf_token, cookies) =
-        state
-            .csrf
-            .pre_login_token(session.as_ref().map(|s| &s.0), &headers, client.https);
+    let (csrf_token, cookies) = state
+        .csrf
+        .pre_login_token(session.as_ref(), &headers, client.https);
     let mut response = Json(CsrfTokenBody { csrf_token }).into_response();
     for cookie in cookies {
         response.headers_mut().append(header::SET_COOKIE, cookie);

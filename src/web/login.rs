@@ -2,7 +2,6 @@
 //! (`POST /logout`).
 
 use axum::{
-    Extension,
     body::Bytes,
     extract::State,
     response::{IntoResponse, Redirect, Response},
@@ -85,11 +84,10 @@ fn bad_credentials(
     responses((status = 200, description = "HTML form; sets the CSRF cookie", content_type = "text/html")))]
 pub async fn login_form(
     State(state): State<AppState>,
-    Extension(client): Extension<ClientInfo>,
-    session: Option<Extension<SessionCookie>>,
+    client: ClientInfo,
+    session: Option<SessionCookie>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let session = session.map(|Extension(session)| session);
     login_page(
         &state,
         session.as_ref(),
@@ -199,7 +197,7 @@ pub async fn login(
     responses((status = 303, description = "To /login, the session cookie cleared")))]
 pub async fn logout(
     State(state): State<AppState>,
-    Extension(client): Extension<ClientInfo>,
+    client: ClientInfo,
     user: Option<CurrentUser>,
 ) -> Result<Response, ApiError> {
     if let Some(CurrentUser::Session(session)) = user {

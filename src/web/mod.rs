@@ -14,15 +14,12 @@ mod login;
 mod setup;
 mod templates;
 
-use axum::{
-    extract::FromRequestParts,
-    response::{IntoResponse, Response},
-};
+use axum::{extract::FromRequestParts, response::Response};
 use http::{HeaderMap, HeaderValue, Uri, header, request::Parts};
 
 use crate::{
     audit::Origin,
-    http::{client::ClientInfo, csrf, error::ApiError, identity::SessionCookie},
+    http::{client::ClientInfo, context::RequestContext, csrf, identity::SessionCookie},
     state::AppState,
 };
 
@@ -72,18 +69,13 @@ impl<S: Send + Sync> FromRequestParts<S> for PreLoginPost {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Some(client) = parts.extensions.get::<ClientInfo>().cloned() else {
-            return Err(
-                ApiError::internal(anyhow::anyhow!("no client info: the envelope did not run"))
-                    .into_response(),
-            );
-        };
+        let client = ClientInfo::from_request_parts(parts, state).await?;
         let Ok(origin) = Origin::from_request_parts(parts, state).await;
         Ok(Self {
             client,
             origin,
             uri: parts.uri.clone(),
-            session: parts.extensions.get::<SessionCookie>().cloned(),
+            session: RequestContext::of(&parts.extensions).and_then(|context| context.session.clone()),
             headers: parts.headers.clone(),
         })
     }

@@ -6,7 +6,6 @@
 //! (bound to the pre-session nonce).
 
 use axum::{
-    Extension,
     body::Bytes,
     extract::State,
     response::{IntoResponse, Redirect, Response},
@@ -98,8 +97,8 @@ fn page(
     ))]
 pub async fn setup_form(
     State(state): State<AppState>,
-    Extension(client): Extension<ClientInfo>,
-    session: Option<Extension<SessionCookie>>,
+    client: ClientInfo,
+    session: Option<SessionCookie>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
@@ -107,7 +106,6 @@ pub async fn setup_form(
     if !open(&state, &query.token).await? {
         return Err(ApiError::NotFound(NOT_FOUND));
     }
-    let session = session.map(|Extension(session)| session);
     let form = Page {
         status: StatusCode::OK,
         error: None,
