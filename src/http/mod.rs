@@ -48,13 +48,14 @@ const DEFAULT_HSTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs
 ///    panic becomes a 500 and the server lives on): authentication (bearer
 ///    token, else session cookie), the rate limit, after authentication so
 ///    a signed-in client spends its user's budget ([`rate_limit`]), the
-///    CSRF rules for requests the cookie authenticates ([`csrf`]), and the
-///    handler; then on the way out the `RateLimit-*` headers, CORS
-///    headers, `Cache-Control: no-store` for private answers, error
-///    bodies, security headers, the access log and metrics, so each sees
-///    every response of the layers below;
-///    The body limit is the handler's last step: a body over
-///    `limits.max_body_bytes` is refused with 413.
+///    CSRF rules for requests the cookie authenticates ([`csrf`]), the
+///    body limit (a body over `limits.max_body_bytes` is refused with
+///    413), and the handler; then on the way out the `RateLimit-*`
+///    headers, CORS headers, `Cache-Control: no-store` for private
+///    answers, error bodies, security headers, the access log and
+///    metrics, so each sees every response of the layers below;
+/// 2. where `limits.max_body_bytes` is above axum's own 2 MiB, axum's
+///    body extractors are told not to cap bodies at theirs.
 pub struct Stack {
     envelope: Arc<envelope::Envelope>,
     max_body_bytes: usize,
