@@ -9,7 +9,15 @@
 //! log line by accident, which is how passwords, tokens, cookies and
 //! `Authorization` headers stay out of logs.
 
-use std::{fmt, fmt::Write as _, io, net::IpAddr, sync::OnceLock, time::Duration};
+use std::{
+    cell::Cell,
+    fmt,
+    fmt::Write as _,
+    io,
+    net::IpAddr,
+    sync::OnceLock,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use super::log_writer::{Flusher, LogWriter};
 
@@ -65,7 +73,7 @@ impl DirectLine {
     fn start(sink: &'static LogWriter, target: &str, message: &str) -> Self {
         let mut text = String::with_capacity(256);
         text.push_str(r#"{"time":""#);
-        let _ = write_time(&mut text, chrono::Utc::now());
+        let _ = write_now(&mut text);
         text.push_str(r#"","level":"info","target":"#);
         let _ = write_json_str(&mut text, target);
         text.push_str(r#","message":"#);
@@ -152,7 +160,7 @@ where
     ) -> fmt::Result {
         let meta = event.metadata();
         writer.write_str(r#"{"time":""#)?;
-        write_time(&mut writer, chrono::Utc::now())?;
+        write_now(&mut writer)?;
         writer.write_str(r#"","level":""#)?;
         writer.write_str(level_name(meta.level()))?;
         writer.write_str(r#"","target":"#)?;
@@ -165,6 +173,39 @@ where
         visitor.result?;
         writer.write_str("}\n")
     }
+}
+
+thread_local! {
+    /// The second last written on this thread, and its text up to the
+    /// milliseconds (`2026-01-02T03:04:05.`): it changes once a second,
+    /// lines come thousands of times a second.
+    static SECOND: Cell<(u64, [u8; 20])> = const { Cell::new((u64::MAX, [0; 20])) };
+}
+
+/// The time now, as [`write_time`] writes it.
+fn write_now(out: &mut impl fmt::Write) -> fmt::Result {
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let second = since_epoch.as_secs();
+    let mut cached = SECOND.get();
+    if cached.0 != second {
+        let mut text = String::with_capacity(24);
+        let at = chrono::DateTime::from_timestamp(i64::try_from(second).unwrap_or(i64::MAX), 0)
+            .unwrap_or_default();
+        write_time(&mut text, at)?;
+        let mut prefix = [0; 20];
+        prefix.copy_from_slice(&text.as_bytes()[..20]);
+        cached = (second, prefix);
+        SECOND.set(cached);
+    }
+    let millis = since_epoch.subsec_millis();
+    let digits = [
+        b'0' + (millis / 100) as u8,
+        b'0' + (millis / 10 % 10) as u8,
+        b'0' + (millis % 10) as u8,
+        b'Z',
+    ];
+    out.write_str(std::str::from_utf8(&cached.1).map_err(|_| fmt::Error)?)?;
+    out.write_str(std::str::from_utf8(&digits).map_err(|_| fmt::Error)?)
 }
 
 /// RFC 3339 in UTC with milliseconds, without chrono's format-string parser
@@ -391,6 +432,24 @@ mod tests {
         let mut out = String::new();
         write_time(&mut out, at).unwrap();
         assert_eq!(out, "2026-01-02T03:04:05.067Z");
+    }
+
+    #[test]
+    fn the_time_now_is_the_clock_s_to_the_millisecond() {
+        for _ in 0..3 {
+            let before = chrono::Utc::now();
+            let mut out = String::new();
+            write_now(&mut out).unwrap();
+            let after = chrono::Utc::now();
+            let written = chrono::DateTime::parse_from_rfc3339(&out).unwrap().to_utc();
+            assert_eq!(out.len(), 24, "{out}");
+            let floor = |t: chrono::DateTime<chrono::Utc>| t.timestamp_millis();
+            assert!(
+                (floor(before)..=floor(after)).contains(&written.timestamp_millis()),
+                "{before} <= {out} <= {after}"
+            );
+            std::thread::sleep(Duration::from_millis(600));
+        }
     }
 
     #[test]
