@@ -4,8 +4,8 @@
 //! One extension rather than one per fact: each is a boxed entry of a hash
 //! map that grows past three entries (callgrind counted about 2,500
 //! instructions per `GET /healthz` for inserting, growing and dropping six
-//! of them). The listener's `Connection` moves in here too, so a request
-//! holds three: the router's `MatchedPath`, this, and axum's body limit.
+//! of them). The listener's `Connection` moves in here too, so a handler
+//! sees three: the router's `MatchedPath` and path parameters, and this.
 
 use axum::{
     extract::{FromRequestParts, OptionalFromRequestParts},
@@ -22,8 +22,8 @@ use super::{
 };
 use crate::server::Connection;
 
-/// The request's id, its client, its credentials' outcome and its session
-/// cookie.
+/// The request's id, its client, its credentials' outcome, its session
+/// cookie and its connection.
 #[derive(Clone, Debug)]
 pub struct RequestContext {
     pub id: RequestId,

@@ -111,9 +111,7 @@ impl Model for SleepQuery {
 }
 
 async fn sleep(Query(query): Query<SleepQuery>, request: Request) -> &'static str {
-    let request_id = request
-        .extensions()
-        .get::<RequestContext>()
+    let request_id = RequestContext::of(request.extensions())
         .map(|context| context.id.as_str())
         .unwrap_or_default()
         .to_owned();

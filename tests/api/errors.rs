@@ -71,6 +71,21 @@ async fn body_over_the_limit_is_413() {
 }
 
 #[tokio::test]
+async fn a_limit_above_axums_own_two_mib_is_the_limit() {
+    let server = TestServer::start_with(
+        TestConfig::default().env("RAMPART_LIMITS__MAX_BODY_BYTES", &(4 * 1024 * 1024).to_string()),
+    )
+    .await;
+    // 3 MiB: over axum's default cap, under the configured limit.
+    let big = json!({"name": "x".repeat(3 * 1024 * 1024), "price": 1.0});
+    let response = server.post_json("/__test/echo/1", &big).await;
+    assert_eq!(response.status(), 200);
+    // 5 MiB: over the configured limit.
+    let bigger = json!({"name": "x".repeat(5 * 1024 * 1024), "price": 1.0});
+    assert_eq!(server.post_json("/__test/echo/1", &bigger).await.status(), 413);
+}
+
+#[tokio::test]
 async fn wrong_content_type_is_415() {
     let server = TestServer::start().await;
     let response = server
