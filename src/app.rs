@@ -71,10 +71,10 @@ pub struct Application {
     /// The `tls.redirect_http_from` listener.
     redirect: Option<TcpListener>,
     certificates: Option<Arc<Certificates>>,
-    app: Router,
+    app: http::App,
     /// What answers plain HTTP when the public listener speaks TLS (on the
     /// TLS port and the redirect listener); none without TLS.
-    plain_app: Option<Router>,
+    plain_app: Option<http::App>,
     admin_app: Router,
     state: AppState,
     upkeep: Upkeep,
@@ -195,18 +195,17 @@ impl Application {
             resolver: gateway.map(|gateway| gateway as Arc<dyn http::resolve::RouteResolver>),
             audit: state.audit.clone(),
         });
-        let app = stack.apply(routes::router(state.clone()));
+        let routed = routes::router(state.clone());
+        let app = stack.apply(routed.router, routed.templates);
         let https_port = public
             .local_addr()
             .map_or(state.settings.bind.port(), |a| a.port());
         let plain_app = certificates.as_ref().map(|certificates| {
             let pages =
                 routes::https_redirect::pages(state.settings.own_prefix(), state.settings.gateway.is_some());
-            stack.apply(routes::https_redirect::router(
-                https_port,
-                certificates.clone(),
-                pages,
-            ))
+            // One fallback, no routes of its own.
+            let router = routes::https_redirect::router(https_port, certificates.clone(), pages);
+            stack.apply(router, http::route::Templates::new())
         });
         let upkeep = Upkeep {
             metrics: metrics.clone(),

@@ -7,14 +7,11 @@
 
 use std::{cell::RefCell, collections::HashMap, sync::Arc, time::Instant};
 
-use axum::{
-    extract::{MatchedPath, Request},
-    response::Response,
-};
+use axum::response::Response;
 use http::Method;
 use metrics::{Counter, Histogram};
 
-use super::{client::ClientInfo, request_id::RequestId, resolve::ResolvedRoute};
+use super::{client::ClientInfo, request_id::RequestId};
 use crate::observability::{
     logging::DirectLine,
     metrics::{HTTP_REQUEST_DURATION, HTTP_REQUESTS},
@@ -27,36 +24,16 @@ const TARGET: &str = "rampart::access";
 pub struct AccessLog {
     started: Instant,
     method: &'static str,
-    route: Option<Route>,
-}
-
-/// The route's template: the router's, or a resolver's.
-enum Route {
-    Matched(MatchedPath),
-    Resolved(Arc<str>),
-}
-
-impl Route {
-    fn as_str(&self) -> &str {
-        match self {
-            Self::Matched(path) => path.as_str(),
-            Self::Resolved(template) => template,
-        }
-    }
+    /// The route's template, the router's or a resolver's.
+    route: Option<Arc<str>>,
 }
 
 impl AccessLog {
-    pub fn start(request: &Request) -> Self {
+    pub fn start(method: &Method, route: Option<Arc<str>>) -> Self {
         Self {
             started: Instant::now(),
-            method: method_label(request.method()),
-            route: match request.extensions().get::<MatchedPath>() {
-                Some(path) => Some(Route::Matched(path.clone())),
-                None => request
-                    .extensions()
-                    .get::<ResolvedRoute>()
-                    .map(|resolved| Route::Resolved(resolved.template.clone())),
-            },
+            method: method_label(method),
+            route,
         }
     }
 
@@ -70,7 +47,7 @@ impl AccessLog {
     ) {
         let elapsed = self.started.elapsed();
         let status = response.status().as_u16();
-        let route = self.route.as_ref().map(Route::as_str);
+        let route = self.route.as_deref();
         if tracing::enabled!(target: TARGET, tracing::Level::INFO)
             && let Some(mut line) = DirectLine::info(TARGET, "request")
         {

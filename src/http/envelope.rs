@@ -12,7 +12,6 @@ use std::{
     panic::AssertUnwindSafe,
     sync::Arc,
     task::{Context, Poll},
-    time::Duration,
 };
 
 use axum::{
@@ -23,8 +22,6 @@ use axum::{
 use futures_util::{FutureExt, future::BoxFuture};
 use http::{HeaderValue, StatusCode, header};
 use tower::{Layer, Service};
-
-use axum::extract::MatchedPath;
 
 use crate::{
     audit::Auditor,
@@ -44,25 +41,20 @@ use super::{
     origin,
     rate_limit::{self, Admission, RateLimitStep},
     request_id::{self, RequestId},
-    resolve::RouteResolver,
-    security_headers::{self, Hsts},
+    route::{self, Route, RouteTable},
+    security_headers::SecurityHeaders,
 };
 
 /// What the envelope needs, built once from the settings.
 pub struct Envelope {
     pub proxies: Arc<TrustedProxies>,
-    pub hsts: Hsts,
+    pub security_headers: SecurityHeaders,
     pub cors: Arc<Cors>,
     pub tokens: Arc<TokenService>,
     pub sessions: Sessions,
     pub csrf: Arc<CsrfGuard>,
     pub rate_limit: RateLimitStep,
     pub audit: Auditor,
-    /// `limits.request_timeout`: bounds steps 5 to 8, the session lookup
-    /// and the CSRF form read included (a resolved route states its own).
-    pub request_timeout: Duration,
-    /// Routes the router does not hold (the gateway's), if any.
-    pub resolver: Option<Arc<dyn RouteResolver>>,
     /// `limits.max_body_bytes`.
     pub max_body_bytes: usize,
     /// `gateway.own_prefix`: where rampart's own routes are (`""`: at
@@ -70,40 +62,44 @@ pub struct Envelope {
     pub own_prefix: String,
 }
 
-/// Headers the envelope may add to a response (rate limit, CORS, security
-/// headers, request id).
-const RESPONSE_HEADERS: usize = 16;
-
 /// The answer to a preflight from an origin not in `cors.allow_origins`.
 const CORS_REFUSED: &str = "Origin not allowed";
 
-/// The envelope around a route's service.
+/// The envelope around a router, which [`RouteTable`] matches requests
+/// to routes for.
 #[derive(Clone)]
-pub struct EnvelopeLayer(pub Arc<Envelope>);
+pub struct EnvelopeLayer {
+    pub envelope: Arc<Envelope>,
+    pub routes: Arc<RouteTable>,
+}
 
 impl<S> Layer<S> for EnvelopeLayer {
     type Service = EnvelopeService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
         EnvelopeService {
-            envelope: self.0.clone(),
+            envelope: self.envelope.clone(),
+            routes: self.routes.clone(),
             inner,
         }
     }
 }
 
-/// A route's service inside the envelope.
+/// A router inside the envelope.
 #[derive(Clone)]
 pub struct EnvelopeService<S> {
     envelope: Arc<Envelope>,
+    routes: Arc<RouteTable>,
     inner: S,
 }
 
-impl<S> Service<Request> for EnvelopeService<S>
+impl<S, B> Service<http::Request<B>> for EnvelopeService<S>
 where
     S: Service<Request, Error = Infallible> + Clone + Send + 'static,
     S::Response: IntoResponse,
     S::Future: Send,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
 {
     type Response = Response;
     type Error = Infallible;
@@ -113,17 +109,19 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
         // The service polled ready goes with this request; its clone
         // stays for the next (tower's rule for a service called later).
         let fresh = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, fresh);
         let envelope = self.envelope.clone();
-        Box::pin(async move { Ok(run(&envelope, request, inner).await) })
+        let routes = self.routes.clone();
+        let request = request.map(Body::new);
+        Box::pin(async move { Ok(run(&envelope, &routes, request, inner).await) })
     }
 }
 
-async fn run<S>(envelope: &Envelope, mut request: Request, inner: S) -> Response
+async fn run<S>(envelope: &Envelope, routes: &RouteTable, mut request: Request, inner: S) -> Response
 where
     S: Service<Request, Error = Infallible>,
     S::Response: IntoResponse,
@@ -134,20 +132,15 @@ where
     //    The connection moves into the request's context.
     let connection = request.extensions_mut().remove::<Connection>();
     let client = envelope.proxies.identify(connection.as_ref(), request.headers());
-    // A request no route of the router matched may be one of the
-    // resolver's (the gateway's): its route is known from here on.
-    let mut deadline = envelope.request_timeout;
-    if let Some(resolver) = &envelope.resolver
-        && request.extensions().get::<MatchedPath>().is_none()
-        && let Some(route) = resolver.resolve(request.method(), request.uri().path())
-    {
-        deadline = route.deadline;
-        request.extensions_mut().insert(route);
+    // 3. The route (the router's, else the resolver's, whose handler is
+    //    told which), and the access log starts its clock.
+    let (route, resolved) = routes.find(request.method(), request.uri().path());
+    if let Some(resolved) = resolved {
+        request.extensions_mut().insert(resolved);
     }
-    // 3. The access log starts its clock.
-    let log = AccessLog::start(&request);
+    let log = AccessLog::start(request.method(), route.template.clone());
     let origin = request.headers().get(header::ORIGIN).cloned();
-    let private = own_path(&envelope.own_prefix, request.uri().path()).is_some_and(is_private_path);
+    let private = route::own_path(&envelope.own_prefix, request.uri().path()).is_some_and(is_private_path);
 
     let (mut response, user) = match envelope.cors.screen(&request) {
         // 4. OPTIONS is for CORS preflights from allowed origins only; they
@@ -163,9 +156,11 @@ where
         // `limits.request_timeout` (OWASP API4), and a panic anywhere
         // becomes a 500 with the spec's body.
         None => {
-            let steps = AssertUnwindSafe(authenticated(envelope, request, connection, &id, &client, inner))
-                .catch_unwind();
-            match tokio::time::timeout(deadline, steps).await {
+            let steps = AssertUnwindSafe(authenticated(
+                envelope, &route, request, connection, &id, &client, inner,
+            ))
+            .catch_unwind();
+            match tokio::time::timeout(route.deadline, steps).await {
                 Ok(Ok((response, user))) => (response, user),
                 Ok(Err(panic)) => (error::panic_response(panic), None),
                 Err(_) => (StatusCode::SERVICE_UNAVAILABLE.into_response(), None),
@@ -198,15 +193,6 @@ fn keeps_private(headers: &http::HeaderMap) -> bool {
         .any(|name| name.eq_ignore_ascii_case("private") || name.eq_ignore_ascii_case("no-store"))
 }
 
-/// A path of rampart's own routes without `gateway.own_prefix`; `None`
-/// for a path outside it.
-pub fn own_path<'a>(own_prefix: &str, path: &'a str) -> Option<&'a str> {
-    if own_prefix.is_empty() {
-        return Some(path);
-    }
-    path.strip_prefix(own_prefix).filter(|rest| rest.starts_with('/'))
-}
-
 /// The routes whose every answer is private, whoever asks.
 fn is_private_path(path: &str) -> bool {
     ["/token", "/users", "/admin"]
@@ -218,6 +204,7 @@ fn is_private_path(path: &str) -> bool {
 /// handler.
 async fn authenticated<S>(
     envelope: &Envelope,
+    route: &Route,
     mut request: Request,
     connection: Option<Connection>,
     id: &RequestId,
@@ -244,13 +231,7 @@ where
     //    its user's budget) and before any other work the request asks for.
     let admission = envelope
         .rate_limit
-        .admit(
-            request.method(),
-            request.extensions(),
-            &authentication,
-            id,
-            client,
-        )
+        .admit(route.policy, &authentication, id, client)
         .await;
     let decision = match admission {
         Admission::Refused(response) => return (response, user),
@@ -258,9 +239,6 @@ where
         Admission::Unlimited => None,
     };
     let stamped = |mut response: Response| {
-        // Room for the headers the way out adds, grown once rather than
-        // step by step.
-        response.headers_mut().reserve(RESPONSE_HEADERS);
         if let Some(decision) = &decision {
             rate_limit::stamp_allowed(response.headers_mut(), decision);
         }
@@ -277,7 +255,7 @@ where
                 failure,
                 &envelope.audit,
                 user.as_ref().map(CurrentUser::username),
-                request.extensions().get::<MatchedPath>().map(MatchedPath::as_str),
+                route.template.as_deref(),
                 &origin::from(id, client),
             );
             return (stamped(refusal), user);
@@ -335,7 +313,7 @@ fn finish(
     // 11. Bare error statuses from below get the spec's body.
     let mut response = error::fill_body(response, id);
     // 12. Security headers and the request id, on every response.
-    security_headers::apply(&mut response, client.https, &envelope.hsts);
+    envelope.security_headers.apply(&mut response, client.https);
     request_id::stamp(&mut response, id);
     // 13. One log line and one metrics sample, for the final response.
     log.finish(&response, id, client, user.as_ref().map(CurrentUser::username));

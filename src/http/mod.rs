@@ -15,13 +15,14 @@ pub mod origin;
 pub mod rate_limit;
 pub mod request_id;
 pub mod resolve;
+pub mod route;
 pub mod security_headers;
 pub mod upgrade;
 
 use std::sync::Arc;
 
 use axum::{Router, extract::DefaultBodyLimit};
-use tower::ServiceBuilder;
+use tower::{Layer, util::Either};
 
 use crate::{
     audit::Auditor,
@@ -42,7 +43,7 @@ const DEFAULT_HSTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs
 ///
 /// 1. the envelope ([`envelope::EnvelopeLayer`]), one function for the steps that
 ///    must see every request and response, in this order: request id,
-///    client IP and transport, CORS preflights (answered, or refused: 403
+///    client IP and transport, the route ([`route`]), CORS preflights (answered, or refused: 403
 ///    for a foreign origin) ([`cors`]); then, under one deadline
 ///    (`limits.request_timeout`, answered 503) and one panic guard (a
 ///    panic becomes a 500 and the server lives on): authentication (bearer
@@ -55,11 +56,16 @@ const DEFAULT_HSTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs
 ///    answers, error bodies, security headers, the access log and
 ///    metrics, so each sees every response of the layers below;
 /// 2. where `limits.max_body_bytes` is above axum's own 2 MiB, axum's
-///    body extractors are told not to cap bodies at theirs.
+///    body extractors are told not to cap bodies at theirs;
+/// 3. the router, which routes the request to its handler.
 pub struct Stack {
     envelope: Arc<envelope::Envelope>,
+    rules: route::RouteRules,
     max_body_bytes: usize,
 }
+
+/// A router inside the stack, as the listeners serve it.
+pub type App = envelope::EnvelopeService<Either<<DefaultBodyLimit as Layer<Router>>::Service, Router>>;
 
 /// What the stack is built from: the settings and the services its steps
 /// use.
@@ -90,19 +96,15 @@ impl Stack {
             rate_limit: rate_limit::RateLimitStep {
                 limits: parts.limits,
                 audit: parts.audit.clone(),
-                policy_for: parts.policy_for,
-                own_prefix: settings.own_prefix().to_owned(),
             },
             audit: parts.audit,
-            resolver: parts.resolver,
             own_prefix: settings.own_prefix().to_owned(),
-            request_timeout: settings.limits.request_timeout.get(),
             cors: parts.cors,
             proxies: Arc::new(client::TrustedProxies::new(
                 settings.proxy.trusted.iter().map(|net| net.0),
             )),
             max_body_bytes: settings.limits.max_body_bytes,
-            hsts: security_headers::Hsts::new(
+            security_headers: security_headers::SecurityHeaders::new(
                 settings
                     .tls
                     .as_ref()
@@ -111,21 +113,32 @@ impl Stack {
         };
         Self {
             envelope: Arc::new(envelope),
+            rules: route::RouteRules {
+                policy_for: parts.policy_for,
+                own_prefix: settings.own_prefix().to_owned(),
+                resolver: parts.resolver,
+                request_timeout: settings.limits.request_timeout.get(),
+            },
             max_body_bytes: settings.limits.max_body_bytes,
         }
     }
 
-    /// `routes` inside the stack.
-    pub fn apply(&self, routes: Router) -> Router {
+    /// `routes`, built from `templates`, inside the stack. The envelope
+    /// wraps the router once, not each route ([`route`] says why).
+    pub fn apply(&self, routes: Router, templates: route::Templates) -> App {
         // The envelope's is the one body limit; axum's extractors cap what
         // they read at 2 MiB of their own unless told otherwise, which
         // would cut a larger configured limit short. (Told per request, by
         // an extension: only where it matters.)
-        let larger_than_axum = (self.max_body_bytes > AXUM_BODY_LIMIT).then(DefaultBodyLimit::disable);
-        routes.layer(
-            ServiceBuilder::new()
-                .layer(envelope::EnvelopeLayer(self.envelope.clone()))
-                .option_layer(larger_than_axum),
-        )
+        let routes = if self.max_body_bytes > AXUM_BODY_LIMIT {
+            Either::Left(DefaultBodyLimit::disable().layer(routes))
+        } else {
+            Either::Right(routes)
+        };
+        let envelope = envelope::EnvelopeLayer {
+            envelope: self.envelope.clone(),
+            routes: Arc::new(route::RouteTable::new(templates, self.rules.clone())),
+        };
+        envelope.layer(routes)
     }
 }

@@ -5,19 +5,18 @@
 
 use std::{sync::Arc, time::Duration};
 
-use axum::{extract::MatchedPath, response::Response};
-use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 
 use super::{
     client::ClientInfo,
     error::detail_response,
     identity::{Authentication, CurrentUser},
     request_id::RequestId,
-    resolve::ResolvedRoute,
 };
 use crate::{
     audit::{Action, Auditor, Outcome},
-    ratelimit::{Cause, Decision, PolicyName, PolicyTable, RateLimits, Refusal, Subject},
+    ratelimit::{Cause, Decision, PolicyName, RateLimits, Refusal, Subject},
 };
 
 pub const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
@@ -29,10 +28,6 @@ pub const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset
 pub struct RateLimitStep {
     pub limits: Arc<RateLimits>,
     pub audit: Auditor,
-    /// The router's table of which route is under which policy.
-    pub policy_for: PolicyTable,
-    /// `gateway.own_prefix`, which the table's templates do not carry.
-    pub own_prefix: String,
 }
 
 /// What the step decided.
@@ -46,27 +41,17 @@ pub enum Admission {
 }
 
 impl RateLimitStep {
-    /// Spends the request's budget under its route's policy. The budget is
-    /// the authenticated user's, else the client IP's; logins are always
-    /// per IP (the attempted name has its own policy, in the handlers).
+    /// Spends the request's budget under its route's `policy` (`None`:
+    /// unlimited). The budget is the authenticated user's, else the client
+    /// IP's; logins are always per IP (the attempted name has its own
+    /// policy, in the handlers).
     pub async fn admit(
         &self,
-        method: &Method,
-        extensions: &Extensions,
+        policy: Option<PolicyName>,
         authentication: &Authentication,
         id: &RequestId,
         client: &ClientInfo,
     ) -> Admission {
-        let policy = match extensions.get::<ResolvedRoute>() {
-            Some(resolved) => resolved.policy,
-            None => {
-                let route = extensions.get::<MatchedPath>().map(MatchedPath::as_str);
-                (self.policy_for)(
-                    method,
-                    route.and_then(|r| super::envelope::own_path(&self.own_prefix, r)),
-                )
-            }
-        };
         let Some(policy) = policy else {
             return Admission::Unlimited;
         };

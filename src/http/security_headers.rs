@@ -2,7 +2,7 @@
 //! response"; OWASP HTTP security response headers cheat sheet).
 
 use axum::response::Response;
-use http::{HeaderValue, header};
+use http::{HeaderMap, HeaderValue, header};
 
 /// API responses may load nothing and be framed by nobody.
 const JSON_CSP: HeaderValue = HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'");
@@ -17,50 +17,124 @@ const DENY: HeaderValue = HeaderValue::from_static("DENY");
 const NO_REFERRER: HeaderValue = HeaderValue::from_static("no-referrer");
 const SAME_ORIGIN: HeaderValue = HeaderValue::from_static("same-origin");
 
-/// The `Strict-Transport-Security` value, built once from `tls.hsts_max_age`.
-#[derive(Clone, Debug)]
-pub struct Hsts(pub HeaderValue);
-
-impl Hsts {
-    pub fn new(max_age: std::time::Duration) -> Self {
-        let value = format!("max-age={}; includeSubDomains", max_age.as_secs());
-        Self(HeaderValue::from_str(&value).expect("digits and ASCII"))
-    }
-}
-
-/// Sets the headers on `response`. `https`: the request came over TLS.
 /// Not among `http`'s constants; named once, not parsed per response.
 const CROSS_ORIGIN_OPENER_POLICY: header::HeaderName =
     header::HeaderName::from_static("cross-origin-opener-policy");
 
-pub fn apply(response: &mut Response, https: bool, hsts: &Hsts) {
-    let is_html = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|ct| ct.as_bytes().starts_with(b"text/html"));
-    let headers = response.headers_mut();
-    // Each only where the response has none. Of rampart's own handlers
-    // only `/docs` states a policy, to extend the HTML one as SPEC section 3
-    // allows; an upstream's own choices stand (SPEC section 6).
-    set_if_missing(
-        headers,
-        header::CONTENT_SECURITY_POLICY,
-        if is_html { HTML_CSP } else { JSON_CSP },
-    );
-    set_if_missing(headers, header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
-    set_if_missing(headers, header::X_FRAME_OPTIONS, DENY);
-    set_if_missing(headers, header::REFERRER_POLICY, NO_REFERRER);
-    set_if_missing(headers, CROSS_ORIGIN_OPENER_POLICY, SAME_ORIGIN);
-    headers.remove(header::SERVER);
-    // HSTS is only meaningful, and only allowed (RFC 6797 section 7.2), over
-    // a secure transport.
-    if https {
-        set_if_missing(headers, header::STRICT_TRANSPORT_SECURITY, hsts.0.clone());
+/// The headers for each kind of response, built once: JSON or HTML, over
+/// TLS or not. A response's headers are laid over a copy of its kind's
+/// set, which costs one copy and a lookup per header of the response's own,
+/// rather than a lookup per security header.
+#[derive(Clone, Debug)]
+pub struct SecurityHeaders {
+    /// Indexed by [`Self::kind`].
+    sets: [HeaderMap; 4],
+}
+
+impl SecurityHeaders {
+    /// `hsts_max_age`: `tls.hsts_max_age`.
+    pub fn new(hsts_max_age: std::time::Duration) -> Self {
+        let hsts = format!("max-age={}; includeSubDomains", hsts_max_age.as_secs());
+        let hsts = HeaderValue::from_str(&hsts).expect("digits and ASCII");
+        let set = |html: bool, https: bool| {
+            // Room for a response's own headers and the envelope's.
+            let mut headers = HeaderMap::with_capacity(16);
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                if html { HTML_CSP } else { JSON_CSP },
+            );
+            headers.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+            headers.insert(header::X_FRAME_OPTIONS, DENY);
+            headers.insert(header::REFERRER_POLICY, NO_REFERRER);
+            headers.insert(CROSS_ORIGIN_OPENER_POLICY, SAME_ORIGIN);
+            // HSTS is only meaningful, and only allowed (RFC 6797 section
+            // 7.2), over a secure transport.
+            if https {
+                headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+            }
+            headers
+        };
+        Self {
+            sets: [
+                set(false, false),
+                set(false, true),
+                set(true, false),
+                set(true, true),
+            ],
+        }
+    }
+
+    fn kind(html: bool, https: bool) -> usize {
+        usize::from(html) * 2 + usize::from(https)
+    }
+
+    /// Sets the headers on `response`. `https`: the request came over TLS.
+    pub fn apply(&self, response: &mut Response, https: bool) {
+        let html = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|ct| ct.as_bytes().starts_with(b"text/html"));
+        let set = &self.sets[Self::kind(html, https)];
+        // Each only where the response has none: the response's own values
+        // replace the set's. Of rampart's own handlers only `/docs` states
+        // a policy, to extend the HTML one as SPEC section 3 allows; an
+        // upstream's own choices stand (SPEC section 6).
+        let own = std::mem::replace(response.headers_mut(), set.clone());
+        let headers = response.headers_mut();
+        headers.extend(own);
+        headers.remove(header::SERVER);
     }
 }
 
-fn set_if_missing(headers: &mut http::HeaderMap, name: header::HeaderName, value: HeaderValue) {
-    if let header::Entry::Vacant(entry) = headers.entry(name) {
-        entry.insert(value);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applied(own: &[(header::HeaderName, &'static str)], https: bool) -> HeaderMap {
+        let mut response = Response::new(axum::body::Body::empty());
+        for (name, value) in own {
+            response
+                .headers_mut()
+                .append(name.clone(), HeaderValue::from_static(value));
+        }
+        SecurityHeaders::new(std::time::Duration::from_secs(60)).apply(&mut response, https);
+        response.headers().clone()
+    }
+
+    #[test]
+    fn every_header_is_set_and_hsts_only_over_tls() {
+        let plain = applied(&[], false);
+        assert_eq!(plain[header::CONTENT_SECURITY_POLICY], JSON_CSP);
+        assert_eq!(plain[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(plain[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(plain[header::REFERRER_POLICY], "no-referrer");
+        assert_eq!(plain[CROSS_ORIGIN_OPENER_POLICY], "same-origin");
+        assert!(!plain.contains_key(header::STRICT_TRANSPORT_SECURITY));
+        let tls = applied(&[], true);
+        assert_eq!(
+            tls[header::STRICT_TRANSPORT_SECURITY],
+            "max-age=60; includeSubDomains"
+        );
+    }
+
+    #[test]
+    fn the_responses_own_headers_stand_and_server_goes() {
+        let headers = applied(
+            &[
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::X_FRAME_OPTIONS, "SAMEORIGIN"),
+                (header::SET_COOKIE, "a=1"),
+                (header::SET_COOKIE, "b=2"),
+                (header::SERVER, "upstream/1.0"),
+            ],
+            false,
+        );
+        assert_eq!(headers[header::CONTENT_SECURITY_POLICY], HTML_CSP);
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "SAMEORIGIN");
+        assert_eq!(headers.get_all(header::X_FRAME_OPTIONS).iter().count(), 1);
+        let cookies: Vec<_> = headers.get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert!(!headers.contains_key(header::SERVER));
+        assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
     }
 }

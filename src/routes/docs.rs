@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use axum::{
-    Router,
     body::Bytes,
     extract::Path,
     response::{Html, IntoResponse, Response},
@@ -15,6 +14,7 @@ use axum::{
 use http::{HeaderValue, header};
 use utoipa_swagger_ui::Config;
 
+use super::Routed;
 use crate::http::error::ApiError;
 
 /// What a missing asset answers.
@@ -34,11 +34,11 @@ const DOCS_CSP: HeaderValue = HeaderValue::from_static(
 );
 
 /// Routes for the OpenAPI document and Swagger UI.
-pub fn router<S: Clone + Send + Sync + 'static>(openapi: &utoipa::openapi::OpenApi) -> Router<S> {
+pub fn router<S: Clone + Send + Sync + 'static>(openapi: &utoipa::openapi::OpenApi) -> Routed<S> {
     let document = Bytes::from(openapi.to_json().expect("the OpenAPI document serializes"));
     // Relative to the page (`/docs`, or under `gateway.own_prefix`).
     let config = Arc::new(Config::new(["openapi.json"]).try_it_out_enabled(true));
-    Router::new()
+    Routed::default()
         .route(
             "/openapi.json",
             get(move || {

@@ -14,15 +14,46 @@ pub(crate) mod token;
 mod users;
 mod ws;
 
-use axum::Router;
+use axum::{Router, routing::MethodRouter};
 use http::Method;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{ratelimit::PolicyName, state::AppState, web::pages};
+use crate::{http::route::Templates, ratelimit::PolicyName, state::AppState, web::pages};
+
+/// A router and the templates of its routes, added together: the stack
+/// matches requests against the same templates before the router runs
+/// (`http::route`).
+pub struct Routed<S = ()> {
+    pub router: Router<S>,
+    pub templates: Templates,
+}
+
+impl<S: Clone + Send + Sync + 'static> Default for Routed<S> {
+    fn default() -> Self {
+        Self {
+            router: Router::new(),
+            templates: Templates::new(),
+        }
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> Routed<S> {
+    pub fn route(mut self, path: &str, method_router: MethodRouter<S>) -> Self {
+        self.templates.add(path);
+        self.router = self.router.route(path, method_router);
+        self
+    }
+
+    pub fn merge(mut self, other: Routed<S>) -> Self {
+        self.templates.extend(other.templates);
+        self.router = self.router.merge(other.router);
+        self
+    }
+}
 
 /// Every public route, with its state, before the middleware stack.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState) -> Routed {
     let shared = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
@@ -58,6 +89,13 @@ pub fn router(state: AppState) -> Router {
             .routes(routes!(ws::items))
     };
     let (routes, mut openapi) = own.split_for_parts();
+    // utoipa-axum routes each handler at its documented path.
+    let mut templates = Templates::new();
+    templates.extend(openapi.paths.paths.keys().cloned());
+    let routes = Routed {
+        router: routes,
+        templates,
+    };
     openapi::complete(&mut openapi);
     let prefix = state.settings.own_prefix().to_owned();
     if !prefix.is_empty() {
@@ -77,18 +115,29 @@ pub fn router(state: AppState) -> Router {
     let routes = if prefix.is_empty() {
         routes
     } else {
-        Router::new().nest(&prefix, routes)
+        Routed {
+            router: Router::new().nest(&prefix, routes.router),
+            templates: routes.templates.nested(&prefix),
+        }
     };
     let routes = match &state.gateway {
         // What no route of rampart's matches is the gateway's to forward,
         // or to refuse.
         Some(gateway) => {
             let gateway = gateway.clone();
-            routes.fallback(move |request| crate::gateway::proxy::forward(gateway.clone(), request))
+            Routed {
+                router: routes
+                    .router
+                    .fallback(move |request| crate::gateway::proxy::forward(gateway.clone(), request)),
+                templates: routes.templates,
+            }
         }
         None => routes.route("/static/app.js", axum::routing::get(pages::script)),
     };
-    routes.with_state(state)
+    Routed {
+        router: routes.router.with_state(state),
+        templates: routes.templates,
+    }
 }
 
 /// The per-client policy of a route, by method and route template; `None`

@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use axum::{
-    Router,
     extract::Request,
     routing::{get, post},
 };
 use serde::Serialize;
 
+use super::Routed;
 use crate::{
     http::{
         context::RequestContext,
@@ -19,8 +19,8 @@ use crate::{
     input::{Field, Fields, Model},
 };
 
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
+pub fn router<S: Clone + Send + Sync + 'static>() -> Routed<S> {
+    Routed::default()
         .route("/__test/panic", get(panic))
         .route("/__test/echo/{id}", post(echo))
         .route("/__test/form", post(form))

@@ -21,7 +21,6 @@ use std::{
     time::Duration,
 };
 
-use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
@@ -40,6 +39,33 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 pub use idle::IdleTimer;
+
+/// What a listener serves: a router, bare or inside the stack.
+pub trait App:
+    tower::Service<
+        http::Request<Incoming>,
+        Response = axum::response::Response,
+        Error = std::convert::Infallible,
+        Future: Send,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<A> App for A where
+    A: tower::Service<
+            http::Request<Incoming>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+            Future: Send,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
 pub use shutdown::{Shutdown, wait_for_signal};
 
 use self::idle::IdleIo;
@@ -65,13 +91,13 @@ const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
 /// How a listener speaks.
 #[derive(Clone)]
-pub enum Transport {
+pub enum Transport<A> {
     Plain,
     /// TLS; a client speaking plain HTTP to this port is answered by
     /// `plain` (the HTTPS-required app) instead of a dropped connection.
     Tls {
         acceptor: TlsAcceptor,
-        plain: Router,
+        plain: A,
     },
 }
 
@@ -87,10 +113,10 @@ pub struct ListenerLimits {
 
 /// Serves `app` on `listener` until `shutdown` fires, then stops accepting,
 /// lets in-flight requests finish up to the deadline, and returns.
-pub async fn serve(
+pub async fn serve<A: App>(
     listener: TcpListener,
-    app: Router,
-    transport: Transport,
+    app: A,
+    transport: Transport<A>,
     limits: ListenerLimits,
     shutdown: Shutdown,
 ) {
@@ -223,10 +249,10 @@ async fn speaks_tls(stream: &TcpStream) -> bool {
 /// no deadline, and the idle clock restarts at every byte: a client
 /// trickling the preface would hold a connection slot for as long as it
 /// likes (OWASP API4).
-async fn serve_connection<I>(
+async fn serve_connection<I, A: App>(
     builder: &Builder<TokioExecutor>,
     io: I,
-    app: Router,
+    app: A,
     conn: ConnectionInfo,
     watcher: Watcher,
     first_request_by: tokio::time::Instant,
@@ -285,8 +311,8 @@ impl ConnectionInfo {
 
 /// Gives every request on a connection its peer address, transport and
 /// idle timer (one extension).
-fn with_connection_info(
-    app: Router,
+fn with_connection_info<A: App>(
+    app: A,
     conn: ConnectionInfo,
 ) -> impl tower::Service<
     http::Request<Incoming>,

@@ -1,0 +1,263 @@
+//! Which route a request is for, found once, before the envelope's steps:
+//! its template (for the access log, metrics and audit events), its
+//! rate-limit policy and its deadline.
+//!
+//! The envelope wraps the router as a whole rather than each of its routes:
+//! a layer applied per route costs every request two more boxed services
+//! to clone and two more futures to box. The router's `MatchedPath` is only
+//! known inside the router, after the rate limit must have run, so the
+//! envelope matches the path against a [`RouteTable`] of the same templates
+//! first, with the matcher axum itself routes with (matchit), and axum
+//! routes the request again below (a lookup costs a few hundred
+//! instructions, the per-route layer several thousand). The table is built
+//! from the templates the router was built from ([`Templates`]), so the two
+//! cannot disagree.
+
+use std::{sync::Arc, time::Duration};
+
+use http::Method;
+
+use super::resolve::{ResolvedRoute, RouteResolver};
+use crate::ratelimit::{PolicyName, PolicyTable};
+
+/// The templates of a router's routes, gathered as the router is built.
+#[derive(Clone, Debug, Default)]
+pub struct Templates(Vec<String>);
+
+impl Templates {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a route's template, exactly as given to the router.
+    pub fn add(&mut self, template: impl Into<String>) {
+        self.0.push(template.into());
+    }
+
+    /// The templates of a router nested at `prefix`, as axum rewrites them
+    /// (`axum::routing::path_router::path_for_nested_route`).
+    pub fn nested(self, prefix: &str) -> Self {
+        Self(
+            self.0
+                .into_iter()
+                .map(|path| {
+                    if prefix.ends_with('/') {
+                        format!("{prefix}{}", path.trim_start_matches('/'))
+                    } else if path == "/" {
+                        prefix.to_owned()
+                    } else {
+                        format!("{prefix}{path}")
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
+impl IntoIterator for Templates {
+    type Item = String;
+    type IntoIter = std::vec::IntoIter<String>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl Extend<String> for Templates {
+    fn extend<I: IntoIterator<Item = String>>(&mut self, iter: I) {
+        self.0.extend(iter);
+    }
+}
+
+/// A request's route, as far as the envelope needs it.
+#[derive(Clone, Debug)]
+pub struct Route {
+    /// The route's template; `None`: no route matched.
+    pub template: Option<Arc<str>>,
+    /// The rate-limit policy; `None`: unlimited (the probes).
+    pub policy: Option<PolicyName>,
+    /// How long the steps and the handler may take in all.
+    pub deadline: Duration,
+}
+
+/// Matches a request to a route of the router's, else of a resolver's.
+pub struct RouteTable {
+    paths: matchit::Router<Arc<str>>,
+    policy_for: PolicyTable,
+    /// `gateway.own_prefix`, which the policy table's templates do not
+    /// carry.
+    own_prefix: String,
+    /// Routes the router does not hold (the gateway's), if any.
+    resolver: Option<Arc<dyn RouteResolver>>,
+    /// `limits.request_timeout`, the deadline of the router's routes.
+    request_timeout: Duration,
+}
+
+/// What a [`RouteTable`] is built from, besides the templates.
+#[derive(Clone)]
+pub struct RouteRules {
+    pub policy_for: PolicyTable,
+    pub own_prefix: String,
+    pub resolver: Option<Arc<dyn RouteResolver>>,
+    pub request_timeout: Duration,
+}
+
+impl RouteTable {
+    /// # Panics
+    /// On a template the router would have refused as well (a conflict or
+    /// a malformed parameter): routes are fixed at start.
+    pub fn new(templates: Templates, rules: RouteRules) -> Self {
+        let mut paths = matchit::Router::new();
+        for template in templates.0 {
+            let value: Arc<str> = Arc::from(template.as_str());
+            if let Err(err) = paths.insert(template, value) {
+                panic!("route table: {err}");
+            }
+        }
+        Self {
+            paths,
+            policy_for: rules.policy_for,
+            own_prefix: rules.own_prefix,
+            resolver: rules.resolver,
+            request_timeout: rules.request_timeout,
+        }
+    }
+
+    /// The route of a request for `path` (exactly as sent); a route of the
+    /// resolver's comes with what its handler needs.
+    pub fn find(&self, method: &Method, path: &str) -> (Route, Option<ResolvedRoute>) {
+        if let Ok(matched) = self.paths.at(path) {
+            let template = matched.value;
+            let route = Route {
+                policy: (self.policy_for)(method, own_path(&self.own_prefix, template)),
+                template: Some(template.clone()),
+                deadline: self.request_timeout,
+            };
+            return (route, None);
+        }
+        if let Some(resolved) = self.resolver.as_ref().and_then(|r| r.resolve(method, path)) {
+            let route = Route {
+                template: Some(resolved.template.clone()),
+                policy: resolved.policy,
+                deadline: resolved.deadline,
+            };
+            return (route, Some(resolved));
+        }
+        let route = Route {
+            template: None,
+            policy: (self.policy_for)(method, None),
+            deadline: self.request_timeout,
+        };
+        (route, None)
+    }
+}
+
+/// A path of rampart's own routes without `gateway.own_prefix`; `None`
+/// for a path outside it.
+pub fn own_path<'a>(own_prefix: &str, path: &'a str) -> Option<&'a str> {
+    if own_prefix.is_empty() {
+        return Some(path);
+    }
+    path.strip_prefix(own_prefix).filter(|rest| rest.starts_with('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(method: &Method, route: Option<&str>) -> Option<PolicyName> {
+        match route {
+            Some("/healthz") => None,
+            Some("/token") if method == Method::POST => Some(PolicyName::Login),
+            _ => Some(PolicyName::Default),
+        }
+    }
+
+    fn table(prefix: &str, templates: &[&str]) -> RouteTable {
+        let mut own = Templates::new();
+        for template in templates {
+            own.add(*template);
+        }
+        let templates = if prefix.is_empty() {
+            own
+        } else {
+            own.nested(prefix)
+        };
+        RouteTable::new(
+            templates,
+            RouteRules {
+                policy_for: policy,
+                own_prefix: prefix.to_owned(),
+                resolver: None,
+                request_timeout: Duration::from_secs(7),
+            },
+        )
+    }
+
+    fn template(table: &RouteTable, method: Method, path: &str) -> Option<String> {
+        table.find(&method, path).0.template.map(|t| t.to_string())
+    }
+
+    #[test]
+    fn paths_match_their_templates_exactly() {
+        let table = table("", &["/", "/healthz", "/items/", "/items/{id}", "/docs/{file}"]);
+        assert_eq!(template(&table, Method::GET, "/").as_deref(), Some("/"));
+        assert_eq!(
+            template(&table, Method::GET, "/items/7").as_deref(),
+            Some("/items/{id}")
+        );
+        assert_eq!(
+            template(&table, Method::GET, "/items/").as_deref(),
+            Some("/items/")
+        );
+        // No trailing-slash leniency, as in axum's router.
+        assert_eq!(template(&table, Method::GET, "/items"), None);
+        assert_eq!(template(&table, Method::GET, "/healthz/"), None);
+        assert_eq!(template(&table, Method::GET, "/items/7/x"), None);
+    }
+
+    #[test]
+    fn policies_are_the_tables_and_unmatched_paths_get_the_default() {
+        let table = table("", &["/healthz", "/token"]);
+        assert_eq!(table.find(&Method::GET, "/healthz").0.policy, None);
+        assert_eq!(
+            table.find(&Method::POST, "/token").0.policy,
+            Some(PolicyName::Login)
+        );
+        assert_eq!(
+            table.find(&Method::GET, "/token").0.policy,
+            Some(PolicyName::Default)
+        );
+        let unmatched = table.find(&Method::GET, "/nowhere").0;
+        assert_eq!(unmatched.policy, Some(PolicyName::Default));
+        assert_eq!(unmatched.deadline, Duration::from_secs(7));
+    }
+
+    #[test]
+    fn nested_templates_carry_the_prefix_as_axum_writes_them() {
+        let table = table("/rampart", &["/", "/healthz", "/token"]);
+        assert_eq!(
+            template(&table, Method::GET, "/rampart").as_deref(),
+            Some("/rampart")
+        );
+        assert_eq!(
+            template(&table, Method::GET, "/rampart/healthz").as_deref(),
+            Some("/rampart/healthz")
+        );
+        assert_eq!(template(&table, Method::GET, "/healthz"), None);
+        // The policy table is asked without the prefix.
+        assert_eq!(table.find(&Method::GET, "/rampart/healthz").0.policy, None);
+        assert_eq!(
+            table.find(&Method::POST, "/rampart/token").0.policy,
+            Some(PolicyName::Login)
+        );
+    }
+
+    #[test]
+    fn own_path_strips_only_a_whole_prefix() {
+        assert_eq!(own_path("", "/a"), Some("/a"));
+        assert_eq!(own_path("/p", "/p/a"), Some("/a"));
+        assert_eq!(own_path("/p", "/pa"), None);
+        assert_eq!(own_path("/p", "/q/a"), None);
+    }
+}
