@@ -26,7 +26,8 @@ use tower::{Layer, Service};
 use crate::{
     audit::Auditor,
     auth::{csrf::Binding, session::Sessions, tokens::TokenService},
-    server::Connection,
+    ratelimit::Decision,
+    server::{self, Connection},
 };
 
 use super::{
@@ -80,6 +81,7 @@ impl<S> Layer<S> for EnvelopeLayer {
         EnvelopeService {
             envelope: self.envelope.clone(),
             routes: self.routes.clone(),
+            connection: None,
             inner,
         }
     }
@@ -90,7 +92,24 @@ impl<S> Layer<S> for EnvelopeLayer {
 pub struct EnvelopeService<S> {
     envelope: Arc<Envelope>,
     routes: Arc<RouteTable>,
+    /// The connection the requests come over, once the listener says
+    /// ([`server::App::connected`]).
+    connection: Option<Connection>,
     inner: S,
+}
+
+impl<S> server::App for EnvelopeService<S>
+where
+    S: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Response: IntoResponse,
+    S::Future: Send,
+{
+    fn connected(&self, connection: Connection) -> Self {
+        Self {
+            connection: Some(connection),
+            ..self.clone()
+        }
+    }
 }
 
 impl<S, B> Service<http::Request<B>> for EnvelopeService<S>
@@ -116,12 +135,19 @@ where
         let inner = std::mem::replace(&mut self.inner, fresh);
         let envelope = self.envelope.clone();
         let routes = self.routes.clone();
+        let connection = self.connection.clone();
         let request = request.map(Body::new);
-        Box::pin(async move { Ok(run(&envelope, &routes, request, inner).await) })
+        Box::pin(async move { Ok(run(&envelope, &routes, request, connection, inner).await) })
     }
 }
 
-async fn run<S>(envelope: &Envelope, routes: &RouteTable, mut request: Request, inner: S) -> Response
+async fn run<S>(
+    envelope: &Envelope,
+    routes: &RouteTable,
+    mut request: Request,
+    connection: Option<Connection>,
+    inner: S,
+) -> Response
 where
     S: Service<Request, Error = Infallible>,
     S::Response: IntoResponse,
@@ -130,7 +156,6 @@ where
     let id = request_id::assign(&request);
     // 2. The client IP and transport, resolved once (trusted proxies only).
     //    The connection moves into the request's context.
-    let connection = request.extensions_mut().remove::<Connection>();
     let client = envelope.proxies.identify(connection.as_ref(), request.headers());
     // 3. The route (the router's, else the resolver's, whose handler is
     //    told which), and the access log starts its clock.
@@ -142,15 +167,21 @@ where
     let origin = request.headers().get(header::ORIGIN).cloned();
     let private = route::own_path(&envelope.own_prefix, request.uri().path()).is_some_and(is_private_path);
 
-    let (mut response, user) = match envelope.cors.screen(&request) {
+    let Steps {
+        mut response,
+        user,
+        decision,
+    } = match envelope.cors.screen(&request) {
         // 4. OPTIONS is for CORS preflights from allowed origins only; they
         //    carry no credentials and are answered here.
         Some(Screened::Preflight) => {
             let origin = origin.as_ref().expect("a preflight has an Origin");
-            return finish(envelope, envelope.cors.preflight(origin), &id, &client, log, None);
+            let mut response = envelope.cors.preflight(origin);
+            envelope.security_headers.apply(&mut response, client.https);
+            return finish(response, &id, &client, log, None);
         }
-        Some(Screened::Foreign) => (error::detail_response(StatusCode::FORBIDDEN, CORS_REFUSED), None),
-        Some(Screened::NotPreflight) => (StatusCode::METHOD_NOT_ALLOWED.into_response(), None),
+        Some(Screened::Foreign) => Steps::answer(error::detail_response(StatusCode::FORBIDDEN, CORS_REFUSED)),
+        Some(Screened::NotPreflight) => Steps::answer(StatusCode::METHOD_NOT_ALLOWED.into_response()),
         // 5 to 8 run under one deadline and one panic guard: every step
         // that reads the body or the database is bounded by
         // `limits.request_timeout` (OWASP API4), and a panic anywhere
@@ -161,16 +192,24 @@ where
             ))
             .catch_unwind();
             match tokio::time::timeout(route.deadline, steps).await {
-                Ok(Ok((response, user))) => (response, user),
-                Ok(Err(panic)) => (error::panic_response(panic), None),
-                Err(_) => (StatusCode::SERVICE_UNAVAILABLE.into_response(), None),
+                Ok(Ok(steps)) => steps,
+                Ok(Err(panic)) => Steps::answer(error::panic_response(panic)),
+                Err(_) => Steps::answer(StatusCode::SERVICE_UNAVAILABLE.into_response()),
             }
         }
     };
-    // 9. CORS: `Vary: Origin`, and for an allowed origin the right to read
-    //    this response (429s and errors included).
+    // 9. Security headers, each where the response has none of its own:
+    //    laid first, while the response holds only its own headers (none
+    //    that the steps below add is a security header).
+    envelope.security_headers.apply(&mut response, client.https);
+    // 10. The rate limit's budget.
+    if let Some(decision) = &decision {
+        rate_limit::stamp_allowed(response.headers_mut(), decision);
+    }
+    // 11. CORS: `Vary: Origin`, and for an allowed origin the right to read
+    //     this response (429s and errors included).
     envelope.cors.decorate(origin.as_ref(), response.headers_mut());
-    // 10. Answers about a user, and the account routes, are never stored
+    // 12. Answers about a user, and the account routes, are never stored
     //     by a cache (ASVS 5.0 14.3.2; RFC 6749 section 5.1 for /token),
     //     unless the answer already keeps itself out of shared caches.
     if (private || user.is_some()) && !keeps_private(response.headers()) {
@@ -178,7 +217,27 @@ where
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    finish(envelope, response, &id, &client, log, user)
+    finish(response, &id, &client, log, user)
+}
+
+/// What steps 5 to 8 come to.
+struct Steps {
+    response: Response,
+    /// Who the credentials named, if anyone.
+    user: Option<CurrentUser>,
+    /// The rate limit's budget, for a request it allowed.
+    decision: Option<Decision>,
+}
+
+impl Steps {
+    /// An answer given before the steps knew anything.
+    fn answer(response: Response) -> Self {
+        Self {
+            response,
+            user: None,
+            decision: None,
+        }
+    }
 }
 
 /// Whether `Cache-Control` already says `private` or `no-store` (SPEC
@@ -210,7 +269,7 @@ async fn authenticated<S>(
     id: &RequestId,
     client: &ClientInfo,
     mut inner: S,
-) -> (Response, Option<CurrentUser>)
+) -> Steps
 where
     S: Service<Request, Error = Infallible>,
     S::Response: IntoResponse,
@@ -234,15 +293,20 @@ where
         .admit(route.policy, &authentication, id, client)
         .await;
     let decision = match admission {
-        Admission::Refused(response) => return (response, user),
+        Admission::Refused(response) => {
+            return Steps {
+                response,
+                user,
+                decision: None,
+            };
+        }
         Admission::Allowed(decision) => Some(decision),
         Admission::Unlimited => None,
     };
-    let stamped = |mut response: Response| {
-        if let Some(decision) = &decision {
-            rate_limit::stamp_allowed(response.headers_mut(), decision);
-        }
-        response
+    let steps = |response: Response, user: Option<CurrentUser>| Steps {
+        response,
+        user,
+        decision,
     };
     // 7. A request the session cookie authenticates passes the CSRF rules
     //    (bearer tokens are exempt).
@@ -258,7 +322,7 @@ where
                 route.template.as_deref(),
                 &origin::from(id, client),
             );
-            return (stamped(refusal), user);
+            return steps(refusal, user);
         }
     }
     request.extensions_mut().insert(RequestContext {
@@ -270,14 +334,13 @@ where
     });
     // 8. The body limit, then the handler, below the remaining layers.
     let Some(request) = limit_body(request, envelope.max_body_bytes) else {
-        return (stamped(StatusCode::PAYLOAD_TOO_LARGE.into_response()), user);
+        return steps(StatusCode::PAYLOAD_TOO_LARGE.into_response(), user);
     };
     let response = match inner.call(request).await {
         Ok(response) => response.into_response(),
         Err(never) => match never {},
     };
-    let response = stamped(response);
-    (response, user)
+    steps(response, user)
 }
 
 /// Bodies over `max` bytes are refused (OWASP API4): `None` (413 at once)
@@ -301,21 +364,19 @@ fn limit_body(request: Request, max: usize) -> Option<Request> {
     Some(request.map(|body| Body::new(http_body_util::Limited::new(body, max))))
 }
 
-/// Steps 11 to 13, on every response.
+/// Steps 13 to 15, on every response.
 fn finish(
-    envelope: &Envelope,
     response: Response,
     id: &request_id::RequestId,
     client: &ClientInfo,
     log: AccessLog,
     user: Option<CurrentUser>,
 ) -> Response {
-    // 11. Bare error statuses from below get the spec's body.
+    // 13. Bare error statuses from below get the spec's body.
     let mut response = error::fill_body(response, id);
-    // 12. Security headers and the request id, on every response.
-    envelope.security_headers.apply(&mut response, client.https);
+    // 14. The request id, on every response.
     request_id::stamp(&mut response, id);
-    // 13. One log line and one metrics sample, for the final response.
+    // 15. One log line and one metrics sample, for the final response.
     log.finish(&response, id, client, user.as_ref().map(CurrentUser::username));
     response
 }

@@ -51,10 +51,11 @@ const DEFAULT_HSTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs
 ///    a signed-in client spends its user's budget ([`rate_limit`]), the
 ///    CSRF rules for requests the cookie authenticates ([`csrf`]), the
 ///    body limit (a body over `limits.max_body_bytes` is refused with
-///    413), and the handler; then on the way out the `RateLimit-*`
+///    413), and the handler; then on the way out, for every response of
+///    the steps above and below: security headers (first, so that only
+///    the response's own headers can stand in for them), the `RateLimit-*`
 ///    headers, CORS headers, `Cache-Control: no-store` for private
-///    answers, error bodies, security headers, the access log and
-///    metrics, so each sees every response of the layers below;
+///    answers, error bodies, the request id, the access log and metrics;
 /// 2. where `limits.max_body_bytes` is above axum's own 2 MiB, axum's
 ///    body extractors are told not to cap bodies at theirs;
 /// 3. the router, which routes the request to its handler.

@@ -39,6 +39,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 pub use idle::IdleTimer;
+pub use shutdown::{Shutdown, wait_for_signal};
 
 /// What a listener serves: a router, bare or inside the stack.
 pub trait App:
@@ -52,21 +53,17 @@ pub trait App:
     + Sync
     + 'static
 {
+    /// The app for the requests of one connection, which it tells them
+    /// of.
+    fn connected(&self, connection: Connection) -> Self;
 }
 
-impl<A> App for A where
-    A: tower::Service<
-            http::Request<Incoming>,
-            Response = axum::response::Response,
-            Error = std::convert::Infallible,
-            Future: Send,
-        > + Clone
-        + Send
-        + Sync
-        + 'static
-{
+/// A bare router (the admin listener's) has no use for the connection.
+impl App for axum::Router {
+    fn connected(&self, _: Connection) -> Self {
+        self.clone()
+    }
 }
-pub use shutdown::{Shutdown, wait_for_signal};
 
 use self::idle::IdleIo;
 
@@ -309,8 +306,8 @@ impl ConnectionInfo {
     }
 }
 
-/// Gives every request on a connection its peer address, transport and
-/// idle timer (one extension).
+/// Tells every request on a connection of its peer address, transport and
+/// idle timer, and the connection of its first request.
 fn with_connection_info<A: App>(
     app: A,
     conn: ConnectionInfo,
@@ -320,9 +317,10 @@ fn with_connection_info<A: App>(
     Error = std::convert::Infallible,
     Future = impl Send,
 > + Clone {
-    app.map_request(move |mut request: http::Request<Incoming>| {
-        conn.first.note();
-        request.extensions_mut().insert(conn.connection.clone());
-        request
-    })
+    let first = conn.first;
+    app.connected(conn.connection)
+        .map_request(move |request: http::Request<Incoming>| {
+            first.note();
+            request
+        })
 }
