@@ -114,7 +114,9 @@ impl TokenService {
             self.invalidations.check(&claims).await?;
             return Ok(claims);
         }
-        let (claims, kid) = self.verify_signature(token).await?;
+        // Boxed: a token not seen before is the rare case, and its
+        // future would otherwise enlarge every request's.
+        let (claims, kid) = Box::pin(self.verify_signature(token)).await?;
         let claims = Arc::new(claims);
         self.invalidations.check(&claims).await?;
         self.verified.insert(

@@ -187,11 +187,20 @@ where
         // `limits.request_timeout` (OWASP API4), and a panic anywhere
         // becomes a 500 with the spec's body.
         None => {
-            let steps = AssertUnwindSafe(authenticated(
-                envelope, &route, request, connection, &id, &client, inner,
-            ))
-            .catch_unwind();
-            match tokio::time::timeout(route.deadline, steps).await {
+            // (The steps' future is handed on, not held in a variable: a
+            // future kept in a variable across an `.await` keeps its own
+            // room in this future's state, beside the room of the future it
+            // moved into, and every request copies that state.)
+            let deadline = route.deadline;
+            let outcome = tokio::time::timeout(
+                deadline,
+                AssertUnwindSafe(authenticated(
+                    envelope, &route, request, connection, &id, &client, inner,
+                ))
+                .catch_unwind(),
+            )
+            .await;
+            match outcome {
                 Ok(Ok(steps)) => steps,
                 Ok(Err(panic)) => Steps::answer(error::panic_response(panic)),
                 Err(_) => Steps::answer(StatusCode::SERVICE_UNAVAILABLE.into_response()),
@@ -312,7 +321,9 @@ where
     //    (bearer tokens are exempt).
     if let Authentication::Session(session) = &authentication {
         let binding = Binding::session(&session.id);
-        let (checked, result) = envelope.csrf.check(request, binding, client.https).await;
+        // Boxed: a rare path (cookie requests), whose form read would
+        // otherwise enlarge every request's future.
+        let (checked, result) = Box::pin(envelope.csrf.check(request, binding, client.https)).await;
         request = checked;
         if let Err(failure) = result {
             let refusal = csrf::refuse(

@@ -131,7 +131,9 @@ pub async fn authenticate(
             let Some(SessionCookie(id)) = session_cookie else {
                 return Authentication::Anonymous;
             };
-            return match sessions.resume(id.clone()).await {
+            // Boxed: the session's database read would otherwise enlarge
+            // the future of every request, bearer or anonymous.
+            return match Box::pin(sessions.resume(id.clone())).await {
                 Ok(Some(session)) => Authentication::Session(Arc::new(session)),
                 Ok(None) => Authentication::Anonymous,
                 Err(err) => {

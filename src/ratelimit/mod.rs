@@ -269,7 +269,9 @@ impl RateLimits {
     pub async fn check(&self, policy: PolicyName, subject: Subject<'_>) -> Result<Decision, Refusal> {
         let decision = match &self.budgets {
             Budgets::Memory(memory) => memory.check(policy, subject).await,
-            Budgets::Redis(redis) => match redis.check(policy, subject).await {
+            // Boxed: the round trip's future would otherwise enlarge the
+            // future of every request, in-memory budgets too.
+            Budgets::Redis(redis) => match Box::pin(redis.check(policy, subject)).await {
                 redis::Outcome::Decided(decision) => decision,
                 redis::Outcome::Unavailable => {
                     return Err(Refusal {
