@@ -117,7 +117,9 @@ impl Invalidations {
     pub async fn check(&self, claims: &AccessClaims) -> Result<(), TokenError> {
         match self.standing(claims) {
             Standing::Newer => {
-                if let Err(err) = self.reload_user(&claims.sub).await {
+                // Boxed: the rare read would otherwise enlarge every
+                // request's future.
+                if let Err(err) = Box::pin(self.reload_user(&claims.sub)).await {
                     tracing::warn!(error = %err, "reading a user's token state failed");
                 }
                 match self.standing(claims) {

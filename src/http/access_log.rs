@@ -5,7 +5,12 @@
 //! written by [`DirectLine`], not a `tracing` event: it is on every
 //! request's path.
 
-use std::{cell::RefCell, collections::HashMap, sync::Arc, time::Instant};
+use std::{
+    cell::RefCell,
+    collections::HashMap,
+    sync::{Arc, OnceLock},
+    time::Instant,
+};
 
 use axum::response::Response;
 use http::Method;
@@ -48,7 +53,7 @@ impl AccessLog {
         let elapsed = self.started.elapsed();
         let status = response.status().as_u16();
         let route = self.route.as_deref();
-        if tracing::enabled!(target: TARGET, tracing::Level::INFO)
+        if lines_on()
             && let Some(mut line) = DirectLine::info(TARGET, "request")
         {
             line.str("request_id", Some(request_id.as_str()));
@@ -64,6 +69,14 @@ impl AccessLog {
         count.increment(1);
         latency.record(elapsed.as_secs_f64());
     }
+}
+
+/// Whether access lines are on. The filter (`RUST_LOG`) is set once, at
+/// start, before the first request, so the first request's answer holds
+/// for the process; `tracing::enabled!` asks the filter each time.
+fn lines_on() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| tracing::enabled!(target: TARGET, tracing::Level::INFO))
 }
 
 type Handles = (Counter, Histogram);
