@@ -18,8 +18,9 @@
 
 use std::{
     collections::HashMap,
+    hash::{Hash, Hasher},
     sync::{
-        Arc,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicI64, AtomicU64, Ordering},
     },
     time::Duration,
@@ -63,6 +64,22 @@ pub enum KeyError {
     Open(#[from] keys::OpenError),
     #[error("no signing key became available")]
     NoKey,
+}
+
+/// A digest of what a key set is built from at `now`: the stored rows,
+/// and which of them may sign at `now` (a scheduled key starts signing, a
+/// retired one stops, without a row changing).
+fn made_of(stored: &[StoredKey], now: i64) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    for key in stored {
+        key.kid.hash(&mut hasher);
+        key.algorithm.hash(&mut hasher);
+        key.sealed_private_key.hash(&mut hasher);
+        key.public_jwk.hash(&mut hasher);
+        (key.created_at, key.signs_from, key.retired_at, key.expires_at).hash(&mut hasher);
+        (key.signs_from <= now && key.retired_at.is_none_or(|at| at > now)).hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 /// The key that signs new tokens.
@@ -113,6 +130,8 @@ pub struct KeyRing {
     last_unknown_kid_reload: AtomicI64,
     /// Counts reloads that found a key gone (revoked or expired).
     withdrawals: AtomicU64,
+    /// What the key set was last built from ([`made_of`]).
+    built_from: Mutex<Option<u64>>,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -143,6 +162,7 @@ impl KeyRing {
             instance: uuid::Uuid::new_v4().simple().to_string(),
             last_unknown_kid_reload: AtomicI64::new(0),
             withdrawals: AtomicU64::new(0),
+            built_from: Mutex::new(None),
         });
         ring.reload().await?;
         for _ in 0..50 {
@@ -214,6 +234,13 @@ impl KeyRing {
     pub async fn reload(&self) -> Result<(), KeyError> {
         let now = now_ms();
         let stored = self.store.live_keys(now).await?;
+        // Keys are decrypted and parsed only when the set would come out
+        // different: every reload (each instance, every RELOAD_INTERVAL)
+        // otherwise opens and parses every key again.
+        let inputs = made_of(&stored, now);
+        if *self.built_from.lock().unwrap_or_else(PoisonError::into_inner) == Some(inputs) {
+            return Ok(());
+        }
         let mut signer = None;
         let mut verifiers = HashMap::new();
         let mut public = Vec::new();
@@ -271,6 +298,7 @@ impl KeyRing {
             verifiers,
             jwks,
         }));
+        *self.built_from.lock().unwrap_or_else(PoisonError::into_inner) = Some(inputs);
         Ok(())
     }
 
@@ -384,4 +412,47 @@ impl KeyRing {
 
 fn empty_jwks() -> axum::body::Bytes {
     axum::body::Bytes::from_static(br#"{"keys":[]}"#)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(kid: &str, signs_from: i64, retired_at: Option<i64>) -> StoredKey {
+        StoredKey {
+            kid: kid.to_owned(),
+            algorithm: "EdDSA".to_owned(),
+            sealed_private_key: vec![1, 2, 3],
+            public_jwk: "{}".to_owned(),
+            created_at: 0,
+            signs_from,
+            retired_at,
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn the_same_rows_at_a_later_time_make_the_same_set() {
+        let keys = [key("a", 0, None), key("b", 100, None)];
+        assert_eq!(made_of(&keys, 50), made_of(&keys, 99));
+    }
+
+    #[test]
+    fn a_key_that_starts_or_stops_signing_makes_another_set() {
+        let scheduled = [key("a", 0, None), key("b", 100, None)];
+        assert_ne!(made_of(&scheduled, 99), made_of(&scheduled, 100));
+        let retiring = [key("a", 0, Some(100))];
+        assert_ne!(made_of(&retiring, 99), made_of(&retiring, 100));
+    }
+
+    #[test]
+    fn a_row_added_removed_or_changed_makes_another_set() {
+        let one = [key("a", 0, None)];
+        let two = [key("a", 0, None), key("b", 0, None)];
+        assert_ne!(made_of(&one, 10), made_of(&two, 10));
+        assert_ne!(made_of(&two, 10), made_of(&two[1..], 10));
+        let mut resealed = key("a", 0, None);
+        resealed.sealed_private_key = vec![9];
+        assert_ne!(made_of(&one, 10), made_of(&[resealed], 10));
+    }
 }

@@ -1,11 +1,12 @@
 //! The envelope every request passes through first: the cross-cutting steps
 //! that must see every request and every response, in this order.
 //!
-//! They run in one function rather than one layer each: every layer of
-//! a route's stack is another service to clone and another future to box
-//! per request. The envelope is a hand-written tower service, not axum's
-//! `from_fn`, which boxes the rest of the stack once more per request
-//! (`Next`) and clones it to do so.
+//! They run in one function rather than one layer each: every layer is
+//! another service to clone and another future to box per request. The
+//! envelope is a hand-written tower service around the whole router (not
+//! around each route: [`super::route`] says why), not axum's `from_fn`,
+//! which boxes the rest of the stack once more per request (`Next`) and
+//! clones it to do so.
 
 use std::{
     convert::Infallible,

@@ -1,9 +1,10 @@
 //! Routes the router's own table does not hold: the gateway's, matched by
-//! the gateway's rules. The envelope asks a [`RouteResolver`] once, before
-//! its steps, for a request no route of the router matched; the answer
-//! names the route in the access log and metrics, chooses its rate-limit
-//! policy and bounds its time, as `MatchedPath` and the policy table do for
-//! the router's own routes.
+//! the gateway's rules. The route table ([`super::route::RouteTable`])
+//! asks a [`RouteResolver`] once, before the envelope's steps, for a
+//! request no route of the router matches; the answer names the route in
+//! the access log and metrics, chooses its rate-limit policy and bounds its
+//! time, as the router's templates and the policy table do for the
+//! router's own routes.
 
 use std::{sync::Arc, time::Duration};
 
