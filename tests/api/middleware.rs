@@ -156,6 +156,51 @@ async fn one_json_log_line_per_request_with_the_spec_fields() {
     }
 }
 
+/// The stack finds a request's route before the router runs, from the
+/// router's own templates: every route the router holds is logged (and
+/// limited, and counted) under its own template, whatever the answer.
+#[tokio::test]
+async fn every_route_is_logged_under_its_own_template() {
+    let server = TestServer::start().await;
+    let document: serde_json::Value = server.get("/openapi.json").await.json().await.unwrap();
+    let mut templates: Vec<String> = document["paths"]
+        .as_object()
+        .expect("paths")
+        .keys()
+        .cloned()
+        .collect();
+    assert!(templates.len() > 10, "{templates:?}");
+    // Routes outside the document.
+    for other in [
+        "/openapi.json",
+        "/docs",
+        "/docs/{file}",
+        "/static/app.css",
+        "/static/app.js",
+    ] {
+        templates.push(other.to_owned());
+    }
+    for template in &templates {
+        // Any method will do: a path the router holds is its route even
+        // when the method is not (405).
+        let path = template
+            .split('/')
+            .map(|segment| if segment.starts_with('{') { "1" } else { segment })
+            .collect::<Vec<_>>()
+            .join("/");
+        let response = server.get(&path).await;
+        let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let line = server.access_log(&request_id).await;
+        assert_eq!(line["route"], template.as_str(), "GET {path}: {line}");
+    }
+    // A path no route holds has no template.
+    let response = server.get("/no/such/route").await;
+    assert_eq!(response.status(), 404);
+    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let line = server.access_log(&request_id).await;
+    assert!(line.get("route").is_none(), "{line}");
+}
+
 #[tokio::test]
 async fn secrets_tokens_and_cookies_never_reach_the_logs() {
     let server = TestServer::start().await;
