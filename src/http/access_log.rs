@@ -9,7 +9,7 @@ use std::{
     cell::RefCell,
     collections::HashMap,
     sync::{Arc, OnceLock},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use axum::response::Response;
@@ -53,21 +53,18 @@ impl AccessLog {
         let elapsed = self.started.elapsed();
         let status = response.status().as_u16();
         let route = self.route.as_deref();
-        if lines_on()
-            && let Some(mut line) = DirectLine::info(TARGET, "request")
-        {
-            line.str("request_id", Some(request_id.as_str()));
-            line.str("method", Some(self.method));
-            line.str("route", route);
-            line.u64("status", status.into());
-            line.millis("latency_ms", elapsed);
-            line.ip("client_ip", client.ip);
-            line.str("user", user);
-            line.send();
+        if lines_on() {
+            DirectLine::info(TARGET, "request", |line| {
+                line.str("request_id", Some(request_id.as_str()));
+                line.str("method", Some(self.method));
+                line.str("route", route);
+                line.u64("status", status.into());
+                line.millis("latency_ms", elapsed);
+                line.ip("client_ip", client.ip);
+                line.str("user", user);
+            });
         }
-        let (count, latency) = handles(self.method, route.unwrap_or("unmatched"), status);
-        count.increment(1);
-        latency.record(elapsed.as_secs_f64());
+        record(self.method, route.unwrap_or("unmatched"), status, elapsed);
     }
 }
 
@@ -79,13 +76,12 @@ fn lines_on() -> bool {
     *ON.get_or_init(|| tracing::enabled!(target: TARGET, tracing::Level::INFO))
 }
 
-type Handles = (Counter, Histogram);
 /// Handles by route template, then by (method, status). foldhash, not
 /// std's SipHash: the keys are the server's own route templates, not a
 /// client's input, so there is no hash flooding to resist.
 type HandleCache = HashMap<
     String,
-    HashMap<(&'static str, u16), Handles, foldhash::fast::FixedState>,
+    HashMap<(&'static str, u16), (Counter, Histogram), foldhash::fast::FixedState>,
     foldhash::fast::FixedState,
 >;
 
@@ -97,15 +93,12 @@ thread_local! {
     static HANDLES: RefCell<HandleCache> = RefCell::new(HashMap::default());
 }
 
-fn handles(method: &'static str, route: &str, status: u16) -> Handles {
-    HANDLES.with_borrow_mut(|by_route| {
-        if !by_route.contains_key(route) {
-            by_route.insert(route.to_owned(), HashMap::default());
-        }
-        let by_status = by_route.get_mut(route).expect("inserted above");
-        by_status
-            .entry((method, status))
-            .or_insert_with(|| {
+/// Counts the request and samples its latency, with the handles looked up
+/// in place (a clone of each would cost two atomic operations).
+fn record(method: &'static str, route: &str, status: u16, elapsed: Duration) {
+    let bump = |by_status: &mut HashMap<_, _, _>| {
+        let (count, latency): &mut (Counter, Histogram) =
+            by_status.entry((method, status)).or_insert_with(|| {
                 let labels = [
                     ("method", method.to_owned()),
                     ("route", route.to_owned()),
@@ -115,8 +108,13 @@ fn handles(method: &'static str, route: &str, status: u16) -> Handles {
                     metrics::counter!(HTTP_REQUESTS, &labels),
                     metrics::histogram!(HTTP_REQUEST_DURATION, &labels),
                 )
-            })
-            .clone()
+            });
+        count.increment(1);
+        latency.record(elapsed.as_secs_f64());
+    };
+    HANDLES.with_borrow_mut(|by_route| match by_route.get_mut(route) {
+        Some(by_status) => bump(by_status),
+        None => bump(by_route.entry(route.to_owned()).or_default()),
     })
 }
 

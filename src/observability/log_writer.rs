@@ -5,41 +5,78 @@
 //! and a receive that spins on `sched_yield` before it parks (under a
 //! `GET /healthz` flood every `write` and `sched_yield` of the process came
 //! from that thread), and its 128,000-slot queue is allocated and touched
-//! up front (4 MiB of resident memory). Here a line is handed to a bounded
-//! lock-free queue (`std::sync::mpsc::sync_channel`, which never blocks the
-//! sender with `try_send`), and one thread drains the queue and writes
-//! everything it found with one `write` per tick: a line reaches stdout
-//! within [`MAX_DELAY`], and nothing that was accepted is lost at shutdown
-//! (dropping the [`Flusher`] drains the queue). A full queue (stdout stuck)
-//! drops lines rather than stall a request or grow memory; drops are
-//! counted and reported in the log.
+//! up front (4 MiB of resident memory). No crate batches lines per thread,
+//! so this one is ours.
+//!
+//! Each thread appends its lines to a buffer of its own, behind a lock
+//! only the writing thread ever contends (once a tick), so a line costs
+//! no allocation and no hand-over of its own. One thread collects
+//! every buffer and writes what it found with one `write` per tick: a line
+//! reaches stdout within [`MAX_DELAY`], and nothing that was appended is
+//! lost at shutdown (dropping the [`Flusher`] collects once more). Lines of
+//! one thread keep their order; lines of different threads written in the
+//! same tick may interleave out of time order (each carries its `time`).
+//! A thread whose buffer is full (stdout stuck) drops lines rather than
+//! stall a request or grow memory; drops are counted and reported in the
+//! log.
 
 use std::{
+    cell::RefCell,
     io::{self, Write},
     sync::{
-        Arc,
+        Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicBool, AtomicU64, Ordering},
-        mpsc::{Receiver, SyncSender, TrySendError, sync_channel},
+        mpsc::{Receiver, sync_channel},
     },
     thread::{self, JoinHandle},
     time::Duration,
 };
 
-/// Lines that may wait for the next write.
-const QUEUE_LINES: usize = 16 * 1024;
-/// How often the queue is drained while lines arrive.
+/// The most one thread's lines may take while they wait for the next
+/// write: beyond it (stdout stuck) lines are dropped.
+const THREAD_BYTES: usize = 1024 * 1024;
+/// How often the buffers are collected while lines arrive.
 const TICK: Duration = Duration::from_millis(20);
 /// The longest a line waits: an idle writer backs off to this.
 pub const MAX_DELAY: Duration = Duration::from_millis(200);
 
-/// Hands lines to the writing thread; `tracing_subscriber`'s `MakeWriter`.
+/// Appends lines to the calling thread's buffer; `tracing_subscriber`'s
+/// `MakeWriter`.
 #[derive(Clone)]
 pub struct LogWriter {
-    lines: SyncSender<Vec<u8>>,
-    dropped: Arc<AtomicU64>,
+    shared: Arc<Shared>,
 }
 
-/// The writing thread. Dropping it writes what is queued and waits for
+/// What the threads that log and the writing thread share.
+struct Shared {
+    /// Tells the thread-local buffers of two writers apart (tests run
+    /// several in one process).
+    id: u64,
+    /// The buffer of every thread that has logged (a thread that has
+    /// ended leaves its buffer here until it is written).
+    buffers: Mutex<Vec<Arc<Mutex<Vec<u8>>>>>,
+    dropped: AtomicU64,
+}
+
+impl Shared {
+    fn new() -> Self {
+        static IDS: AtomicU64 = AtomicU64::new(0);
+        Self {
+            id: IDS.fetch_add(1, Ordering::Relaxed),
+            buffers: Mutex::new(Vec::new()),
+            dropped: AtomicU64::new(0),
+        }
+    }
+}
+
+/// A thread's buffer, and the writer it belongs to.
+type Local = Option<(u64, Arc<Mutex<Vec<u8>>>)>;
+
+thread_local! {
+    static LOCAL: RefCell<Local> = const { RefCell::new(None) };
+}
+
+/// The writing thread. Dropping it writes what is buffered and waits for
 /// that, for at most [`SHUTDOWN_WAIT`]: a stdout nobody reads must not
 /// keep the process from exiting.
 pub struct Flusher {
@@ -53,22 +90,21 @@ pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
 
 /// A writer of lines to `out`, and the thread that writes them.
 pub fn spawn<W: Write + Send + 'static>(out: W) -> (LogWriter, Flusher) {
-    let (lines, queued) = sync_channel(QUEUE_LINES);
-    let dropped = Arc::new(AtomicU64::new(0));
+    let shared = Arc::new(Shared::new());
     let stop = Arc::new(AtomicBool::new(false));
     let (finished, done) = sync_channel(1);
     let thread = thread::Builder::new()
         .name("log-writer".into())
         .spawn({
-            let (stop, dropped) = (stop.clone(), dropped.clone());
+            let (stop, shared) = (stop.clone(), shared.clone());
             move || {
-                write_lines(out, &queued, &stop, &dropped);
+                write_lines(out, &shared, &stop);
                 let _ = finished.send(());
             }
         })
         .expect("the log writer thread starts");
     (
-        LogWriter { lines, dropped },
+        LogWriter { shared },
         Flusher {
             stop,
             thread: Some(thread),
@@ -77,26 +113,20 @@ pub fn spawn<W: Write + Send + 'static>(out: W) -> (LogWriter, Flusher) {
     )
 }
 
-fn write_lines<W: Write>(mut out: W, queued: &Receiver<Vec<u8>>, stop: &AtomicBool, dropped: &AtomicU64) {
+/// A lock that a panic elsewhere does not poison for good: the buffers
+/// hold bytes, which a panic cannot leave half-valid beyond one line.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write_lines<W: Write>(mut out: W, shared: &Shared, stop: &AtomicBool) {
     let mut batch = Vec::with_capacity(64 * 1024);
     let mut wait = TICK;
     loop {
         // Parked, not spinning: `Flusher::drop` unparks it at once.
         thread::park_timeout(wait);
         let stopping = stop.load(Ordering::Acquire);
-        while let Ok(line) = queued.try_recv() {
-            batch.extend_from_slice(&line);
-        }
-        let lost = dropped.swap(0, Ordering::Relaxed);
-        if lost > 0 {
-            batch.extend_from_slice(
-                format!(
-                    "{{\"time\":\"{}\",\"level\":\"warn\",\"target\":\"rampart::log\",\"message\":\"log lines dropped: stdout did not keep up\",\"dropped\":{lost}}}\n",
-                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-                )
-                .as_bytes(),
-            );
-        }
+        collect(shared, &mut batch);
         if batch.is_empty() {
             // Idle: wake less often, up to the longest a line may wait.
             wait = (wait * 2).min(MAX_DELAY);
@@ -115,6 +145,32 @@ fn write_lines<W: Write>(mut out: W, queued: &Receiver<Vec<u8>>, stop: &AtomicBo
     }
 }
 
+/// Moves every thread's lines into `batch`, and a line saying how many
+/// were dropped, if any were. The buffers of threads that have ended are
+/// let go once empty.
+fn collect(shared: &Shared, batch: &mut Vec<u8>) {
+    lock(&shared.buffers).retain(|buffer| {
+        let mut lines = lock(buffer);
+        batch.extend_from_slice(&lines);
+        lines.clear();
+        // A burst's room is given back, not kept for good.
+        if lines.capacity() > 256 * 1024 {
+            lines.shrink_to(16 * 1024);
+        }
+        Arc::strong_count(buffer) > 1
+    });
+    let lost = shared.dropped.swap(0, Ordering::Relaxed);
+    if lost > 0 {
+        batch.extend_from_slice(
+            format!(
+                "{{\"time\":\"{}\",\"level\":\"warn\",\"target\":\"rampart::log\",\"message\":\"log lines dropped: stdout did not keep up\",\"dropped\":{lost}}}\n",
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            )
+            .as_bytes(),
+        );
+    }
+}
+
 impl Drop for Flusher {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
@@ -130,16 +186,44 @@ impl Drop for Flusher {
 }
 
 impl LogWriter {
-    /// Queues one whole line (ending in `\n`) for the next write.
-    pub fn queue(&self, line: Vec<u8>) {
-        match self.lines.try_send(line) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
+    /// Appends one whole line (ending in `\n`), which `write` writes into
+    /// the buffer it is given, to this thread's buffer.
+    pub fn append(&self, write: impl FnOnce(&mut Vec<u8>)) {
+        let mut write = Some(write);
+        let appended = LOCAL.try_with(|local| {
+            let mut local = local.borrow_mut();
+            if !matches!(&*local, Some((id, _)) if *id == self.shared.id) {
+                *local = Some(self.register());
             }
-            // The writer thread is gone (shutdown): nothing to do.
-            Err(TrySendError::Disconnected(_)) => {}
+            let (_, buffer) = local.as_ref().expect("registered above");
+            if let Some(write) = write.take() {
+                self.append_to(buffer, write);
+            }
+        });
+        if appended.is_err()
+            && let Some(write) = write.take()
+        {
+            // This thread's locals are being torn down (it is ending): a
+            // buffer of its own for this last line.
+            self.append_to(&self.register().1, write);
         }
+    }
+
+    fn append_to(&self, buffer: &Mutex<Vec<u8>>, write: impl FnOnce(&mut Vec<u8>)) {
+        let mut lines = lock(buffer);
+        if lines.len() >= THREAD_BYTES {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            write(&mut lines);
+        }
+    }
+
+    /// A new buffer for the calling thread, which the writing thread
+    /// collects from from now on.
+    fn register(&self) -> (u64, Arc<Mutex<Vec<u8>>>) {
+        let buffer = Arc::new(Mutex::new(Vec::with_capacity(16 * 1024)));
+        lock(&self.shared.buffers).push(buffer.clone());
+        (self.shared.id, buffer)
     }
 }
 
@@ -149,7 +233,7 @@ pub struct Line<'a>(&'a LogWriter);
 
 impl Write for Line<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.queue(buf.to_vec());
+        self.0.append(|lines| lines.extend_from_slice(buf));
         Ok(buf.len())
     }
 
@@ -168,8 +252,6 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use tracing_subscriber::fmt::MakeWriter;
 
     use super::*;
@@ -185,6 +267,13 @@ mod tests {
         }
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
+        }
+    }
+
+    /// A writer without its thread: the test collects.
+    fn unwritten() -> LogWriter {
+        LogWriter {
+            shared: Arc::new(Shared::new()),
         }
     }
 
@@ -248,24 +337,55 @@ mod tests {
     }
 
     #[test]
-    fn a_full_queue_drops_lines_and_says_how_many() {
-        let (lines, queued) = sync_channel(2);
-        let dropped = Arc::new(AtomicU64::new(0));
-        let writer = LogWriter {
-            lines,
-            dropped: dropped.clone(),
-        };
-        for _ in 0..5 {
-            writer.make_writer().write_all(b"x\n").unwrap();
+    fn a_full_buffer_drops_lines_and_says_how_many() {
+        let writer = unwritten();
+        let line = [b"x".repeat(100 * 1024), b"\n".to_vec()].concat();
+        // Ten fit under the limit, the eleventh crosses it, four are dropped.
+        for _ in 0..15 {
+            writer.make_writer().write_all(&line).unwrap();
         }
-        assert_eq!(dropped.load(Ordering::Relaxed), 3);
-        let recorder = Recorder::default();
-        let stop = AtomicBool::new(true);
-        write_lines(recorder.clone(), &queued, &stop, &dropped);
-        let text = String::from_utf8(recorder.0.lock().unwrap().concat()).unwrap();
+        let mut batch = Vec::new();
+        collect(&writer.shared, &mut batch);
+        let text = String::from_utf8(batch).unwrap();
+        assert_eq!(text.matches(&*String::from_utf8_lossy(&line)).count(), 11);
         assert!(
-            text.starts_with("x\nx\n") && text.contains("\"dropped\":3"),
-            "{text}"
+            text.ends_with("\"dropped\":4}\n"),
+            "{}",
+            &text[text.len() - 200..]
+        );
+        // Written, the buffer takes lines again.
+        writer.make_writer().write_all(b"again\n").unwrap();
+        let mut batch = Vec::new();
+        collect(&writer.shared, &mut batch);
+        assert_eq!(batch, b"again\n");
+    }
+
+    #[test]
+    fn lines_of_threads_that_ended_are_written_and_their_buffers_let_go() {
+        let writer = unwritten();
+        for n in 0..3 {
+            let writer = writer.clone();
+            thread::spawn(move || {
+                writer
+                    .make_writer()
+                    .write_all(format!("thread {n}\n").as_bytes())
+                    .unwrap()
+            })
+            .join()
+            .unwrap();
+        }
+        writer.make_writer().write_all(b"main\n").unwrap();
+        let mut batch = Vec::new();
+        collect(&writer.shared, &mut batch);
+        let text = String::from_utf8(batch).unwrap();
+        for n in 0..3 {
+            assert!(text.contains(&format!("thread {n}\n")), "{text}");
+        }
+        assert!(text.contains("main\n"), "{text}");
+        assert_eq!(
+            lock(&writer.shared.buffers).len(),
+            1,
+            "only this thread's buffer stays"
         );
     }
 }

@@ -29,7 +29,7 @@ use tracing_subscriber::{
 };
 
 /// Installs the global subscriber. Keep the flusher alive until the process
-/// ends: dropping it writes the lines still queued.
+/// ends: dropping it writes the lines still buffered.
 ///
 /// Lines are written in batches by a thread of their own
 /// ([`super::log_writer`]), so a slow stdout never stalls a request. The
@@ -47,100 +47,122 @@ pub fn init() -> Flusher {
     guard
 }
 
-/// Where [`DirectLine`]s go: the subscriber's own queue, set by [`init`].
+/// Where [`DirectLine`]s go: the subscriber's own writer, set by [`init`].
 static DIRECT: OnceLock<LogWriter> = OnceLock::new();
 
-/// One line written field by field and queued as it is, bypassing
-/// `tracing`'s event path: for the access line, which every request
-/// writes. Through `tracing` its fields pass a `ValueSet`, a visitor and a
-/// `dyn fmt::Write` buffer, about 5,000 instructions of a 37,000
-/// instruction `GET /healthz` (callgrind); written here, the same line
-/// costs a fraction of that. The line is what [`JsonLines`] writes for an
-/// event with the same fields. The caller asks `tracing::enabled!` first,
-/// so `RUST_LOG` governs these lines as any other.
-pub struct DirectLine {
-    text: String,
-    sink: &'static LogWriter,
+/// One line written field by field straight into the thread's log buffer
+/// ([`LogWriter::append`]), bypassing `tracing`'s event path: for the
+/// access line, which every request writes. Through `tracing` its fields
+/// pass a `ValueSet`, a visitor and a `dyn fmt::Write` buffer, about 5,000
+/// instructions of a 37,000 instruction `GET /healthz` (callgrind); written
+/// here as bytes, the same line costs a fraction of that. The line is what
+/// [`JsonLines`] writes for an event with the same fields. The caller asks
+/// `tracing::enabled!` first, so `RUST_LOG` governs these lines as any
+/// other.
+pub struct DirectLine<'a> {
+    out: &'a mut Vec<u8>,
 }
 
-impl DirectLine {
-    /// Starts an INFO line of `target`; `None` when logging is not
-    /// installed ([`init`]).
-    pub fn info(target: &str, message: &str) -> Option<Self> {
-        DIRECT.get().map(|sink| Self::start(sink, target, message))
+impl DirectLine<'_> {
+    /// Writes an INFO line of `target`, with the fields `fields` adds;
+    /// nothing when logging is not installed ([`init`]).
+    pub fn info(target: &str, message: &str, fields: impl FnOnce(&mut DirectLine<'_>)) {
+        if let Some(sink) = DIRECT.get() {
+            sink.append(|out| DirectLine::write(out, target, message, fields));
+        }
     }
 
-    fn start(sink: &'static LogWriter, target: &str, message: &str) -> Self {
-        let mut text = String::with_capacity(256);
-        text.push_str(r#"{"time":""#);
-        let _ = write_now(&mut text);
-        text.push_str(r#"","level":"info","target":"#);
-        let _ = write_json_str(&mut text, target);
-        text.push_str(r#","message":"#);
-        let _ = write_json_str(&mut text, message);
-        Self { text, sink }
+    fn write(out: &mut Vec<u8>, target: &str, message: &str, fields: impl FnOnce(&mut DirectLine<'_>)) {
+        out.extend_from_slice(br#"{"time":""#);
+        out.extend_from_slice(&now_text());
+        out.extend_from_slice(br#"","level":"info","target":"#);
+        let mut line = DirectLine { out };
+        line.json_str(target);
+        line.out.extend_from_slice(br#","message":"#);
+        line.json_str(message);
+        fields(&mut line);
+        line.out.extend_from_slice(b"}\n");
     }
 
+    #[inline]
     fn name(&mut self, name: &str) {
-        self.text.push_str(",\"");
-        self.text.push_str(name);
-        self.text.push_str("\":");
+        self.out.extend_from_slice(b",\"");
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+
+    fn json_str(&mut self, text: &str) {
+        self.out.push(b'"');
+        if needs_escape(text) {
+            let _ = write_escaped(&mut Utf8Bytes(self.out), text);
+        } else {
+            self.out.extend_from_slice(text.as_bytes());
+        }
+        self.out.push(b'"');
     }
 
     /// `"name":"value"`, escaped; nothing for `None` (as `tracing` skips
     /// an absent field).
+    #[inline]
     pub fn str(&mut self, name: &str, value: Option<&str>) {
         if let Some(value) = value {
             self.name(name);
-            let _ = write_json_str(&mut self.text, value);
+            self.json_str(value);
         }
     }
 
+    #[inline]
     pub fn u64(&mut self, name: &str, value: u64) {
         self.name(name);
-        self.text.push_str(itoa::Buffer::new().format(value));
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
     }
 
     /// A duration in milliseconds, to the microsecond (`0.042`).
     pub fn millis(&mut self, name: &str, value: Duration) {
         self.name(name);
         let micros = value.as_micros();
-        self.text.push_str(itoa::Buffer::new().format(micros / 1000));
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(micros / 1000).as_bytes());
         let fraction = (micros % 1000) as u16;
-        let digits = [
+        self.out.extend_from_slice(&[
             b'.',
             b'0' + (fraction / 100) as u8,
             b'0' + (fraction / 10 % 10) as u8,
             b'0' + (fraction % 10) as u8,
-        ];
-        self.text
-            .push_str(std::str::from_utf8(&digits).unwrap_or_default());
+        ]);
     }
 
     /// An address as a string; an IPv4 address without the formatter.
     pub fn ip(&mut self, name: &str, value: IpAddr) {
         self.name(name);
-        self.text.push('"');
+        self.out.push(b'"');
         match value {
             IpAddr::V4(v4) => {
                 for (i, octet) in v4.octets().into_iter().enumerate() {
                     if i > 0 {
-                        self.text.push('.');
+                        self.out.push(b'.');
                     }
-                    self.text.push_str(itoa::Buffer::new().format(octet));
+                    self.out
+                        .extend_from_slice(itoa::Buffer::new().format(octet).as_bytes());
                 }
             }
             IpAddr::V6(v6) => {
-                let _ = write!(self.text, "{v6}");
+                let _ = write!(Utf8Bytes(self.out), "{v6}");
             }
         }
-        self.text.push('"');
+        self.out.push(b'"');
     }
+}
 
-    /// Ends the line and queues it.
-    pub fn send(mut self) {
-        self.text.push_str("}\n");
-        self.sink.queue(self.text.into_bytes());
+/// A line's bytes, written to as text: what is written is UTF-8, so the
+/// line stays UTF-8.
+struct Utf8Bytes<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Utf8Bytes<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        self.0.extend_from_slice(text.as_bytes());
+        Ok(())
     }
 }
 
@@ -160,7 +182,7 @@ where
     ) -> fmt::Result {
         let meta = event.metadata();
         writer.write_str(r#"{"time":""#)?;
-        write_now(&mut writer)?;
+        writer.write_str(std::str::from_utf8(&now_text()).map_err(|_| fmt::Error)?)?;
         writer.write_str(r#"","level":""#)?;
         writer.write_str(level_name(meta.level()))?;
         writer.write_str(r#"","target":"#)?;
@@ -183,7 +205,7 @@ thread_local! {
 }
 
 /// The time now, as [`write_time`] writes it.
-fn write_now(out: &mut impl fmt::Write) -> fmt::Result {
+fn now_text() -> [u8; 24] {
     let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let second = since_epoch.as_secs();
     let mut cached = SECOND.get();
@@ -191,21 +213,22 @@ fn write_now(out: &mut impl fmt::Write) -> fmt::Result {
         let mut text = String::with_capacity(24);
         let at = chrono::DateTime::from_timestamp(i64::try_from(second).unwrap_or(i64::MAX), 0)
             .unwrap_or_default();
-        write_time(&mut text, at)?;
+        let _ = write_time(&mut text, at);
         let mut prefix = [0; 20];
         prefix.copy_from_slice(&text.as_bytes()[..20]);
         cached = (second, prefix);
         SECOND.set(cached);
     }
     let millis = since_epoch.subsec_millis();
-    let digits = [
+    let mut text = [0; 24];
+    text[..20].copy_from_slice(&cached.1);
+    text[20..].copy_from_slice(&[
         b'0' + (millis / 100) as u8,
         b'0' + (millis / 10 % 10) as u8,
         b'0' + (millis % 10) as u8,
         b'Z',
-    ];
-    out.write_str(std::str::from_utf8(&cached.1).map_err(|_| fmt::Error)?)?;
-    out.write_str(std::str::from_utf8(&digits).map_err(|_| fmt::Error)?)
+    ]);
+    text
 }
 
 /// RFC 3339 in UTC with milliseconds, without chrono's format-string parser
@@ -250,11 +273,7 @@ fn write_json_str(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
 /// `text` escaped for the inside of a JSON string.
 fn write_escaped(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
     // Ids, routes, names and addresses need no escape: one copy.
-    // (Folded without stopping early, so the check vectorizes.)
-    let plain = text
-        .bytes()
-        .fold(true, |plain, b| plain & (b != b'"') & (b != b'\\') & (b >= 0x20));
-    if plain {
+    if !needs_escape(text) {
         return out.write_str(text);
     }
     let mut start = 0;
@@ -277,6 +296,14 @@ fn write_escaped(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
         start = i + c.len_utf8();
     }
     out.write_str(&text[start..])
+}
+
+/// Whether `text` holds a character a JSON string must escape. (Folded
+/// without stopping early, so the check vectorizes.)
+fn needs_escape(text: &str) -> bool {
+    !text
+        .bytes()
+        .fold(true, |plain, b| plain & (b != b'"') & (b != b'\\') & (b >= 0x20))
 }
 
 /// Escapes what is formatted through it: a `Debug` or `Display` value goes
@@ -401,29 +428,32 @@ mod tests {
         });
 
         let direct = Capture::default();
-        let (writer, flusher) = super::super::log_writer::spawn(direct.clone());
-        let mut line = DirectLine::start(Box::leak(Box::new(writer)), "rampart::access", "request");
-        line.str("request_id", Some("a\"b"));
-        line.str("route", Some("/items/{id}"));
-        line.u64("status", 200);
-        line.millis("latency_ms", Duration::from_micros(1042));
-        line.ip("client_ip", "2001:db8::1".parse().unwrap());
-        line.ip("ipv4", "198.51.100.7".parse().unwrap());
-        line.str("user", None);
-        line.send();
-        drop(flusher);
+        DirectLine::write(
+            &mut direct.0.lock().unwrap(),
+            "rampart::access",
+            "request",
+            |line| {
+                line.str("request_id", Some("a\"b"));
+                line.str("route", Some("/items/{id}"));
+                line.u64("status", 200);
+                line.millis("latency_ms", Duration::from_micros(1042));
+                line.ip("client_ip", "2001:db8::1".parse().unwrap());
+                line.ip("ipv4", "198.51.100.7".parse().unwrap());
+                line.str("user", None);
+            },
+        );
 
         assert_eq!(direct.line(), event.line());
     }
 
     #[test]
     fn durations_are_milliseconds_to_the_microsecond() {
-        let (writer, _flusher) = super::super::log_writer::spawn(io::sink());
-        let mut line = DirectLine::start(Box::leak(Box::new(writer)), "t", "m");
         for micros in [0, 7, 999, 1000, 123_456_789] {
-            line.text.clear();
-            line.millis("ms", Duration::from_micros(micros) + Duration::from_nanos(400));
-            let (_, value) = line.text.split_once(':').unwrap();
+            let mut out = Vec::new();
+            DirectLine { out: &mut out }
+                .millis("ms", Duration::from_micros(micros) + Duration::from_nanos(400));
+            let text = String::from_utf8(out).unwrap();
+            let (_, value) = text.split_once(':').unwrap();
             assert_eq!(value.parse::<f64>().unwrap(), micros as f64 / 1000.0, "{value}");
         }
     }
@@ -442,8 +472,7 @@ mod tests {
     fn the_time_now_is_the_clock_s_to_the_millisecond() {
         for _ in 0..3 {
             let before = chrono::Utc::now();
-            let mut out = String::new();
-            write_now(&mut out).unwrap();
+            let out = String::from_utf8(now_text().to_vec()).unwrap();
             let after = chrono::Utc::now();
             let written = chrono::DateTime::parse_from_rfc3339(&out).unwrap().to_utc();
             assert_eq!(out.len(), 24, "{out}");
