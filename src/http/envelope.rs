@@ -3,17 +3,12 @@
 //!
 //! They run in one function rather than one layer each: every layer is
 //! another service to clone and another future to box per request. The
-//! envelope is a hand-written tower service around the whole router (not
-//! around each route: [`super::route`] says why), not axum's `from_fn`,
-//! which boxes the rest of the stack once more per request (`Next`) and
-//! clones it to do so.
+//! envelope is a hand-written service around the whole router (not around
+//! each route: [`super::route`] says why), which the listeners ask directly
+//! ([`server::App`]); not axum's `from_fn`, which boxes the rest of the
+//! stack once more per request (`Next`) and clones it to do so.
 
-use std::{
-    convert::Infallible,
-    panic::AssertUnwindSafe,
-    sync::Arc,
-    task::{Context, Poll},
-};
+use std::{convert::Infallible, panic::AssertUnwindSafe, sync::Arc};
 
 use axum::{
     body::Body,
@@ -80,22 +75,31 @@ impl<S> Layer<S> for EnvelopeLayer {
 
     fn layer(&self, inner: S) -> Self::Service {
         EnvelopeService {
-            envelope: self.envelope.clone(),
-            routes: self.routes.clone(),
+            shared: Arc::new(Shared {
+                envelope: self.envelope.clone(),
+                routes: self.routes.clone(),
+                inner,
+            }),
             connection: None,
-            inner,
         }
     }
 }
 
-/// A router inside the envelope.
+/// A router inside the envelope, served to one connection
+/// ([`server::App`]): a request costs a clone of `shared`, of the
+/// connection and of the router, each a reference count.
 #[derive(Clone)]
 pub struct EnvelopeService<S> {
-    envelope: Arc<Envelope>,
-    routes: Arc<RouteTable>,
+    shared: Arc<Shared<S>>,
     /// The connection the requests come over, once the listener says
     /// ([`server::App::connected`]).
     connection: Option<Connection>,
+}
+
+/// What the requests of every connection share.
+struct Shared<S> {
+    envelope: Arc<Envelope>,
+    routes: Arc<RouteTable>,
     inner: S,
 }
 
@@ -105,40 +109,23 @@ where
     S::Response: IntoResponse,
     S::Future: Send,
 {
-    fn connected(&self, connection: Connection) -> Self {
-        Self {
-            connection: Some(connection),
-            ..self.clone()
-        }
-    }
-}
-
-impl<S, B> Service<http::Request<B>> for EnvelopeService<S>
-where
-    S: Service<Request, Error = Infallible> + Clone + Send + 'static,
-    S::Response: IntoResponse,
-    S::Future: Send,
-    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
-    B::Error: Into<axum::BoxError>,
-{
-    type Response = Response;
-    type Error = Infallible;
     type Future = BoxFuture<'static, Result<Response, Infallible>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
+    fn connected(&self, connection: Connection) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            connection: Some(connection),
+        }
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        // The service polled ready goes with this request; its clone
-        // stays for the next (tower's rule for a service called later).
-        let fresh = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, fresh);
-        let envelope = self.envelope.clone();
-        let routes = self.routes.clone();
+    fn answer(&self, request: http::Request<hyper::body::Incoming>) -> Self::Future {
+        let shared = self.shared.clone();
         let connection = self.connection.clone();
         let request = request.map(Body::new);
-        Box::pin(async move { Ok(run(&envelope, &routes, request, connection, inner).await) })
+        Box::pin(async move {
+            let inner = shared.inner.clone();
+            Ok(run(&shared.envelope, &shared.routes, request, connection, inner).await)
+        })
     }
 }
 

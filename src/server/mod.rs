@@ -13,6 +13,8 @@ mod shutdown;
 pub mod tls;
 
 use std::{
+    convert::Infallible,
+    future::Future,
     net::SocketAddr,
     sync::{
         Arc,
@@ -28,7 +30,6 @@ use hyper_util::{
         conn::auto::Builder,
         graceful::{GracefulShutdown, Watcher},
     },
-    service::TowerToHyperService,
 };
 use tokio::{
     io::{AsyncRead, AsyncWrite},
@@ -36,32 +37,37 @@ use tokio::{
     sync::Semaphore,
 };
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
 
 pub use idle::IdleTimer;
 pub use shutdown::{Shutdown, wait_for_signal};
 
 /// What a listener serves: a router, bare or inside the stack.
-pub trait App:
-    tower::Service<
-        http::Request<Incoming>,
-        Response = axum::response::Response,
-        Error = std::convert::Infallible,
-        Future: Send,
-    > + Clone
-    + Send
-    + Sync
-    + 'static
-{
+///
+/// hyper asks a service by reference (`hyper::service::Service`), so a
+/// request costs no clone of the whole app, as tower's `&mut self` (which
+/// hyper-util's `TowerToHyperService` bridges by cloning the service per
+/// request) would.
+pub trait App: Clone + Send + Sync + 'static {
+    type Future: Future<Output = Result<axum::response::Response, Infallible>> + Send + 'static;
+
     /// The app for the requests of one connection, which it tells them
     /// of.
     fn connected(&self, connection: Connection) -> Self;
+
+    /// Answers one request.
+    fn answer(&self, request: http::Request<Incoming>) -> Self::Future;
 }
 
 /// A bare router (the admin listener's) has no use for the connection.
 impl App for axum::Router {
+    type Future = axum::routing::future::RouteFuture<Infallible>;
+
     fn connected(&self, _: Connection) -> Self {
         self.clone()
+    }
+
+    fn answer(&self, request: http::Request<Incoming>) -> Self::Future {
+        tower::Service::call(&mut self.clone(), request)
     }
 }
 
@@ -257,7 +263,10 @@ async fn serve_connection<I, A: App>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let first = conn.first.clone();
-    let service = TowerToHyperService::new(with_connection_info(app, conn));
+    let service = ConnectionService {
+        app: app.connected(conn.connection),
+        first: conn.first,
+    };
     let connection = builder
         .serve_connection_with_upgrades(TokioIo::new(io), service)
         .into_owned();
@@ -308,19 +317,18 @@ impl ConnectionInfo {
 
 /// Tells every request on a connection of its peer address, transport and
 /// idle timer, and the connection of its first request.
-fn with_connection_info<A: App>(
+struct ConnectionService<A> {
     app: A,
-    conn: ConnectionInfo,
-) -> impl tower::Service<
-    http::Request<Incoming>,
-    Response = axum::response::Response,
-    Error = std::convert::Infallible,
-    Future = impl Send,
-> + Clone {
-    let first = conn.first;
-    app.connected(conn.connection)
-        .map_request(move |request: http::Request<Incoming>| {
-            first.note();
-            request
-        })
+    first: Arc<FirstRequest>,
+}
+
+impl<A: App> hyper::service::Service<http::Request<Incoming>> for ConnectionService<A> {
+    type Response = axum::response::Response;
+    type Error = Infallible;
+    type Future = A::Future;
+
+    fn call(&self, request: http::Request<Incoming>) -> Self::Future {
+        self.first.note();
+        self.app.answer(request)
+    }
 }
