@@ -347,6 +347,44 @@ async fn a_trickled_http2_preface_is_cut_off_after_the_idle_timeout() {
 }
 
 #[tokio::test]
+async fn trickled_headers_of_a_later_request_are_cut_off_after_the_header_deadline() {
+    // The idle time-out is the default 60 s, and each byte restarts it; the
+    // first request has arrived, so its deadline is over. Only the 10 s a
+    // request's headers may take can end this connection.
+    let server = TestServer::start().await;
+    let addr = server.addr;
+    let closed = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+            .unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut answer = Vec::new();
+        while !answer.ends_with(b"}") {
+            let mut buf = [0u8; 1024];
+            let read = stream.read(&mut buf).unwrap();
+            assert!(read > 0, "closed before the first answer");
+            answer.extend_from_slice(&buf[..read]);
+        }
+        assert!(
+            answer.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+        // 60 bytes at one every 600 ms: 36 s, though no gap looks idle.
+        let head = format!(
+            "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nX-Slow: {}\r\n\r\n",
+            "a".repeat(20)
+        );
+        assert!(head.len() >= 60, "{}", head.len());
+        closed_while_trickling(&mut stream, head.as_bytes(), Duration::from_millis(600))
+    })
+    .await
+    .unwrap();
+    assert!(closed, "a request's headers took longer than the header deadline");
+}
+
+#[tokio::test]
 async fn a_slow_csrf_form_body_is_answered_within_the_request_timeout() {
     let (server, browser) =
         alice_in_a_browser(TestConfig::default().env("RAMPART_LIMITS__REQUEST_TIMEOUT", "2s")).await;
