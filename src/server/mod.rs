@@ -7,7 +7,6 @@
 //! deadline on graceful shutdown, and (with TLS) handshakes off the accept
 //! loop.
 
-mod header_deadline;
 mod idle;
 pub mod memory;
 mod shutdown;
@@ -26,7 +25,7 @@ use std::{
 
 use hyper::body::Incoming;
 use hyper_util::{
-    rt::{TokioExecutor, TokioIo},
+    rt::{TokioExecutor, TokioIo, TokioTimer},
     server::{
         conn::auto::Builder,
         graceful::{GracefulShutdown, Watcher},
@@ -129,7 +128,7 @@ pub async fn serve<A: App>(
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(header_deadline::CheckedOnWake)
+        .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
     let builder = Arc::new(builder);
     let local = listener.local_addr().ok();
