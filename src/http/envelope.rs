@@ -357,6 +357,8 @@ where
     let Some(request) = limit_body(request, envelope.max_body_bytes) else {
         return steps(StatusCode::PAYLOAD_TOO_LARGE.into_response(), user);
     };
+    // (The router, and axum's body-limit service around it, are always
+    // ready: neither's `poll_ready` waits, so neither is asked first.)
     let response = match inner.call(request).await {
         Ok(response) => response.into_response(),
         Err(never) => match never {},

@@ -67,6 +67,8 @@ impl App for axum::Router {
     }
 
     fn answer(&self, request: http::Request<Incoming>) -> Self::Future {
+        // An axum router is always ready (its `poll_ready` answers `Ready`
+        // at once), so it is called without being asked first.
         tower::Service::call(&mut self.clone(), request)
     }
 }
