@@ -8,7 +8,7 @@
 use std::{
     cell::RefCell,
     collections::HashMap,
-    sync::{Arc, OnceLock},
+    sync::{Arc, LazyLock, OnceLock},
     time::{Duration, Instant},
 };
 
@@ -18,7 +18,7 @@ use metrics::{Counter, Histogram};
 
 use super::{client::ClientInfo, request_id::RequestId};
 use crate::observability::{
-    logging::DirectLine,
+    logging::{DirectLine, LineHead},
     metrics::{HTTP_REQUEST_DURATION, HTTP_REQUESTS},
 };
 
@@ -54,7 +54,8 @@ impl AccessLog {
         let status = response.status().as_u16();
         let route = self.route.as_deref();
         if lines_on() {
-            DirectLine::info(TARGET, "request", |line| {
+            static HEAD: LazyLock<LineHead> = LazyLock::new(|| LineHead::info(TARGET, "request"));
+            DirectLine::write(&HEAD, |line| {
                 line.str("request_id", Some(request_id.as_str()));
                 line.str("method", Some(self.method));
                 line.str("route", route);

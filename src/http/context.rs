@@ -4,14 +4,17 @@
 //! One extension rather than one per fact: each is a boxed entry of a hash
 //! map that grows past three entries (callgrind counted about 2,500
 //! instructions per `GET /healthz` for inserting, growing and dropping six
-//! of them). The listener's `Connection` moves in here too, so a handler
-//! sees three: the router's `MatchedPath` and path parameters, and this.
+//! of them). The listener's `Connection` moves in here too, and the
+//! route's template (axum's own `MatchedPath` is off: it costs another
+//! entry), so a handler sees two: the router's path parameters, and this.
 
 use axum::{
     extract::{FromRequestParts, OptionalFromRequestParts},
     http::request::Parts,
     response::{IntoResponse, Response},
 };
+use std::sync::Arc;
+
 use http::Extensions;
 
 use super::{
@@ -27,6 +30,8 @@ use crate::server::Connection;
 #[derive(Clone, Debug)]
 pub struct RequestContext {
     pub id: RequestId,
+    /// The route's template, as the access log names it.
+    pub route: Option<Arc<str>>,
     pub client: ClientInfo,
     pub authentication: Authentication,
     /// The session the cookie names, live or not: the sign-in form binds

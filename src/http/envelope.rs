@@ -348,6 +348,7 @@ where
     }
     request.extensions_mut().insert(RequestContext {
         id: id.clone(),
+        route: route.template.clone(),
         client: *client,
         authentication,
         session: session_cookie,

@@ -7,7 +7,7 @@
 use std::{marker::PhantomData, sync::Arc};
 
 use axum::{
-    extract::{FromRef, FromRequestParts, MatchedPath, OptionalFromRequestParts},
+    extract::{FromRef, FromRequestParts, OptionalFromRequestParts},
     http::request::Parts,
     response::{IntoResponse, Response},
 };
@@ -273,7 +273,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let user = <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         if !user.has_role(R::NAME) {
-            let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str);
+            let route = RequestContext::of(&parts.extensions).and_then(|context| context.route.as_deref());
             Auditor::from_ref(state).record(
                 Action::AccessDenied,
                 Outcome::Denied,

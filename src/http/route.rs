@@ -4,7 +4,7 @@
 //!
 //! The envelope wraps the router as a whole rather than each of its routes:
 //! a layer applied per route costs every request two more boxed services
-//! to clone and two more futures to box. The router's `MatchedPath` is only
+//! to clone and two more futures to box. The router's own match is only
 //! known inside the router, after the rate limit must have run, so the
 //! envelope matches the path against a [`RouteTable`] of the same templates
 //! first, with the matcher axum itself routes with (matchit), and axum

@@ -63,23 +63,35 @@ pub struct DirectLine<'a> {
     out: &'a mut Vec<u8>,
 }
 
-impl DirectLine<'_> {
-    /// Writes an INFO line of `target`, with the fields `fields` adds;
-    /// nothing when logging is not installed ([`init`]).
-    pub fn info(target: &str, message: &str, fields: impl FnOnce(&mut DirectLine<'_>)) {
-        if let Some(sink) = DIRECT.get() {
-            sink.append(|out| DirectLine::write(out, target, message, fields));
-        }
-    }
+/// What every line of one kind starts with after its time: its level,
+/// target and message, escaped once rather than per line.
+pub struct LineHead(Box<[u8]>);
 
-    fn write(out: &mut Vec<u8>, target: &str, message: &str, fields: impl FnOnce(&mut DirectLine<'_>)) {
-        out.extend_from_slice(br#"{"time":""#);
-        out.extend_from_slice(&now_text());
-        out.extend_from_slice(br#"","level":"info","target":"#);
-        let mut line = DirectLine { out };
+impl LineHead {
+    pub fn info(target: &str, message: &str) -> Self {
+        let mut out = br#"","level":"info","target":"#.to_vec();
+        let mut line = DirectLine { out: &mut out };
         line.json_str(target);
         line.out.extend_from_slice(br#","message":"#);
         line.json_str(message);
+        Self(out.into())
+    }
+}
+
+impl DirectLine<'_> {
+    /// Writes a line that starts with `head`, with the fields `fields`
+    /// adds; nothing when logging is not installed ([`init`]).
+    pub fn write(head: &LineHead, fields: impl FnOnce(&mut DirectLine<'_>)) {
+        if let Some(sink) = DIRECT.get() {
+            sink.append(|out| DirectLine::write_to(out, head, fields));
+        }
+    }
+
+    fn write_to(out: &mut Vec<u8>, head: &LineHead, fields: impl FnOnce(&mut DirectLine<'_>)) {
+        out.extend_from_slice(br#"{"time":""#);
+        out.extend_from_slice(&now_text());
+        out.extend_from_slice(&head.0);
+        let mut line = DirectLine { out };
         fields(&mut line);
         line.out.extend_from_slice(b"}\n");
     }
@@ -428,10 +440,9 @@ mod tests {
         });
 
         let direct = Capture::default();
-        DirectLine::write(
+        DirectLine::write_to(
             &mut direct.0.lock().unwrap(),
-            "rampart::access",
-            "request",
+            &LineHead::info("rampart::access", "request"),
             |line| {
                 line.str("request_id", Some("a\"b"));
                 line.str("route", Some("/items/{id}"));
