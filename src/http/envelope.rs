@@ -151,92 +151,104 @@ where
     }
 }
 
-async fn run<S>(
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an `async fn` copies its arguments into its state twice"
+)]
+fn run<S>(
     envelope: &Envelope,
     routes: &RouteTable,
     mut request: Request,
     connection: Option<Connection>,
     inner: S,
-) -> Response
+) -> impl Future<Output = Response>
 where
     S: Service<Request, Error = Infallible>,
     S::Response: IntoResponse,
 {
-    // 1. The request id: every later step, log line and error body names it.
-    let id = request_id::assign(&request);
-    // 2. The client IP and transport, resolved once (trusted proxies only).
-    //    The connection moves into the request's context.
-    let client = envelope.proxies.identify(connection.as_ref(), request.headers());
-    // 3. The route (the router's, else the resolver's, whose handler is
-    //    told which), and the access log starts its clock.
-    let (route, resolved) = routes.find(request.method(), request.uri().path());
-    if let Some(resolved) = resolved {
-        request.extensions_mut().insert(resolved);
-    }
-    let log = AccessLog::start(request.method(), route.template.clone());
-    let origin = request.headers().get(header::ORIGIN).cloned();
-    let private = route::own_path(&envelope.own_prefix, request.uri().path()).is_some_and(is_private_path);
+    // An `async` block rather than an `async fn`: an `async fn` keeps a
+    // second copy of each argument in its state (the request: 240 bytes),
+    // and copies it there first.
+    async move {
+        // 1. The request id: every later step, log line and error body names it.
+        let id = request_id::assign(&request);
+        // 2. The client IP and transport, resolved once (trusted proxies only).
+        //    The connection moves into the request's context.
+        let client = envelope.proxies.identify(connection.as_ref(), request.headers());
+        // 3. The route (the router's, else the resolver's, whose handler is
+        //    told which), and the access log starts its clock.
+        let (route, resolved) = routes.find(request.method(), request.uri().path());
+        if let Some(resolved) = resolved {
+            request.extensions_mut().insert(resolved);
+        }
+        let log = AccessLog::start(request.method(), route.template.clone());
+        let origin = request.headers().get(header::ORIGIN).cloned();
+        let private =
+            route::own_path(&envelope.own_prefix, request.uri().path()).is_some_and(is_private_path);
 
-    let Steps {
-        mut response,
-        user,
-        decision,
-    } = match envelope.cors.screen(&request) {
-        // 4. OPTIONS is for CORS preflights from allowed origins only; they
-        //    carry no credentials and are answered here.
-        Some(Screened::Preflight) => {
-            let origin = origin.as_ref().expect("a preflight has an Origin");
-            let mut response = envelope.cors.preflight(origin);
-            envelope.security_headers.apply(&mut response, client.https);
-            return finish(response, &id, &client, log, None);
-        }
-        Some(Screened::Foreign) => Steps::answer(error::detail_response(StatusCode::FORBIDDEN, CORS_REFUSED)),
-        Some(Screened::NotPreflight) => Steps::answer(StatusCode::METHOD_NOT_ALLOWED.into_response()),
-        // 5 to 8 run under one deadline and one panic guard: every step
-        // that reads the body or the database is bounded by
-        // `limits.request_timeout` (OWASP API4), and a panic anywhere
-        // becomes a 500 with the spec's body.
-        None => {
-            // (The steps' future is handed on, not held in a variable: a
-            // future kept in a variable across an `.await` keeps its own
-            // room in this future's state, beside the room of the future it
-            // moved into, and every request copies that state.)
-            let deadline = route.deadline;
-            let outcome = tokio::time::timeout(
-                deadline,
-                AssertUnwindSafe(authenticated(
-                    envelope, &route, request, connection, &id, &client, inner,
-                ))
-                .catch_unwind(),
-            )
-            .await;
-            match outcome {
-                Ok(Ok(steps)) => steps,
-                Ok(Err(panic)) => Steps::answer(error::panic_response(panic)),
-                Err(_) => Steps::answer(StatusCode::SERVICE_UNAVAILABLE.into_response()),
+        let Steps {
+            mut response,
+            user,
+            decision,
+        } = match envelope.cors.screen(&request) {
+            // 4. OPTIONS is for CORS preflights from allowed origins only; they
+            //    carry no credentials and are answered here.
+            Some(Screened::Preflight) => {
+                let origin = origin.as_ref().expect("a preflight has an Origin");
+                let mut response = envelope.cors.preflight(origin);
+                envelope.security_headers.apply(&mut response, client.https);
+                return finish(response, &id, &client, log, None);
             }
+            Some(Screened::Foreign) => {
+                Steps::answer(error::detail_response(StatusCode::FORBIDDEN, CORS_REFUSED))
+            }
+            Some(Screened::NotPreflight) => Steps::answer(StatusCode::METHOD_NOT_ALLOWED.into_response()),
+            // 5 to 8 run under one deadline and one panic guard: every step
+            // that reads the body or the database is bounded by
+            // `limits.request_timeout` (OWASP API4), and a panic anywhere
+            // becomes a 500 with the spec's body.
+            None => {
+                // (The steps' future is handed on, not held in a variable: a
+                // future kept in a variable across an `.await` keeps its own
+                // room in this future's state, beside the room of the future it
+                // moved into, and every request copies that state.)
+                let deadline = route.deadline;
+                let outcome = tokio::time::timeout(
+                    deadline,
+                    AssertUnwindSafe(authenticated(
+                        envelope, &route, request, connection, &id, &client, inner,
+                    ))
+                    .catch_unwind(),
+                )
+                .await;
+                match outcome {
+                    Ok(Ok(steps)) => steps,
+                    Ok(Err(panic)) => Steps::answer(error::panic_response(panic)),
+                    Err(_) => Steps::answer(StatusCode::SERVICE_UNAVAILABLE.into_response()),
+                }
+            }
+        };
+        // 9. Security headers, each where the response has none of its own:
+        //    laid first, while the response holds only its own headers (none
+        //    that the steps below add is a security header).
+        envelope.security_headers.apply(&mut response, client.https);
+        // 10. The rate limit's budget.
+        if let Some(decision) = &decision {
+            rate_limit::stamp_allowed(response.headers_mut(), decision);
         }
-    };
-    // 9. Security headers, each where the response has none of its own:
-    //    laid first, while the response holds only its own headers (none
-    //    that the steps below add is a security header).
-    envelope.security_headers.apply(&mut response, client.https);
-    // 10. The rate limit's budget.
-    if let Some(decision) = &decision {
-        rate_limit::stamp_allowed(response.headers_mut(), decision);
+        // 11. CORS: `Vary: Origin`, and for an allowed origin the right to read
+        //     this response (429s and errors included).
+        envelope.cors.decorate(origin.as_ref(), response.headers_mut());
+        // 12. Answers about a user, and the account routes, are never stored
+        //     by a cache (ASVS 5.0 14.3.2; RFC 6749 section 5.1 for /token),
+        //     unless the answer already keeps itself out of shared caches.
+        if (private || user.is_some()) && !keeps_private(response.headers()) {
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        finish(response, &id, &client, log, user)
     }
-    // 11. CORS: `Vary: Origin`, and for an allowed origin the right to read
-    //     this response (429s and errors included).
-    envelope.cors.decorate(origin.as_ref(), response.headers_mut());
-    // 12. Answers about a user, and the account routes, are never stored
-    //     by a cache (ASVS 5.0 14.3.2; RFC 6749 section 5.1 for /token),
-    //     unless the answer already keeps itself out of shared caches.
-    if (private || user.is_some()) && !keeps_private(response.headers()) {
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    finish(response, &id, &client, log, user)
 }
 
 /// What steps 5 to 8 come to.
@@ -280,7 +292,11 @@ fn is_private_path(path: &str) -> bool {
 
 /// Steps 5 to 8: authentication, the rate limit, the CSRF rules, and the
 /// handler.
-async fn authenticated<S>(
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an `async fn` copies its arguments into its state twice"
+)]
+fn authenticated<S>(
     envelope: &Envelope,
     route: &Route,
     mut request: Request,
@@ -288,83 +304,86 @@ async fn authenticated<S>(
     id: &RequestId,
     client: &ClientInfo,
     mut inner: S,
-) -> Steps
+) -> impl Future<Output = Steps>
 where
     S: Service<Request, Error = Infallible>,
     S::Response: IntoResponse,
 {
-    // 5. The credentials, verified once; extractors read the outcome from
-    //    the request's context. The session cookie is read here, once,
-    //    and handed on.
-    let session_cookie = SessionCookie::of(request.headers(), client.https);
-    let authentication = identity::authenticate(
-        &envelope.tokens,
-        &envelope.sessions,
-        request.headers(),
-        session_cookie.as_ref(),
-    )
-    .await;
-    let user = authentication.user();
-    // 6. The rate limit, after authentication (a signed-in client spends
-    //    its user's budget) and before any other work the request asks for.
-    let admission = envelope
-        .rate_limit
-        .admit(route.policy, &authentication, id, client)
+    // (An `async` block, for the reason `run` gives.)
+    async move {
+        // 5. The credentials, verified once; extractors read the outcome from
+        //    the request's context. The session cookie is read here, once,
+        //    and handed on.
+        let session_cookie = SessionCookie::of(request.headers(), client.https);
+        let authentication = identity::authenticate(
+            &envelope.tokens,
+            &envelope.sessions,
+            request.headers(),
+            session_cookie.as_ref(),
+        )
         .await;
-    let decision = match admission {
-        Admission::Refused(response) => {
-            return Steps {
-                response,
-                user,
-                decision: None,
-            };
+        let user = authentication.user();
+        // 6. The rate limit, after authentication (a signed-in client spends
+        //    its user's budget) and before any other work the request asks for.
+        let admission = envelope
+            .rate_limit
+            .admit(route.policy, &authentication, id, client)
+            .await;
+        let decision = match admission {
+            Admission::Refused(response) => {
+                return Steps {
+                    response,
+                    user,
+                    decision: None,
+                };
+            }
+            Admission::Allowed(decision) => Some(decision),
+            Admission::Unlimited => None,
+        };
+        let steps = |response: Response, user: Option<CurrentUser>| Steps {
+            response,
+            user,
+            decision,
+        };
+        // 7. A request the session cookie authenticates passes the CSRF rules
+        //    (bearer tokens are exempt).
+        if let Authentication::Session(session) = &authentication {
+            let binding = Binding::session(&session.id);
+            // Boxed: a rare path (cookie requests), whose form read would
+            // otherwise enlarge every request's future.
+            let (checked, result) = Box::pin(envelope.csrf.check(request, binding, client.https)).await;
+            request = checked;
+            if let Err(failure) = result {
+                let refusal = csrf::refuse(
+                    failure,
+                    &envelope.audit,
+                    user.as_ref().map(CurrentUser::username),
+                    route.template.as_deref(),
+                    &origin::from(id, client),
+                );
+                return steps(refusal, user);
+            }
         }
-        Admission::Allowed(decision) => Some(decision),
-        Admission::Unlimited => None,
-    };
-    let steps = |response: Response, user: Option<CurrentUser>| Steps {
-        response,
-        user,
-        decision,
-    };
-    // 7. A request the session cookie authenticates passes the CSRF rules
-    //    (bearer tokens are exempt).
-    if let Authentication::Session(session) = &authentication {
-        let binding = Binding::session(&session.id);
-        // Boxed: a rare path (cookie requests), whose form read would
-        // otherwise enlarge every request's future.
-        let (checked, result) = Box::pin(envelope.csrf.check(request, binding, client.https)).await;
-        request = checked;
-        if let Err(failure) = result {
-            let refusal = csrf::refuse(
-                failure,
-                &envelope.audit,
-                user.as_ref().map(CurrentUser::username),
-                route.template.as_deref(),
-                &origin::from(id, client),
-            );
-            return steps(refusal, user);
-        }
+        request.extensions_mut().insert(RequestContext {
+            id: id.clone(),
+            route: route.template.clone(),
+            client: *client,
+            authentication,
+            session: session_cookie,
+            connection,
+        });
+        // 8. The body limit, then the handler, below the remaining layers.
+        let Some(request) = limit_body(request, envelope.max_body_bytes) else {
+            return steps(StatusCode::PAYLOAD_TOO_LARGE.into_response(), user);
+        };
+        // (The router, and axum's body-limit service around it, are always
+        // ready: neither's `poll_ready` waits, so neither is asked first.)
+        let response = match inner.call(request).await {
+            Ok(response) => response.into_response(),
+            Err(never) => match never {},
+        };
+        steps(response, user)
     }
-    request.extensions_mut().insert(RequestContext {
-        id: id.clone(),
-        route: route.template.clone(),
-        client: *client,
-        authentication,
-        session: session_cookie,
-        connection,
-    });
-    // 8. The body limit, then the handler, below the remaining layers.
-    let Some(request) = limit_body(request, envelope.max_body_bytes) else {
-        return steps(StatusCode::PAYLOAD_TOO_LARGE.into_response(), user);
-    };
-    // (The router, and axum's body-limit service around it, are always
-    // ready: neither's `poll_ready` waits, so neither is asked first.)
-    let response = match inner.call(request).await {
-        Ok(response) => response.into_response(),
-        Err(never) => match never {},
-    };
-    steps(response, user)
 }
 
 /// Bodies over `max` bytes are refused (OWASP API4): `None` (413 at once)

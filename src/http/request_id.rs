@@ -23,8 +23,13 @@ impl RequestId {
 
     fn generate() -> Self {
         let mut buffer = [0u8; uuid::fmt::Simple::LENGTH];
-        let id = uuid::Uuid::new_v4().simple().encode_lower(&mut buffer);
-        Self(HeaderValue::from_str(id).expect("hex is a valid header value"))
+        uuid::Uuid::new_v4().simple().encode_lower(&mut buffer);
+        // The buffer itself becomes the value's shared storage: one
+        // allocation, and each clone (the context's, the response's) a
+        // reference count. A copied slice would be copied again into
+        // shared storage at its first clone.
+        let bytes = bytes::Bytes::from_owner(buffer);
+        Self(HeaderValue::from_maybe_shared(bytes).expect("hex is a valid header value"))
     }
 
     fn accept(value: &HeaderValue) -> Option<Self> {
