@@ -8,13 +8,13 @@
 //! route's template (axum's own `MatchedPath` is off: it costs another
 //! entry), so a handler sees two: the router's path parameters, and this.
 
+use std::sync::Arc;
+
 use axum::{
     extract::{FromRequestParts, OptionalFromRequestParts},
     http::request::Parts,
     response::{IntoResponse, Response},
 };
-use std::sync::Arc;
-
 use http::Extensions;
 
 use super::{
