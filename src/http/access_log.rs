@@ -42,6 +42,11 @@ impl AccessLog {
         }
     }
 
+    /// When the request arrived: its deadline counts from here.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
     /// Logs the request and records its metrics.
     pub fn finish(
         self,
@@ -50,12 +55,13 @@ impl AccessLog {
         client: &ClientInfo,
         user: Option<&str>,
     ) {
-        let elapsed = self.started.elapsed();
+        let ended = Instant::now();
+        let elapsed = ended.saturating_duration_since(self.started);
         let status = response.status().as_u16();
         let route = self.route.as_deref();
         if lines_on() {
             static HEAD: LazyLock<LineHead> = LazyLock::new(|| LineHead::info(TARGET, "request"));
-            DirectLine::write(&HEAD, |line| {
+            DirectLine::write(&HEAD, ended, |line| {
                 line.str("request_id", Some(request_id.as_str()));
                 line.str("method", Some(self.method));
                 line.str("route", route);

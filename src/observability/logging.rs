@@ -10,13 +10,13 @@
 //! `Authorization` headers stay out of logs.
 
 use std::{
-    cell::Cell,
+    cell::RefCell,
     fmt,
     fmt::Write as _,
     io,
     net::IpAddr,
     sync::OnceLock,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use super::log_writer::{Flusher, LogWriter};
@@ -79,17 +79,18 @@ impl LineHead {
 }
 
 impl DirectLine<'_> {
-    /// Writes a line that starts with `head`, with the fields `fields`
-    /// adds; nothing when logging is not installed ([`init`]).
-    pub fn write(head: &LineHead, fields: impl FnOnce(&mut DirectLine<'_>)) {
+    /// Writes a line of the time `at` (a reading of the clock just taken)
+    /// that starts with `head`, with the fields `fields` adds; nothing when
+    /// logging is not installed ([`init`]).
+    pub fn write(head: &LineHead, at: Instant, fields: impl FnOnce(&mut DirectLine<'_>)) {
         if let Some(sink) = DIRECT.get() {
-            sink.append(|out| DirectLine::write_to(out, head, fields));
+            sink.append(|out| DirectLine::write_to(out, head, at, fields));
         }
     }
 
-    fn write_to(out: &mut Vec<u8>, head: &LineHead, fields: impl FnOnce(&mut DirectLine<'_>)) {
+    fn write_to(out: &mut Vec<u8>, head: &LineHead, at: Instant, fields: impl FnOnce(&mut DirectLine<'_>)) {
         out.extend_from_slice(br#"{"time":""#);
-        out.extend_from_slice(&now_text());
+        out.extend_from_slice(&time_text(at));
         out.extend_from_slice(&head.0);
         let mut line = DirectLine { out };
         fields(&mut line);
@@ -194,7 +195,7 @@ where
     ) -> fmt::Result {
         let meta = event.metadata();
         writer.write_str(r#"{"time":""#)?;
-        writer.write_str(std::str::from_utf8(&now_text()).map_err(|_| fmt::Error)?)?;
+        writer.write_str(std::str::from_utf8(&time_text(Instant::now())).map_err(|_| fmt::Error)?)?;
         writer.write_str(r#"","level":""#)?;
         writer.write_str(level_name(meta.level()))?;
         writer.write_str(r#"","target":"#)?;
@@ -209,38 +210,85 @@ where
     }
 }
 
-thread_local! {
+/// How long a thread's pairing of the monotonic clock with the wall clock
+/// serves before both are read anew: a step of the wall clock shows in
+/// the log within this, and NTP's slewing (at most 500 ppm) moves the two
+/// apart by at most half a millisecond in it.
+const REANCHOR: Duration = Duration::from_secs(1);
+
+/// A reading of both clocks, and the text of the second last written.
+struct WallClock {
+    /// A reading of the monotonic clock.
+    anchor: Instant,
+    /// The wall-clock time at `anchor`, in nanoseconds since the epoch.
+    anchor_nanos: u64,
     /// The second last written on this thread, and its text up to the
     /// milliseconds (`2026-01-02T03:04:05.`): it changes once a second,
     /// lines come thousands of times a second.
-    static SECOND: Cell<(u64, [u8; 20])> = const { Cell::new((u64::MAX, [0; 20])) };
+    second: u64,
+    prefix: [u8; 20],
 }
 
-/// The time now, as [`write_time`] writes it.
-fn now_text() -> [u8; 24] {
-    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let second = since_epoch.as_secs();
-    let mut cached = SECOND.get();
-    if cached.0 != second {
-        let mut text = String::with_capacity(24);
-        let at = chrono::DateTime::from_timestamp(i64::try_from(second).unwrap_or(i64::MAX), 0)
-            .unwrap_or_default();
-        let _ = write_time(&mut text, at);
-        let mut prefix = [0; 20];
-        prefix.copy_from_slice(&text.as_bytes()[..20]);
-        cached = (second, prefix);
-        SECOND.set(cached);
+impl WallClock {
+    /// Reads the wall clock, and dates the reading back to `at`.
+    fn read_at(at: Instant) -> Self {
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let since_at = at.elapsed();
+        Self {
+            anchor: at,
+            anchor_nanos: u64::try_from(wall.saturating_sub(since_at).as_nanos()).unwrap_or(u64::MAX),
+            second: u64::MAX,
+            prefix: [0; 20],
+        }
     }
-    let millis = since_epoch.subsec_millis();
-    let mut text = [0; 24];
-    text[..20].copy_from_slice(&cached.1);
-    text[20..].copy_from_slice(&[
-        b'0' + (millis / 100) as u8,
-        b'0' + (millis / 10 % 10) as u8,
-        b'0' + (millis % 10) as u8,
-        b'Z',
-    ]);
-    text
+}
+
+thread_local! {
+    static WALL_CLOCK: RefCell<WallClock> = RefCell::new(WallClock::read_at(Instant::now()));
+}
+
+/// The wall-clock time at `at`, a reading of the monotonic clock taken
+/// just before (the access log's, which it takes anyway to time the
+/// request), as [`write_time`] writes it. Each reading of a clock costs
+/// tens of nanoseconds; the wall clock is read once a second per thread
+/// ([`REANCHOR`]), not once a line.
+fn time_text(at: Instant) -> [u8; 24] {
+    WALL_CLOCK.with_borrow_mut(|clock| {
+        let after = match at.checked_duration_since(clock.anchor) {
+            Some(after) if after < REANCHOR => after,
+            _ => {
+                let second = clock.second;
+                let prefix = clock.prefix;
+                *clock = WallClock {
+                    second,
+                    prefix,
+                    ..WallClock::read_at(at)
+                };
+                Duration::ZERO
+            }
+        };
+        // Under a second: the nanoseconds fit.
+        let nanos = clock.anchor_nanos + after.as_nanos() as u64;
+        let second = nanos / 1_000_000_000;
+        if clock.second != second {
+            let mut text = String::with_capacity(24);
+            let whole_second = chrono::DateTime::from_timestamp(i64::try_from(second).unwrap_or(i64::MAX), 0)
+                .unwrap_or_default();
+            let _ = write_time(&mut text, whole_second);
+            clock.prefix.copy_from_slice(&text.as_bytes()[..20]);
+            clock.second = second;
+        }
+        let millis = (nanos / 1_000_000 % 1000) as u16;
+        let mut text = [0; 24];
+        text[..20].copy_from_slice(&clock.prefix);
+        text[20..].copy_from_slice(&[
+            b'0' + (millis / 100) as u8,
+            b'0' + (millis / 10 % 10) as u8,
+            b'0' + (millis % 10) as u8,
+            b'Z',
+        ]);
+        text
+    })
 }
 
 /// RFC 3339 in UTC with milliseconds, without chrono's format-string parser
@@ -443,6 +491,7 @@ mod tests {
         DirectLine::write_to(
             &mut direct.0.lock().unwrap(),
             &LineHead::info("rampart::access", "request"),
+            Instant::now(),
             |line| {
                 line.str("request_id", Some("a\"b"));
                 line.str("route", Some("/items/{id}"));
@@ -479,21 +528,42 @@ mod tests {
         assert_eq!(out, "2026-01-02T03:04:05.067Z");
     }
 
+    /// Written time of `at`, in milliseconds since the epoch.
+    fn written_millis(at: Instant) -> i64 {
+        let out = String::from_utf8(time_text(at).to_vec()).unwrap();
+        assert_eq!(out.len(), 24, "{out}");
+        chrono::DateTime::parse_from_rfc3339(&out)
+            .unwrap()
+            .timestamp_millis()
+    }
+
     #[test]
     fn the_time_now_is_the_clock_s_to_the_millisecond() {
+        // Across a re-reading of the wall clock ([`REANCHOR`]); a
+        // millisecond either way for NTP's slewing between readings.
         for _ in 0..3 {
-            let before = chrono::Utc::now();
-            let out = String::from_utf8(now_text().to_vec()).unwrap();
-            let after = chrono::Utc::now();
-            let written = chrono::DateTime::parse_from_rfc3339(&out).unwrap().to_utc();
-            assert_eq!(out.len(), 24, "{out}");
-            let floor = |t: chrono::DateTime<chrono::Utc>| t.timestamp_millis();
+            let before = chrono::Utc::now().timestamp_millis();
+            let written = written_millis(Instant::now());
+            let after = chrono::Utc::now().timestamp_millis();
             assert!(
-                (floor(before)..=floor(after)).contains(&written.timestamp_millis()),
-                "{before} <= {out} <= {after}"
+                (before - 1..=after + 1).contains(&written),
+                "{before} <= {written} <= {after}"
             );
             std::thread::sleep(Duration::from_millis(600));
         }
+    }
+
+    #[test]
+    fn a_line_bears_the_time_it_was_given_not_the_time_it_is_written() {
+        let before = chrono::Utc::now().timestamp_millis();
+        let at = Instant::now();
+        std::thread::sleep(Duration::from_millis(300));
+        let written = written_millis(at);
+        assert!(
+            (before - 1..=before + 100).contains(&written),
+            "{before} <= {written}, well before {}",
+            chrono::Utc::now().timestamp_millis()
+        );
     }
 
     #[test]
