@@ -75,15 +75,52 @@ impl SecurityHeaders {
             .get(header::CONTENT_TYPE)
             .is_some_and(|ct| ct.as_bytes().starts_with(b"text/html"));
         let set = &self.sets[Self::kind(html, https)];
+        let written_by_hyper = length_hyper_writes(response);
         // Each only where the response has none: the response's own values
         // replace the set's. Of rampart's own handlers only `/docs` states
         // a policy, to extend the HTML one as SPEC section 3 allows; an
         // upstream's own choices stand (SPEC section 6).
         let own = std::mem::replace(response.headers_mut(), set.clone());
         let headers = response.headers_mut();
-        headers.extend(own);
-        headers.remove(header::SERVER);
+        // The name of the values that follow (a header with several values
+        // yields its name once), or `None` while they are left out.
+        let mut current: Option<header::HeaderName> = None;
+        for (name, value) in own {
+            if let Some(name) = name {
+                let left_out = name == header::SERVER
+                    || name == header::CONTENT_LENGTH
+                        && written_by_hyper.is_some()
+                        && written_by_hyper == length_of(&value);
+                current = (!left_out).then_some(name);
+                if let Some(name) = &current {
+                    headers.insert(name, value);
+                }
+            } else if let Some(name) = &current {
+                headers.append(name, value);
+            }
+        }
     }
+}
+
+/// The `Content-Length` hyper writes itself when the response has none:
+/// that of a body whose length is known, unless the status has no body
+/// (hyper's `h1::role::Server::encode`; its HTTP/2 server sets the header
+/// the same way). axum's router adds the header from the same length, as
+/// a header value it allocates and hyper then reads back; left out here,
+/// it costs neither. A `HEAD` answer keeps its header: its body is empty,
+/// its length is the `GET`'s.
+fn length_hyper_writes(response: &Response) -> Option<u64> {
+    let status = response.status();
+    let has_body = !(status.is_informational()
+        || status == http::StatusCode::NO_CONTENT
+        || status == http::StatusCode::NOT_MODIFIED);
+    http_body::Body::size_hint(response.body())
+        .exact()
+        .filter(|&length| has_body && length > 0)
+}
+
+fn length_of(value: &HeaderValue) -> Option<u64> {
+    value.to_str().ok()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -91,7 +128,11 @@ mod tests {
     use super::*;
 
     fn applied(own: &[(header::HeaderName, &'static str)], https: bool) -> HeaderMap {
-        let mut response = Response::new(axum::body::Body::empty());
+        applied_to("", own, https)
+    }
+
+    fn applied_to(body: &'static str, own: &[(header::HeaderName, &'static str)], https: bool) -> HeaderMap {
+        let mut response = Response::new(axum::body::Body::from(body));
         for (name, value) in own {
             response
                 .headers_mut()
@@ -126,6 +167,7 @@ mod tests {
                 (header::SET_COOKIE, "a=1"),
                 (header::SET_COOKIE, "b=2"),
                 (header::SERVER, "upstream/1.0"),
+                (header::SERVER, "and/2.0"),
             ],
             false,
         );
@@ -136,5 +178,19 @@ mod tests {
         assert_eq!(cookies, ["a=1", "b=2"]);
         assert!(!headers.contains_key(header::SERVER));
         assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+    }
+
+    #[test]
+    fn a_length_hyper_writes_itself_is_left_to_it() {
+        let length = [(header::CONTENT_LENGTH, "15")];
+        // A body of known length: hyper writes the same header.
+        let body = applied_to(r#"{"status":"ok"}"#, &length, false);
+        assert!(!body.contains_key(header::CONTENT_LENGTH));
+        // A `HEAD` answer's empty body: the header is the only length.
+        let head = applied_to("", &length, false);
+        assert_eq!(head[header::CONTENT_LENGTH], "15");
+        // One that does not match the body stays for hyper to refuse.
+        let wrong = applied_to("{}", &length, false);
+        assert_eq!(wrong[header::CONTENT_LENGTH], "15");
     }
 }

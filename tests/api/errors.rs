@@ -2,18 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestConfig, TestServer};
-
-/// Writes `request` on a new connection and reads the answer to the end.
-async fn raw_exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request).await.unwrap();
-    let mut answer = Vec::new();
-    // The server may close before reading everything; what it sent is kept.
-    let _ = stream.read_to_end(&mut answer).await;
-    String::from_utf8_lossy(&answer).into_owned()
-}
+use crate::helpers::{TestConfig, TestServer, raw_exchange};
 
 async fn body(response: reqwest::Response) -> Value {
     assert_eq!(

@@ -1,6 +1,6 @@
 //! What every response carries, what every request logs, and metrics.
 
-use crate::helpers::{TestConfig, TestServer};
+use crate::helpers::{TestConfig, TestServer, raw_exchange};
 
 #[tokio::test]
 async fn a_valid_request_id_is_echoed_and_an_invalid_one_replaced() {
@@ -88,6 +88,37 @@ async fn json_and_html_responses_carry_their_security_headers() {
     assert!(docs.contains("img-src 'self' data:"), "{docs}");
     assert_eq!(docs.matches("'sha256-").count(), 1, "{docs}");
     assert!(!docs.contains("unsafe"), "{docs}");
+}
+
+/// The head of a raw HTTP/1.1 answer, its `content-length` values, and
+/// its body.
+fn framing(answer: &str) -> (Vec<u64>, &str) {
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a whole answer");
+    let lengths = head
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .map(|(_, value)| value.trim().parse().unwrap())
+        .collect();
+    (lengths, body)
+}
+
+#[tokio::test]
+async fn every_answer_states_its_length_once_and_head_the_get_s() {
+    let server = TestServer::start().await;
+    let ask = |method: &str, path: &str| {
+        format!("{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n")
+    };
+    for path in ["/healthz", "/nope", "/login"] {
+        let get = raw_exchange(server.addr, ask("GET", path).as_bytes()).await;
+        let (lengths, body) = framing(&get);
+        assert_eq!(lengths, [body.len() as u64], "{path}: {get}");
+        assert!(!body.is_empty(), "{path}");
+        let head = raw_exchange(server.addr, ask("HEAD", path).as_bytes()).await;
+        let (head_lengths, head_body) = framing(&head);
+        assert_eq!(head_lengths, lengths, "{path}: {head}");
+        assert_eq!(head_body, "", "{path}");
+    }
 }
 
 #[tokio::test]

@@ -582,3 +582,14 @@ pub fn json(line: &str) -> Option<Value> {
 pub fn in_dir(server: &TestServer, name: &str) -> PathBuf {
     server.dir.path().join(name)
 }
+
+/// Sends `request` as bytes over a new connection and reads the answer
+/// until the server closes it; what it sent before closing is kept.
+pub async fn raw_exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
