@@ -23,15 +23,24 @@ impl ConfigDuration {
     }
 }
 
+/// The longest duration a setting may name: a hundred years. No setting
+/// needs more, and an instant that far ahead still fits the clock, so
+/// adding a setting to the time now cannot overflow.
+const LONGEST_SECONDS: u64 = 36_500 * 86_400;
+
 #[derive(Debug, thiserror::Error)]
-#[error("`{0}` is not a duration: write a whole number followed by s, m, h or d (e.g. `15m`)")]
-pub struct DurationError(String);
+pub enum DurationError {
+    #[error("`{0}` is not a duration: write a whole number followed by s, m, h or d (e.g. `15m`)")]
+    Malformed(String),
+    #[error("`{0}` is too long: at most 36500d")]
+    TooLong(String),
+}
 
 impl FromStr for ConfigDuration {
     type Err = DurationError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let bad = || DurationError(text.to_owned());
+        let bad = || DurationError::Malformed(text.to_owned());
         let unit_at = text.len().checked_sub(1).ok_or_else(bad)?;
         let (number, unit) = text.split_at(unit_at);
         if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
@@ -45,7 +54,10 @@ impl FromStr for ConfigDuration {
             "d" => 86_400,
             _ => return Err(bad()),
         };
-        let seconds = number.checked_mul(seconds_per_unit).ok_or_else(bad)?;
+        let seconds = number
+            .checked_mul(seconds_per_unit)
+            .filter(|&seconds| seconds <= LONGEST_SECONDS)
+            .ok_or_else(|| DurationError::TooLong(text.to_owned()))?;
         Ok(Self(Duration::from_secs(seconds)))
     }
 }
@@ -85,6 +97,10 @@ mod tests {
             14 * 86_400
         );
         assert_eq!("0s".parse::<ConfigDuration>().unwrap().get().as_secs(), 0);
+        assert_eq!(
+            "36500d".parse::<ConfigDuration>().unwrap().get().as_secs(),
+            LONGEST_SECONDS
+        );
     }
 
     #[test]
@@ -100,6 +116,8 @@ mod tests {
             "3y",
             "m15",
             "99999999999999999999d",
+            "36501d",
+            "18446744073709551615s",
         ] {
             assert!(bad.parse::<ConfigDuration>().is_err(), "{bad:?} was accepted");
         }

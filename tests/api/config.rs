@@ -40,6 +40,9 @@ fn bad_duration_is_refused_naming_the_key() {
     assert_one_sentence_naming(&output, "auth.access_token_ttl");
     let output = serve(TestConfig::default().env("RAMPART_LIMITS__REQUEST_TIMEOUT", "30x"));
     assert_one_sentence_naming(&output, "limits.request_timeout");
+    // Longer than the clock can add to the time now: refused, not a panic.
+    let output = serve(TestConfig::default().env("RAMPART_LIMITS__REQUEST_TIMEOUT", "18446744073709551615s"));
+    assert_one_sentence_naming(&output, "limits.request_timeout");
 }
 
 #[test]

@@ -415,8 +415,14 @@ async fn upgrades_spend_the_rate_limit_budget() {
 
 #[tokio::test]
 async fn pings_replace_the_idle_timeout_for_sockets() {
-    let server =
+    let mut server =
         TestServer::start_with(TestConfig::default().env("RAMPART_LIMITS__IDLE_TIMEOUT", "1s")).await;
+    // A new connection per request: a kept one, idle while the user is
+    // created, could be closed by the 1 s time-out just as it is reused.
+    server.client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     server.create_user("alice", PASSWORD, &["user"]);
     let alice = token(&server, "alice").await;
     let mut socket = open_ws_bearer(&server, &alice).await;
