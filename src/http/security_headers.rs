@@ -1,5 +1,7 @@
 //! The security headers of every response (SPEC section 3, "On every
-//! response"; OWASP HTTP security response headers cheat sheet).
+//! response"; OWASP HTTP security response headers cheat sheet). Laying
+//! the response's own headers over them, this also leaves out `Server`,
+//! and a `Content-Length` that hyper writes itself from the body.
 
 use axum::response::Response;
 use http::{HeaderMap, HeaderValue, header};
