@@ -25,7 +25,7 @@ use std::{
 
 use hyper::body::Incoming;
 use hyper_util::{
-    rt::{TokioExecutor, TokioIo, TokioTimer},
+    rt::{TokioExecutor, TokioIo},
     server::{
         conn::auto::Builder,
         graceful::{GracefulShutdown, Watcher},
@@ -73,7 +73,7 @@ impl App for axum::Router {
     }
 }
 
-use self::idle::IdleIo;
+use self::idle::{HeadTimer, IdleIo};
 
 /// The connection a request arrived on, set by the listener on every
 /// request; the envelope moves it into the request's context
@@ -128,10 +128,9 @@ pub async fn serve<A: App>(
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+    // Each connection's own timer for the header-read deadline is set in
+    // `serve_connection`.
+    builder.http1().header_read_timeout(HEADER_READ_TIMEOUT);
     let builder = Arc::new(builder);
     let local = listener.local_addr().ok();
 
@@ -176,7 +175,7 @@ pub async fn serve<A: App>(
                 let app = app.clone();
                 tokio::spawn(async move {
                     let stream = IdleIo::new(stream, idle_timeout);
-                    let conn = ConnectionInfo::new(peer, false, stream.timer());
+                    let conn = ConnectionInfo::new(peer, false, stream.timer(), stream.head_timer());
                     serve_connection(&builder, stream, app, conn, watcher, first_request_by).await;
                     drop(permit);
                 });
@@ -189,7 +188,7 @@ pub async fn serve<A: App>(
                     let opened = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
                         let tls = speaks_tls(&stream).await;
                         let stream = IdleIo::new(stream, idle_timeout);
-                        let timer = stream.timer();
+                        let timers = (stream.timer(), stream.head_timer());
                         let opened = if tls {
                             acceptor
                                 .accept(stream)
@@ -199,16 +198,16 @@ pub async fn serve<A: App>(
                         } else {
                             Some(Opened::Plain(stream))
                         };
-                        opened.map(|opened| (opened, timer))
+                        opened.map(|opened| (opened, timers))
                     })
                     .await;
                     match opened {
-                        Ok(Some((Opened::Tls(stream), timer))) => {
-                            let conn = ConnectionInfo::new(peer, true, timer);
+                        Ok(Some((Opened::Tls(stream), (idle, head)))) => {
+                            let conn = ConnectionInfo::new(peer, true, idle, head);
                             serve_connection(&builder, stream, app, conn, watcher, first_request_by).await;
                         }
-                        Ok(Some((Opened::Plain(stream), timer))) => {
-                            let conn = ConnectionInfo::new(peer, false, timer);
+                        Ok(Some((Opened::Plain(stream), (idle, head)))) => {
+                            let conn = ConnectionInfo::new(peer, false, idle, head);
                             serve_connection(&builder, stream, plain, conn, watcher, first_request_by).await;
                         }
                         // A failed or slow handshake: rustls has sent its
@@ -269,6 +268,9 @@ async fn serve_connection<I, A: App>(
         app: app.connected(conn.connection),
         first: conn.first,
     };
+    // The header-read deadline is kept by this connection's idle clock.
+    let mut builder = builder.clone();
+    builder.http1().timer(conn.head);
     let connection = builder
         .serve_connection_with_upgrades(TokioIo::new(io), service)
         .into_owned();
@@ -306,13 +308,15 @@ impl FirstRequest {
 struct ConnectionInfo {
     connection: Connection,
     first: Arc<FirstRequest>,
+    head: HeadTimer,
 }
 
 impl ConnectionInfo {
-    fn new(peer: SocketAddr, tls: bool, idle: IdleTimer) -> Self {
+    fn new(peer: SocketAddr, tls: bool, idle: IdleTimer, head: HeadTimer) -> Self {
         Self {
             connection: Connection { peer, tls, idle },
             first: Arc::default(),
+            head,
         }
     }
 }
