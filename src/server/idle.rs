@@ -124,11 +124,28 @@ impl hyper::rt::Timer for HeadTimer {
     }
 
     fn sleep_until(&self, deadline: std::time::Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        self.set(deadline);
+        Box::pin(HeadDeadline(self.0.clone()))
+    }
+
+    /// Moves the deadline in place. (The trait's own `reset` makes a new
+    /// sleep and then drops the old one, whose drop would clear the new
+    /// deadline.)
+    fn reset(&self, sleep: &mut Pin<Box<dyn hyper::rt::Sleep>>, new_deadline: std::time::Instant) {
+        if sleep.is::<HeadDeadline>() {
+            self.set(new_deadline);
+        } else {
+            *sleep = self.sleep_until(new_deadline);
+        }
+    }
+}
+
+impl HeadTimer {
+    fn set(&self, deadline: std::time::Instant) {
         *self.0.head() = Head {
             deadline: Some(Instant::from_std(deadline)),
             passed: false,
         };
-        Box::pin(HeadDeadline(self.0.clone()))
     }
 }
 
@@ -353,6 +370,12 @@ mod tests {
         head = timer.sleep(Duration::from_secs(10));
         read_until_passed(&mut server, &mut head).await.unwrap();
         assert_eq!(asked.elapsed(), Duration::from_secs(10));
+
+        // A deadline reset is moved, not lost.
+        let asked = Instant::now();
+        timer.reset(&mut head, (asked + Duration::from_secs(5)).into_std());
+        read_until_passed(&mut server, &mut head).await.unwrap();
+        assert_eq!(asked.elapsed(), Duration::from_secs(5));
 
         // A client trickling a byte every 3 s keeps the connection from
         // looking idle, but not its headers from running late.
