@@ -34,7 +34,7 @@ use crate::{
     realtime::Hub,
     routes,
     server::{
-        self, ListenerLimits, Shutdown, Transport,
+        self, ClientCap, ListenerLimits, Shutdown, Transport,
         tls::{self, Certificates, TlsError},
     },
     state::{AppState, Services},
@@ -272,14 +272,18 @@ impl Application {
     /// Serves until `shutdown` fires, then drains and closes the store.
     pub async fn run(self, shutdown: Shutdown) {
         let limits = &self.state.settings.limits;
+        let trusted = self.state.settings.proxy.trusted.iter().map(|net| net.0);
         let public_limits = ListenerLimits {
             max_connections: limits.max_connections.get(),
+            per_client: Some(ClientCap::new(limits.max_connections_per_client.get(), trusted)),
             idle_timeout: limits.idle_timeout.get(),
             shutdown_deadline: limits.request_timeout.get() + SHUTDOWN_GRACE,
         };
+        // The operators' own listener: no cap per client.
         let admin_limits = ListenerLimits {
             max_connections: 64,
-            ..public_limits
+            per_client: None,
+            ..public_limits.clone()
         };
         let transport = match (&self.certificates, &self.plain_app) {
             (Some(certificates), Some(plain)) => Transport::Tls {
@@ -288,9 +292,17 @@ impl Application {
             },
             _ => Transport::Plain,
         };
+        let redirect_limits = public_limits.clone();
         let redirect = async {
             if let (Some(listener), Some(plain)) = (self.redirect, self.plain_app) {
-                server::serve(listener, plain, Transport::Plain, public_limits, shutdown.clone()).await;
+                server::serve(
+                    listener,
+                    plain,
+                    Transport::Plain,
+                    redirect_limits,
+                    shutdown.clone(),
+                )
+                .await;
             }
         };
         let reload = async {

@@ -332,6 +332,9 @@ pub struct LimitSettings {
     /// Connections served at once on the public listener; further ones wait
     /// in the kernel's accept queue (not in SPEC's sample; see README).
     pub max_connections: NonZeroUsize,
+    /// Connections open at once from one client IP (IPv6: its /64); more
+    /// are closed at accept. Peers in `proxy.trusted` are exempt.
+    pub max_connections_per_client: NonZeroUsize,
     /// A connection that moves no byte for this long is closed (not in
     /// SPEC's sample; see README).
     pub idle_timeout: ConfigDuration,
@@ -343,6 +346,7 @@ impl Default for LimitSettings {
             max_body_bytes: 1_048_576,
             request_timeout: ConfigDuration::from_secs(30),
             max_connections: NonZeroUsize::new(10_000).expect("non-zero"),
+            max_connections_per_client: NonZeroUsize::new(256).expect("non-zero"),
             idle_timeout: ConfigDuration::from_secs(60),
         }
     }

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::{Invalid, LocPart, Problem, Raw, Source, ValidationIssue};
+use super::{Invalid, LocPart, MAX_ISSUES, Problem, Raw, Source, ValidationIssue};
 
 /// A request type read field by field.
 pub trait Model: Sized {
@@ -83,6 +83,9 @@ impl<'a> Fields<'a> {
     /// Records what is wrong with the field `name`.
     pub fn report(&mut self, name: &'static str, invalid: Invalid) {
         for problem in invalid.0 {
+            if self.issues.len() >= MAX_ISSUES {
+                return;
+            }
             let path = std::iter::once(LocPart::from(name)).chain(problem.at);
             let mut issue = ValidationIssue::new(problem.kind, self.source, path, problem.msg);
             issue.ctx = problem.ctx;
@@ -93,25 +96,28 @@ impl<'a> Fields<'a> {
     fn finish<M: Model>(mut self) -> Result<M, Vec<ValidationIssue>> {
         let model = M::read(&mut self);
         if M::FORBID_EXTRA {
+            // One pass with a set of the names reported: a name sent many
+            // times is reported once, and the cost stays linear in the
+            // number of entries (CWE-407; OWASP API4:2023). std's SipHash,
+            // as the names are the client's to choose.
+            let mut reported = std::collections::HashSet::new();
             for (index, (key, _)) in self.entries.iter().enumerate() {
-                if !self.used[index] {
-                    let problem = Problem::extra_forbidden();
-                    self.issues.push(ValidationIssue::new(
-                        problem.kind,
-                        self.source,
-                        [LocPart::Key(Cow::Owned((*key).to_owned()))],
-                        problem.msg,
-                    ));
-                    // Reported once however often it was sent.
-                    self.used[index] = true;
-                    for (later, (other, _)) in self.entries.iter().enumerate().skip(index + 1) {
-                        if other == key {
-                            self.used[later] = true;
-                        }
-                    }
+                if self.issues.len() >= MAX_ISSUES {
+                    break;
                 }
+                if self.used[index] || !reported.insert(*key) {
+                    continue;
+                }
+                let problem = Problem::extra_forbidden();
+                self.issues.push(ValidationIssue::new(
+                    problem.kind,
+                    self.source,
+                    [LocPart::Key(Cow::Owned((*key).to_owned()))],
+                    problem.msg,
+                ));
             }
         }
+        self.issues.truncate(MAX_ISSUES);
         match model {
             Some(model) if self.issues.is_empty() => Ok(model),
             _ => {
@@ -268,6 +274,32 @@ mod tests {
             issues("{\n\"a\":"),
             [("json_invalid".to_owned(), serde_json::json!(["body", 6]))]
         );
+    }
+
+    #[test]
+    fn a_422_lists_the_first_hundred_problems_and_each_name_once() {
+        let mut body = String::from(r#"{"name":"toolong""#);
+        for key in 0..100_000 {
+            body.push_str(&format!(r#","k{key}":0"#));
+        }
+        body.push('}');
+        let found = issues(&body);
+        assert_eq!(found.len(), MAX_ISSUES);
+        assert_eq!(found[0].0, "string_too_long");
+        assert_eq!(found[1].0, "missing");
+        assert_eq!(found[2].1, serde_json::json!(["body", "k0"]));
+        assert_eq!(found[99].1, serde_json::json!(["body", "k97"]));
+
+        let mut pairs = String::from("name=a&price=1");
+        for key in 0..50 {
+            pairs.push_str(&format!("&x{key}=1&x{key}=2&x{key}=3"));
+        }
+        let issues = read_pairs::<Item>(pairs.as_bytes(), Source::Body).unwrap_err();
+        let names: Vec<_> = issues.iter().map(|issue| issue.loc[1].clone()).collect();
+        let expected: Vec<_> = (0..50)
+            .map(|key| LocPart::Key(Cow::Owned(format!("x{key}"))))
+            .collect();
+        assert_eq!(names, expected);
     }
 
     #[test]

@@ -22,6 +22,12 @@ pub use issue::{LocPart, Source, ValidationErrorBody, ValidationIssue};
 pub use problem::{Invalid, Problem};
 pub use values::{bounded_int, bounded_text};
 
+/// The most problems one 422 lists: the first ones, in the usual order
+/// (the model's fields, then the names it does not know). A body of many
+/// thousand wrong keys is answered in a few kilobytes, not megabytes (SPEC
+/// section 11; OWASP API4:2023).
+pub const MAX_ISSUES: usize = 100;
+
 /// One raw value: a JSON value, or the text of a form field or query
 /// parameter (where every value is text and a field's type parses it).
 #[derive(Clone, Copy, Debug)]

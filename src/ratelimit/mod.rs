@@ -16,6 +16,7 @@
 
 pub mod memory;
 pub mod redis;
+pub mod tally;
 
 use std::{
     net::{IpAddr, Ipv6Addr},

@@ -2,10 +2,10 @@
 //! `GET /protected_route`.
 
 use axum::{
-    extract::State,
+    extract::{FromRequestParts, State},
     response::{IntoResponse, Response},
 };
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, StatusCode, request::Parts};
 use secrecy::SecretString;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -98,6 +98,44 @@ fn password_issue(field: &'static str, err: impl std::fmt::Display) -> ApiError 
     ApiError::body_field(field, Problem::value_error(err))
 }
 
+/// Who is creating a user: anyone when `public_registration`, else an
+/// admin. An extractor ahead of the body's, so a caller who may not is
+/// answered 401 or 403 before a byte of the body is read (SPEC section 11;
+/// OWASP API4:2023).
+pub struct Registrar(Option<CurrentUser>);
+
+impl FromRequestParts<AppState> for Registrar {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let RequestContext { authentication, .. } = RequestContext::from_request_parts(parts, state).await?;
+        if matches!(authentication, Authentication::Invalid(_)) {
+            return Err(AuthRejection::Invalid.into_response());
+        }
+        let caller = authentication.user();
+        if state.settings.public_registration {
+            return Ok(Self(caller));
+        }
+        match caller {
+            Some(claims) if claims.has_role(Role::ADMIN) => Ok(Self(Some(claims))),
+            Some(claims) => {
+                let origin = Origin::from_request_parts(parts, state)
+                    .await
+                    .unwrap_or_else(|never| match never {});
+                state.audit.record(
+                    Action::AccessDenied,
+                    Outcome::Denied,
+                    Some(claims.username()),
+                    Some("/users"),
+                    &origin,
+                );
+                Err(AuthRejection::Forbidden.into_response())
+            }
+            None => Err(AuthRejection::Missing.into_response()),
+        }
+    }
+}
+
 /// Create a user (anyone when `public_registration`, else admins).
 #[utoipa::path(
     post,
@@ -113,31 +151,10 @@ fn password_issue(field: &'static str, err: impl std::fmt::Display) -> ApiError 
 )]
 pub async fn create_user(
     State(state): State<AppState>,
-    RequestContext { authentication, .. }: RequestContext,
+    Registrar(caller): Registrar,
     origin: Origin,
     Json(body): Json<NewUserBody>,
 ) -> Result<Response, ApiError> {
-    if matches!(authentication, Authentication::Invalid(_)) {
-        return Ok(AuthRejection::Invalid.into_response());
-    }
-    let caller = authentication.user();
-    if !state.settings.public_registration {
-        match &caller {
-            Some(claims) if claims.has_role(Role::ADMIN) => {}
-            Some(claims) => {
-                let route = Some("/users");
-                state.audit.record(
-                    Action::AccessDenied,
-                    Outcome::Denied,
-                    Some(claims.username()),
-                    route,
-                    &origin,
-                );
-                return Ok(AuthRejection::Forbidden.into_response());
-            }
-            None => return Ok(AuthRejection::Missing.into_response()),
-        }
-    }
     let created = state
         .users
         .create_user(&body.username, SecretString::from(body.password), &[Role::user()])

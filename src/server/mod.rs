@@ -15,7 +15,7 @@ pub mod tls;
 use std::{
     convert::Infallible,
     future::Future,
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -31,12 +31,21 @@ use hyper_util::{
         graceful::{GracefulShutdown, Watcher},
     },
 };
+use ipnet::IpNet;
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     net::{TcpListener, TcpStream},
     sync::Semaphore,
 };
 use tokio_rustls::TlsAcceptor;
+
+use crate::{
+    observability::metrics::CONNECTIONS_REFUSED,
+    ratelimit::{
+        network,
+        tally::{Held, Tally},
+    },
+};
 
 pub use idle::IdleTimer;
 pub use shutdown::{Shutdown, wait_for_signal};
@@ -107,13 +116,47 @@ pub enum Transport<A> {
 }
 
 /// Limits of one listener.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ListenerLimits {
     pub max_connections: usize,
+    /// The cap on one client's open connections, if the listener has one.
+    pub per_client: Option<ClientCap>,
     /// A connection that moves no byte for this long is closed.
     pub idle_timeout: Duration,
     /// How long in-flight requests may run on after shutdown begins.
     pub shutdown_deadline: Duration,
+}
+
+/// At most `limits.max_connections_per_client` open connections per client
+/// address (IPv6: its /64), counted at accept: a client over it has its new
+/// connection closed before a byte is read, so no amount of pings or cheap
+/// requests on idle connections lets one client hold the pool (SPEC
+/// section 11; OWASP API4:2023). The peers in `proxy.trusted` are exempt:
+/// every client behind them shares their address. Listeners that share a
+/// cap (the public and the redirect one) share its counts.
+#[derive(Clone, Debug)]
+pub struct ClientCap {
+    connections: Arc<Tally<IpAddr>>,
+    exempt: Arc<[IpNet]>,
+}
+
+impl ClientCap {
+    pub fn new(max: usize, exempt: impl IntoIterator<Item = IpNet>) -> Self {
+        Self {
+            connections: Tally::new(max),
+            exempt: exempt.into_iter().collect(),
+        }
+    }
+
+    /// A place for one more connection from `peer`: `Ok(None)` for an
+    /// exempt peer, `Err(())` for a client at its cap.
+    fn admit(&self, peer: IpAddr) -> Result<Option<Held<IpAddr>>, ()> {
+        let peer = peer.to_canonical();
+        if self.exempt.iter().any(|net| net.contains(&peer)) {
+            return Ok(None);
+        }
+        self.connections.take(network(peer)).map(Some).ok_or(())
+    }
 }
 
 /// Serves `app` on `listener` until `shutdown` fires, then stops accepting,
@@ -162,6 +205,16 @@ pub async fn serve<A: App>(
             },
             () = shutdown.wait() => break,
         };
+        let held = match limits.per_client.as_ref().map(|cap| cap.admit(peer.ip())) {
+            Some(Err(())) => {
+                metrics::counter!(CONNECTIONS_REFUSED, "reason" => "per_client").increment(1);
+                // Dropped unread: the client sees its connection closed.
+                drop(stream);
+                continue;
+            }
+            Some(Ok(held)) => held,
+            None => None,
+        };
         let _ = stream.set_nodelay(true);
         let idle_timeout = limits.idle_timeout;
         // However it trickles, a new connection has `idle_timeout` from
@@ -177,7 +230,7 @@ pub async fn serve<A: App>(
                     let stream = IdleIo::new(stream, idle_timeout);
                     let conn = ConnectionInfo::new(peer, false, stream.timer(), stream.head_timer());
                     serve_connection(&builder, stream, app, conn, watcher, first_request_by).await;
-                    drop(permit);
+                    drop((permit, held));
                 });
             }
             Transport::Tls { acceptor, plain } => {
@@ -214,7 +267,7 @@ pub async fn serve<A: App>(
                         // alert; the connection closes.
                         Ok(None) | Err(_) => {}
                     }
-                    drop(permit);
+                    drop((permit, held));
                 });
             }
         }

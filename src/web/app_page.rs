@@ -3,10 +3,10 @@
 
 use axum::{
     body::Bytes,
-    extract::State,
+    extract::{FromRequestParts, OptionalFromRequestParts, State},
     response::{IntoResponse, Redirect, Response},
 };
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use minijinja::context;
 
 use super::{no_store, templates::render};
@@ -68,15 +68,32 @@ async fn app_page(
     ))
 }
 
-/// The signed-in user and their session's binding, or the way to `/login`.
-#[allow(clippy::result_large_err)]
-fn signed_in(user: Option<CurrentUser>) -> Result<(CurrentUser, Binding), Response> {
-    match user {
-        Some(CurrentUser::Session(session)) => {
-            let binding = Binding::session(&session.id);
-            Ok((CurrentUser::Session(session), binding))
+/// The signed-in user and their session's binding; without a session the
+/// way to `/login`, answered before the request's body is read (SPEC
+/// section 11).
+pub struct SignedIn {
+    user: CurrentUser,
+    binding: Binding,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let user = <CurrentUser as OptionalFromRequestParts<S>>::from_request_parts(parts, state)
+            .await
+            .ok()
+            .flatten();
+        match user {
+            Some(CurrentUser::Session(session)) => {
+                let binding = Binding::session(&session.id);
+                Ok(Self {
+                    user: CurrentUser::Session(session),
+                    binding,
+                })
+            }
+            _ => Err(no_store(Redirect::to("/login").into_response())),
         }
-        _ => Err(no_store(Redirect::to("/login").into_response())),
     }
 }
 
@@ -89,13 +106,9 @@ fn signed_in(user: Option<CurrentUser>) -> Result<(CurrentUser, Binding), Respon
 pub async fn app(
     State(state): State<AppState>,
     client: ClientInfo,
-    user: Option<CurrentUser>,
+    SignedIn { user, binding }: SignedIn,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (user, binding) = match signed_in(user) {
-        Ok(signed_in) => signed_in,
-        Err(redirect) => return Ok(redirect),
-    };
     app_page(
         &state,
         &user,
@@ -119,14 +132,10 @@ pub async fn app(
 pub async fn add_item(
     State(state): State<AppState>,
     client: ClientInfo,
-    user: Option<CurrentUser>,
+    SignedIn { user, binding }: SignedIn,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let (user, binding) = match signed_in(user) {
-        Ok(signed_in) => signed_in,
-        Err(redirect) => return Ok(redirect),
-    };
     let form: ItemForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     match form.parse() {
         Ok(fields) => {

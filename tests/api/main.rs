@@ -5,6 +5,7 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod bounds;
 mod config;
 mod conformance;
 mod cors;
