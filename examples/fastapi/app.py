@@ -10,12 +10,13 @@ The OAuth2 scheme below only documents each route's requirement in
 `/openapi.json`, which rampart reads at start to learn which routes need a
 signed-in caller and which roles (scopes) they need; rampart checks the
 token and never forwards it, so the scheme refuses nothing (auto_error=False).
-The `require_*` dependencies are what this app enforces.
+The `require_*` dependencies are what this app enforces. A WebSocket route
+is not in the document, so rampart.toml names it in `[[gateway.routes]]`.
 """
 
 from itertools import count
 
-from fastapi import Depends, FastAPI, HTTPException, Security, status
+from fastapi import Depends, FastAPI, HTTPException, Security, WebSocket, WebSocketDisconnect, status
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel, Field
 
@@ -86,3 +87,15 @@ async def all_items(admin: Caller = Depends(require_role("admin"))) -> list[Item
 @app.get("/whoami", dependencies=SIGNED_IN)
 async def whoami(caller: Caller = Depends(require_user)) -> dict:
     return {"username": caller.username, "roles": caller.roles}
+
+
+# The same dependency as the HTTP routes: rampart vouches for the handshake.
+@app.websocket("/ws/echo")
+async def echo(websocket: WebSocket, caller: Caller = Depends(require_user)) -> None:
+    await websocket.accept()
+    try:
+        while True:
+            text = await websocket.receive_text()
+            await websocket.send_json({"username": caller.username, "echo": text})
+    except WebSocketDisconnect:
+        pass

@@ -2,13 +2,16 @@
 
 Serves a JWKS of its own, mints assertions the way rampart does, and sends
 them to the example app under a real uvicorn (so `raw_path` comes from a real
-HTTP parser): the right assertion passes, and a forged, expired, replayed or
-otherwise wrong one is 401. Plain asserts; exit status 0 when all pass.
+HTTP parser), over HTTP and over a WebSocket with the example's pinned
+WebSocket library: the right assertion passes, and a forged, expired,
+replayed or otherwise wrong one is 401. Plain asserts; exit status 0 when
+all pass.
 
 Usage: python tests/gateway/check_example.py   (tests/gateway/requirements.txt installed)
 """
 
 import json
+import logging
 import os
 import secrets
 import sys
@@ -23,8 +26,11 @@ import jwt
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fastapi"
+HERE = Path(__file__).resolve().parent
+EXAMPLE = HERE.parents[1] / "examples" / "fastapi"
 AUDIENCE = "http://127.0.0.1:8001"
 KEY, OTHER_KEY, NEXT_KEY = (Ed25519PrivateKey.generate() for _ in range(3))
 JWKS: dict = {"keys": []}
@@ -78,7 +84,32 @@ def client(base: str):
     return call
 
 
-def run_checks(call) -> int:
+def websocket(base: str):
+    """Opens a WebSocket, says "hi" and returns (101, the answer), or the
+    handshake's refusal as (status, body)."""
+
+    def open_socket(target, assertion=None):
+        headers = {} if assertion is None else {"X-Rampart-Assertion": assertion}
+        try:
+            with connect(base + target, additional_headers=headers, open_timeout=5) as socket:
+                socket.send("hi")
+                return 101, json.loads(socket.recv(timeout=5))
+        except InvalidStatus as err:
+            status, body = err.response.status_code, bytes(err.response.body or b"")
+            try:
+                return status, json.loads(body)
+            except ValueError:  # uvicorn's own answers are plain text
+                return status, body.decode("utf-8", "replace")
+
+    return open_socket
+
+
+def pins(path: Path) -> set[str]:
+    lines = (line.split("#")[0].strip().lower() for line in path.read_text().splitlines())
+    return {line for line in lines if line}
+
+
+def run_checks(call, open_socket) -> int:
     passed = 0
 
     def expect(got, wanted, what):
@@ -126,11 +157,58 @@ def run_checks(call) -> int:
     expect(call("DELETE", path, mint("DELETE", path)), (204, None), "delete")
     expect(call("GET", path, mint("GET", path)), missing, "deleted")
 
+    # The assertion does not cover the body: an unsafe method's is good once.
+    once = mint("POST", "/items/")
+    expect(call("POST", "/items/", once, {"name": "cup"})[0], 201, "first use")
+    expect(call("POST", "/items/", once, {"name": "forged"}), REFUSED, "replayed, another body")
+    expect(call("POST", "/items/", mint("POST", "/items/"), {"name": "mug"})[0], 201, "fresh jti")
+    # Used once even when the handler refused it (the item is gone).
+    gone = mint("DELETE", path)
+    expect(call("DELETE", path, gone), missing, "first use")
+    expect(call("DELETE", path, gone), REFUSED, "replayed DELETE")
+    # A safe method's replay only reads again what it read: not remembered.
+    listing = mint("GET", "/items/")
+    expect(call("GET", "/items/", listing)[0], 200, "GET")
+    expect(call("GET", "/items/", listing)[0], 200, "GET again")
+
+    # The jti cache is bounded: full of unexpired entries, it refuses unsafe
+    # requests (forgetting one would reopen its replay), and it drops
+    # entries once their assertions expire.
+    import rampart_auth
+
+    rampart_auth.JTI_CACHE_MAX = len(rampart_auth._jtis) + 3
+    soon = int(time.time()) + 2
+    for n in range(3):
+        short = mint("POST", "/items/", exp=soon)
+        expect(call("POST", "/items/", short, {"name": f"n{n}"})[0], 201, "filling the cache")
+    full = call("POST", "/items/", mint("POST", "/items/"), {"name": "one more"})
+    expect(full, (503, {"detail": "Service Unavailable"}), "cache full")
+    expect(whoami(mint("GET", "/whoami")), alice, "safe methods pass while full")
+
     # A key rotated in at once is fetched on its first assertion, once the
-    # client's one-second cool-down between refetches has passed.
+    # client's one-second cool-down between refetches has passed; by then the
+    # short-lived entries above have expired too.
     publish(NEXT_KEY, "k2")
-    time.sleep(1.1)
+    time.sleep(max(1.1, soon - time.time() + 0.1))
     expect(whoami(mint("GET", "/whoami", key=NEXT_KEY, kid="k2")), alice, "rotated key")
+    expect(call("POST", "/items/", mint("POST", "/items/"), {"name": "after"})[0], 201,
+           "expired entries purged")
+
+    # WebSocket routes depend on the same dependency; a handshake is a GET.
+    echo = "/ws/echo"
+    expect(open_socket(echo, mint("GET", echo)), (101, {"username": "alice", "echo": "hi"}),
+           "WebSocket")
+    expect(open_socket(echo), REFUSED, "WebSocket without an assertion")
+    expect(open_socket(echo, mint("POST", echo)), REFUSED, "WebSocket, htm not GET")
+    expect(open_socket(echo, mint("GET", "/whoami")), REFUSED, "WebSocket, another path")
+    expect(open_socket(echo, mint("GET", echo, sub=None)), (401, {"detail": "Not authenticated"}),
+           "WebSocket, anonymous")
+
+    # This file runs from tests/gateway/requirements.txt, so what it checks
+    # is the example as pinned only while both files pin the same: the
+    # WebSocket library too, without which uvicorn answers /ws/echo 404.
+    expect(pins(EXAMPLE / "requirements.txt"), pins(HERE / "requirements.txt"),
+           "the example's pins are the tests'")
     return passed
 
 
@@ -145,7 +223,13 @@ def main() -> None:
     sys.path.insert(0, str(EXAMPLE))
     from app import app
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+    # uvicorn's websockets-sansio protocol sends a refused handshake's answer
+    # (the 401 the checks expect), then logs this error as if it had not.
+    logging.getLogger("uvicorn.error").addFilter(
+        lambda record: record.getMessage() != "ASGI callable returned without completing handshake."
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -154,7 +238,7 @@ def main() -> None:
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        passed = run_checks(client(f"http://127.0.0.1:{port}"))
+        passed = run_checks(client(f"http://127.0.0.1:{port}"), websocket(f"ws://127.0.0.1:{port}"))
     finally:
         server.should_exit = True
         thread.join(5)
