@@ -3,7 +3,7 @@
 //! parsed here, at load, so a bad one is a configuration error that names
 //! its key; matching requests against them is the gateway's.
 
-use std::{fmt, str::FromStr};
+use std::{fmt, num::NonZeroUsize, str::FromStr};
 
 use serde::{Deserialize, Deserializer};
 use url::Url;
@@ -26,6 +26,10 @@ pub struct GatewaySettings {
     /// Where rampart's own routes go when the upstream needs their paths.
     #[serde(default)]
     pub own_prefix: Option<OwnPrefix>,
+    /// Forwarded requests of one client (its user, else its IP; IPv6 by
+    /// /64) in flight at once; more: 429.
+    #[serde(default = "GatewaySettings::default_max_in_flight_per_client")]
+    pub max_in_flight_per_client: NonZeroUsize,
     /// In order; the first whose path and method match wins.
     #[serde(default)]
     pub routes: Vec<RouteSettings>,
@@ -38,6 +42,10 @@ impl GatewaySettings {
 
     fn default_assertion_ttl() -> ConfigDuration {
         ConfigDuration::from_secs(60)
+    }
+
+    fn default_max_in_flight_per_client() -> NonZeroUsize {
+        NonZeroUsize::new(32).expect("non-zero")
     }
 }
 

@@ -28,9 +28,14 @@ const IDENTITY_PREFIXES: [&str; 3] = ["x-rampart-", "x-forwarded-", "x-auth-requ
 /// Inbound headers dropped by name, likewise normalized: identity claims,
 /// rampart's credentials (every `Authorization` is rampart's: a valid
 /// bearer token was verified here, anything else was refused), what
-/// rampart sets itself, and `Expect` (rampart's server already answered
-/// the client's `100-continue`; the body it forwards is one it has).
-const DROPPED: [&str; 7] = [
+/// rampart sets itself, `Expect` (rampart's server already answered the
+/// client's `100-continue`; the body it forwards is one it has), the
+/// headers that make many frameworks run another method or path than the
+/// one rampart's route admitted (Express method-override, ASP.NET Core
+/// `UseHttpMethodOverride`, Symfony, IIS URL Rewrite: OWASP API5:2023,
+/// CWE-650), and `Sec-WebSocket-Protocol`, which [`upgrade`] sets again
+/// for an upgrade without the token protocol (SPEC section 11).
+const DROPPED: [&str; 15] = [
     "forwarded",
     "x-real-ip",
     "authorization",
@@ -38,6 +43,14 @@ const DROPPED: [&str; 7] = [
     "x-request-id",
     "host",
     "expect",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-original-method",
+    "x-original-url",
+    "x-original-uri",
+    "x-rewrite-url",
+    "sec-websocket-protocol",
 ];
 
 /// rampart's cookies, without the `__Host-` prefix (SPEC section 3).
@@ -127,6 +140,24 @@ pub fn inbound(headers: &HeaderMap) -> HeaderMap {
     out
 }
 
+/// Whether a request names its host ambiguously: two `Host` headers (RFC
+/// 9112 section 3.2 answers 400), or HTTP/2's `:authority` and a `Host`
+/// that differ (RFC 9113 section 8.3.1). Which one a server reads is its
+/// own choice; the upstream's `X-Forwarded-Host` must not be (SPEC section
+/// 11).
+pub fn ambiguous_host<B>(request: &http::Request<B>) -> bool {
+    let mut hosts = request.headers().get_all(header::HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
+        return true;
+    }
+    request.version() == http::Version::HTTP_2
+        && matches!(
+            (host, request.uri().authority()),
+            (Some(host), Some(authority)) if host.as_bytes() != authority.as_str().as_bytes()
+        )
+}
+
 /// Makes `headers` (already [`inbound`]) an upgrade to a WebSocket, from
 /// the client's `original` ones: its key and version, and the
 /// subprotocols it offered but a bearer token (which is rampart's, and
@@ -191,6 +222,39 @@ pub fn outbound(headers: &mut HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_hosts_or_a_host_beside_another_authority_are_ambiguous() {
+        let request = |version, uri: &str, hosts: &[&str]| {
+            let mut builder = http::Request::builder().version(version).uri(uri);
+            for host in hosts {
+                builder = builder.header(header::HOST, *host);
+            }
+            builder.body(()).unwrap()
+        };
+        use http::Version;
+        assert!(!ambiguous_host(&request(Version::HTTP_11, "/", &["a.example"])));
+        assert!(ambiguous_host(&request(
+            Version::HTTP_11,
+            "/",
+            &["a.example", "b.example"]
+        )));
+        assert!(!ambiguous_host(&request(
+            Version::HTTP_2,
+            "https://a.example/",
+            &[]
+        )));
+        assert!(!ambiguous_host(&request(
+            Version::HTTP_2,
+            "https://a.example/",
+            &["a.example"]
+        )));
+        assert!(ambiguous_host(&request(
+            Version::HTTP_2,
+            "https://a.example/",
+            &["b.example"]
+        )));
+    }
 
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut headers = HeaderMap::new();

@@ -31,7 +31,7 @@ use crate::{
         resolve::{ResolvedRoute, RouteResolver},
         upgrade::Gate,
     },
-    ratelimit::PolicyName,
+    ratelimit::{PolicyName, tally::Tally},
 };
 
 /// How long the upstream's OpenAPI document is waited for at start.
@@ -70,6 +70,11 @@ pub struct Gateway {
     /// The envelope's bound for a forwarded request: its own steps, then
     /// the upstream's time.
     deadline: Duration,
+    /// `limits.request_timeout`: a forwarded body arrives within it.
+    body_timeout: Duration,
+    /// Each client's forwarded requests in flight, at most
+    /// `gateway.max_in_flight_per_client`.
+    in_flight: Arc<Tally<proxy::Sender>>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -149,6 +154,8 @@ impl Gateway {
             timeout,
             gate,
             deadline: request_timeout + timeout,
+            body_timeout: request_timeout,
+            in_flight: Tally::new(settings.max_in_flight_per_client.get()),
         })
     }
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::table::Route;
 use crate::{
-    config::gateway::{Access, RouteTemplate, Segment},
+    config::gateway::{Access, RouteTemplate},
     ratelimit::PolicyName,
 };
 
@@ -29,9 +29,7 @@ const METHODS: [(&str, http::Method); 8] = [
     ("trace", http::Method::TRACE),
 ];
 
-/// The routes of a document, concrete paths before templated ones (the
-/// order OpenAPI prescribes for matching: `/items/mine` before
-/// `/items/{id}`).
+/// The routes of a document, in its order.
 pub fn routes(document: &Value) -> Result<Vec<Route>, String> {
     let version = document
         .get("openapi")
@@ -67,22 +65,12 @@ pub fn routes(document: &Value) -> Result<Vec<Route>, String> {
             ));
         }
     }
-    routes.sort_by_key(|route| specificity(&route.template));
+    // In the document's order, which is the order the upstream tries its
+    // own routes in (Starlette, Express and Flask: the first declared that
+    // matches wins). OpenAPI's "concrete paths first" would let a request
+    // pass under one operation's rule and run another's handler (SPEC
+    // section 11; OWASP API5:2023).
     Ok(routes)
-}
-
-/// Sorts literal segments before parameters before the rest, segment by
-/// segment; the sort is stable, so the document's order breaks ties.
-fn specificity(template: &RouteTemplate) -> Vec<u8> {
-    template
-        .segments()
-        .iter()
-        .map(|segment| match segment {
-            Segment::Literal(_) => 0,
-            Segment::Param => 1,
-            Segment::Rest => 2,
-        })
-        .collect()
 }
 
 /// The access a `security` list grants.
@@ -193,20 +181,32 @@ mod tests {
     }
 
     #[test]
-    fn concrete_paths_match_before_templated_ones() {
-        let document = json!({
+    fn operations_match_in_the_documents_order() {
+        let templated_first = json!({
             "openapi": "3.1.0",
             "paths": {
                 "/items/{id}": {"get": {"security": [{"OAuth2": []}]}},
                 "/items/latest": {"get": {}},
             }
         });
+        // The upstream runs `/items/{id}` for `/items/latest`: its rule.
         assert_eq!(
-            access_of(document.clone(), &http::Method::GET, "/items/latest"),
+            access_of(templated_first, &http::Method::GET, "/items/latest"),
+            Access::Authenticated
+        );
+        let concrete_first = json!({
+            "openapi": "3.1.0",
+            "paths": {
+                "/items/latest": {"get": {}},
+                "/items/{id}": {"get": {"security": [{"OAuth2": []}]}},
+            }
+        });
+        assert_eq!(
+            access_of(concrete_first.clone(), &http::Method::GET, "/items/latest"),
             Access::Public
         );
         assert_eq!(
-            access_of(document, &http::Method::GET, "/items/3"),
+            access_of(concrete_first, &http::Method::GET, "/items/3"),
             Access::Authenticated
         );
     }

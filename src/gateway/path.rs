@@ -11,7 +11,10 @@
 //! percent-encoded unreserved character (RFC 3986 section 2.3: letters,
 //! digits, `-._~`, which section 6.2.2.2 says to decode); an encoded `/`
 //! or `\`, which some servers decode into separators; a `\` or a broken
-//! escape.
+//! escape; a `;`, written or encoded, which Tomcat and Spring read as the
+//! start of path parameters (`/admin;x/panel` is `/admin/panel` to them);
+//! a segment that ends in `.` or a space, which IIS and Windows drop
+//! (`/admin./panel`). SPEC section 11; CWE-436, an interpretation conflict.
 
 /// Why a path is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +23,8 @@ pub enum NotNormal {
     EmptySegment,
     EncodedUnreserved,
     EncodedSeparator,
+    PathParameter,
+    TrailingDotOrSpace,
     Malformed,
 }
 
@@ -35,6 +40,9 @@ pub fn check(path: &str) -> Result<(), NotNormal> {
         // An encoded dot was refused above, so a dot segment is written.
         if segment == "." || segment == ".." {
             return Err(NotNormal::DotSegment);
+        }
+        if segment.ends_with('.') || segment.ends_with("%20") {
+            return Err(NotNormal::TrailingDotOrSpace);
         }
     }
     Ok(())
@@ -60,9 +68,13 @@ fn escapes(segment: &str) -> Result<(), NotNormal> {
                 if byte == b'/' || byte == b'\\' {
                     return Err(NotNormal::EncodedSeparator);
                 }
+                if byte == b';' {
+                    return Err(NotNormal::PathParameter);
+                }
                 i += 3;
             }
             b'\\' => return Err(NotNormal::EncodedSeparator),
+            b';' => return Err(NotNormal::PathParameter),
             _ => i += 1,
         }
     }
@@ -84,7 +96,8 @@ mod tests {
             "/caf%C3%A9",
             "/x%3Ay",
             "/..a",
-            "/a..",
+            "/a.b",
+            "/a%20b/c",
             "/.well-known/x",
             "/a/b/c/",
         ] {
@@ -116,6 +129,15 @@ mod tests {
             ("/a%zz", Malformed),
             ("/a%+1", Malformed),
             ("a", Malformed),
+            ("/admin;x/panel", PathParameter),
+            ("/admin%3bx/panel", PathParameter),
+            ("/admin%3B", PathParameter),
+            ("/a;", PathParameter),
+            ("/admin./panel", TrailingDotOrSpace),
+            ("/admin.", TrailingDotOrSpace),
+            ("/a..", TrailingDotOrSpace),
+            ("/admin%20/panel", TrailingDotOrSpace),
+            ("/admin%20", TrailingDotOrSpace),
         ] {
             assert_eq!(check(bad), Err(why), "{bad}");
         }

@@ -5,6 +5,8 @@
 //! never the upstream's address or error.
 
 use std::{
+    future::Future,
+    net::IpAddr,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
@@ -37,7 +39,7 @@ use super::{
     Gateway,
     headers::{self, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_RAMPART_ASSERTION},
     path::check,
-    table::{Route, Verdict},
+    table::{self, Route, Verdict},
 };
 use crate::{
     audit::{Action, Outcome},
@@ -52,7 +54,11 @@ use crate::{
         resolve::{Relayed, ResolvedRoute},
         upgrade::{Admitted, Handshake, Needs},
     },
-    realtime::tunnel::{self, MAX_UPSTREAM_MESSAGE_BYTES},
+    ratelimit::{self, tally},
+    realtime::{
+        Credential,
+        tunnel::{self, MAX_UPSTREAM_MESSAGE_BYTES},
+    },
 };
 
 /// Requests in flight to the upstream at once, at most; more wait for a
@@ -164,6 +170,9 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 /// path that is not normal and 404 for one no route admits; then the
 /// route's access rule; then the upstream.
 pub async fn forward(gateway: Arc<Gateway>, request: Request) -> Response {
+    if headers::ambiguous_host(&request) {
+        return detail_response(StatusCode::BAD_REQUEST, "Ambiguous host");
+    }
     let Some(route) = request
         .extensions()
         .get::<ResolvedRoute>()
@@ -278,8 +287,15 @@ impl Gateway {
         match tokio::time::timeout_at(deadline, self.upstream.client.request(request)).await {
             Err(_) => Err(gateway_timeout()),
             Ok(Err(err)) => {
-                if body_too_large(&err) {
+                if caused_by::<http_body_util::LengthLimitError>(&err) {
                     return Err(StatusCode::PAYLOAD_TOO_LARGE.into_response());
+                }
+                if caused_by::<BodyTimeout>(&err) {
+                    // hyper has closed the upstream's connection mid-body.
+                    return Err(detail_response(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "Request body timeout",
+                    ));
                 }
                 tracing::warn!(error = %root_cause(&err), "the upstream did not answer");
                 Err(bad_gateway())
@@ -288,15 +304,31 @@ impl Gateway {
         }
     }
 
-    /// Sends `request` upstream and relays the answer, streamed.
+    /// Sends `request` upstream and relays the answer, streamed. The
+    /// client's body must have arrived within `limits.request_timeout`, and
+    /// a client has at most `gateway.max_in_flight_per_client` requests in
+    /// flight: slow bodies cannot hold every turn and upstream connection
+    /// (SPEC section 11; OWASP API4:2023, CWE-400).
     async fn send(&self, request: Request, user: Option<&CurrentUser>) -> Response {
         let (parts, body) = request.into_parts();
+        let sender = match user {
+            Some(user) => Sender::User(user.username().to_lowercase()),
+            None => Sender::Network(
+                RequestContext::of(&parts.extensions).map_or(IpAddr::from([0, 0, 0, 0]), |context| {
+                    ratelimit::network(context.client.ip)
+                }),
+            ),
+        };
+        let Some(in_flight) = self.in_flight.take(sender) else {
+            return detail_response(StatusCode::TOO_MANY_REQUESTS, "Too many requests in flight");
+        };
+        let body = Body::new(Due::new(body, tokio::time::Instant::now() + self.body_timeout));
         let upstream_request = match self.upstream_request(&parts, user, body) {
             Ok(request) => request,
             Err(status) => return status.into_response(),
         };
         match self.exchange(upstream_request).await {
-            Ok((response, permit)) => relayed(response, permit),
+            Ok((response, permit)) => relayed(response, (permit, Some(in_flight))),
             Err(refusal) => refusal,
         }
     }
@@ -338,7 +370,7 @@ impl Gateway {
         };
         if response.status() != StatusCode::SWITCHING_PROTOCOLS {
             // The upstream refused the upgrade: its answer, as any other.
-            return relayed(response, permit);
+            return relayed(response, (permit, None));
         }
         let selected = response.headers().get(header::SEC_WEBSOCKET_PROTOCOL).cloned();
         let upgraded = match hyper::upgrade::on(response).await {
@@ -351,6 +383,10 @@ impl Gateway {
         if let Some(selected) = selected {
             upgrade.set_selected_protocol(selected);
         }
+        let access = route.access.clone();
+        let rule: tunnel::Rule = Box::new(move |credential: &Credential| {
+            table::admits(&access, Some(credential)) == Verdict::Pass
+        });
         upgrade.on_upgrade(move |socket| async move {
             if let Some(idle) = idle {
                 idle.stop();
@@ -360,15 +396,19 @@ impl Gateway {
             config.max_frame_size = Some(MAX_UPSTREAM_MESSAGE_BYTES);
             let upstream =
                 WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Client, Some(config)).await;
-            tunnel::relay(socket, upstream, credential, slot, changes).await;
+            tunnel::relay(socket, upstream, credential, rule, slot, changes).await;
             drop(permit);
         })
     }
 }
 
+/// What a forwarded request holds until its answer's last byte: its turn,
+/// and its place among its client's requests in flight.
+type Turn = (OwnedSemaphorePermit, Option<tally::Held<Sender>>);
+
 /// The upstream's answer, relayed: streamed, holding its turn until the
 /// last byte, with only what may cross (SPEC section 6).
-fn relayed(response: http::Response<hyper::body::Incoming>, permit: OwnedSemaphorePermit) -> Response {
+fn relayed(response: http::Response<hyper::body::Incoming>, permit: Turn) -> Response {
     let (mut parts, body) = response.into_parts();
     headers::outbound(&mut parts.headers);
     parts.extensions = http::Extensions::new();
@@ -390,11 +430,12 @@ fn gateway_timeout() -> Response {
     detail_response(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout")
 }
 
-/// Whether the client's body broke `limits.max_body_bytes` on its way up.
-fn body_too_large(err: &(dyn std::error::Error + 'static)) -> bool {
+/// Whether the client's body failed on its way up with an `E`: it broke
+/// `limits.max_body_bytes`, or did not arrive in time.
+fn caused_by<E: std::error::Error + 'static>(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause = Some(err);
     while let Some(err) = cause {
-        if err.is::<http_body_util::LengthLimitError>() {
+        if err.is::<E>() {
             return true;
         }
         cause = err.source();
@@ -415,7 +456,7 @@ pin_project_lite::pin_project! {
     struct Held {
         #[pin]
         body: hyper::body::Incoming,
-        _permit: OwnedSemaphorePermit,
+        _permit: Turn,
     }
 }
 
@@ -428,6 +469,74 @@ impl HttpBody for Held {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         self.project().body.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Whose requests in flight a forwarded request counts among.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Sender {
+    /// An authenticated caller, by user name (lower case).
+    User(String),
+    /// An anonymous one, by client address (IPv6: its /64).
+    Network(IpAddr),
+}
+
+/// A client's body that did not arrive by its deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive in time")]
+struct BodyTimeout;
+
+pin_project_lite::pin_project! {
+    /// The client's body on its way upstream, due by a deadline: past it,
+    /// the body fails with [`BodyTimeout`], and hyper aborts the upstream
+    /// request. The timer is armed only when the body makes the request
+    /// wait, so a body already read costs none.
+    struct Due {
+        #[pin]
+        body: Body,
+        by: tokio::time::Instant,
+        timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    }
+}
+
+impl Due {
+    fn new(body: Body, by: tokio::time::Instant) -> Self {
+        Self {
+            body,
+            by,
+            timer: None,
+        }
+    }
+}
+
+impl HttpBody for Due {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        if let Poll::Ready(frame) = this.body.poll_frame(cx) {
+            return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
+        }
+        let by = *this.by;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(by)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyTimeout)))),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     fn is_end_stream(&self) -> bool {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use http::Method;
 
 use crate::{
+    auth::Principal,
     config::gateway::{Access, RouteSettings, RouteTemplate, Segment},
     http::identity::CurrentUser,
     ratelimit::PolicyName,
@@ -89,17 +90,23 @@ impl Route {
 
     /// Whether `caller` may pass.
     pub fn admit(&self, caller: Option<&CurrentUser>) -> Verdict {
-        match (&self.access, caller) {
-            (Access::Public, _) => Verdict::Pass,
-            (_, None) => Verdict::Unauthenticated,
-            (Access::Authenticated, Some(_)) => Verdict::Pass,
-            (Access::Roles(alternatives), Some(user)) => {
-                let holds_all = |roles: &Vec<String>| roles.iter().all(|role| user.has_role(role));
-                if alternatives.iter().any(holds_all) {
-                    Verdict::Pass
-                } else {
-                    Verdict::Forbidden
-                }
+        admits(&self.access, caller)
+    }
+}
+
+/// Whether `caller` may pass `access`: at a request, and again whenever a
+/// tunnel re-checks the credential that opened it.
+pub fn admits<P: Principal + ?Sized>(access: &Access, caller: Option<&P>) -> Verdict {
+    match (access, caller) {
+        (Access::Public, _) => Verdict::Pass,
+        (_, None) => Verdict::Unauthenticated,
+        (Access::Authenticated, Some(_)) => Verdict::Pass,
+        (Access::Roles(alternatives), Some(user)) => {
+            let holds_all = |roles: &Vec<String>| roles.iter().all(|role| user.has_role(role));
+            if alternatives.iter().any(holds_all) {
+                Verdict::Pass
+            } else {
+                Verdict::Forbidden
             }
         }
     }

@@ -26,6 +26,7 @@ use crate::{
     audit::{Action, Auditor, Origin, Outcome},
     auth::Principal,
     observability::metrics::WEBSOCKET_REFUSALS,
+    ratelimit::network,
     realtime::{Credential, Full, Hub, MAX_MESSAGE_BYTES, Slot},
     server::IdleTimer,
 };
@@ -166,8 +167,9 @@ impl Gate {
                 ApiError::BadRequest("Expected a WebSocket upgrade"),
             ));
         };
-        // Anonymous sockets count against their client address.
-        let owner = user.map_or_else(|| format!("ip:{}", client.ip), str::to_owned);
+        // Anonymous sockets count against their client address, an IPv6
+        // /64 as one client (SPEC sections 3 and 11).
+        let owner = user.map_or_else(|| format!("ip:{}", network(client.ip)), str::to_owned);
         let slot = match self.sockets.admit(&owner) {
             Ok(slot) => slot,
             Err(Full::User) => {

@@ -162,6 +162,9 @@ pub(super) enum Close {
     Expired,
     /// The credential could not be re-checked.
     Unavailable,
+    /// The credential stands, but no longer passes the rule of the route
+    /// the socket was opened on (a tunnel's; its user's roles changed).
+    Forbidden,
     TooBig,
     TooMany,
     /// The client does not read what it is sent.
@@ -178,6 +181,7 @@ impl Close {
             Self::Ended => "credential_ended",
             Self::Expired => "credential_expired",
             Self::Unavailable => "unavailable",
+            Self::Forbidden => "access_denied",
             Self::TooBig => "message_too_big",
             Self::TooMany => "too_many_messages",
             Self::Slow => "slow_consumer",
@@ -192,7 +196,7 @@ impl Close {
             // 1001: going away.
             Self::Shutdown | Self::NoPong => 1001,
             // 1008: policy violation.
-            Self::Ended | Self::Expired | Self::TooMany | Self::Slow => 1008,
+            Self::Ended | Self::Expired | Self::Forbidden | Self::TooMany | Self::Slow => 1008,
             // 1009: message too big.
             Self::TooBig => 1009,
             // 1011: the server could not go on.

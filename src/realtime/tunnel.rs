@@ -24,7 +24,7 @@ use tokio_tungstenite::{WebSocketStream, tungstenite::Message as UpstreamMessage
 
 use super::{
     heartbeat::{Beat, Heartbeat},
-    hub::Slot,
+    hub::{Hub, Slot},
     socket::{
         CLOSE_GRACE, Close, Credential, OUTBOUND_QUEUE, PING_INTERVAL, PONG_TIMEOUT, WRITE_TIMEOUT,
         close_socket, inbound_limit, too_big, write,
@@ -43,13 +43,31 @@ enum Ending {
     Upstream(Option<CloseFrame>),
 }
 
+/// Whether a credential still passes the rule of the route a tunnel was
+/// opened on.
+pub type Rule = Box<dyn Fn(&Credential) -> bool + Send + Sync>;
+
+/// Re-checks the credential, then the route's rule with what the recheck
+/// read: a demoted caller's tunnel to a role-only route closes (SPEC
+/// section 11; ASVS 5.0 8.3.2: authorization changes apply at once).
+async fn still_admitted(credential: &mut Credential, hub: &Hub, rule: &Rule) -> Result<(), Close> {
+    credential.recheck(hub).await?;
+    if rule(credential) {
+        Ok(())
+    } else {
+        Err(Close::Forbidden)
+    }
+}
+
 /// Relays between `client` and `upstream` until either ends or the
-/// credential does. `changes`: the invalidation state, watched from
-/// before the upgrade was answered.
+/// credential does, or the credential no longer passes `rule`.
+/// `changes`: the invalidation state, watched from before the upgrade was
+/// answered.
 pub async fn relay<U>(
     client: WebSocket,
     upstream: WebSocketStream<U>,
     mut credential: Option<Credential>,
+    rule: Rule,
     slot: Slot,
     mut changes: watch::Receiver<u64>,
 ) where
@@ -81,7 +99,7 @@ pub async fn relay<U>(
     tokio::pin!(beat, expiry);
     // What changed between authentication and the subscription counts too.
     let first = match &mut credential {
-        Some(credential) => credential.recheck(&hub).await.err(),
+        Some(credential) => still_admitted(credential, &hub, &rule).await.err(),
         None => None,
     };
     let ending = if let Some(close) = first {
@@ -96,14 +114,14 @@ pub async fn relay<U>(
                         break Ending::Socket(Close::Shutdown);
                     }
                     if let Some(credential) = &mut credential
-                        && let Err(close) = credential.recheck(&hub).await
+                        && let Err(close) = still_admitted(credential, &hub, &rule).await
                     {
                         break Ending::Socket(close);
                     }
                 }
                 () = &mut expiry => {
                     if let Some(credential) = &mut credential {
-                        if let Err(close) = credential.recheck(&hub).await {
+                        if let Err(close) = still_admitted(credential, &hub, &rule).await {
                             break Ending::Socket(close);
                         }
                         expiry.as_mut().reset(credential.expires_at().max(Instant::now() + Duration::from_secs(1)));
@@ -134,7 +152,8 @@ pub async fn relay<U>(
                     }
                     Some(Err(err)) => break Ending::Socket(if too_big(err) { Close::TooBig } else { Close::Gone }),
                     Some(Ok(Message::Pong(_))) => heartbeat.pong(),
-                    Some(Ok(Message::Ping(_))) => {}
+                    // Text, binary and pings: counted and limited, as on a
+                    // socket of rampart's own (each ping costs a pong).
                     Some(Ok(message)) => {
                         metrics::counter!(WEBSOCKET_MESSAGES, "direction" => "in").increment(1);
                         if inbound.check().is_err() {

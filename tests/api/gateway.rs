@@ -36,19 +36,19 @@ async fn gateway(upstream: &Upstream, extra: &str) -> TestServer {
 
 /// The recording upstream (its document's security at the root or not),
 /// and rampart in front of it ([`gateway`]).
-async fn behind(root_security: bool, extra: &str) -> (Upstream, TestServer) {
+pub(crate) async fn behind(root_security: bool, extra: &str) -> (Upstream, TestServer) {
     let upstream = Upstream::start(App::Recording { root_security });
     let server = gateway(&upstream, extra).await;
     (upstream, server)
 }
 
-async fn token(server: &TestServer, username: &str) -> String {
+pub(crate) async fn token(server: &TestServer, username: &str) -> String {
     server.login(username, PASSWORD).await.access_token
 }
 
 /// A request written by hand, so that its target reaches the server
 /// exactly as written (an HTTP client would resolve `..`): the status.
-async fn raw_status(server: &TestServer, target: &str) -> u16 {
+pub(crate) async fn raw_status(server: &TestServer, target: &str) -> u16 {
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
     let request = format!(
         "GET {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",

@@ -11,6 +11,7 @@ mod conformance;
 mod cors;
 mod errors;
 mod gateway;
+mod gateway_edges;
 mod hardening;
 mod hardening_edges;
 mod items;
