@@ -499,7 +499,7 @@ fn admin_router(metrics: PrometheusHandle) -> Router {
                         ::http::header::CONTENT_TYPE,
                         "text/plain; version=0.0.4; charset=utf-8",
                     )],
-                    metrics.render(),
+                    crate::observability::metrics::render(&metrics),
                 )
             }
         }),

@@ -11,7 +11,7 @@ use secrecy::SecretString;
 
 use super::{
     invalidation::Invalidations,
-    password::{self, HashError, PasswordHasher, PasswordRejection, Verified},
+    password::{HashError, NewPasswordError, PasswordHasher, PasswordRejection, Verified},
 };
 use crate::{
     names::{Role, Username},
@@ -28,6 +28,15 @@ pub enum NewUserError {
     Hash(#[from] HashError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<NewPasswordError> for NewUserError {
+    fn from(err: NewPasswordError) -> Self {
+        match err {
+            NewPasswordError::Rejected(rejection) => Self::Password(rejection),
+            NewPasswordError::Hash(err) => Self::Hash(err),
+        }
+    }
 }
 
 /// Why a password check found no user.
@@ -105,8 +114,7 @@ impl Users {
         password: SecretString,
         roles: &[Role],
     ) -> Result<UserRecord, NewUserError> {
-        self.check_policy(&password, username.as_str())?;
-        let password_hash = self.hasher.hash(password).await?;
+        let password_hash = self.hash_new(password, username.as_str()).await?;
         let user = NewUser {
             username: username.clone(),
             password_hash,
@@ -118,8 +126,7 @@ impl Users {
     /// Sets a new password for `user`, whose current one was checked
     /// (`auth::login`); earlier tokens, refresh families and sessions end.
     pub async fn set_password(&self, user: &UserRecord, new: SecretString) -> Result<(), NewUserError> {
-        self.check_policy(&new, &user.username)?;
-        let hash = self.hasher.hash(new).await?;
+        let hash = self.hash_new(new, &user.username).await?;
         self.store.set_password_hash(user.id, &hash, true).await?;
         self.note(user.id).await?;
         Ok(())
@@ -160,13 +167,11 @@ impl Users {
         Ok(())
     }
 
-    /// The password policy for `username`'s new password.
-    fn check_policy(&self, password: &SecretString, username: &str) -> Result<(), PasswordRejection> {
-        use secrecy::ExposeSecret;
-        let context = password::PasswordContext {
-            username,
-            issuer: &self.issuer,
-        };
-        password::check_policy(password.expose_secret(), context)
+    /// `username`'s new password, checked against the password policy and
+    /// hashed, on the hashing pool.
+    async fn hash_new(&self, password: SecretString, username: &str) -> Result<String, NewPasswordError> {
+        self.hasher
+            .hash_new(password, username.to_owned(), self.issuer.clone())
+            .await
     }
 }

@@ -395,6 +395,23 @@ async fn the_first_run_names_a_one_time_setup_link_that_creates_the_first_admin(
     assert_eq!(weak.status(), 422);
     let page = weak.text().await.unwrap();
     let csrf = hidden_token(&page);
+    // A password zxcvbn guesses quickly is refused with its advice.
+    let guessable = browser
+        .post_form(
+            "/setup",
+            &[
+                ("username", "founder"),
+                ("password", "Summer2024!"),
+                ("token", &token),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(guessable.status(), 422);
+    let page = guessable.text().await.unwrap();
+    assert!(page.contains("too easy to guess"), "{page}");
+    assert!(page.contains("Add another word or two"), "{page}");
+    let csrf = hidden_token(&page);
 
     let created = browser
         .post_form(

@@ -1,7 +1,7 @@
 //! Hardening at the edges: `X-Forwarded-For` entries with ports, the
 //! `docs` switch, links in item descriptions, low-entropy secrets,
-//! over-broad trusted proxies, passwords built from context words, the
-//! database's file modes, the development certificate, and the hosts the
+//! over-broad trusted proxies, passwords built from context words or
+//! guessable by zxcvbn's estimate, the database's file modes, the development certificate, and the hosts the
 //! HTTPS redirect goes to.
 
 use std::net::IpAddr;
@@ -230,6 +230,55 @@ async fn passwords_built_from_the_username_or_the_product_name_are_refused() {
         output.stderr
     );
     assert!(!output.stderr.contains("rampartuser2"), "{}", output.stderr);
+}
+
+#[tokio::test]
+async fn guessable_passwords_are_refused_with_zxcvbns_advice() {
+    let server =
+        TestServer::start_with(TestConfig::default().env("RAMPART_PUBLIC_REGISTRATION", "true")).await;
+    for (password, advice) in [
+        ("00000000", "Repeats like"),
+        ("abcdefgh", "Sequences like abc"),
+        ("11111111", "Repeats like"),
+        ("Summer2024!", "Add another word or two"),
+    ] {
+        let response = server
+            .post_json("/users", &json!({"username": "dora", "password": password}))
+            .await;
+        let (loc, msg) = refused_password(response, password).await;
+        assert_eq!(loc, json!(["body", "password"]), "{password}");
+        assert!(msg.contains("too easy to guess"), "{password}: {msg}");
+        assert!(msg.contains(advice), "{password}: {msg}");
+        assert!(!msg.contains(password), "the password is not echoed: {msg}");
+    }
+    // 8 random characters pass (drawn once: zxcvbn puts 8 characters with
+    // no pattern at 10^8 guesses, the bar itself, and now and then a draw
+    // happens to hold a word or a date).
+    for (username, password) in [("dora", "kR7#vQ2m"), ("eve", "Xw9$Lp3z"), ("fay", "t6H!qZ8c")] {
+        let response = server
+            .post_json("/users", &json!({"username": username, "password": password}))
+            .await;
+        assert_eq!(response.status(), 201, "{password}");
+    }
+
+    // A new password follows the same rule.
+    let dora = server.login("dora", "kR7#vQ2m").await;
+    let response = server
+        .client
+        .post(server.url("/users/me/password"))
+        .bearer_auth(&dora.access_token)
+        .json(&json!({"current_password": "kR7#vQ2m", "new_password": "Summer2024!"}))
+        .send()
+        .await
+        .unwrap();
+    let (loc, msg) = refused_password(response, "a new password").await;
+    assert_eq!(loc, json!(["body", "new_password"]));
+    assert!(msg.contains("Add another word or two"), "{msg}");
+
+    // So does the command line.
+    let output = server.cli(&["user", "create", "--username", "gus"], "abcdefgh\n");
+    assert_eq!(output.code, Some(2), "{output:?}");
+    assert!(output.stderr.contains("Sequences like abc"), "{}", output.stderr);
 }
 
 fn mode(path: &std::path::Path) -> u32 {

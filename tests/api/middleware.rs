@@ -288,3 +288,110 @@ async fn metrics_are_served_on_the_admin_listener_only() {
     assert!(text.contains("http_request_duration_seconds_bucket{"), "{text}");
     assert!(!text.contains("/nope"), "raw paths never become labels");
 }
+
+/// `promtool`, from `PATH` or where `scripts/install-promtool` puts it.
+fn promtool() -> Option<std::path::PathBuf> {
+    let installed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/bin");
+    std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain([installed])
+        .map(|dir| dir.join("promtool"))
+        .find(|candidate| candidate.is_file())
+}
+
+#[tokio::test]
+async fn metrics_pass_promtool_with_help_type_and_the_process_families() {
+    let server = TestServer::with_users().await;
+    // Traffic, so that the families exist: requests, a login (a password
+    // verification), a bad token (an auth failure).
+    server.get("/healthz").await;
+    server.get("/nope").await;
+    server.login("alice", crate::helpers::PASSWORD).await;
+    assert_eq!(server.get_as("/users/me", "not-a-token").await.status(), 401);
+    let text = server.metrics().await;
+
+    // Every family has a `# HELP` and a `# TYPE` line, and every sample
+    // belongs to a family so announced.
+    let declared = |kind: &str| {
+        text.lines()
+            .filter_map(|l| l.strip_prefix(kind))
+            .filter_map(|l| l.split(' ').next())
+            .map(str::to_owned)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let (helped, typed) = (declared("# HELP "), declared("# TYPE "));
+    assert_eq!(helped, typed, "{text}");
+    for family in [
+        "http_requests_total",
+        "http_request_duration_seconds",
+        "password_verifications_total",
+        "auth_failures_total",
+        "rampart_build_info",
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+    ] {
+        assert!(typed.contains(family), "{family} is missing: {text}");
+    }
+    for sample in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let name = sample.split(['{', ' ']).next().unwrap();
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix).filter(|f| typed.contains(*f)))
+            .unwrap_or(name);
+        assert!(typed.contains(family), "{sample} has no # TYPE: {text}");
+    }
+
+    // The build and the process.
+    let build = format!(
+        r#"rampart_build_info{{version="{}"}} 1"#,
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(text.lines().any(|l| l == build), "{build}: {text}");
+    let value = |name: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap();
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(value("process_cpu_seconds_total") > 0.0, "{text}");
+    assert!(value("process_resident_memory_bytes") > 1e6, "{text}");
+    assert!(value("process_open_fds") >= 3.0, "{text}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let started = value("process_start_time_seconds");
+    assert!(
+        started <= now + 5.0 && started > now - 600.0,
+        "{started} against {now}"
+    );
+
+    // And the tool Prometheus itself ships accepts the text.
+    match promtool() {
+        Some(promtool) => {
+            let mut check = std::process::Command::new(&promtool)
+                .args(["check", "metrics"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write as _;
+            check.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+            let output = check.wait_with_output().unwrap();
+            assert!(
+                output.status.success(),
+                "promtool check metrics: {}{}\n{text}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        // CI installs it (scripts/test): there, a missing promtool fails.
+        None if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
+            panic!("promtool is not installed: scripts/install-promtool installs it")
+        }
+        None => eprintln!("promtool not found: `promtool check metrics` not run"),
+    }
+}
