@@ -88,6 +88,10 @@ fn describe() {
         RATE_LIMIT_BACKEND_DEGRADED,
         "1 while the shared rate-limit store is unreachable, else 0."
     );
+    describe_counter!(
+        CONNECTIONS_REFUSED,
+        "Connections closed at accept, by reason (per_client: the client held limits.max_connections_per_client)."
+    );
     describe_gauge!(WEBSOCKETS_OPEN, "WebSockets open now.");
     describe_counter!(WEBSOCKET_MESSAGES, "WebSocket messages, by direction (in, out).");
     describe_counter!(WEBSOCKET_CLOSES, "WebSockets closed, by reason.");
