@@ -11,6 +11,10 @@ pub const HTTP_REQUEST_DURATION: &str = "http_request_duration_seconds";
 /// Audit events that could not be stored (queue full or store failure).
 pub const AUDIT_EVENTS_DROPPED: &str = "audit_events_dropped_total";
 
+/// Access log lines dropped because stdout did not keep up (audit lines
+/// are never dropped: `log_writer`).
+pub const LOG_LINES_DROPPED: &str = "log_lines_dropped_total";
+
 /// Requests refused for bad credentials, by `reason`.
 pub const AUTH_FAILURES: &str = "auth_failures_total";
 
@@ -62,6 +66,13 @@ pub fn install() -> PrometheusHandle {
             // Fails only if another recorder was installed first, in which
             // case that one keeps receiving the metrics.
             let _ = metrics::set_global_recorder(recorder);
+            metrics::describe_counter!(
+                LOG_LINES_DROPPED,
+                "Access log lines dropped because stdout did not keep up (audit lines are never dropped)"
+            );
+            // Shown from the start, at 0: a scraper tells "none dropped"
+            // from "not exported".
+            metrics::counter!(LOG_LINES_DROPPED).increment(0);
             handle
         })
         .clone()
