@@ -268,6 +268,29 @@ impl TestServer {
         )
     }
 
+    /// Runs `rampart ARGS` against this server's database and secret, as
+    /// [`Self::cli`] does, but stops it after `patience` (its `code` is
+    /// then `None`): for a command that should fail at once and, broken,
+    /// would run on (`serve`).
+    pub fn cli_within(&self, args: &[&str], patience: Duration) -> CliOutput {
+        let mut command = base_command(self.dir.path(), &self.config, &self.secret);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn rampart");
+        let deadline = std::time::Instant::now() + patience;
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        CliOutput::from(child.wait_with_output().unwrap())
+    }
+
     /// Creates a user with the command line.
     pub fn create_user(&self, username: &str, password: &str, roles: &[&str]) {
         let mut args = vec!["user", "create", "--username", username];
