@@ -54,3 +54,21 @@ async fn a_clock_behind_the_newest_signing_key_is_named_by_serve_and_keys_rotate
         .unwrap();
     assert_eq!(keys, 1);
 }
+
+#[tokio::test]
+async fn a_key_that_starts_within_seconds_is_waited_for() {
+    let mut server = TestServer::start_with(TestConfig::default().sqlite()).await;
+    server.terminate();
+    assert!(server.wait_exit().success());
+    // Made by an instance whose clock is two seconds ahead: clocks differ
+    // that much, and that is no error.
+    let soon = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let mut db = open(&server).await;
+    sqlx::query("UPDATE signing_keys SET created_at = $1, signs_from = $1")
+        .bind(soon.timestamp_millis())
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let output = server.cli_within(&["keys", "rotate"], PATIENCE);
+    assert_eq!(output.code, Some(0), "{output:?}");
+}
