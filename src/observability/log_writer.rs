@@ -16,9 +16,10 @@
 //! lost at shutdown (dropping the [`Flusher`] collects once more). Lines of
 //! one thread keep their order; lines of different threads written in the
 //! same tick may interleave out of time order (each carries its `time`).
-//! A thread whose buffer is full (stdout stuck) drops access lines rather
-//! than stall a request or grow memory; drops are counted in the metric
-//! `log_lines_dropped_total` and reported in the log.
+//! A thread whose buffer is full (stdout stuck) drops lines other than
+//! audit lines (access lines, above all) rather than stall a request or
+//! grow memory; drops are counted in the metric `log_lines_dropped_total`
+//! and reported in the log.
 //!
 //! Audit lines (security events, target `rampart::audit`) are never
 //! dropped (OWASP ASVS 5.0 V16.4: the log of security events is kept
@@ -198,7 +199,7 @@ fn collect(shared: &Shared, batch: &mut Vec<u8>) {
         metrics::counter!(LOG_LINES_DROPPED).increment(lost);
         batch.extend_from_slice(
             format!(
-                "{{\"time\":\"{}\",\"level\":\"warn\",\"target\":\"rampart::log\",\"message\":\"access log lines dropped: stdout did not keep up\",\"dropped\":{lost}}}\n",
+                "{{\"time\":\"{}\",\"level\":\"warn\",\"target\":\"rampart::log\",\"message\":\"log lines dropped: stdout did not keep up\",\"dropped\":{lost}}}\n",
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
             )
             .as_bytes(),
@@ -223,7 +224,8 @@ impl Drop for Flusher {
 /// Whether a line may be dropped when its thread's buffer is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    /// An access line: dropped (and counted) when stdout does not keep up.
+    /// An access line, or any event but an audit event: dropped (and
+    /// counted) when stdout does not keep up.
     Droppable,
     /// A security event: never dropped; it waits for room instead.
     Kept,

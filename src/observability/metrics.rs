@@ -11,8 +11,8 @@ pub const HTTP_REQUEST_DURATION: &str = "http_request_duration_seconds";
 /// Audit events that could not be stored (queue full or store failure).
 pub const AUDIT_EVENTS_DROPPED: &str = "audit_events_dropped_total";
 
-/// Access log lines dropped because stdout did not keep up (audit lines
-/// are never dropped: `log_writer`).
+/// Log lines dropped because stdout did not keep up: access lines and
+/// other events, never audit lines (`log_writer`).
 pub const LOG_LINES_DROPPED: &str = "log_lines_dropped_total";
 
 /// Requests refused for bad credentials, by `reason`.
@@ -68,7 +68,7 @@ pub fn install() -> PrometheusHandle {
             let _ = metrics::set_global_recorder(recorder);
             metrics::describe_counter!(
                 LOG_LINES_DROPPED,
-                "Access log lines dropped because stdout did not keep up (audit lines are never dropped)"
+                "Log lines (access lines and other events, never audit lines) dropped because stdout did not keep up"
             );
             // Shown from the start, at 0: a scraper tells "none dropped"
             // from "not exported".
