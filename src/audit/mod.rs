@@ -2,16 +2,18 @@
 //! what outcome (OWASP ASVS 5.0 V16.3). Each event is logged at once and
 //! stored by a background writer.
 //!
-//! Recording never blocks or fails the request it describes: events go
-//! through a bounded queue, and when the queue is full the event is still
-//! logged but not stored, and `audit_events_dropped_total` counts it.
+//! Recording never fails the request it describes: events go through a
+//! bounded queue, and when the queue is full the event is still logged but
+//! not stored, and `audit_events_dropped_total` counts it. Its log line is
+//! never dropped: with stdout stuck, logging it waits for room
+//! (`observability::log_writer`).
 
 use std::net::IpAddr;
 
 use tokio::sync::mpsc;
 
 use crate::{
-    observability::metrics::AUDIT_EVENTS_DROPPED,
+    observability::{log_writer::AUDIT_TARGET, metrics::AUDIT_EVENTS_DROPPED},
     store::{AuditRecord, Store, now_ms},
 };
 
@@ -113,7 +115,7 @@ impl Auditor {
         // Logged from the stored form, so the log holds no more than the
         // table does.
         tracing::info!(
-            target: "rampart::audit",
+            target: AUDIT_TARGET,
             action = event.action.as_str(),
             outcome = event.outcome.as_str(),
             actor = event.actor.as_deref(),
@@ -170,7 +172,7 @@ pub async fn record_direct(
     target: Option<&str>,
 ) {
     let event = event(action, outcome, Some(actor), target, &Origin::default());
-    tracing::info!(target: "rampart::audit", action = action.as_str(), outcome = outcome.as_str(), actor, subject = target, "audit");
+    tracing::info!(target: AUDIT_TARGET, action = action.as_str(), outcome = outcome.as_str(), actor, subject = target, "audit");
     if let Err(err) = store.insert_audit_events(std::slice::from_ref(&event)).await {
         metrics::counter!(AUDIT_EVENTS_DROPPED).increment(1);
         tracing::error!(error = %err, "storing an audit event failed");

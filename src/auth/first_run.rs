@@ -3,7 +3,9 @@
 //! the first admin. The link carries 256 random bits, works once, and for
 //! 30 minutes; only its SHA-256 digest is kept, in this process's memory,
 //! so the instance that printed the link is the one that honours it (a
-//! restart prints a new one).
+//! restart prints a new one). Several instances on one database each print
+//! a link; the store creates the first admin only while none exists, in
+//! one transaction (`Store::create_first_admin`), so one of them wins.
 
 use std::time::{Duration, Instant};
 

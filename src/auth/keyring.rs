@@ -44,6 +44,12 @@ const LEASE: &str = "key-rotation";
 const LEASE_MS: i64 = 30_000;
 /// A scheduled key is published this long before it signs.
 pub const PUBLISH_AHEAD: Duration = Duration::from_secs(120);
+/// How long opening the ring waits for a signing key: one another
+/// instance is making, or one that starts signing within this on this
+/// host's clock (clocks of instances differ a little).
+const OPEN_WAIT: Duration = Duration::from_secs(10);
+/// How often opening the ring looks again while it waits.
+const OPEN_POLL: Duration = Duration::from_millis(200);
 
 /// When a new key starts signing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +70,14 @@ pub enum KeyError {
     Open(#[from] keys::OpenError),
     #[error("no signing key became available")]
     NoKey,
+    /// Keys exist, but the newest starts signing later than this host's
+    /// clock says it is now, and no older one signs: the clock is most
+    /// likely behind the instance that made the key.
+    #[error(
+        "the newest signing key is active from {}, after this host's clock: is the clock right?",
+        crate::store::rfc3339(*.0)
+    )]
+    ClockBehind(i64),
 }
 
 /// A digest of what a key set is built from at `now`: the stored rows,
@@ -117,6 +131,9 @@ pub struct KeyInfo {
 
 struct KeySet {
     signer: Option<Arc<Signer>>,
+    /// With no signer: when the newest usable key starts signing, if that
+    /// is later than the clock said at the reload.
+    signs_later: Option<i64>,
     verifiers: HashMap<String, DecodingKey>,
     jwks: axum::body::Bytes,
 }
@@ -144,7 +161,10 @@ impl std::fmt::Debug for KeyRing {
 
 impl KeyRing {
     /// Loads the keys, creating the first one if there is none (or none of
-    /// the configured algorithm).
+    /// the configured algorithm). When keys exist but the newest starts
+    /// signing later than this host's clock (beyond a short wait) and no
+    /// older one signs, fails at once with [`KeyError::ClockBehind`]
+    /// (SPEC section 11, "Clock and key errors").
     pub async fn open(
         store: Store,
         sealer: KeySealer,
@@ -153,6 +173,7 @@ impl KeyRing {
         let ring = Arc::new(Self {
             set: ArcSwap::from_pointee(KeySet {
                 signer: None,
+                signs_later: None,
                 verifiers: HashMap::new(),
                 jwks: empty_jwks(),
             }),
@@ -165,19 +186,39 @@ impl KeyRing {
             built_from: Mutex::new(None),
         });
         ring.reload().await?;
-        for _ in 0..50 {
-            if ring.set.load().signer.is_some() {
+        let deadline = tokio::time::Instant::now() + OPEN_WAIT;
+        loop {
+            let (signs, signs_later) = {
+                let set = ring.set.load();
+                (set.signer.is_some(), set.signs_later)
+            };
+            if signs {
                 return Ok(ring);
             }
-            if ring.holds_lease().await? {
-                ring.rotate(Rotation::Now).await?;
-            } else {
-                // Another instance is creating it.
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                ring.reload().await?;
+            if let Some(from) = signs_later {
+                // Not this instance's to replace: a key made now would
+                // retire the newest one before it ever signed, and with it
+                // the tokens the instance that made it has been signing.
+                // A short wait covers instances whose clocks differ a
+                // little; anything longer is the clock, and is named.
+                let wait = u64::try_from(from - now_ms()).unwrap_or(0);
+                if Duration::from_millis(wait)
+                    > deadline.saturating_duration_since(tokio::time::Instant::now())
+                {
+                    return Err(KeyError::ClockBehind(from));
+                }
             }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(KeyError::NoKey);
+            }
+            if signs_later.is_none() && ring.holds_lease().await? {
+                ring.rotate(Rotation::Now).await?;
+                continue;
+            }
+            // Another instance is creating it, or it starts soon.
+            tokio::time::sleep(OPEN_POLL).await;
+            ring.reload().await?;
         }
-        Err(KeyError::NoKey)
     }
 
     /// The current signing key.
@@ -242,6 +283,7 @@ impl KeyRing {
             return Ok(());
         }
         let mut signer = None;
+        let mut newest_usable = None;
         let mut verifiers = HashMap::new();
         let mut public = Vec::new();
         for key in &stored {
@@ -266,6 +308,8 @@ impl KeyRing {
             if let Some(decoding) = keys::decoding_key(algorithm, &private, &jwk) {
                 verifiers.insert(key.kid.clone(), decoding);
             }
+            // Newest first: the first key that opens.
+            newest_usable.get_or_insert(key.signs_from);
             if algorithm != SigningAlgorithm::HS256 && jwk.is_object() {
                 public.push(jwk);
             }
@@ -293,8 +337,10 @@ impl KeyRing {
         if withdrawn {
             self.withdrawals.fetch_add(1, Ordering::Relaxed);
         }
+        let signs_later = newest_usable.filter(|&from| signer.is_none() && from > now);
         self.set.store(Arc::new(KeySet {
             signer,
+            signs_later,
             verifiers,
             jwks,
         }));

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     names::{Role, Username},
-    store::{NewUser, Store, StoreError, UserChange, UserRecord, UserState},
+    store::{FirstAdmin, NewUser, Store, StoreError, UserChange, UserRecord, UserState},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +121,27 @@ impl Users {
             roles: roles.to_vec(),
         };
         self.store.create_user(&user).await?.ok_or(NewUserError::Taken)
+    }
+
+    /// Creates the first admin (roles `user` and `admin`) after checking
+    /// the password policy; `Ok(None)` when an admin exists already, which
+    /// the store checks in the same transaction as the insert.
+    pub async fn create_first_admin(
+        &self,
+        username: &Username,
+        password: SecretString,
+    ) -> Result<Option<UserRecord>, NewUserError> {
+        let password_hash = self.hash_new(password, username.as_str()).await?;
+        let user = NewUser {
+            username: username.clone(),
+            password_hash,
+            roles: vec![Role::user(), Role::admin()],
+        };
+        match self.store.create_first_admin(&user).await? {
+            FirstAdmin::Created(user) => Ok(Some(user)),
+            FirstAdmin::AdminExists => Ok(None),
+            FirstAdmin::Taken => Err(NewUserError::Taken),
+        }
     }
 
     /// Sets a new password for `user`, whose current one was checked

@@ -15,10 +15,16 @@ pub fn run(config_file: Option<&Path>) -> Result<ExitCode, Failure> {
     for finding in &found {
         println!("{finding}");
     }
-    let failed = found.iter().any(|f| f.level == Level::Error);
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    // The findings go to stdout, as a report; a failing check also says so
+    // on stderr, as every failing command does (SPEC section 11).
+    let errors = found.iter().filter(|f| f.level == Level::Error).count();
+    match errors {
+        0 => Ok(ExitCode::SUCCESS),
+        1 => Err(Failure::Runtime(
+            "the configuration has an error (see the findings above)".into(),
+        )),
+        n => Err(Failure::Runtime(format!(
+            "the configuration has {n} errors (see the findings above)"
+        ))),
+    }
 }

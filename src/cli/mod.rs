@@ -127,17 +127,31 @@ enum ConfigCommand {
 pub enum Failure {
     /// Bad usage or configuration: exit 2.
     Config(String),
-    /// The command could not do its work: exit 1.
+    /// The command could not do its work (or `config check` found an
+    /// error): exit 1.
     Runtime(String),
 }
 
 impl Failure {
+    /// Prints the failure as one line on stderr, whatever its message
+    /// holds (a cause's own text may span lines), and exits with its code.
     fn exit(self) -> ExitCode {
         let (message, code) = match self {
             Self::Config(message) => (message, 2),
             Self::Runtime(message) => (message, 1),
         };
-        eprintln!("rampart: {message}");
+        let line = message
+            .lines()
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let line = if line.is_empty() {
+            "the command failed"
+        } else {
+            &line
+        };
+        eprintln!("rampart: {line}");
         ExitCode::from(code)
     }
 }

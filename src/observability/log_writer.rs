@@ -16,15 +16,24 @@
 //! lost at shutdown (dropping the [`Flusher`] collects once more). Lines of
 //! one thread keep their order; lines of different threads written in the
 //! same tick may interleave out of time order (each carries its `time`).
-//! A thread whose buffer is full (stdout stuck) drops lines rather than
-//! stall a request or grow memory; drops are counted and reported in the
-//! log.
+//! A thread whose buffer is full (stdout stuck) drops lines other than
+//! audit lines (access lines, above all) rather than stall a request or
+//! grow memory; drops are counted in the metric `log_lines_dropped_total`
+//! and reported in the log.
+//!
+//! Audit lines (security events, target `rampart::audit`) are never
+//! dropped (OWASP ASVS 5.0 V16.4: the log of security events is kept
+//! whole; SPEC section 11, "Logs"). They have room beyond the limit
+//! ([`KEPT_RESERVE`]) that access lines never use, and once that is full
+//! too, the thread that logs one waits for the writing thread to collect.
+//! Whether a line may be dropped is decided per line kind, by the caller:
+//! an access line takes no extra work.
 
 use std::{
     cell::RefCell,
     io::{self, Write},
     sync::{
-        Arc, Mutex, MutexGuard, PoisonError,
+        Arc, Condvar, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicBool, AtomicU64, Ordering},
         mpsc::{Receiver, sync_channel},
     },
@@ -32,9 +41,18 @@ use std::{
     time::Duration,
 };
 
+use super::metrics::LOG_LINES_DROPPED;
+
 /// The most one thread's lines may take while they wait for the next
 /// write: beyond it (stdout stuck) lines are dropped.
 const THREAD_BYTES: usize = 1024 * 1024;
+/// Room beyond [`THREAD_BYTES`] that only lines that must not be dropped
+/// take: with stdout slow, a burst of access lines fills a buffer, and the
+/// audit lines logged meanwhile still go in without waiting.
+const KEPT_RESERVE: usize = 256 * 1024;
+/// The longest a line that must not be dropped waits before it looks at
+/// its buffer again (a collection wakes it sooner).
+const KEPT_RECHECK: Duration = Duration::from_millis(100);
 /// How often the buffers are collected while lines arrive.
 const TICK: Duration = Duration::from_millis(20);
 /// The longest a line waits: an idle writer backs off to this.
@@ -56,6 +74,12 @@ struct Shared {
     /// ended leaves its buffer here until it is written).
     buffers: Mutex<Vec<Arc<Mutex<Vec<u8>>>>>,
     dropped: AtomicU64,
+    /// How many collections there have been: a line waiting for room
+    /// waits for this to move.
+    collections: Mutex<u64>,
+    collected: Condvar,
+    /// The writing thread has ended: nothing will make room any more.
+    closed: AtomicBool,
 }
 
 impl Shared {
@@ -65,6 +89,9 @@ impl Shared {
             id: IDS.fetch_add(1, Ordering::Relaxed),
             buffers: Mutex::new(Vec::new()),
             dropped: AtomicU64::new(0),
+            collections: Mutex::new(0),
+            collected: Condvar::new(),
+            closed: AtomicBool::new(false),
         }
     }
 }
@@ -99,6 +126,8 @@ pub fn spawn<W: Write + Send + 'static>(out: W) -> (LogWriter, Flusher) {
             let (stop, shared) = (stop.clone(), shared.clone());
             move || {
                 write_lines(out, &shared, &stop);
+                shared.closed.store(true, Ordering::Release);
+                shared.collected.notify_all();
                 let _ = finished.send(());
             }
         })
@@ -147,7 +176,7 @@ fn write_lines<W: Write>(mut out: W, shared: &Shared, stop: &AtomicBool) {
 
 /// Moves every thread's lines into `batch`, and a line saying how many
 /// were dropped, if any were. The buffers of threads that have ended are
-/// let go once empty.
+/// let go once empty. Lines waiting for room are woken.
 fn collect(shared: &Shared, batch: &mut Vec<u8>) {
     lock(&shared.buffers).retain(|buffer| {
         let mut lines = lock(buffer);
@@ -159,8 +188,15 @@ fn collect(shared: &Shared, batch: &mut Vec<u8>) {
         }
         Arc::strong_count(buffer) > 1
     });
+    {
+        let mut collections = lock(&shared.collections);
+        *collections = collections.wrapping_add(1);
+        shared.collected.notify_all();
+    }
     let lost = shared.dropped.swap(0, Ordering::Relaxed);
     if lost > 0 {
+        // Counted here, once a tick, not on the path of the line dropped.
+        metrics::counter!(LOG_LINES_DROPPED).increment(lost);
         batch.extend_from_slice(
             format!(
                 "{{\"time\":\"{}\",\"level\":\"warn\",\"target\":\"rampart::log\",\"message\":\"log lines dropped: stdout did not keep up\",\"dropped\":{lost}}}\n",
@@ -185,10 +221,20 @@ impl Drop for Flusher {
     }
 }
 
+/// Whether a line may be dropped when its thread's buffer is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// An access line, or any event but an audit event: dropped (and
+    /// counted) when stdout does not keep up.
+    Droppable,
+    /// A security event: never dropped; it waits for room instead.
+    Kept,
+}
+
 impl LogWriter {
     /// Appends one whole line (ending in `\n`), which `write` writes into
     /// the buffer it is given, to this thread's buffer.
-    pub fn append(&self, write: impl FnOnce(&mut Vec<u8>)) {
+    pub fn append(&self, kind: Kind, write: impl FnOnce(&mut Vec<u8>)) {
         let mut write = Some(write);
         let appended = LOCAL.try_with(|local| {
             let mut local = local.borrow_mut();
@@ -197,7 +243,7 @@ impl LogWriter {
             }
             let (_, buffer) = local.as_ref().expect("registered above");
             if let Some(write) = write.take() {
-                self.append_to(buffer, write);
+                self.append_to(buffer, kind, write);
             }
         });
         if appended.is_err()
@@ -205,16 +251,46 @@ impl LogWriter {
         {
             // This thread's locals are being torn down (it is ending): a
             // buffer of its own for this last line.
-            self.append_to(&self.register().1, write);
+            self.append_to(&self.register().1, kind, write);
         }
     }
 
-    fn append_to(&self, buffer: &Mutex<Vec<u8>>, write: impl FnOnce(&mut Vec<u8>)) {
+    fn append_to(&self, buffer: &Mutex<Vec<u8>>, kind: Kind, write: impl FnOnce(&mut Vec<u8>)) {
         let mut lines = lock(buffer);
-        if lines.len() >= THREAD_BYTES {
+        if lines.len() < THREAD_BYTES {
+            write(&mut lines);
+        } else if kind == Kind::Droppable {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
         } else {
-            write(&mut lines);
+            drop(lines);
+            self.append_kept(buffer, write);
+        }
+    }
+
+    /// Appends a line that must not be dropped to a full buffer: into the
+    /// reserve, else once the writing thread has collected. Waiting holds
+    /// up the thread that logs, which is the point: a security event is
+    /// not lost because stdout is slow.
+    #[cold]
+    fn append_kept(&self, buffer: &Mutex<Vec<u8>>, write: impl FnOnce(&mut Vec<u8>)) {
+        let shared = &self.shared;
+        loop {
+            // Read before the buffer is looked at: a collection after this
+            // moves the count, so the wait below cannot miss it.
+            let seen = *lock(&shared.collections);
+            let mut lines = lock(buffer);
+            // With the writing thread gone the line cannot be written, but
+            // it is not thrown away either.
+            if lines.len() < THREAD_BYTES + KEPT_RESERVE || shared.closed.load(Ordering::Acquire) {
+                write(&mut lines);
+                return;
+            }
+            drop(lines);
+            let collections = lock(&shared.collections);
+            let _ = shared
+                .collected
+                .wait_timeout_while(collections, KEPT_RECHECK, |now| *now == seen)
+                .unwrap_or_else(PoisonError::into_inner);
         }
     }
 
@@ -228,12 +304,12 @@ impl LogWriter {
 }
 
 /// One line, as the subscriber writes it (a whole formatted event per
-/// `write`).
-pub struct Line<'a>(&'a LogWriter);
+/// `write`), and whether it may be dropped.
+pub struct Line<'a>(&'a LogWriter, Kind);
 
 impl Write for Line<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.append(|lines| lines.extend_from_slice(buf));
+        self.0.append(self.1, |lines| lines.extend_from_slice(buf));
         Ok(buf.len())
     }
 
@@ -242,11 +318,25 @@ impl Write for Line<'_> {
     }
 }
 
+/// The target of audit events ([`crate::audit`]): their lines are kept.
+pub const AUDIT_TARGET: &str = "rampart::audit";
+
 impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
     type Writer = Line<'a>;
 
     fn make_writer(&'a self) -> Self::Writer {
-        Line(self)
+        Line(self, Kind::Droppable)
+    }
+
+    /// Events go through `tracing` off the request path (the access line
+    /// does not: `logging::DirectLine`); an audit event's line is kept.
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Self::Writer {
+        let kind = if meta.target() == AUDIT_TARGET {
+            Kind::Kept
+        } else {
+            Kind::Droppable
+        };
+        Line(self, kind)
     }
 }
 
@@ -358,6 +448,92 @@ mod tests {
         let mut batch = Vec::new();
         collect(&writer.shared, &mut batch);
         assert_eq!(batch, b"again\n");
+    }
+
+    /// Appends `line` as an audit event's line would be.
+    fn audit_line(writer: &LogWriter, line: &[u8]) {
+        writer.append(Kind::Kept, |lines| lines.extend_from_slice(line));
+    }
+
+    #[test]
+    fn an_audit_line_is_kept_where_an_access_line_is_dropped() {
+        let writer = unwritten();
+        let line = [b"x".repeat(100 * 1024), b"\n".to_vec()].concat();
+        for _ in 0..15 {
+            writer.make_writer().write_all(&line).unwrap();
+        }
+        audit_line(&writer, b"audit 1\n");
+        writer.make_writer().write_all(b"access\n").unwrap();
+        audit_line(&writer, b"audit 2\n");
+        let mut batch = Vec::new();
+        collect(&writer.shared, &mut batch);
+        let text = String::from_utf8(batch).unwrap();
+        assert!(
+            text.contains("audit 1\naudit 2\n"),
+            "{}",
+            &text[text.len() - 300..]
+        );
+        assert!(!text.contains("access\n"));
+        assert!(
+            text.ends_with("\"dropped\":5}\n"),
+            "{}",
+            &text[text.len() - 200..]
+        );
+    }
+
+    #[test]
+    fn the_subscriber_s_audit_events_are_kept_and_its_other_events_are_not() {
+        let writer = unwritten();
+        let line = [b"x".repeat(100 * 1024), b"\n".to_vec()].concat();
+        for _ in 0..11 {
+            writer.make_writer().write_all(&line).unwrap();
+        }
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(target: AUDIT_TARGET, action = "login", "audit");
+            tracing::info!(target: "rampart::other", "other");
+        });
+        let mut batch = Vec::new();
+        collect(&writer.shared, &mut batch);
+        let text = String::from_utf8(batch).unwrap();
+        assert!(text.contains("action=\"login\""), "{}", &text[text.len() - 300..]);
+        assert!(!text.contains("other"), "{}", &text[text.len() - 300..]);
+    }
+
+    #[test]
+    fn an_audit_line_waits_for_room_once_the_reserve_is_full() {
+        let writer = unwritten();
+        let (logged, done) = std::sync::mpsc::channel();
+        let logging = {
+            let writer = writer.clone();
+            thread::spawn(move || {
+                let line = [b"x".repeat(100 * 1024), b"\n".to_vec()].concat();
+                // Past the limit with access lines, then the reserve
+                // filled with audit lines.
+                for _ in 0..11 {
+                    writer.make_writer().write_all(&line).unwrap();
+                }
+                for _ in 0..2 {
+                    audit_line(&writer, &line);
+                }
+                logged.send("full").unwrap();
+                audit_line(&writer, b"waited\n");
+                logged.send("waited").unwrap();
+            })
+        };
+        assert_eq!(done.recv().unwrap(), "full");
+        // Not dropped, not appended: it waits (rechecking its buffer).
+        assert!(done.recv_timeout(KEPT_RECHECK * 3).is_err(), "did not wait");
+        let mut batch = Vec::new();
+        collect(&writer.shared, &mut batch);
+        assert_eq!(done.recv_timeout(Duration::from_secs(30)).unwrap(), "waited");
+        logging.join().unwrap();
+        let mut batch = Vec::new();
+        collect(&writer.shared, &mut batch);
+        assert_eq!(batch, b"waited\n");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use super::log_writer::{Flusher, LogWriter};
+use super::log_writer::{Flusher, Kind, LogWriter};
 
 use tracing::{Event, Subscriber, field::Field};
 use tracing_subscriber::{
@@ -32,8 +32,9 @@ use tracing_subscriber::{
 /// ends: dropping it writes the lines still buffered.
 ///
 /// Lines are written in batches by a thread of their own
-/// ([`super::log_writer`]), so a slow stdout never stalls a request. The
-/// level filter comes from `RUST_LOG` (default `info`).
+/// ([`super::log_writer`]), so a slow stdout never stalls a request's
+/// access line (those are dropped and counted); an audit line waits for
+/// room rather than be dropped. The level filter comes from `RUST_LOG` (default `info`).
 pub fn init() -> Flusher {
     let (writer, guard) = super::log_writer::spawn(io::stdout());
     let _ = DIRECT.set(writer.clone());
@@ -58,7 +59,8 @@ static DIRECT: OnceLock<LogWriter> = OnceLock::new();
 /// here as bytes, the same line costs a fraction of that. The line is what
 /// [`JsonLines`] writes for an event with the same fields. The caller asks
 /// `tracing::enabled!` first, so `RUST_LOG` governs these lines as any
-/// other.
+/// other. They are the lines dropped when stdout does not keep up
+/// ([`Kind::Droppable`]).
 pub struct DirectLine<'a> {
     out: &'a mut Vec<u8>,
 }
@@ -84,7 +86,7 @@ impl DirectLine<'_> {
     /// logging is not installed ([`init`]).
     pub fn write(head: &LineHead, at: Instant, fields: impl FnOnce(&mut DirectLine<'_>)) {
         if let Some(sink) = DIRECT.get() {
-            sink.append(|out| DirectLine::write_to(out, head, at, fields));
+            sink.append(Kind::Droppable, |out| DirectLine::write_to(out, head, at, fields));
         }
     }
 

@@ -15,6 +15,10 @@ pub const HTTP_REQUEST_DURATION: &str = "http_request_duration_seconds";
 /// Audit events that could not be stored (queue full or store failure).
 pub const AUDIT_EVENTS_DROPPED: &str = "audit_events_dropped_total";
 
+/// Log lines dropped because stdout did not keep up: access lines and
+/// other events, never audit lines (`log_writer`).
+pub const LOG_LINES_DROPPED: &str = "log_lines_dropped_total";
+
 /// Requests refused for bad credentials, by `reason`.
 pub const AUTH_FAILURES: &str = "auth_failures_total";
 
@@ -92,6 +96,10 @@ fn describe() {
         CONNECTIONS_REFUSED,
         "Connections closed at accept, by reason (per_client: the client held limits.max_connections_per_client)."
     );
+    describe_counter!(
+        LOG_LINES_DROPPED,
+        "Log lines (access lines and other events, never audit lines) dropped because stdout did not keep up."
+    );
     describe_gauge!(WEBSOCKETS_OPEN, "WebSockets open now.");
     describe_counter!(WEBSOCKET_MESSAGES, "WebSocket messages, by direction (in, out).");
     describe_counter!(WEBSOCKET_CLOSES, "WebSockets closed, by reason.");
@@ -120,6 +128,9 @@ pub fn install() -> PrometheusHandle {
             let _ = metrics::set_global_recorder(recorder);
             describe();
             metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+            // Shown from the start, at 0: a scraper tells "none dropped"
+            // from "not exported".
+            metrics::counter!(LOG_LINES_DROPPED).increment(0);
             handle
         })
         .clone()

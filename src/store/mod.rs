@@ -34,7 +34,7 @@ pub use items::{ItemFields, ItemRecord, ItemScope};
 pub use keys::StoredKey;
 pub use sessions::SessionRecord;
 pub use tokens::RefreshUse;
-pub use users::{NewUser, UserChange, UserRecord, UserState};
+pub use users::{FirstAdmin, NewUser, UserChange, UserRecord, UserState};
 
 /// Runs `$body` with `$pool` bound to whichever pool the store has. The SQL
 /// is the same text for both backends (`$1` placeholders, BIGINT times).

@@ -45,6 +45,26 @@ pub struct UserState {
     pub disabled: bool,
 }
 
+/// What creating the first admin did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FirstAdmin {
+    Created(UserRecord),
+    /// Refused: a user holds the `admin` role already.
+    AdminExists,
+    /// Refused: the name is taken (in any case).
+    Taken,
+}
+
+/// Starts a transaction that checks admins: writing this row takes SQLite's
+/// write lock, and a row lock on PostgreSQL, so every such transaction,
+/// from any instance on the database, runs after the last one committed.
+const ADMIN_GUARD: &str = "INSERT INTO leases (name, holder, expires_at) VALUES ('admin-guard', '', 0) \
+                           ON CONFLICT (name) DO UPDATE SET expires_at = leases.expires_at + 1";
+
+const INSERT_USER: &str = "INSERT INTO users (username, username_key, password_hash, created_at, updated_at) \
+                           VALUES ($1, $2, $3, $4, $4) RETURNING id";
+const INSERT_ROLE: &str = "INSERT INTO user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+
 const SELECT_USER: &str = "SELECT id, username, password_hash, disabled, token_version, created_at \
                            FROM users WHERE username_key = $1";
 
@@ -69,10 +89,7 @@ impl Store {
             let mut tx = pool.begin().await.map_err(|e| (None, e.into()))?;
             let mut created = Vec::with_capacity(users.len());
             for (index, user) in users.iter().enumerate() {
-                let row = sqlx::query(
-                    "INSERT INTO users (username, username_key, password_hash, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $4) RETURNING id",
-                )
+                let row = sqlx::query(INSERT_USER)
                 .bind(user.username.as_str())
                 .bind(user.username.key())
                 .bind(&user.password_hash)
@@ -82,7 +99,7 @@ impl Store {
                 .map_err(|e| (Some(index), e.into()))?;
                 let id: i64 = row.try_get(0).map_err(|e| (Some(index), e.into()))?;
                 for role in &user.roles {
-                    sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    sqlx::query(INSERT_ROLE)
                         .bind(id)
                         .bind(role.as_str())
                         .execute(&mut *tx)
@@ -102,6 +119,54 @@ impl Store {
             tx.commit().await.map_err(|e| (None, e.into()))?;
             Ok(created)
         })
+    }
+
+    /// Creates `user` as the first admin (SPEC section 3, "First run"):
+    /// only while no user holds the `admin` role. The check and the insert
+    /// are one transaction behind the `admin-guard` row ([`ADMIN_GUARD`]),
+    /// so however many instances print a setup link and however many forms
+    /// arrive at once, exactly one first admin is created.
+    pub async fn create_first_admin(&self, user: &NewUser) -> Result<FirstAdmin, StoreError> {
+        let now = now_ms();
+        let created = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(ADMIN_GUARD).execute(&mut *tx).await?;
+            let admin: Option<(i64,)> = sqlx::query_as("SELECT user_id FROM user_roles WHERE role = $1 LIMIT 1")
+                .bind(Role::ADMIN)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if admin.is_some() {
+                return Ok(FirstAdmin::AdminExists);
+            }
+            let inserted = sqlx::query(INSERT_USER)
+                .bind(user.username.as_str())
+                .bind(user.username.key())
+                .bind(&user.password_hash)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await;
+            let id: i64 = match inserted {
+                Ok(row) => row.try_get(0)?,
+                Err(err) => {
+                    let err = StoreError::from(err);
+                    return if err.is_unique_violation() { Ok(FirstAdmin::Taken) } else { Err(err) };
+                }
+            };
+            for role in &user.roles {
+                sqlx::query(INSERT_ROLE).bind(id).bind(role.as_str()).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            id
+        });
+        Ok(FirstAdmin::Created(UserRecord {
+            id: created,
+            username: user.username.as_str().to_owned(),
+            password_hash: user.password_hash.clone(),
+            roles: sorted(user.roles.iter().map(|r| r.as_str().to_owned()).collect()),
+            disabled: false,
+            token_version: 0,
+            created_at: now,
+        }))
     }
 
     /// The user called `username` (compared case-insensitively).
@@ -180,8 +245,8 @@ impl Store {
 
     /// Applies a change of roles or enabled state in one transaction that
     /// refuses to leave no enabled admin. The transaction starts by writing
-    /// the `admin-guard` lease row: that takes SQLite's write lock, and a row
-    /// lock on PostgreSQL, so concurrent changes are checked one at a time.
+    /// the `admin-guard` lease row ([`ADMIN_GUARD`]), so concurrent changes
+    /// are checked one at a time.
     async fn change_user(
         &self,
         username: &Username,
@@ -193,12 +258,7 @@ impl Store {
         let notify = self.notify_sql();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO leases (name, holder, expires_at) VALUES ('admin-guard', '', 0) \
-                 ON CONFLICT (name) DO UPDATE SET expires_at = leases.expires_at + 1",
-            )
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(ADMIN_GUARD).execute(&mut *tx).await?;
             let row: Option<(i64, i64, i64)> = sqlx::query_as(
                 "SELECT id, disabled, (SELECT COUNT(*) FROM user_roles r WHERE r.user_id = users.id AND r.role = $2) \
                  FROM users WHERE username_key = $1",

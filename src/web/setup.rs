@@ -21,7 +21,7 @@ use crate::{
     audit::{Action, Outcome},
     auth::users::NewUserError,
     http::{client::ClientInfo, error::ApiError, identity::SessionCookie},
-    names::{Role, Username},
+    names::Username,
     state::AppState,
 };
 
@@ -148,8 +148,10 @@ pub async fn setup(
         ..
     } = post;
     let https = client.https;
-    // One setup at a time; the token and the absence of an admin are
-    // checked again under the lock.
+    // One setup at a time in this process; the token and the absence of an
+    // admin are checked again under the lock. Other instances on the
+    // database have links of their own: the store creates the admin only
+    // if none exists, in the transaction that inserts it.
     let Some(setup) = first_run.begin(&form.token).await else {
         return Err(ApiError::NotFound(NOT_FOUND));
     };
@@ -173,14 +175,15 @@ pub async fn setup(
     };
     let created = state
         .users
-        .create_user(
-            &username,
-            SecretString::from(form.password.clone()),
-            &[Role::user(), Role::admin()],
-        )
+        .create_first_admin(&username, SecretString::from(form.password.clone()))
         .await;
     match created {
-        Ok(user) => {
+        // Another instance's link created the first admin meanwhile.
+        Ok(None) => {
+            setup.spend();
+            Err(ApiError::NotFound(NOT_FOUND))
+        }
+        Ok(Some(user)) => {
             setup.spend();
             state.audit.record(
                 Action::UserCreated,

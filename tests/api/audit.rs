@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestServer, wait_for_event};
+use crate::helpers::{TestConfig, TestServer, wait_for_event};
 
 fn is(action: &'static str, actor: Option<&'static str>, outcome: &'static str) -> impl Fn(&Value) -> bool {
     move |e: &Value| e["action"] == action && e["outcome"] == outcome && actor.is_none_or(|a| e["actor"] == a)
@@ -240,4 +240,93 @@ async fn audit_events_older_than_the_retention_are_purged_in_the_background() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     store.close().await;
+}
+
+/// `GET /healthz` `count` times, `concurrency` at a time, each with a long
+/// request id (a long access line) starting with `prefix`.
+async fn flood(server: &TestServer, prefix: &str, count: usize) {
+    use futures_util::StreamExt;
+    futures_util::stream::iter(0..count)
+        .map(|n| {
+            let id = format!("{prefix}-{n:08}-{}", "x".repeat(100));
+            let request = server
+                .client
+                .get(server.url("/healthz"))
+                .header("x-request-id", id);
+            async move { request.send().await.unwrap().status() }
+        })
+        .buffer_unordered(32)
+        .for_each(|status| async move { assert_eq!(status, 200) })
+        .await;
+}
+
+#[tokio::test]
+async fn audit_lines_are_never_dropped_from_a_stdout_that_does_not_keep_up() {
+    // One worker thread: every access line goes to one buffer, so a flood of
+    // known size fills it whatever the number of CPUs.
+    let server = TestServer::start_with(TestConfig::default().env("TOKIO_WORKER_THREADS", "1")).await;
+    server.create_user("alice", "Alice-s3cure-passphrase", &[]);
+    server.create_user("root", "Root-s3cure-passphrase", &["admin", "user"]);
+    let admin = server.login("root", "Root-s3cure-passphrase").await;
+
+    // The log shipper stalls: the pipe fills, then the server's buffer.
+    server.pause_stdout();
+    const FLOOD: usize = 15_000;
+    flood(&server, "before", FLOOD).await;
+    for n in 0..3 {
+        let wrong = format!("wrong-password-{n}");
+        assert_eq!(server.token("alice", &wrong).await.status(), 401);
+    }
+    let response = server
+        .client
+        .put(server.url("/admin/users/alice/roles"))
+        .bearer_auth(&admin.access_token)
+        .json(&json!({"roles": ["user", "editor"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    flood(&server, "after", 2_000).await;
+    server.resume_stdout();
+
+    let notice = server
+        .wait_for_log("a drop notice", |line| {
+            line["dropped"].as_u64().is_some_and(|n| n > 0)
+        })
+        .await;
+    assert_eq!(notice["level"], "warn", "{notice}");
+    server
+        .wait_for_log("the role change's audit line", |line| {
+            line["message"] == "audit" && line["action"] == "role_changed" && line["subject"] == "alice"
+        })
+        .await;
+    let logs = server.logs();
+    let audit: Vec<Value> = logs
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["message"] == "audit")
+        .collect();
+    let failed_logins = audit
+        .iter()
+        .filter(|line| line["action"] == "login" && line["outcome"] == "failure" && line["actor"] == "alice")
+        .count();
+    assert_eq!(failed_logins, 3, "every failed login's audit line: {audit:#?}");
+    let flooded = logs.iter().filter(|line| line.contains("\"before-")).count();
+    assert!(
+        flooded < FLOOD,
+        "no access line was dropped: the test proves nothing"
+    );
+    assert!(
+        !logs.iter().any(|line| line.contains("wrong-password-")),
+        "no password in the log"
+    );
+
+    let metrics = server.metrics().await;
+    assert!(metrics.contains("# HELP log_lines_dropped_total "), "{metrics}");
+    let dropped: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("log_lines_dropped_total "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("log_lines_dropped_total: {metrics}"));
+    assert!(dropped > 0, "{metrics}");
 }

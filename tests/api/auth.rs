@@ -435,6 +435,35 @@ async fn revocation_ends_refresh_families_and_access_tokens() {
     assert_eq!(revoke("unknown-token".into()).await, 200, "always 200 (RFC 7009)");
 }
 
+#[tokio::test]
+async fn revocation_without_a_token_is_an_invalid_request_and_with_any_token_200() {
+    let server = TestServer::start().await;
+    let revoke = |form: &'static [(&'static str, &'static str)]| {
+        server.client.post(server.url("/token/revoke")).form(form).send()
+    };
+    // RFC 7009 section 2.1: `token` is required.
+    for form in [&[][..], &[("token_type_hint", "refresh_token")]] {
+        let response = revoke(form).await.unwrap();
+        assert_eq!(response.status(), 422, "{form:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request", "{form:?}: {body}");
+        assert!(body["error_description"].is_string(), "{form:?}: {body}");
+        // Beside FastAPI's list of problems, which names the field.
+        assert_eq!(
+            body["detail"][0]["loc"],
+            json!(["body", "token"]),
+            "{form:?}: {body}"
+        );
+    }
+    // Any token, valid or not: 200.
+    for form in [
+        &[("token", "not-a-token")][..],
+        &[("token", "x"), ("token_type_hint", "access_token")],
+    ] {
+        assert_eq!(revoke(form).await.unwrap().status(), 200, "{form:?}");
+    }
+}
+
 /// Polls until `token` stops working; the contract allows 5 s.
 async fn assert_stops_working_within_5s(server: &TestServer, token: &str, why: &str) {
     let deadline = Instant::now() + Duration::from_secs(5);

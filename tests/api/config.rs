@@ -149,6 +149,12 @@ fn config_check_lists_findings_with_levels_and_fails_on_errors() {
         "the secret is never printed: {}",
         output.stdout
     );
+    // The findings are the report; the failure is also one sentence on
+    // stderr, as for every command that fails.
+    assert_eq!(
+        output.stderr.trim(),
+        "rampart: the configuration has 2 errors (see the findings above)"
+    );
 }
 
 #[test]

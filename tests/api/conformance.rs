@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Browser, PASSWORD, TestConfig, TestServer, hidden_token};
+use crate::helpers::{Browser, PASSWORD, TestConfig, TestServer, hidden_token, strong_secret};
 
 async fn body(response: reqwest::Response) -> Value {
     response.json().await.unwrap()
@@ -450,6 +450,69 @@ async fn the_first_run_names_a_one_time_setup_link_that_creates_the_first_admin(
         )
         .await;
     assert_eq!(again.status(), 404);
+}
+
+/// An instance's setup form, opened in a browser of its own: the browser,
+/// the link's token and the form's CSRF token.
+async fn setup_form(server: &TestServer) -> (Browser, String, String) {
+    let link = server.setup_link().await;
+    let mut browser = Browser::new(server);
+    let page = browser.get(&link).await;
+    assert_eq!(page.status(), 200);
+    let csrf = hidden_token(&page.text().await.unwrap());
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    (browser, token, csrf)
+}
+
+#[tokio::test]
+async fn two_instances_on_one_database_create_exactly_one_first_admin() {
+    let secret = strong_secret();
+    let a = TestServer::start_with(TestConfig::default().env("RAMPART_SECRET_KEY", &secret)).await;
+    let b = TestServer::start_with(
+        TestConfig::default()
+            .env("RAMPART_SECRET_KEY", &secret)
+            .env("RAMPART_DATABASE_URL", &a.database_url()),
+    )
+    .await;
+    // Each instance names a link of its own.
+    let (mut browser_a, token_a, csrf_a) = setup_form(&a).await;
+    let (mut browser_b, token_b, csrf_b) = setup_form(&b).await;
+
+    let form = |name, token, csrf| {
+        [
+            ("username", name),
+            ("password", PASSWORD),
+            ("token", token),
+            ("csrf_token", csrf),
+        ]
+    };
+    let fields_a = form("firstA", &token_a, &csrf_a);
+    let fields_b = form("firstB", &token_b, &csrf_b);
+    // Both forms at once.
+    let (posted_a, posted_b) = tokio::join!(
+        browser_a.post_form("/setup", &fields_a),
+        browser_b.post_form("/setup", &fields_b)
+    );
+    let mut statuses = [posted_a.status().as_u16(), posted_b.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [303, 404], "exactly one setup succeeds");
+
+    let admins: Vec<String> = a
+        .store()
+        .await
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|user| user.roles.iter().any(|role| role == "admin"))
+        .map(|user| user.username)
+        .collect();
+    let winner = if posted_a.status() == 303 {
+        "firstA"
+    } else {
+        "firstB"
+    };
+    assert_eq!(admins, [winner], "one first admin, the one whose setup succeeded");
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ mod helpers;
 mod audit;
 mod auth;
 mod bounds;
+mod clock;
 mod config;
 mod conformance;
 mod cors;

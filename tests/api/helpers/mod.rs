@@ -138,6 +138,9 @@ struct Lines {
     /// The stream has ended (the process exited): nothing more will come.
     closed: std::sync::atomic::AtomicBool,
     changed: Condvar,
+    /// While set, the reader reads nothing: the pipe fills, and the
+    /// server's writes to it block, as with a log shipper that stalls.
+    paused: std::sync::atomic::AtomicBool,
 }
 
 /// A running `rampart serve`.
@@ -265,6 +268,29 @@ impl TestServer {
         )
     }
 
+    /// Runs `rampart ARGS` against this server's database and secret, as
+    /// [`Self::cli`] does, but stops it after `patience` (its `code` is
+    /// then `None`): for a command that should fail at once and, broken,
+    /// would run on (`serve`).
+    pub fn cli_within(&self, args: &[&str], patience: Duration) -> CliOutput {
+        let mut command = base_command(self.dir.path(), &self.config, &self.secret);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn rampart");
+        let deadline = std::time::Instant::now() + patience;
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        CliOutput::from(child.wait_with_output().unwrap())
+    }
+
     /// Creates a user with the command line.
     pub fn create_user(&self, username: &str, password: &str, roles: &[&str]) {
         let mut args = vec!["user", "create", "--username", username];
@@ -320,16 +346,7 @@ impl TestServer {
 
     /// The server's database, to open it as the server does.
     pub async fn store(&self) -> rampart::store::Store {
-        let url = self
-            .config
-            .env
-            .iter()
-            .find(|(k, _)| k == "RAMPART_DATABASE_URL")
-            .map_or_else(
-                || format!("sqlite://{}", self.database().display()),
-                |(_, v)| v.clone(),
-            );
-        rampart::store::Store::connect(&url.parse().unwrap())
+        rampart::store::Store::connect(&self.database_url().parse().unwrap())
             .await
             .unwrap()
     }
@@ -444,6 +461,32 @@ impl TestServer {
     pub fn stderr(&self) -> String {
         self.stderr.lines.lock().unwrap().join("\n")
     }
+
+    /// Stops reading the server's stdout until [`Self::resume_stdout`]:
+    /// once the pipe is full, the server's writes to stdout block.
+    pub fn pause_stdout(&self) {
+        self.stdout
+            .paused
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn resume_stdout(&self) {
+        self.stdout
+            .paused
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The URL of the server's database, to start another instance on it.
+    pub fn database_url(&self) -> String {
+        self.config
+            .env
+            .iter()
+            .find(|(k, _)| k == "RAMPART_DATABASE_URL")
+            .map_or_else(
+                || format!("sqlite://{}", self.database().display()),
+                |(_, v)| v.clone(),
+            )
+    }
 }
 
 impl Drop for TestServer {
@@ -547,8 +590,18 @@ fn collect(stream: impl std::io::Read + Send + 'static) -> Arc<Lines> {
     let lines = Arc::new(Lines::default());
     let sink = lines.clone();
     std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
+        let mut reader = BufReader::new(stream);
+        loop {
+            while sink.paused.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let line = line.strip_suffix('\n').unwrap_or(&line);
+            let line = line.strip_suffix('\r').unwrap_or(line).to_owned();
             sink.lines.lock().unwrap().push(line);
             sink.changed.notify_all();
         }
