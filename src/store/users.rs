@@ -68,6 +68,21 @@ const INSERT_ROLE: &str = "INSERT INTO user_roles (user_id, role) VALUES ($1, $2
 const SELECT_USER: &str = "SELECT id, username, password_hash, disabled, token_version, created_at \
                            FROM users WHERE username_key = $1";
 
+impl NewUser {
+    /// The record of this user, stored as `id` at `now`.
+    fn created(&self, id: i64, now: i64) -> UserRecord {
+        UserRecord {
+            id,
+            username: self.username.as_str().to_owned(),
+            password_hash: self.password_hash.clone(),
+            roles: sorted(self.roles.iter().map(|r| r.as_str().to_owned()).collect()),
+            disabled: false,
+            token_version: 0,
+            created_at: now,
+        }
+    }
+}
+
 impl Store {
     /// Creates a user; `Ok(None)` when the name is taken (in any case).
     pub async fn create_user(&self, user: &NewUser) -> Result<Option<UserRecord>, StoreError> {
@@ -106,15 +121,7 @@ impl Store {
                         .await
                         .map_err(|e| (Some(index), e.into()))?;
                 }
-                created.push(UserRecord {
-                    id,
-                    username: user.username.as_str().to_owned(),
-                    password_hash: user.password_hash.clone(),
-                    roles: sorted(user.roles.iter().map(|r| r.as_str().to_owned()).collect()),
-                    disabled: false,
-                    token_version: 0,
-                    created_at: now,
-                });
+                created.push(user.created(id, now));
             }
             tx.commit().await.map_err(|e| (None, e.into()))?;
             Ok(created)
@@ -158,15 +165,7 @@ impl Store {
             tx.commit().await?;
             id
         });
-        Ok(FirstAdmin::Created(UserRecord {
-            id: created,
-            username: user.username.as_str().to_owned(),
-            password_hash: user.password_hash.clone(),
-            roles: sorted(user.roles.iter().map(|r| r.as_str().to_owned()).collect()),
-            disabled: false,
-            token_version: 0,
-            created_at: now,
-        }))
+        Ok(FirstAdmin::Created(user.created(created, now)))
     }
 
     /// The user called `username` (compared case-insensitively).
