@@ -9,10 +9,9 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// `tcache_gc_incr_bytes`: how much a thread allocates between two sweeps
 /// of its cache of freed blocks, which hand unused blocks back to the
 /// arenas. At jemalloc's default, 64 KiB, a request path that allocates a
-/// few KiB swept every fifth request, at 2,200 instructions a sweep: about
-/// 380 of a `GET /healthz`'s 23,000 (callgrind, `scripts/perf-guard`).
-/// Every 1 MiB, a sweep comes a sixteenth as often and finds more to hand
-/// back: about 180 per request, half the cost. The cache is bounded per
+/// few KiB swept every fifth request; every 1 MiB, a sweep comes a
+/// sixteenth as often and finds more to hand back, for about half the cost
+/// per request (counted in `benches/README.md`). The cache is bounded per
 /// size class either way: sweeping less often changes how soon a thread's
 /// idle blocks go back, not how many it may keep.
 #[unsafe(export_name = "_rjem_malloc_conf")]

@@ -6,6 +6,52 @@ use serde::{Deserialize, Serialize};
 
 use crate::input::{Field, Invalid, Problem, Raw, bounded_text};
 
+/// What a name type (a `String` that `parse` has checked) is besides: its
+/// pattern, its schema as the OpenAPI document states the rule, a request
+/// field, serde's way in and out, and its text.
+macro_rules! name_type {
+    ($name:ident, $error:ident, $min:literal, $max:literal, $pattern:literal, $example:literal) => {
+        impl $name {
+            /// The pattern of a valid value, as the OpenAPI document states it.
+            pub const PATTERN: &'static str = $pattern;
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                string_schema($min, $max, Self::PATTERN, $example)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+
+        impl Field for $name {
+            fn read(raw: Raw<'_>) -> Result<Self, Invalid> {
+                let text = bounded_text(raw, $min, $max)?;
+                Self::parse(&text).map_err(|_| Problem::string_pattern_mismatch(Self::PATTERN).into())
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = $error;
+            fn try_from(text: String) -> Result<Self, Self::Error> {
+                Self::parse(&text)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
 /// 3-32 characters of `[A-Za-z0-9_.-]` (SPEC section 3, "Users").
 /// Compared case-insensitively by the store.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,45 +97,7 @@ impl Username {
     }
 }
 
-impl Username {
-    /// The pattern of a valid name, as the OpenAPI document states it.
-    pub const PATTERN: &'static str = "^[A-Za-z0-9_.-]+$";
-}
-
-/// The rule as the OpenAPI document states it.
-impl utoipa::PartialSchema for Username {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        string_schema(3, 32, Self::PATTERN, "alice")
-    }
-}
-
-impl utoipa::ToSchema for Username {}
-
-impl Field for Username {
-    fn read(raw: Raw<'_>) -> Result<Self, Invalid> {
-        let text = bounded_text(raw, 3, 32)?;
-        Self::parse(&text).map_err(|_| Problem::string_pattern_mismatch(Self::PATTERN).into())
-    }
-}
-
-impl TryFrom<String> for Username {
-    type Error = UsernameError;
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        Self::parse(&text)
-    }
-}
-
-impl From<Username> for String {
-    fn from(name: Username) -> Self {
-        name.0
-    }
-}
-
-impl fmt::Display for Username {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+name_type!(Username, UsernameError, 3, 32, "^[A-Za-z0-9_.-]+$", "alice");
 
 /// A role name: 1-32 of `[a-z0-9_-]`, starting with a letter. `user` and
 /// `admin` have meaning to rampart; others may be assigned for callers' own
@@ -132,45 +140,7 @@ impl Role {
     }
 }
 
-impl Role {
-    /// The pattern of a valid role, as the OpenAPI document states it.
-    pub const PATTERN: &'static str = "^[a-z][a-z0-9_-]*$";
-}
-
-/// The rule as the OpenAPI document states it.
-impl utoipa::PartialSchema for Role {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        string_schema(1, 32, Self::PATTERN, "admin")
-    }
-}
-
-impl utoipa::ToSchema for Role {}
-
-impl Field for Role {
-    fn read(raw: Raw<'_>) -> Result<Self, Invalid> {
-        let text = bounded_text(raw, 1, 32)?;
-        Self::parse(&text).map_err(|_| Problem::string_pattern_mismatch(Self::PATTERN).into())
-    }
-}
-
-impl TryFrom<String> for Role {
-    type Error = RoleError;
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        Self::parse(&text)
-    }
-}
-
-impl From<Role> for String {
-    fn from(role: Role) -> Self {
-        role.0
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+name_type!(Role, RoleError, 1, 32, "^[a-z][a-z0-9_-]*$", "admin");
 
 fn string_schema(
     min: usize,

@@ -4,6 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Clock leeway on `exp` and `nbf`, in seconds (SPEC section 3: at most
+/// 30 s). Here, below both the token service that verifies with it and the
+/// key ring that keeps a retired key verifying that much longer.
+pub const LEEWAY_SECS: u64 = 30;
+
 /// The claims of an access token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {

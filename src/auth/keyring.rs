@@ -373,7 +373,7 @@ impl KeyRing {
             expires_at: None,
         };
         let ttl_ms = i64::try_from(self.settings.access_token_ttl.get().as_millis()).unwrap_or(i64::MAX / 4);
-        let leeway_ms = i64::try_from(super::tokens::LEEWAY_SECS * 1000).unwrap_or(0);
+        let leeway_ms = i64::try_from(super::claims::LEEWAY_SECS * 1000).unwrap_or(0);
         self.store
             .rotate_to(
                 &stored,

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use jsonwebtoken::Validation;
 
 use super::{
-    claims::{AccessClaims, TokenError},
+    claims::{AccessClaims, LEEWAY_SECS, TokenError},
     invalidation::Invalidations,
     keyring::KeyRing,
 };
@@ -28,8 +28,6 @@ use crate::config::AuthSettings;
 
 /// The `typ` of rampart's access tokens.
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
-/// Clock leeway on `exp` and `nbf`, in seconds.
-pub const LEEWAY_SECS: u64 = 30;
 
 /// Verified tokens remembered, at most.
 const VERIFIED_CACHE_CAPACITY: usize = 10_000;

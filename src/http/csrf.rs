@@ -43,8 +43,8 @@ pub enum CsrfFailure {
     TooLarge,
 }
 
-/// The 403 for a refusal.
-pub fn refused(failure: CsrfFailure) -> Response {
+/// What a refusal answers: 403, or 413 for a form too large to read.
+fn answer(failure: CsrfFailure) -> Response {
     let detail = match failure {
         CsrfFailure::CrossSite => "Cross-site request refused",
         CsrfFailure::Token => "CSRF token missing or invalid",
@@ -244,7 +244,7 @@ pub fn refuse(
     origin: &Origin,
 ) -> Response {
     audit.record(Action::CsrfRejected, Outcome::Denied, actor, route, origin);
-    refused(failure)
+    answer(failure)
 }
 
 /// RFC 9110 section 9.2.1.

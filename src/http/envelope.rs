@@ -139,8 +139,8 @@ where
         // a request over, and before polling its answer, hyper reads on from
         // the connection (`require_empty_read`), and a request not yet
         // consumed still holds slices of hyper's read buffer, so hyper must
-        // allocate a new one: an 8 KiB buffer allocated and freed per request
-        // (about 580 instructions; callgrind, hyper alone). Most requests
+        // allocate a new one: an 8 KiB buffer allocated and freed per
+        // request. Most requests
         // finish in this first poll. One that does not is polled again by
         // hyper with its task's waker straight after, so the waker of this
         // poll, which does nothing, loses no wake-up.

@@ -8,8 +8,8 @@
 //! known inside the router, after the rate limit must have run, so the
 //! envelope matches the path against a [`RouteTable`] of the same templates
 //! first, with the matcher axum itself routes with (matchit), and axum
-//! routes the request again below (a lookup costs a few hundred
-//! instructions, the per-route layer several thousand). The table is built
+//! routes the request again below (a lookup costs far less than the
+//! per-route layer it spares). The table is built
 //! from the templates the router was built from ([`Templates`]), so the two
 //! cannot disagree.
 

@@ -54,9 +54,9 @@ static DIRECT: OnceLock<LogWriter> = OnceLock::new();
 /// One line written field by field straight into the thread's log buffer
 /// ([`LogWriter::append`]), bypassing `tracing`'s event path: for the
 /// access line, which every request writes. Through `tracing` its fields
-/// pass a `ValueSet`, a visitor and a `dyn fmt::Write` buffer, about 5,000
-/// instructions of a 37,000 instruction `GET /healthz` (callgrind); written
-/// here as bytes, the same line costs a fraction of that. The line is what
+/// pass a `ValueSet`, a visitor and a `dyn fmt::Write` buffer, a large share
+/// of a `GET /healthz` (`benches/README.md` has the count); written here as
+/// bytes, the same line costs a fraction of that. The line is what
 /// [`JsonLines`] writes for an event with the same fields. The caller asks
 /// `tracing::enabled!` first, so `RUST_LOG` governs these lines as any
 /// other. They are the lines dropped when stdout does not keep up
