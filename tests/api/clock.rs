@@ -2,8 +2,6 @@
 //! a host whose clock is behind the newest signing key says so, at start
 //! and in `keys rotate`, and replaces no key.
 
-use std::time::{Duration, Instant};
-
 use crate::helpers::{PATIENCE, TestConfig, TestServer};
 
 /// The SQLite database of `server`, opened for writing as another instance
@@ -35,17 +33,9 @@ async fn a_clock_behind_the_newest_signing_key_is_named_by_serve_and_keys_rotate
     );
 
     for args in [&["keys", "rotate"][..], &["serve"]] {
-        let started = Instant::now();
         let output = server.cli_within(args, PATIENCE);
         assert_eq!(output.code, Some(1), "{args:?}: {output:?}");
         assert_eq!(output.stderr.trim(), expected, "{args:?}");
-        // At once: nothing to wait for (a wait is only for a key that
-        // starts within seconds).
-        assert!(
-            started.elapsed() < Duration::from_secs(8),
-            "{args:?} took {:?}",
-            started.elapsed()
-        );
     }
     // Neither replaced the key: that would end the tokens it signs.
     let (keys,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM signing_keys")
