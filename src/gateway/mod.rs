@@ -9,13 +9,18 @@
 //! - [`table`]: the routes, configured then from the upstream's [`openapi`]
 //!   document, and who may pass each;
 //! - [`headers`]: what crosses in headers, each way;
-//! - [`proxy`]: the forwarding itself, over hyper-util's pooled client.
+//! - [`proxy`]: the forwarding itself, and [`body`] the bodies it moves;
+//! - [`upstream`]: hyper-util's pooled client that reaches the upstream;
+//! - [`tunnel`]: WebSocket upgrades, relayed under the route's rule.
 
+mod body;
 pub mod headers;
 pub mod openapi;
 pub mod path;
 pub mod proxy;
 pub mod table;
+mod tunnel;
+pub mod upstream;
 
 use std::{sync::Arc, time::Duration};
 
@@ -61,7 +66,7 @@ pub fn route_rates(settings: &GatewaySettings) -> Vec<RatePolicy> {
 /// The gateway: its routes, its client and what it signs with.
 pub struct Gateway {
     table: table::Table,
-    upstream: proxy::Upstream,
+    upstream: upstream::Upstream,
     assertions: Assertions,
     /// `gateway.timeout`.
     timeout: Duration,
@@ -74,7 +79,7 @@ pub struct Gateway {
     body_timeout: Duration,
     /// Each client's forwarded requests in flight, at most
     /// `gateway.max_in_flight_per_client`.
-    in_flight: Arc<Tally<proxy::Sender>>,
+    in_flight: Arc<Tally<body::Sender>>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -95,7 +100,7 @@ impl Gateway {
         request_timeout: Duration,
         gate: Gate,
     ) -> Result<Self, GatewayError> {
-        let upstream = proxy::Upstream::new(&settings.upstream)
+        let upstream = upstream::Upstream::new(&settings.upstream)
             .map_err(|err| GatewayError(format!("gateway.upstream: {err}")))?;
         let mut routes = Vec::new();
         for (route, own) in settings.routes.iter().zip(own_policies(settings)) {

@@ -1,50 +1,29 @@
 //! Forwarding a request the routes admit, and its answer back (SPEC
-//! section 6): streamed both ways, over hyper-util's pooled client (keep-
-//! alive to the upstream, a bounded number of requests in flight), with the
-//! caller's identity set by rampart alone; 502 and 504 in the spec's words,
-//! never the upstream's address or error.
+//! section 6): streamed both ways, with the caller's identity set by
+//! rampart alone; 502 and 504 in the spec's words, never the upstream's
+//! address or error.
 
-use std::{
-    future::Future,
-    net::IpAddr,
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-    time::Duration,
-};
+use std::{net::IpAddr, sync::Arc};
 
 use axum::{
     body::Body,
     extract::Request,
     response::{IntoResponse, Response},
 };
-use bytes::Bytes;
-use http::{HeaderValue, StatusCode, Uri, header, uri::PathAndQuery};
-use http_body::{Body as HttpBody, Frame, SizeHint};
-use hyper_util::{
-    client::legacy::{Client, connect::HttpConnector},
-    rt::TokioExecutor,
-};
-
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
-use axum::extract::{FromRequestParts, ws::WebSocketUpgrade};
-use hyper_util::rt::TokioIo;
-use tokio_tungstenite::{
-    WebSocketStream,
-    tungstenite::protocol::{Role, WebSocketConfig},
-};
+use http::{HeaderValue, StatusCode, header, uri::PathAndQuery};
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::{
     Gateway,
+    body::{BodyTimeout, Due, Held, Sender, Turn},
     headers::{self, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_RAMPART_ASSERTION},
     path::check,
-    table::{self, Route, Verdict},
+    table::Verdict,
+    upstream::root_cause,
 };
 use crate::{
     audit::{Action, Outcome},
     auth::assertion::Caller,
-    config::gateway::{self, Access},
     http::{
         client::authority,
         context::RequestContext,
@@ -52,119 +31,9 @@ use crate::{
         identity::{AuthRejection, Authentication, CurrentUser},
         origin,
         resolve::{Relayed, ResolvedRoute},
-        upgrade::{Admitted, Handshake, Needs},
     },
-    ratelimit::{self, tally},
-    realtime::{
-        Credential,
-        tunnel::{self, MAX_UPSTREAM_MESSAGE_BYTES},
-    },
+    ratelimit,
 };
-
-/// Requests in flight to the upstream at once, at most; more wait for a
-/// turn (within `gateway.timeout`). Each holds one pooled connection.
-const MAX_IN_FLIGHT: usize = 1024;
-/// Idle pooled connections kept for reuse.
-const MAX_IDLE: usize = 64;
-/// An idle pooled connection is closed after this long (uvicorn closes its
-/// own after 5 s; hyper notices and opens a new one).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(4);
-/// The largest OpenAPI document read at start.
-const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
-
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
-
-/// The upstream and the client that reaches it.
-pub struct Upstream {
-    client: Client<Connector, Body>,
-    scheme: http::uri::Scheme,
-    authority: http::uri::Authority,
-    permits: Arc<Semaphore>,
-}
-
-impl Upstream {
-    pub fn new(upstream: &gateway::Upstream) -> std::io::Result<Self> {
-        let origin: Uri = upstream.origin().parse().map_err(std::io::Error::other)?;
-        let parts = origin.into_parts();
-        let (Some(scheme), Some(authority)) = (parts.scheme, parts.authority) else {
-            return Err(std::io::Error::other("not an origin"));
-        };
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(Duration::from_secs(5)));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(IDLE_TIMEOUT)
-            .pool_max_idle_per_host(MAX_IDLE)
-            .build(connector);
-        Ok(Self {
-            client,
-            scheme,
-            authority,
-            permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
-        })
-    }
-
-    fn uri(&self, path_and_query: PathAndQuery) -> Uri {
-        Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(path_and_query)
-            .build()
-            .expect("an origin and a request's own path make a URI")
-    }
-
-    /// Reads a JSON document from the upstream, trying again for up to
-    /// `patience` while the upstream is not answering yet.
-    pub async fn fetch_json(&self, path: &str, patience: Duration) -> Result<serde_json::Value, String> {
-        use http_body_util::BodyExt;
-        let started = tokio::time::Instant::now();
-        let path: PathAndQuery = path.parse().map_err(|_| "not a path".to_owned())?;
-        loop {
-            let request = http::Request::get(self.uri(path.clone()))
-                .header(header::ACCEPT, "application/json")
-                .body(Body::empty())
-                .expect("a GET with a valid URI");
-            let outcome = match tokio::time::timeout(Duration::from_secs(5), self.client.request(request))
-                .await
-            {
-                Err(_) => Err("no answer within 5 s".to_owned()),
-                Ok(Err(err)) => Err(format!("unreachable ({})", root_cause(&err))),
-                Ok(Ok(response)) if response.status() != StatusCode::OK => {
-                    return Err(format!("it answered {}", response.status()));
-                }
-                Ok(Ok(response)) => {
-                    let limited = http_body_util::Limited::new(response.into_body(), MAX_DOCUMENT_BYTES);
-                    let bytes = limited
-                        .collect()
-                        .await
-                        .map_err(|err| format!("its body could not be read ({err})"))?
-                        .to_bytes();
-                    return serde_json::from_slice(&bytes).map_err(|err| format!("it is not JSON ({err})"));
-                }
-            };
-            if started.elapsed() >= patience {
-                return outcome;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-}
-
-/// The innermost error of a chain: hyper-util's client wraps the one that
-/// says what happened.
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = err;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    cause.to_string()
-}
 
 /// The gateway's handler: the route the envelope resolved, or 400 for a
 /// path that is not normal and 404 for one no route admits; then the
@@ -221,7 +90,7 @@ impl Gateway {
     /// The request for the upstream (SPEC section 6): the client's method,
     /// path, query and `body`; its headers less hop-by-hop ones, identity
     /// claims and rampart's credentials; then rampart's own.
-    fn upstream_request<B>(
+    pub(super) fn upstream_request<B>(
         &self,
         parts: &http::request::Parts,
         user: Option<&CurrentUser>,
@@ -274,7 +143,7 @@ impl Gateway {
 
     /// Sends a request upstream within `gateway.timeout`: its answer's
     /// head, with the turn it holds.
-    async fn exchange(
+    pub(super) async fn exchange(
         &self,
         request: http::Request<Body>,
     ) -> Result<(http::Response<hyper::body::Incoming>, OwnedSemaphorePermit), Response> {
@@ -332,97 +201,19 @@ impl Gateway {
             Err(refusal) => refusal,
         }
     }
-
-    /// A WebSocket upgrade: through the gate like `/ws/items`, then the
-    /// upstream's own upgrade, then the tunnel between the two.
-    async fn tunnel(&self, request: Request, route: &Route, user: Option<&CurrentUser>) -> Response {
-        let (mut parts, _) = request.into_parts();
-        let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &()).await;
-        let handshake = match Handshake::from_request_parts(&mut parts, &()).await {
-            Ok(handshake) => handshake,
-            Err(rejection) => return rejection.into_response(),
-        };
-        let needs = if route.access == Access::Public {
-            Needs::Anyone
-        } else {
-            Needs::Caller
-        };
-        let Admitted {
-            mut upgrade,
-            credential,
-            slot,
-            idle,
-        } = match self.gate.admit(handshake, upgrade, needs) {
-            Ok(admitted) => admitted,
-            Err(refusal) => return refusal.into_response(),
-        };
-        // Watched before either side is answered: nothing that ends the
-        // credential from here on is missed.
-        let changes = self.gate.sockets.watch_changes();
-        let mut upstream_request = match self.upstream_request(&parts, user, Body::empty()) {
-            Ok(request) => request,
-            Err(status) => return status.into_response(),
-        };
-        headers::upgrade(upstream_request.headers_mut(), &parts.headers);
-        let (response, permit) = match self.exchange(upstream_request).await {
-            Ok(answer) => answer,
-            Err(refusal) => return refusal,
-        };
-        if response.status() != StatusCode::SWITCHING_PROTOCOLS {
-            // The upstream refused the upgrade: its answer, as any other.
-            return relayed(response, (permit, None));
-        }
-        let selected = response.headers().get(header::SEC_WEBSOCKET_PROTOCOL).cloned();
-        let upgraded = match hyper::upgrade::on(response).await {
-            Ok(upgraded) => upgraded,
-            Err(err) => {
-                tracing::warn!(error = %root_cause(&err), "the upstream's WebSocket upgrade failed");
-                return bad_gateway();
-            }
-        };
-        if let Some(selected) = selected {
-            upgrade.set_selected_protocol(selected);
-        }
-        let access = route.access.clone();
-        let rule: tunnel::Rule = Box::new(move |credential: &Credential| {
-            table::admits(&access, Some(credential)) == Verdict::Pass
-        });
-        upgrade.on_upgrade(move |socket| async move {
-            if let Some(idle) = idle {
-                idle.stop();
-            }
-            let mut config = WebSocketConfig::default();
-            config.max_message_size = Some(MAX_UPSTREAM_MESSAGE_BYTES);
-            config.max_frame_size = Some(MAX_UPSTREAM_MESSAGE_BYTES);
-            let upstream =
-                WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Client, Some(config)).await;
-            tunnel::relay(socket, upstream, credential, rule, slot, changes).await;
-            drop(permit);
-        })
-    }
 }
-
-/// What a forwarded request holds until its answer's last byte: its turn,
-/// and its place among its client's requests in flight.
-type Turn = (OwnedSemaphorePermit, Option<tally::Held<Sender>>);
 
 /// The upstream's answer, relayed: streamed, holding its turn until the
 /// last byte, with only what may cross (SPEC section 6).
-fn relayed(response: http::Response<hyper::body::Incoming>, permit: Turn) -> Response {
+pub(super) fn relayed(response: http::Response<hyper::body::Incoming>, permit: Turn) -> Response {
     let (mut parts, body) = response.into_parts();
     headers::outbound(&mut parts.headers);
     parts.extensions = http::Extensions::new();
     parts.extensions.insert(Relayed);
-    Response::from_parts(
-        parts,
-        Body::new(Held {
-            body,
-            _permit: permit,
-        }),
-    )
+    Response::from_parts(parts, Body::new(Held::new(body, permit)))
 }
 
-fn bad_gateway() -> Response {
+pub(super) fn bad_gateway() -> Response {
     detail_response(StatusCode::BAD_GATEWAY, "Bad Gateway")
 }
 
@@ -448,102 +239,5 @@ fn caused_by<E: std::error::Error + 'static>(err: &(dyn std::error::Error + 'sta
 fn set(headers: &mut http::HeaderMap, name: http::HeaderName, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
         headers.insert(name, value);
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The upstream's body, holding its turn until the last byte.
-    struct Held {
-        #[pin]
-        body: hyper::body::Incoming,
-        _permit: Turn,
-    }
-}
-
-impl HttpBody for Held {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        self.project().body.poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
-    }
-}
-
-/// Whose requests in flight a forwarded request counts among.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Sender {
-    /// An authenticated caller, by user name (lower case).
-    User(String),
-    /// An anonymous one, by client address (IPv6: its /64).
-    Network(IpAddr),
-}
-
-/// A client's body that did not arrive by its deadline.
-#[derive(Debug, thiserror::Error)]
-#[error("the request body did not arrive in time")]
-struct BodyTimeout;
-
-pin_project_lite::pin_project! {
-    /// The client's body on its way upstream, due by a deadline: past it,
-    /// the body fails with [`BodyTimeout`], and hyper aborts the upstream
-    /// request. The timer is armed only when the body makes the request
-    /// wait, so a body already read costs none.
-    struct Due {
-        #[pin]
-        body: Body,
-        by: tokio::time::Instant,
-        timer: Option<Pin<Box<tokio::time::Sleep>>>,
-    }
-}
-
-impl Due {
-    fn new(body: Body, by: tokio::time::Instant) -> Self {
-        Self {
-            body,
-            by,
-            timer: None,
-        }
-    }
-}
-
-impl HttpBody for Due {
-    type Data = Bytes;
-    type Error = Box<dyn std::error::Error + Send + Sync>;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = self.project();
-        if let Poll::Ready(frame) = this.body.poll_frame(cx) {
-            return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
-        }
-        let by = *this.by;
-        let timer = this
-            .timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(by)));
-        match timer.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyTimeout)))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
     }
 }

@@ -1,0 +1,124 @@
+//! The bodies a forwarded request moves: the client's, due upstream by a
+//! deadline, and the upstream's answer, holding the request's turn until
+//! its last byte.
+
+use std::{
+    future::Future,
+    net::IpAddr,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use axum::body::Body;
+use bytes::Bytes;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::ratelimit::tally;
+
+/// What a forwarded request holds until its answer's last byte: its turn,
+/// and its place among its client's requests in flight.
+pub type Turn = (OwnedSemaphorePermit, Option<tally::Held<Sender>>);
+
+pin_project_lite::pin_project! {
+    /// The upstream's body, holding its turn until the last byte.
+    pub struct Held {
+        #[pin]
+        body: hyper::body::Incoming,
+        _turn: Turn,
+    }
+}
+
+impl Held {
+    pub fn new(body: hyper::body::Incoming, turn: Turn) -> Self {
+        Self { body, _turn: turn }
+    }
+}
+
+impl HttpBody for Held {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        self.project().body.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Whose requests in flight a forwarded request counts among.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Sender {
+    /// An authenticated caller, by user name (lower case).
+    User(String),
+    /// An anonymous one, by client address (IPv6: its /64).
+    Network(IpAddr),
+}
+
+/// A client's body that did not arrive by its deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive in time")]
+pub struct BodyTimeout;
+
+pin_project_lite::pin_project! {
+    /// The client's body on its way upstream, due by a deadline: past it,
+    /// the body fails with [`BodyTimeout`], and hyper aborts the upstream
+    /// request. The timer is armed only when the body makes the request
+    /// wait, so a body already read costs none.
+    pub struct Due {
+        #[pin]
+        body: Body,
+        by: tokio::time::Instant,
+        timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    }
+}
+
+impl Due {
+    pub fn new(body: Body, by: tokio::time::Instant) -> Self {
+        Self {
+            body,
+            by,
+            timer: None,
+        }
+    }
+}
+
+impl HttpBody for Due {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        if let Poll::Ready(frame) = this.body.poll_frame(cx) {
+            return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
+        }
+        let by = *this.by;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(by)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyTimeout)))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
