@@ -173,7 +173,7 @@ pub fn upgrade(headers: &mut HeaderMap, original: &HeaderMap) {
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
         .map(str::trim)
-        .filter(|p| !p.is_empty() && !p.starts_with(crate::http::identity::TOKEN_PROTOCOL_PREFIX))
+        .filter(|p| !p.is_empty() && !p.starts_with(crate::http::credentials::TOKEN_PROTOCOL_PREFIX))
         .collect();
     if !offered.is_empty()
         && let Ok(value) = HeaderValue::from_str(&offered.join(", "))

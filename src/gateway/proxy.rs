@@ -27,8 +27,9 @@ use crate::{
     http::{
         client::authority,
         context::RequestContext,
-        error::detail_response,
-        identity::{AuthRejection, Authentication, CurrentUser},
+        credentials::{Authentication, CurrentUser},
+        detail::detail_response,
+        identity::AuthRejection,
         origin,
         resolve::{Relayed, ResolvedRoute},
     },

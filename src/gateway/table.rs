@@ -9,7 +9,7 @@ use http::Method;
 use crate::{
     auth::Principal,
     config::gateway::{Access, RouteSettings, RouteTemplate, Segment},
-    http::identity::CurrentUser,
+    http::credentials::CurrentUser,
     ratelimit::PolicyName,
 };
 

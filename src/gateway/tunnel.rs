@@ -24,7 +24,7 @@ use super::{
 use crate::{
     config::gateway::Access,
     http::{
-        identity::CurrentUser,
+        credentials::CurrentUser,
         upgrade::{Admitted, Handshake, Needs},
     },
     realtime::{

@@ -18,8 +18,8 @@ use http::Extensions;
 
 use super::{
     client::ClientInfo,
+    credentials::{Authentication, SessionCookie},
     error::ApiError,
-    identity::{Authentication, SessionCookie},
     request_id::RequestId,
 };
 use crate::server::Connection;

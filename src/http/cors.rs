@@ -143,7 +143,7 @@ impl Cors {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::rate_limit::{RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET};
+    use crate::http::limited::{RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET};
 
     fn cors(origins: &[&str], credentials: bool) -> Cors {
         Cors::new(&CorsSettings {

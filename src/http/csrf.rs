@@ -20,7 +20,7 @@ use axum::{
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 
-use super::{client::authority, cookies, cors::Cors, error::detail_response, identity::SessionCookie};
+use super::{client::authority, cookies, cors::Cors, credentials::SessionCookie, detail::detail_response};
 use crate::{
     audit::{Action, Auditor, Origin, Outcome},
     auth::csrf::{Binding, CsrfKey, matches, new_presession},

@@ -40,11 +40,10 @@ use super::{
     client::TrustedProxies,
     context::RequestContext,
     cors::{Cors, Screened},
+    credentials::{self, Authentication, CurrentUser, SessionCookie},
     csrf::{self, CsrfGuard},
-    error,
-    identity::{self, Authentication, CurrentUser, SessionCookie},
-    origin,
-    rate_limit::{self, Admission, RateLimitStep},
+    detail, error, limited, origin,
+    rate_limit::{Admission, RateLimitStep},
     request_id::{self, RequestId},
     route::{self, Route, RouteTable},
     security_headers::SecurityHeaders,
@@ -200,7 +199,7 @@ where
                 return finish(response, &id, &client, log, None);
             }
             Some(Screened::Foreign) => {
-                Steps::answer(error::detail_response(StatusCode::FORBIDDEN, CORS_REFUSED))
+                Steps::answer(detail::detail_response(StatusCode::FORBIDDEN, CORS_REFUSED))
             }
             Some(Screened::NotPreflight) => Steps::answer(StatusCode::METHOD_NOT_ALLOWED.into_response()),
             // 5 to 8 run under one deadline and one panic guard: every step
@@ -236,7 +235,7 @@ where
         envelope.security_headers.apply(&mut response, client.https);
         // 10. The rate limit's budget.
         if let Some(decision) = &decision {
-            rate_limit::stamp_allowed(response.headers_mut(), decision);
+            limited::stamp_allowed(response.headers_mut(), decision);
         }
         // 11. CORS: `Vary: Origin`, and for an allowed origin the right to read
         //     this response (429s and errors included).
@@ -317,7 +316,7 @@ where
         //    the request's context. The session cookie is read here, once,
         //    and handed on.
         let session_cookie = SessionCookie::of(request.headers(), client.https);
-        let authentication = identity::authenticate(
+        let authentication = credentials::authenticate(
             &envelope.tokens,
             &envelope.sessions,
             request.headers(),

@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::request_id::RequestId;
+use super::{detail::detail_response, request_id::RequestId};
 use crate::input::{LocPart, Source, ValidationErrorBody, ValidationIssue};
 
 /// The body of every error but validation errors.
@@ -244,7 +244,7 @@ impl IntoResponse for ApiError {
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
                 response
             }
-            Self::RateLimited(refusal) => super::rate_limit::refused(&refusal),
+            Self::RateLimited(refusal) => super::limited::refused(&refusal),
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE.into_response(),
             Self::Validation(detail) => (
@@ -261,11 +261,6 @@ impl IntoResponse for ApiError {
             }
         }
     }
-}
-
-/// `{"detail": detail}` with `status`.
-pub fn detail_response(status: StatusCode, detail: &str) -> Response {
-    (status, Json(json!({ "detail": detail }))).into_response()
 }
 
 /// Gives every error response that has no JSON (or HTML) body the spec's

@@ -1,16 +1,28 @@
 //! HTTP plumbing shared by every route: the middleware stack, extractors
 //! that fail with the spec's errors, and the error model.
+//!
+//! The files form a stack, each importing only those below it: answers
+//! first (`detail`, the `{"detail"}` body; `limited`, a rate limit's
+//! headers and refusal; `error`, the error model), then what a request
+//! carries (`request_id`, `client`, `cookies`, `credentials`, `context`,
+//! `origin`), then the extractors (`identity`, `extract`), then the steps
+//! (`cors`, `csrf`, `rate_limit`, `security_headers`, `access_log`,
+//! `upgrade`) and the envelope that runs them in the order [`Stack`]
+//! states.
 
 pub mod access_log;
 pub mod client;
 pub mod context;
 pub mod cookies;
 pub mod cors;
+pub mod credentials;
 pub mod csrf;
+pub mod detail;
 mod envelope;
 pub mod error;
 pub mod extract;
 pub mod identity;
+pub mod limited;
 pub mod origin;
 pub mod rate_limit;
 pub mod request_id;

@@ -1,27 +1,21 @@
-//! The rate-limit step of the middleware stack, and the HTTP form of a
-//! decision: `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`
-//! on every response of a limited route (the IETF RateLimit header fields
-//! draft), and 429 with `Retry-After` (RFC 9110 section 10.2.3) for a refusal.
+//! The rate-limit step of the middleware stack: which budget a request
+//! spends, and the refusal's audit; the decision's form in an answer is
+//! [`super::limited`].
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use axum::response::Response;
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 
 use super::{
     client::ClientInfo,
-    error::detail_response,
-    identity::{Authentication, CurrentUser},
+    credentials::{Authentication, CurrentUser},
+    limited::refused,
     request_id::RequestId,
 };
 use crate::{
     audit::{Action, Auditor, Outcome},
-    ratelimit::{Cause, Decision, PolicyName, RateLimits, Refusal, Subject},
+    ratelimit::{Decision, PolicyName, RateLimits, Subject},
 };
-
-pub const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
-pub const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
-pub const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
 /// What the step needs, built once.
 #[derive(Clone)]
@@ -79,48 +73,4 @@ impl RateLimitStep {
             }
         }
     }
-}
-
-/// Puts an allowed request's budget into its response, unless a handler
-/// that refused under a narrower policy (the attempted user name) has put
-/// its own.
-pub fn stamp_allowed(headers: &mut HeaderMap, decision: &Decision) {
-    if !headers.contains_key(RATELIMIT_LIMIT) {
-        stamp(headers, decision);
-    }
-}
-
-/// The 429 for a refusal: `{"detail":"Rate limit exceeded: 5 per 1 minute"}`;
-/// the 503 when the shared budgets cannot be read and must not be guessed
-/// (`rate_limit.redis_failure = "deny"`).
-pub fn refused(refusal: &Refusal) -> Response {
-    if refusal.cause == Cause::Unavailable {
-        let mut response = detail_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Rate limiting unavailable, retry shortly",
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
-    }
-    let rate = refusal.rate;
-    let detail = format!("Rate limit exceeded: {} per 1 {}", rate.count, rate.period.name());
-    let mut response = detail_response(StatusCode::TOO_MANY_REQUESTS, &detail);
-    let headers = response.headers_mut();
-    stamp(headers, &refusal.decision);
-    let retry_after = refusal.decision.retry_after.unwrap_or_default();
-    headers.insert(header::RETRY_AFTER, seconds(retry_after).max(1).into());
-    response
-}
-
-fn stamp(headers: &mut HeaderMap, decision: &Decision) {
-    headers.insert(RATELIMIT_LIMIT, HeaderValue::from(decision.limit));
-    headers.insert(RATELIMIT_REMAINING, HeaderValue::from(decision.remaining));
-    headers.insert(RATELIMIT_RESET, HeaderValue::from(seconds(decision.reset)));
-}
-
-/// Whole seconds, rounded up: a client that waits this long is not early.
-fn seconds(duration: Duration) -> u64 {
-    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }

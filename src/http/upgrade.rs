@@ -18,9 +18,9 @@ use secrecy::SecretString;
 use super::{
     client::authority,
     context::RequestContext,
+    credentials::{self, Authentication, ProtocolToken},
     csrf::{CsrfGuard, OriginStanding},
     error::ApiError,
-    identity::{self, Authentication, ProtocolToken},
 };
 use crate::{
     audit::{Action, Auditor, Origin, Outcome},
@@ -133,9 +133,9 @@ impl Gate {
                 ));
             }
             Authentication::Bearer(claims) => {
-                let token = match identity::protocol_token(&headers) {
+                let token = match credentials::protocol_token(&headers) {
                     ProtocolToken::One(token) => Some(token),
-                    _ => identity::bearer_token(&headers),
+                    _ => credentials::bearer_token(&headers),
                 };
                 let Some(token) = token else {
                     return Err(ApiError::Unauthorized("Not authenticated"));

@@ -9,9 +9,10 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     audit::{Action, Origin, Outcome},
     http::{
+        credentials::CurrentUser,
         error::{ApiError, ErrorBody},
         extract::{Json, Path, Query},
-        identity::{Admin, CurrentUser, RequireRole},
+        identity::{Admin, RequireRole},
     },
     input::{Field, Fields, Model, bounded_int},
     names::{Role, Username},

@@ -10,9 +10,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     http::{
+        credentials::CurrentUser,
         error::{ApiError, ErrorBody},
         extract::{Json, Path, Query},
-        identity::CurrentUser,
     },
     input::{Fields, Model, bounded_int, bounded_text},
     items::{Item, fields::ItemBody},

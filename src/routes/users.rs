@@ -18,9 +18,10 @@ use crate::{
     http::{
         client::ClientInfo,
         context::RequestContext,
+        credentials::{Authentication, CurrentUser},
         error::{ApiError, ErrorBody},
         extract::Json,
-        identity::{Admin, AuthRejection, Authentication, CurrentUser, RequireRole},
+        identity::{Admin, AuthRejection, RequireRole},
     },
     input::{Field, Fields, Invalid, Model, Problem, Raw, bounded_text},
     names::{Role, Username},

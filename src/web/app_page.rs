@@ -12,7 +12,7 @@ use minijinja::context;
 use super::{no_store, templates::render};
 use crate::{
     auth::csrf::Binding,
-    http::{client::ClientInfo, error::ApiError, identity::CurrentUser},
+    http::{client::ClientInfo, credentials::CurrentUser, error::ApiError},
     items::fields::ItemForm,
     state::AppState,
 };

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::no_store;
 use crate::{
-    http::{client::ClientInfo, identity::SessionCookie},
+    http::{client::ClientInfo, credentials::SessionCookie},
     state::AppState,
 };
 

@@ -19,8 +19,8 @@ use crate::{
     http::{
         client::ClientInfo,
         cookies,
+        credentials::{CurrentUser, SessionCookie},
         error::ApiError,
-        identity::{CurrentUser, SessionCookie},
     },
     names::Username,
     state::{AppState, LoginRefused},

@@ -19,7 +19,7 @@ use http::{HeaderMap, HeaderValue, Uri, header, request::Parts};
 
 use crate::{
     audit::Origin,
-    http::{client::ClientInfo, context::RequestContext, csrf, identity::SessionCookie},
+    http::{client::ClientInfo, context::RequestContext, credentials::SessionCookie, csrf},
     state::AppState,
 };
 

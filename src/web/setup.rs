@@ -20,7 +20,7 @@ use super::{PreLoginPost, no_store, templates::render};
 use crate::{
     audit::{Action, Outcome},
     auth::users::NewUserError,
-    http::{client::ClientInfo, error::ApiError, identity::SessionCookie},
+    http::{client::ClientInfo, credentials::SessionCookie, error::ApiError},
     names::Username,
     state::AppState,
 };
