@@ -10,16 +10,19 @@
 //! `Authorization` headers stay out of logs.
 
 use std::{
-    cell::RefCell,
     fmt,
     fmt::Write as _,
     io,
     net::IpAddr,
     sync::OnceLock,
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
-use super::log_writer::{Flusher, Kind, LogWriter};
+use super::{
+    json_text::{needs_escape, write_escaped, write_json_display, write_json_str},
+    log_writer::{Flusher, Kind, LogWriter},
+    wall_clock::time_text,
+};
 
 use tracing::{Event, Subscriber, field::Field};
 use tracing_subscriber::{
@@ -212,108 +215,6 @@ where
     }
 }
 
-/// How long a thread's pairing of the monotonic clock with the wall clock
-/// serves before both are read anew: a step of the wall clock shows in
-/// the log within this, and NTP's slewing (at most 500 ppm) moves the two
-/// apart by at most half a millisecond in it.
-const REANCHOR: Duration = Duration::from_secs(1);
-
-/// A reading of both clocks, and the text of the second last written.
-struct WallClock {
-    /// A reading of the monotonic clock.
-    anchor: Instant,
-    /// The wall-clock time at `anchor`, in nanoseconds since the epoch.
-    anchor_nanos: u64,
-    /// The second last written on this thread, and its text up to the
-    /// milliseconds (`2026-01-02T03:04:05.`): it changes once a second,
-    /// lines come thousands of times a second.
-    second: u64,
-    prefix: [u8; 20],
-}
-
-impl WallClock {
-    /// Reads the wall clock, and dates the reading back to `at`.
-    fn read_at(at: Instant) -> Self {
-        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let since_at = at.elapsed();
-        Self {
-            anchor: at,
-            anchor_nanos: u64::try_from(wall.saturating_sub(since_at).as_nanos()).unwrap_or(u64::MAX),
-            second: u64::MAX,
-            prefix: [0; 20],
-        }
-    }
-}
-
-thread_local! {
-    static WALL_CLOCK: RefCell<WallClock> = RefCell::new(WallClock::read_at(Instant::now()));
-}
-
-/// The wall-clock time at `at`, a reading of the monotonic clock taken
-/// just before (the access log's, which it takes anyway to time the
-/// request), as [`write_time`] writes it. Each reading of a clock costs
-/// tens of nanoseconds; the wall clock is read once a second per thread
-/// ([`REANCHOR`]), not once a line.
-fn time_text(at: Instant) -> [u8; 24] {
-    WALL_CLOCK.with_borrow_mut(|clock| {
-        let after = match at.checked_duration_since(clock.anchor) {
-            Some(after) if after < REANCHOR => after,
-            _ => {
-                let second = clock.second;
-                let prefix = clock.prefix;
-                *clock = WallClock {
-                    second,
-                    prefix,
-                    ..WallClock::read_at(at)
-                };
-                Duration::ZERO
-            }
-        };
-        // Under a second: the nanoseconds fit.
-        let nanos = clock.anchor_nanos + after.as_nanos() as u64;
-        let second = nanos / 1_000_000_000;
-        if clock.second != second {
-            let mut text = String::with_capacity(24);
-            let whole_second = chrono::DateTime::from_timestamp(i64::try_from(second).unwrap_or(i64::MAX), 0)
-                .unwrap_or_default();
-            let _ = write_time(&mut text, whole_second);
-            clock.prefix.copy_from_slice(&text.as_bytes()[..20]);
-            clock.second = second;
-        }
-        let millis = (nanos / 1_000_000 % 1000) as u16;
-        let mut text = [0; 24];
-        text[..20].copy_from_slice(&clock.prefix);
-        text[20..].copy_from_slice(&[
-            b'0' + (millis / 100) as u8,
-            b'0' + (millis / 10 % 10) as u8,
-            b'0' + (millis % 10) as u8,
-            b'Z',
-        ]);
-        text
-    })
-}
-
-/// RFC 3339 in UTC with milliseconds, without chrono's format-string parser
-/// (which showed in profiles of the request path).
-fn write_time(out: &mut impl fmt::Write, now: chrono::DateTime<chrono::Utc>) -> fmt::Result {
-    use chrono::{Datelike, Timelike};
-    let mut text = *b"0000-00-00T00:00:00.000Z";
-    let mut put = |at: usize, width: usize, mut value: u32| {
-        for i in (at..at + width).rev() {
-            text[i] = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
-    };
-    put(0, 4, now.year().clamp(0, 9999) as u32);
-    put(5, 2, now.month());
-    put(8, 2, now.day());
-    put(11, 2, now.hour());
-    put(14, 2, now.minute());
-    put(17, 2, now.second());
-    put(20, 3, now.timestamp_subsec_millis().min(999));
-    out.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
-}
-
 fn level_name(level: &tracing::Level) -> &'static str {
     match *level {
         tracing::Level::ERROR => "error",
@@ -322,67 +223,6 @@ fn level_name(level: &tracing::Level) -> &'static str {
         tracing::Level::DEBUG => "debug",
         tracing::Level::TRACE => "trace",
     }
-}
-
-/// Writes `text` as a JSON string. serde_json's escaper only writes to
-/// `io::Write`; the subscriber's buffer is a `fmt::Write`.
-fn write_json_str(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
-    out.write_char('"')?;
-    write_escaped(out, text)?;
-    out.write_char('"')
-}
-
-/// `text` escaped for the inside of a JSON string.
-fn write_escaped(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
-    // Ids, routes, names and addresses need no escape: one copy.
-    if !needs_escape(text) {
-        return out.write_str(text);
-    }
-    let mut start = 0;
-    for (i, c) in text.char_indices() {
-        let escaped = match c {
-            '"' => "\\\"",
-            '\\' => "\\\\",
-            '\n' => "\\n",
-            '\r' => "\\r",
-            '\t' => "\\t",
-            c if (c as u32) < 0x20 => "",
-            _ => continue,
-        };
-        out.write_str(&text[start..i])?;
-        if escaped.is_empty() {
-            write!(out, "\\u{:04x}", c as u32)?;
-        } else {
-            out.write_str(escaped)?;
-        }
-        start = i + c.len_utf8();
-    }
-    out.write_str(&text[start..])
-}
-
-/// Whether `text` holds a character a JSON string must escape. (Folded
-/// without stopping early, so the check vectorizes.)
-fn needs_escape(text: &str) -> bool {
-    !text
-        .bytes()
-        .fold(true, |plain, b| plain & (b != b'"') & (b != b'\\') & (b >= 0x20))
-}
-
-/// Escapes what is formatted through it: a `Debug` or `Display` value goes
-/// into the line without a `String` of its own.
-struct Escaping<'a, W>(&'a mut W);
-
-impl<W: fmt::Write> fmt::Write for Escaping<'_, W> {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        write_escaped(self.0, text)
-    }
-}
-
-/// `value`, formatted, as a JSON string.
-fn write_json_display(out: &mut impl fmt::Write, value: fmt::Arguments<'_>) -> fmt::Result {
-    out.write_char('"')?;
-    fmt::write(&mut Escaping(out), value)?;
-    out.write_char('"')
 }
 
 struct FieldWriter<'a, W> {
@@ -518,72 +358,5 @@ mod tests {
             let (_, value) = text.split_once(':').unwrap();
             assert_eq!(value.parse::<f64>().unwrap(), micros as f64 / 1000.0, "{value}");
         }
-    }
-
-    #[test]
-    fn time_is_rfc3339_with_milliseconds() {
-        let at = chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05.067Z")
-            .unwrap()
-            .to_utc();
-        let mut out = String::new();
-        write_time(&mut out, at).unwrap();
-        assert_eq!(out, "2026-01-02T03:04:05.067Z");
-    }
-
-    /// Written time of `at`, in milliseconds since the epoch.
-    fn written_millis(at: Instant) -> i64 {
-        let out = String::from_utf8(time_text(at).to_vec()).unwrap();
-        assert_eq!(out.len(), 24, "{out}");
-        chrono::DateTime::parse_from_rfc3339(&out)
-            .unwrap()
-            .timestamp_millis()
-    }
-
-    #[test]
-    fn the_time_now_is_the_clock_s_to_the_millisecond() {
-        // Across a re-reading of the wall clock ([`REANCHOR`]); a
-        // millisecond either way for NTP's slewing between readings.
-        for _ in 0..3 {
-            let before = chrono::Utc::now().timestamp_millis();
-            let written = written_millis(Instant::now());
-            let after = chrono::Utc::now().timestamp_millis();
-            assert!(
-                (before - 1..=after + 1).contains(&written),
-                "{before} <= {written} <= {after}"
-            );
-            std::thread::sleep(Duration::from_millis(600));
-        }
-    }
-
-    #[test]
-    fn a_line_bears_the_time_it_was_given_not_the_time_it_is_written() {
-        let before = chrono::Utc::now().timestamp_millis();
-        let at = Instant::now();
-        let after = chrono::Utc::now().timestamp_millis();
-        std::thread::sleep(Duration::from_millis(300));
-        let written = written_millis(at);
-        // Written 300 ms later, the line still says when `at` was read.
-        assert!(
-            (before - 1..=after + 1).contains(&written),
-            "{before} <= {written} <= {after}"
-        );
-    }
-
-    #[test]
-    fn formatted_values_are_escaped_as_they_are_written() {
-        let mut out = String::new();
-        write_json_display(&mut out, format_args!("{:?}", "a\"b")).unwrap();
-        assert_eq!(out, r#""\"a\\\"b\"""#);
-        let parsed: String = serde_json::from_str(&out).unwrap();
-        assert_eq!(parsed, "\"a\\\"b\"");
-    }
-
-    #[test]
-    fn strings_are_escaped_as_json() {
-        let mut out = String::new();
-        write_json_str(&mut out, "a\"b\\c\nd\u{1}é").unwrap();
-        assert_eq!(out, r#""a\"b\\c\nd\u0001é""#);
-        let parsed: String = serde_json::from_str(&out).unwrap();
-        assert_eq!(parsed, "a\"b\\c\nd\u{1}é");
     }
 }

@@ -1,9 +1,11 @@
 //! Logs and metrics: one JSON object per line on stdout, and a Prometheus
 //! recorder whose text is served on the admin listener.
 
+mod json_text;
 pub mod log_writer;
 pub mod logging;
 pub mod metrics;
+mod wall_clock;
 
 use log_writer::Flusher;
 use metrics_exporter_prometheus::PrometheusHandle;
