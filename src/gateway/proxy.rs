@@ -192,7 +192,12 @@ impl Gateway {
         let Some(in_flight) = self.in_flight.take(sender) else {
             return detail_response(StatusCode::TOO_MANY_REQUESTS, "Too many requests in flight");
         };
-        let body = Body::new(Due::new(body, tokio::time::Instant::now() + self.body_timeout));
+        // A request without a body (most GETs) has nothing to wait for.
+        let body = if http_body::Body::is_end_stream(&body) {
+            body
+        } else {
+            Body::new(Due::new(body, tokio::time::Instant::now() + self.body_timeout))
+        };
         let upstream_request = match self.upstream_request(&parts, user, body) {
             Ok(request) => request,
             Err(status) => return status.into_response(),

@@ -39,10 +39,10 @@ pub const RATE_LIMIT_BACKEND_ERRORS: &str = "rate_limit_backend_errors_total";
 /// 1 while the shared rate-limit store (Redis) is unreachable.
 pub const RATE_LIMIT_BACKEND_DEGRADED: &str = "rate_limit_backend_degraded";
 
-/// WebSockets open now.
 /// Connections closed at accept, by `reason` (`per_client`: the client held
 /// `limits.max_connections_per_client` already).
 pub const CONNECTIONS_REFUSED: &str = "connections_refused_total";
+/// WebSockets open now.
 pub const WEBSOCKETS_OPEN: &str = "websockets_open";
 /// WebSocket messages, by `direction` (`in`, `out`).
 pub const WEBSOCKET_MESSAGES: &str = "websocket_messages_total";

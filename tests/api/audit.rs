@@ -1,6 +1,6 @@
 //! Security events are stored and listed newest first, with actor and outcome.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::helpers::{TestConfig, TestServer, wait_for_event};
 
@@ -91,14 +91,7 @@ async fn denials_and_administration_are_audited_with_their_target() {
     .await;
     assert_eq!(denied["target"], "/admin/users");
 
-    let response = server
-        .client
-        .put(server.url("/admin/users/alice/roles"))
-        .bearer_auth(&token)
-        .json(&json!({"roles": ["user", "editor"]}))
-        .send()
-        .await
-        .unwrap();
+    let response = server.set_roles(&token, "alice", &["user", "editor"]).await;
     assert_eq!(response.status(), 200);
     let changed = wait_for_event(
         &server,
@@ -278,13 +271,8 @@ async fn audit_lines_are_never_dropped_from_a_stdout_that_does_not_keep_up() {
         assert_eq!(server.token("alice", &wrong).await.status(), 401);
     }
     let response = server
-        .client
-        .put(server.url("/admin/users/alice/roles"))
-        .bearer_auth(&admin.access_token)
-        .json(&json!({"roles": ["user", "editor"]}))
-        .send()
-        .await
-        .unwrap();
+        .set_roles(&admin.access_token, "alice", &["user", "editor"])
+        .await;
     assert_eq!(response.status(), 200);
     flood(&server, "after", 2_000).await;
     server.resume_stdout();

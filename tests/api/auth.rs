@@ -810,14 +810,7 @@ async fn the_last_admin_cannot_be_disabled_or_demoted() {
         .await
         .unwrap();
     assert_eq!(response.status(), 409);
-    let response = server
-        .client
-        .put(server.url("/admin/users/root/roles"))
-        .bearer_auth(&admin.access_token)
-        .json(&json!({"roles": ["user"]}))
-        .send()
-        .await
-        .unwrap();
+    let response = server.set_roles(&admin.access_token, "root", &["user"]).await;
     assert_eq!(response.status(), 409);
     assert_eq!(
         server

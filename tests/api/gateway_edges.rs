@@ -211,14 +211,7 @@ async fn tunnels_keep_to_their_routes_rule_and_count_pings() {
     next_event(&mut socket).await;
 
     let root = token(&server, "root").await;
-    let demoted = server
-        .client
-        .put(server.url("/admin/users/chief/roles"))
-        .bearer_auth(&root)
-        .json(&json!({"roles": ["user"]}))
-        .send()
-        .await
-        .unwrap();
+    let demoted = server.set_roles(&root, "chief", &["user"]).await;
     assert_eq!(demoted.status(), 200);
     let (code, took) = close_code(&mut socket).await;
     assert_eq!(code, 1008);

@@ -286,14 +286,7 @@ async fn revocation_disable_and_role_change_on_one_instance_reach_the_other_push
     // A role change on A.
     let alice = a.login("alice", PASSWORD).await.access_token;
     assert_eq!(b.get_as("/users/me", &alice).await.status(), 200);
-    let changed = a
-        .client
-        .put(a.url("/admin/users/alice/roles"))
-        .bearer_auth(&root)
-        .json(&serde_json::json!({"roles": ["user", "auditor"]}))
-        .send()
-        .await
-        .unwrap();
+    let changed = a.set_roles(&root, "alice", &["user", "auditor"]).await;
     assert_eq!(changed.status(), 200);
     let took = until_status(&b, &alice, 401).await;
     assert!(

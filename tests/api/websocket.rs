@@ -341,14 +341,7 @@ async fn a_role_change_closes_bearer_sockets_and_narrows_session_sockets() {
     create_item(&server, &bob, "seen by an admin").await;
     assert_eq!(next_event(&mut session).await["item"]["name"], "seen by an admin");
 
-    let demoted = server
-        .client
-        .put(server.url("/admin/users/chief/roles"))
-        .bearer_auth(&root)
-        .json(&json!({"roles": ["user"]}))
-        .send()
-        .await
-        .unwrap();
+    let demoted = server.set_roles(&root, "chief", &["user"]).await;
     assert_eq!(demoted.status(), 200);
     // The session socket now sees only chief's own items.
     create_item(&server, &bob, "no longer seen").await;

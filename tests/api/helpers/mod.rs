@@ -301,6 +301,17 @@ impl TestServer {
         assert_eq!(output.code, Some(0), "user create: {output:?}");
     }
 
+    /// `PUT /admin/users/{username}/roles` as the admin holding `token`.
+    pub async fn set_roles(&self, token: &str, username: &str, roles: &[&str]) -> reqwest::Response {
+        self.client
+            .put(self.url(&format!("/admin/users/{username}/roles")))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "roles": roles }))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// `POST /token` with the password grant.
     pub async fn token(&self, username: &str, password: &str) -> reqwest::Response {
         self.client
