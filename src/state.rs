@@ -7,7 +7,7 @@ use http::HeaderMap;
 use secrecy::SecretString;
 
 use crate::{
-    audit::{Auditor, Origin},
+    audit::{Auditor, Provenance},
     auth::{
         first_run::FirstRun,
         keyring::KeyRing,
@@ -105,7 +105,7 @@ impl AppState {
         password: SecretString,
         client: &ClientInfo,
         headers: &HeaderMap,
-        origin: &Origin,
+        provenance: &Provenance,
         budgets: Budgets,
     ) -> Result<UserRecord, LoginRefused> {
         let login = Login {
@@ -119,7 +119,7 @@ impl AppState {
             device_cookie: cookies::get(headers, cookies::names(client.https).device),
         };
         login
-            .check_password(attempted, password, client, origin, budgets)
+            .check_password(attempted, password, client, provenance, budgets)
             .await
             .map_err(|err| match err {
                 LoginError::Throttled(refusal) => LoginRefused::Error(ApiError::RateLimited(refusal)),

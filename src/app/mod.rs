@@ -184,7 +184,7 @@ impl Application {
             csrf: state.csrf.clone(),
             cors,
             limits: state.limits.clone(),
-            policy_for: routes::policy_for,
+            own_rules: routes::RULES,
             resolver: gateway.map(|gateway| gateway as Arc<dyn http::resolve::RouteResolver>),
             audit: state.audit.clone(),
         });

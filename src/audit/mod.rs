@@ -80,10 +80,10 @@ impl Outcome {
     }
 }
 
-/// Where a request came from, for its audit events (`http::origin` reads
+/// Where a request came from, for its audit events (`http::provenance` reads
 /// it from a request).
 #[derive(Clone, Debug, Default)]
-pub struct Origin {
+pub struct Provenance {
     pub client_ip: Option<IpAddr>,
     pub request_id: Option<String>,
 }
@@ -109,9 +109,9 @@ impl Auditor {
         outcome: Outcome,
         actor: Option<&str>,
         target: Option<&str>,
-        origin: &Origin,
+        provenance: &Provenance,
     ) {
-        let event = event(action, outcome, actor, target, origin);
+        let event = event(action, outcome, actor, target, provenance);
         // Logged from the stored form, so the log holds no more than the
         // table does.
         tracing::info!(
@@ -136,15 +136,15 @@ pub fn event(
     outcome: Outcome,
     actor: Option<&str>,
     target: Option<&str>,
-    origin: &Origin,
+    provenance: &Provenance,
 ) -> AuditRecord {
     AuditRecord {
         at: now_ms(),
         actor: actor.map(bounded),
         action: action.as_str().to_owned(),
         target: target.map(bounded),
-        client_ip: origin.client_ip.map(|ip| ip.to_string()),
-        request_id: origin.request_id.clone(),
+        client_ip: provenance.client_ip.map(|ip| ip.to_string()),
+        request_id: provenance.request_id.clone(),
         outcome: outcome.as_str().to_owned(),
     }
 }
@@ -171,7 +171,7 @@ pub async fn record_direct(
     actor: &str,
     target: Option<&str>,
 ) {
-    let event = event(action, outcome, Some(actor), target, &Origin::default());
+    let event = event(action, outcome, Some(actor), target, &Provenance::default());
     tracing::info!(target: AUDIT_TARGET, action = action.as_str(), outcome = outcome.as_str(), actor, subject = target, "audit");
     if let Err(err) = store.insert_audit_events(std::slice::from_ref(&event)).await {
         metrics::counter!(AUDIT_EVENTS_DROPPED).increment(1);

@@ -23,7 +23,7 @@ use super::{
     users::{CheckError, Users},
 };
 use crate::{
-    audit::{Action, Auditor, Origin, Outcome},
+    audit::{Action, Auditor, Outcome, Provenance},
     names::Username,
     ratelimit::{KnownClient, PolicyName, RateLimits, Refusal, Subject},
     store::{StoreError, UserRecord},
@@ -84,11 +84,11 @@ impl Login<'_> {
         attempted: &str,
         password: SecretString,
         client: Client<'_>,
-        origin: &Origin,
+        provenance: &Provenance,
         budgets: Budgets,
     ) -> Result<UserRecord, LoginError> {
         let attempt = match Username::parse(attempted) {
-            Ok(name) => Some(self.attempt(&name, client, origin, budgets).await?),
+            Ok(name) => Some(self.attempt(&name, client, provenance, budgets).await?),
             Err(_) => None,
         };
         let user = self.users.check_password(attempted, password).await?;
@@ -104,11 +104,11 @@ impl Login<'_> {
         &self,
         username: &Username,
         client: Client<'_>,
-        origin: &Origin,
+        provenance: &Provenance,
         budgets: Budgets,
     ) -> Result<LoginAttempt, LoginError> {
         if budgets == Budgets::IpAndName {
-            self.spend(PolicyName::Login, Subject::ip(client.ip), None, origin)
+            self.spend(PolicyName::Login, Subject::ip(client.ip), None, provenance)
                 .await?;
         }
         let known = self
@@ -124,7 +124,7 @@ impl Login<'_> {
             PolicyName::LoginPerUsername,
             attempt.name_subject(),
             Some(username.as_str()),
-            origin,
+            provenance,
         )
         .await?;
         Ok(attempt)
@@ -135,7 +135,7 @@ impl Login<'_> {
         policy: PolicyName,
         subject: Subject<'_>,
         actor: Option<&str>,
-        origin: &Origin,
+        provenance: &Provenance,
     ) -> Result<(), LoginError> {
         let refusal = match self.limits.check(policy, subject).await {
             Ok(_) => return Ok(()),
@@ -147,7 +147,7 @@ impl Login<'_> {
                 Outcome::Denied,
                 actor,
                 Some(policy.as_str()),
-                origin,
+                provenance,
             );
         }
         Err(LoginError::Throttled(refusal))

@@ -4,12 +4,12 @@
 //! Every table denies unknown keys, so a typo is an error that names the key
 //! instead of a setting silently ignored.
 
+mod allowed_origin;
 pub mod check;
 mod duration;
 pub mod gateway;
 mod list;
 mod load;
-mod origin;
 mod rate;
 pub mod secret;
 
@@ -18,9 +18,9 @@ use std::{net::SocketAddr, num::NonZeroUsize, path::PathBuf};
 use ipnet::IpNet;
 use serde::Deserialize;
 
+pub use allowed_origin::AllowedOrigin;
 pub use duration::ConfigDuration;
 pub use load::{ConfigError, load};
-pub use origin::AllowedOrigin;
 pub use rate::{RatePeriod, RatePolicy};
 
 #[derive(Clone, Debug, Deserialize)]

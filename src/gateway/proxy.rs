@@ -30,7 +30,7 @@ use crate::{
         credentials::{Authentication, CurrentUser},
         detail::detail_response,
         identity::AuthRejection,
-        origin,
+        provenance,
         resolve::{Relayed, ResolvedRoute},
     },
     ratelimit,
@@ -69,7 +69,7 @@ pub async fn forward(gateway: Arc<Gateway>, request: Request) -> Response {
                 Outcome::Denied,
                 user.as_ref().map(CurrentUser::username),
                 Some(&route.label),
-                &origin::of(request.extensions()),
+                &provenance::of(request.extensions()),
             );
             return AuthRejection::Forbidden.into_response();
         }

@@ -22,7 +22,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 
 use super::{client::authority, cookies, cors::Cors, credentials::SessionCookie, detail::detail_response};
 use crate::{
-    audit::{Action, Auditor, Origin, Outcome},
+    audit::{Action, Auditor, Outcome, Provenance},
     auth::csrf::{Binding, CsrfKey, matches, new_presession},
 };
 
@@ -241,9 +241,9 @@ pub fn refuse(
     audit: &Auditor,
     actor: Option<&str>,
     route: Option<&str>,
-    origin: &Origin,
+    provenance: &Provenance,
 ) -> Response {
-    audit.record(Action::CsrfRejected, Outcome::Denied, actor, route, origin);
+    audit.record(Action::CsrfRejected, Outcome::Denied, actor, route, provenance);
     answer(failure)
 }
 

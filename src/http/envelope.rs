@@ -42,10 +42,10 @@ use super::{
     cors::{Cors, Screened},
     credentials::{self, Authentication, CurrentUser, SessionCookie},
     csrf::{self, CsrfGuard},
-    detail, error, limited, origin,
+    detail, error, limited, provenance,
     rate_limit::{Admission, RateLimitStep},
     request_id::{self, RequestId},
-    route::{self, Route, RouteTable},
+    route::{Route, RouteTable},
     security_headers::SecurityHeaders,
 };
 
@@ -61,9 +61,6 @@ pub struct Envelope {
     pub audit: Auditor,
     /// `limits.max_body_bytes`.
     pub max_body_bytes: usize,
-    /// `gateway.own_prefix`: where rampart's own routes are (`""`: at
-    /// the root).
-    pub own_prefix: String,
 }
 
 /// The answer to a preflight from an origin not in `cors.allow_origins`.
@@ -182,8 +179,6 @@ where
         }
         let log = AccessLog::start(request.method(), route.template.clone());
         let origin = request.headers().get(header::ORIGIN).cloned();
-        let private =
-            route::own_path(&envelope.own_prefix, request.uri().path()).is_some_and(is_private_path);
 
         let Steps {
             mut response,
@@ -243,7 +238,7 @@ where
         // 12. Answers about a user, and the account routes, are never stored
         //     by a cache (ASVS 5.0 14.3.2; RFC 6749 section 5.1 for /token),
         //     unless the answer already keeps itself out of shared caches.
-        if (private || user.is_some()) && !keeps_private(response.headers()) {
+        if (route.private || user.is_some()) && !keeps_private(response.headers()) {
             response
                 .headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -282,13 +277,6 @@ fn keeps_private(headers: &http::HeaderMap) -> bool {
         .flat_map(|value| value.split(','))
         .map(|directive| directive.trim().split('=').next().unwrap_or_default())
         .any(|name| name.eq_ignore_ascii_case("private") || name.eq_ignore_ascii_case("no-store"))
-}
-
-/// The routes whose every answer is private, whoever asks.
-fn is_private_path(path: &str) -> bool {
-    ["/token", "/users", "/admin"]
-        .iter()
-        .any(|prefix| path.starts_with(prefix))
 }
 
 /// Steps 5 to 8: authentication, the rate limit, the CSRF rules, and the
@@ -360,7 +348,7 @@ where
                     &envelope.audit,
                     user.as_ref().map(CurrentUser::username),
                     route.template.as_deref(),
-                    &origin::from(id, client),
+                    &provenance::from(id, client),
                 );
                 return steps(refusal, user);
             }

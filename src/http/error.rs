@@ -29,33 +29,6 @@ pub struct ErrorBody {
     pub detail: String,
 }
 
-/// RFC 6749 section 5.2's error codes that `/token` answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OAuthError {
-    InvalidRequest,
-    InvalidGrant,
-    UnsupportedGrantType,
-}
-
-/// A `/token` error (401): `detail`, and RFC 6749 section 5.2's fields.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OAuthErrorBody {
-    #[schema(example = "Incorrect username or password")]
-    pub detail: String,
-    pub error: OAuthError,
-    pub error_description: String,
-}
-
-/// A `/token` validation error (422): the issues, and RFC 6749 section
-/// 5.2's fields.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OAuthValidationErrorBody {
-    pub detail: Vec<ValidationIssue>,
-    pub error: OAuthError,
-    pub error_description: String,
-}
-
 /// A failed request, as a handler or extractor reports it.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -107,64 +80,6 @@ impl ApiError {
         Self::validation(issue)
     }
 
-    /// The error as the token endpoints answer it: 4xx bodies also carry
-    /// RFC 6749 section 5.2's `error` and `error_description`, so OAuth2
-    /// client libraries raise instead of storing an error as a token (SPEC
-    /// section 3, "Tokens"). Statuses are unchanged; 429 and 5xx keep the
-    /// plain body.
-    pub fn oauth2(self) -> Response {
-        let (status, code, detail, description) = match &self {
-            Self::Unauthorized(detail) => (
-                StatusCode::UNAUTHORIZED,
-                OAuthError::InvalidGrant,
-                json!(detail),
-                (*detail).to_owned(),
-            ),
-            Self::Validation(issues) => {
-                let grant_type = issues
-                    .iter()
-                    .any(|issue| issue.loc.get(1) == Some(&LocPart::from("grant_type")));
-                let code = if grant_type {
-                    OAuthError::UnsupportedGrantType
-                } else {
-                    OAuthError::InvalidRequest
-                };
-                (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    code,
-                    json!(issues),
-                    describe(issues),
-                )
-            }
-            Self::PayloadTooLarge | Self::UnsupportedMediaType | Self::BadRequest(_) => {
-                let status = match &self {
-                    Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-                    Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    _ => StatusCode::BAD_REQUEST,
-                };
-                let detail = match &self {
-                    Self::BadRequest(detail) => detail,
-                    _ => status.canonical_reason().unwrap_or("Bad Request"),
-                };
-                (
-                    status,
-                    OAuthError::InvalidRequest,
-                    json!(detail),
-                    detail.to_owned(),
-                )
-            }
-            _ => return self.into_response(),
-        };
-        let body = json!({ "detail": detail, "error": code, "error_description": description });
-        let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        response
-    }
-
     /// Wraps any error as an internal one.
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
         Self::Internal(err.into())
@@ -187,30 +102,6 @@ impl From<crate::auth::password::HashError> for ApiError {
             other => Self::Internal(anyhow::Error::new(other).context("password hashing")),
         }
     }
-}
-
-/// One sentence for a list of issues: `username: Field required; ...`.
-fn describe(issues: &[ValidationIssue]) -> String {
-    let field = |issue: &ValidationIssue| {
-        issue
-            .loc
-            .iter()
-            .skip(1)
-            .map(|part| match part {
-                LocPart::Key(key) => key.to_string(),
-                LocPart::Index(index) => index.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(".")
-    };
-    issues
-        .iter()
-        .map(|issue| match field(issue) {
-            name if name.is_empty() => issue.msg.to_string(),
-            name => format!("{name}: {}", issue.msg),
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// What a full hashing queue answers.

@@ -15,7 +15,7 @@ use super::{
     context::RequestContext,
     credentials::{Authentication, CurrentUser},
     error::ApiError,
-    origin,
+    provenance,
 };
 use crate::{
     audit::{Action, Auditor, Outcome},
@@ -102,7 +102,7 @@ where
                 Outcome::Denied,
                 Some(user.username()),
                 route,
-                &origin::of(&parts.extensions),
+                &provenance::of(&parts.extensions),
             );
         }
         if user.has_role(R::NAME) {

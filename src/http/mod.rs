@@ -5,7 +5,7 @@
 //! first (`detail`, the `{"detail"}` body; `limited`, a rate limit's
 //! headers and refusal; `error`, the error model), then what a request
 //! carries (`request_id`, `client`, `cookies`, `credentials`, `context`,
-//! `origin`), then the extractors (`identity`, `extract`), then the steps
+//! `provenance`), then the extractors (`identity`, `extract`), then the steps
 //! (`cors`, `csrf`, `rate_limit`, `security_headers`, `access_log`,
 //! `upgrade`) and the envelope that runs them in the order [`Stack`]
 //! states.
@@ -23,7 +23,7 @@ pub mod error;
 pub mod extract;
 pub mod identity;
 pub mod limited;
-pub mod origin;
+pub mod provenance;
 pub mod rate_limit;
 pub mod request_id;
 pub mod resolve;
@@ -40,7 +40,7 @@ use crate::{
     audit::Auditor,
     auth::{session::Sessions, tokens::TokenService},
     config::Settings,
-    ratelimit::{PolicyTable, RateLimits},
+    ratelimit::RateLimits,
 };
 
 /// What axum's body extractors read at most unless told otherwise.
@@ -90,8 +90,8 @@ pub struct StackParts<'a> {
     /// The allowlist, shared with the CSRF guard.
     pub cors: Arc<cors::Cors>,
     pub limits: Arc<RateLimits>,
-    /// Which route is under which rate-limit policy (the router's table).
-    pub policy_for: PolicyTable,
+    /// The rules of the router's routes (rate-limit policy, privacy).
+    pub own_rules: route::OwnRules,
     /// Routes the router does not hold (the gateway's), if any.
     pub resolver: Option<Arc<dyn resolve::RouteResolver>>,
     pub audit: Auditor,
@@ -111,7 +111,6 @@ impl Stack {
                 audit: parts.audit.clone(),
             },
             audit: parts.audit,
-            own_prefix: settings.own_prefix().to_owned(),
             cors: parts.cors,
             proxies: Arc::new(client::TrustedProxies::new(
                 settings.proxy.trusted.iter().map(|net| net.0),
@@ -127,7 +126,7 @@ impl Stack {
         Self {
             envelope: Arc::new(envelope),
             rules: route::RouteRules {
-                policy_for: parts.policy_for,
+                own: parts.own_rules,
                 own_prefix: settings.own_prefix().to_owned(),
                 resolver: parts.resolver,
                 request_timeout: settings.limits.request_timeout.get(),

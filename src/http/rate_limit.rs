@@ -66,7 +66,7 @@ impl RateLimitStep {
                         Outcome::Denied,
                         user.as_ref().map(CurrentUser::username),
                         Some(policy.as_str()),
-                        &super::origin::from(id, client),
+                        &super::provenance::from(id, client),
                     );
                 }
                 Admission::Refused(refused(&refusal))

@@ -1,6 +1,8 @@
 //! Which route a request is for, found once, before the envelope's steps:
 //! its template (for the access log, metrics and audit events), its
-//! rate-limit policy and its deadline.
+//! rate-limit policy, its deadline, and whether its answers are private
+//! whoever asks. The router states its routes' rules ([`OwnRules`]); the
+//! gateway's routes carry theirs ([`super::resolve::ResolvedRoute`]).
 //!
 //! The envelope wraps the router as a whole rather than each of its routes:
 //! a layer applied per route costs every request two more boxed services
@@ -78,11 +80,31 @@ pub struct Route {
     pub policy: Option<PolicyName>,
     /// How long the steps and the handler may take in all.
     pub deadline: Duration,
+    /// Every answer is private, whoever asks: never stored by a cache.
+    pub private: bool,
+}
+
+/// What the router says of its own routes, by their templates without
+/// `gateway.own_prefix`.
+#[derive(Clone, Copy, Debug)]
+pub struct OwnRules {
+    /// Which rate-limit policy a request falls under.
+    pub policy_for: PolicyTable,
+    /// Paths under which every answer is private, whoever asks: each path
+    /// and everything below it, the routes and the 404s between them.
+    pub private_areas: &'static [&'static str],
+}
+
+/// What a path of the table leads to: a route of the router's, or (no
+/// template) a private area's path that no route of the router's holds.
+struct Entry {
+    template: Option<Arc<str>>,
+    private: bool,
 }
 
 /// Matches a request to a route of the router's, else of a resolver's.
 pub struct RouteTable {
-    paths: matchit::Router<Arc<str>>,
+    paths: matchit::Router<Entry>,
     policy_for: PolicyTable,
     /// `gateway.own_prefix`, which the policy table's templates do not
     /// carry.
@@ -96,7 +118,7 @@ pub struct RouteTable {
 /// What a [`RouteTable`] is built from, besides the templates.
 #[derive(Clone)]
 pub struct RouteRules {
-    pub policy_for: PolicyTable,
+    pub own: OwnRules,
     pub own_prefix: String,
     pub resolver: Option<Arc<dyn RouteResolver>>,
     pub request_timeout: Duration,
@@ -107,16 +129,58 @@ impl RouteTable {
     /// On a template the router would have refused as well (a conflict or
     /// a malformed parameter): routes are fixed at start.
     pub fn new(templates: Templates, rules: RouteRules) -> Self {
+        let prefix = rules.own_prefix.as_str();
+        let in_area = |path: &str, area: &str| {
+            own_path(prefix, path).is_some_and(|own| {
+                own.strip_prefix(area)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+        };
         let mut paths = matchit::Router::new();
-        for template in templates.0 {
-            let value: Arc<str> = Arc::from(template.as_str());
-            if let Err(err) = paths.insert(template, value) {
+        let mut insert = |path: String, entry: Entry| {
+            if let Err(err) = paths.insert(path, entry) {
                 panic!("route table: {err}");
             }
+        };
+        for area in rules.own.private_areas {
+            // The area's own path when no route holds it, and a catch-all
+            // below it (matchit prefers any route of the router's).
+            if !templates
+                .0
+                .iter()
+                .any(|template| template == &format!("{prefix}{area}"))
+            {
+                insert(
+                    format!("{prefix}{area}"),
+                    Entry {
+                        template: None,
+                        private: true,
+                    },
+                );
+            }
+            insert(
+                format!("{prefix}{area}/{{*rest}}"),
+                Entry {
+                    template: None,
+                    private: true,
+                },
+            );
+        }
+        for template in templates.0 {
+            let private = rules
+                .own
+                .private_areas
+                .iter()
+                .any(|area| in_area(&template, area));
+            let entry = Entry {
+                template: Some(Arc::from(template.as_str())),
+                private,
+            };
+            insert(template, entry);
         }
         Self {
             paths,
-            policy_for: rules.policy_for,
+            policy_for: rules.own.policy_for,
             own_prefix: rules.own_prefix,
             resolver: rules.resolver,
             request_timeout: rules.request_timeout,
@@ -126,20 +190,27 @@ impl RouteTable {
     /// The route of a request for `path` (exactly as sent); a route of the
     /// resolver's comes with what its handler needs.
     pub fn find(&self, method: &Method, path: &str) -> (Route, Option<ResolvedRoute>) {
-        if let Ok(matched) = self.paths.at(path) {
-            let template = matched.value;
-            let route = Route {
-                policy: (self.policy_for)(method, own_path(&self.own_prefix, template)),
-                template: Some(template.clone()),
-                deadline: self.request_timeout,
-            };
-            return (route, None);
-        }
+        let area = match self.paths.at(path) {
+            Ok(matched) => match &matched.value.template {
+                Some(template) => {
+                    let route = Route {
+                        policy: (self.policy_for)(method, own_path(&self.own_prefix, template)),
+                        template: Some(template.clone()),
+                        deadline: self.request_timeout,
+                        private: matched.value.private,
+                    };
+                    return (route, None);
+                }
+                None => matched.value.private,
+            },
+            Err(_) => false,
+        };
         if let Some(resolved) = self.resolver.as_ref().and_then(|r| r.resolve(method, path)) {
             let route = Route {
                 template: Some(resolved.template.clone()),
                 policy: resolved.policy,
                 deadline: resolved.deadline,
+                private: area,
             };
             return (route, Some(resolved));
         }
@@ -147,6 +218,7 @@ impl RouteTable {
             template: None,
             policy: (self.policy_for)(method, None),
             deadline: self.request_timeout,
+            private: area,
         };
         (route, None)
     }
@@ -186,7 +258,10 @@ mod tests {
         RouteTable::new(
             templates,
             RouteRules {
-                policy_for: policy,
+                own: OwnRules {
+                    policy_for: policy,
+                    private_areas: &["/token", "/admin"],
+                },
                 own_prefix: prefix.to_owned(),
                 resolver: None,
                 request_timeout: Duration::from_secs(7),
@@ -251,6 +326,34 @@ mod tests {
             table.find(&Method::POST, "/rampart/token").0.policy,
             Some(PolicyName::Login)
         );
+    }
+
+    #[test]
+    fn a_private_area_covers_its_routes_and_the_paths_between_them() {
+        for prefix in ["", "/rampart"] {
+            let table = table(
+                prefix,
+                &["/", "/token", "/token/revoke", "/admin/users", "/items/"],
+            );
+            let private = |path: &str| table.find(&Method::GET, &format!("{prefix}{path}")).0.private;
+            for path in [
+                "/token",
+                "/token/revoke",
+                "/token/other",
+                "/admin",
+                "/admin/users",
+                "/admin/x/y",
+            ] {
+                assert!(private(path), "{prefix}{path}");
+            }
+            for path in ["/", "/items/", "/tokens", "/administrator", "/elsewhere"] {
+                assert!(!private(path), "{prefix}{path}");
+            }
+            // A private area's unrouted path is still unrouted.
+            let unrouted = table.find(&Method::GET, &format!("{prefix}/admin/x")).0;
+            assert_eq!(unrouted.template, None);
+            assert_eq!(unrouted.policy, Some(PolicyName::Default));
+        }
     }
 
     #[test]

@@ -23,7 +23,7 @@ use super::{
     error::ApiError,
 };
 use crate::{
-    audit::{Action, Auditor, Origin, Outcome},
+    audit::{Action, Auditor, Outcome, Provenance},
     auth::Principal,
     observability::metrics::WEBSOCKET_REFUSALS,
     ratelimit::network,
@@ -42,7 +42,7 @@ pub struct Handshake {
     /// The caller, and the connection, whose idle clock stops once
     /// upgraded.
     context: RequestContext,
-    origin: Origin,
+    provenance: Provenance,
     uri: Uri,
     headers: HeaderMap,
 }
@@ -88,7 +88,7 @@ impl Gate {
                     connection,
                     ..
                 },
-            origin,
+            provenance,
             uri,
             headers,
         }: Handshake,
@@ -102,7 +102,7 @@ impl Gate {
                 Outcome::Denied,
                 user,
                 Some(reason),
-                &origin,
+                &provenance,
             );
             error
         };

@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    audit::{Action, Origin, Outcome},
+    audit::{Action, Outcome, Provenance},
     http::{
         credentials::CurrentUser,
         error::{ApiError, ErrorBody},
@@ -91,7 +91,7 @@ pub async fn list(
 pub async fn set_roles(
     State(state): State<AppState>,
     RequireRole(admin, _): RequireRole<Admin>,
-    origin: Origin,
+    provenance: Provenance,
     Path(username): Path<String>,
     Json(body): Json<RolesBody>,
 ) -> Result<Json<UserView>, ApiError> {
@@ -106,7 +106,7 @@ pub async fn set_roles(
             outcome,
             Some(admin.username()),
             Some(Username::loggable(&username)),
-            &origin,
+            &provenance,
         )
     })
 }
@@ -114,7 +114,7 @@ pub async fn set_roles(
 async fn set_disabled(
     state: &AppState,
     admin: &CurrentUser,
-    origin: &Origin,
+    provenance: &Provenance,
     username: &str,
     disabled: bool,
 ) -> Result<Json<UserView>, ApiError> {
@@ -133,7 +133,7 @@ async fn set_disabled(
             outcome,
             Some(admin.username()),
             Some(Username::loggable(username)),
-            origin,
+            provenance,
         )
     })
 }
@@ -144,10 +144,10 @@ async fn set_disabled(
 pub async fn disable(
     State(state): State<AppState>,
     RequireRole(admin, _): RequireRole<Admin>,
-    origin: Origin,
+    provenance: Provenance,
     Path(username): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    set_disabled(&state, &admin, &origin, &username, true).await
+    set_disabled(&state, &admin, &provenance, &username, true).await
 }
 
 /// Enable a user again.
@@ -156,10 +156,10 @@ pub async fn disable(
 pub async fn enable(
     State(state): State<AppState>,
     RequireRole(admin, _): RequireRole<Admin>,
-    origin: Origin,
+    provenance: Provenance,
     Path(username): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    set_disabled(&state, &admin, &origin, &username, false).await
+    set_disabled(&state, &admin, &provenance, &username, false).await
 }
 
 #[derive(IntoParams)]

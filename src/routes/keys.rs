@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
-    audit::{Action, Origin, Outcome},
+    audit::{Action, Outcome, Provenance},
     http::{
         error::ApiError,
         extract::Json,
@@ -45,7 +45,7 @@ pub struct Rotated {
 pub async fn rotate(
     State(state): State<AppState>,
     RequireRole(admin, _): RequireRole<Admin>,
-    origin: Origin,
+    provenance: Provenance,
 ) -> Result<Json<Rotated>, ApiError> {
     let kid = state
         .keys
@@ -57,7 +57,7 @@ pub async fn rotate(
         Outcome::Success,
         Some(admin.username()),
         Some(&kid),
-        &origin,
+        &provenance,
     );
     Ok(Json(Rotated { kid }))
 }

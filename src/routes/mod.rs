@@ -19,7 +19,12 @@ use http::Method;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{http::route::Templates, ratelimit::PolicyName, state::AppState, web::pages};
+use crate::{
+    http::route::{OwnRules, Templates},
+    ratelimit::PolicyName,
+    state::AppState,
+    web::pages,
+};
 
 /// A router and the templates of its routes, added together: the stack
 /// matches requests against the same templates before the router runs
@@ -139,6 +144,14 @@ pub fn router(state: AppState) -> Routed {
         templates: routes.templates,
     }
 }
+
+/// What the stack needs to know of these routes (`http::route`).
+pub const RULES: OwnRules = OwnRules {
+    policy_for,
+    // The account routes: every answer private, whoever asks, errors
+    // included (ASVS 5.0 14.3.2; RFC 6749 section 5.1 for /token).
+    private_areas: &["/token", "/users", "/admin"],
+};
 
 /// The per-client policy of a route, by method and route template; `None`
 /// for the probes, which load balancers call and must always answer.

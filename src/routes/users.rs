@@ -11,7 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
-    audit::{Action, Origin, Outcome},
+    audit::{Action, Outcome, Provenance},
     auth::login::Budgets,
     auth::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS},
     auth::users::NewUserError,
@@ -120,7 +120,7 @@ impl FromRequestParts<AppState> for Registrar {
         match caller {
             Some(claims) if claims.has_role(Role::ADMIN) => Ok(Self(Some(claims))),
             Some(claims) => {
-                let origin = Origin::from_request_parts(parts, state)
+                let provenance = Provenance::from_request_parts(parts, state)
                     .await
                     .unwrap_or_else(|never| match never {});
                 state.audit.record(
@@ -128,7 +128,7 @@ impl FromRequestParts<AppState> for Registrar {
                     Outcome::Denied,
                     Some(claims.username()),
                     Some("/users"),
-                    &origin,
+                    &provenance,
                 );
                 Err(AuthRejection::Forbidden.into_response())
             }
@@ -153,7 +153,7 @@ impl FromRequestParts<AppState> for Registrar {
 pub async fn create_user(
     State(state): State<AppState>,
     Registrar(caller): Registrar,
-    origin: Origin,
+    provenance: Provenance,
     Json(body): Json<NewUserBody>,
 ) -> Result<Response, ApiError> {
     let created = state
@@ -168,7 +168,7 @@ pub async fn create_user(
                 Outcome::Success,
                 Some(actor),
                 Some(&user.username),
-                &origin,
+                &provenance,
             );
             Ok((
                 StatusCode::CREATED,
@@ -213,7 +213,7 @@ pub async fn change_password(
     State(state): State<AppState>,
     client: ClientInfo,
     user: CurrentUser,
-    origin: Origin,
+    provenance: Provenance,
     headers: HeaderMap,
     Json(body): Json<PasswordChange>,
 ) -> Result<Response, ApiError> {
@@ -226,7 +226,7 @@ pub async fn change_password(
             SecretString::from(body.current_password),
             &client,
             &headers,
-            &origin,
+            &provenance,
             Budgets::IpAndName,
         )
         .await;
@@ -238,7 +238,7 @@ pub async fn change_password(
                 Outcome::Failure,
                 Some(user.username()),
                 None,
-                &origin,
+                &provenance,
             );
             return Err(ApiError::BadRequest("Incorrect password"));
         }
@@ -255,7 +255,7 @@ pub async fn change_password(
                 Outcome::Success,
                 Some(user.username()),
                 None,
-                &origin,
+                &provenance,
             );
             Ok(StatusCode::NO_CONTENT.into_response())
         }

@@ -119,7 +119,7 @@ pub async fn login(
     }
     let PreLoginPost {
         client,
-        origin,
+        provenance,
         session,
         headers,
         ..
@@ -131,7 +131,7 @@ pub async fn login(
             SecretString::from(form.password),
             &client,
             &headers,
-            &origin,
+            &provenance,
             Budgets::Name,
         )
         .await;
@@ -143,7 +143,7 @@ pub async fn login(
                 Outcome::Failure,
                 Some(Username::loggable(&form.username)),
                 None,
-                &origin,
+                &provenance,
             );
             return bad_credentials(&state, session.as_ref(), &headers, https, &form.username);
         }
@@ -164,7 +164,7 @@ pub async fn login(
         Outcome::Success,
         Some(&user.username),
         None,
-        &origin,
+        &provenance,
     );
     let names = cookies::names(https);
     let mut response = Redirect::to(state.home()).into_response();

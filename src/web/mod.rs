@@ -18,7 +18,7 @@ use axum::{extract::FromRequestParts, response::Response};
 use http::{HeaderMap, HeaderValue, Uri, header, request::Parts};
 
 use crate::{
-    audit::Origin,
+    audit::Provenance,
     http::{client::ClientInfo, context::RequestContext, credentials::SessionCookie, csrf},
     state::AppState,
 };
@@ -42,7 +42,7 @@ fn no_store(mut response: Response) -> Response {
 /// (login CSRF).
 pub struct PreLoginPost {
     pub client: ClientInfo,
-    pub origin: Origin,
+    pub provenance: Provenance,
     pub uri: Uri,
     pub session: Option<SessionCookie>,
     pub headers: HeaderMap,
@@ -61,7 +61,7 @@ impl PreLoginPost {
         );
         checked
             .err()
-            .map(|failure| csrf::refuse(failure, &state.audit, None, Some(route), &self.origin))
+            .map(|failure| csrf::refuse(failure, &state.audit, None, Some(route), &self.provenance))
     }
 }
 
@@ -70,10 +70,10 @@ impl<S: Send + Sync> FromRequestParts<S> for PreLoginPost {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let client = ClientInfo::from_request_parts(parts, state).await?;
-        let Ok(origin) = Origin::from_request_parts(parts, state).await;
+        let Ok(provenance) = Provenance::from_request_parts(parts, state).await;
         Ok(Self {
             client,
-            origin,
+            provenance,
             uri: parts.uri.clone(),
             session: RequestContext::of(&parts.extensions).and_then(|context| context.session.clone()),
             headers: parts.headers.clone(),

@@ -142,7 +142,7 @@ pub async fn setup(
     }
     let PreLoginPost {
         client,
-        origin,
+        provenance,
         session,
         headers,
         ..
@@ -190,7 +190,7 @@ pub async fn setup(
                 Outcome::Success,
                 Some(&user.username),
                 Some(&user.username),
-                &origin,
+                &provenance,
             );
             tracing::info!(username = %user.username, "first admin created");
             Ok(no_store(

@@ -450,7 +450,13 @@ async fn private_answers_are_never_stored_by_a_cache() {
     assert_eq!(me.status(), 200);
     assert_eq!(me.headers()["cache-control"], "no-store");
     // The account routes, whoever asks, errors included.
-    for path in ["/token", "/users/me", "/admin/users"] {
+    for path in [
+        "/token",
+        "/users/me",
+        "/admin/users",
+        "/admin/nowhere",
+        "/users/x/y",
+    ] {
         let response = server.get(path).await;
         assert_eq!(cache_control(&response), Some("no-store"), "{path}");
     }

@@ -1,6 +1,8 @@
 //! `POST /token` (OAuth2 password and refresh grants, RFC 6749 sections 4.3
 //! and 6) and `POST /token/revoke` (RFC 7009).
 
+mod oauth2_error;
+
 use axum::{
     extract::State,
     response::{IntoResponse, Response},
@@ -10,13 +12,14 @@ use secrecy::SecretString;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use self::oauth2_error::{OAuthErrorBody, OAuthValidationErrorBody};
 use crate::{
-    audit::{Action, Origin, Outcome},
+    audit::{Action, Outcome, Provenance},
     auth::login::Budgets,
     auth::service::{AuthError, TokenPair},
     http::{
         client::ClientInfo,
-        error::{ApiError, OAuthErrorBody, OAuthValidationErrorBody},
+        error::ApiError,
         extract::{Form, Json},
     },
     input::{Field, Fields, Model, Problem},
@@ -152,21 +155,21 @@ impl Model for RevokeForm {
 pub async fn token(
     State(state): State<AppState>,
     client: ClientInfo,
-    origin: Origin,
+    provenance: Provenance,
     headers: HeaderMap,
     form: Result<Form<TokenRequest>, ApiError>,
 ) -> Response {
     let answer = match form {
-        Ok(Form(request)) => grant(&state, &client, &origin, &headers, request).await,
+        Ok(Form(request)) => grant(&state, &client, &provenance, &headers, request).await,
         Err(err) => Err(err),
     };
-    answer.unwrap_or_else(ApiError::oauth2)
+    answer.unwrap_or_else(oauth2_error::answer)
 }
 
 async fn grant(
     state: &AppState,
     client: &ClientInfo,
-    origin: &Origin,
+    provenance: &Provenance,
     headers: &HeaderMap,
     request: TokenRequest,
 ) -> Result<Response, ApiError> {
@@ -178,7 +181,7 @@ async fn grant(
     let result = match request {
         TokenRequest::Password { username, password } => {
             let checked = state
-                .check_password(&username, password, client, headers, origin, Budgets::Name)
+                .check_password(&username, password, client, headers, provenance, Budgets::Name)
                 .await;
             match checked {
                 Ok(user) => accounts.start_login(&user, Some(client.ip)).await,
@@ -189,7 +192,7 @@ async fn grant(
         TokenRequest::RefreshToken(refresh_token) => accounts.refresh(&refresh_token).await,
     };
     let audit =
-        |action, outcome, actor: Option<&str>| state.audit.record(action, outcome, actor, None, origin);
+        |action, outcome, actor: Option<&str>| state.audit.record(action, outcome, actor, None, provenance);
     let action = if refreshing {
         Action::Refresh
     } else {
@@ -248,17 +251,21 @@ fn token_response(pair: TokenPair) -> Response {
 )]
 pub async fn revoke(
     State(state): State<AppState>,
-    origin: Origin,
+    provenance: Provenance,
     form: Result<Form<RevokeForm>, ApiError>,
 ) -> Response {
     let answer = match form {
-        Ok(Form(form)) => revoke_token(&state, &origin, &form).await,
+        Ok(Form(form)) => revoke_token(&state, &provenance, &form).await,
         Err(err) => Err(err),
     };
-    answer.unwrap_or_else(ApiError::oauth2)
+    answer.unwrap_or_else(oauth2_error::answer)
 }
 
-async fn revoke_token(state: &AppState, origin: &Origin, form: &RevokeForm) -> Result<Response, ApiError> {
+async fn revoke_token(
+    state: &AppState,
+    provenance: &Provenance,
+    form: &RevokeForm,
+) -> Result<Response, ApiError> {
     state
         .accounts
         .revoke(&form.token)
@@ -266,6 +273,6 @@ async fn revoke_token(state: &AppState, origin: &Origin, form: &RevokeForm) -> R
         .map_err(ApiError::internal)?;
     state
         .audit
-        .record(Action::Revoke, Outcome::Success, None, None, origin);
+        .record(Action::Revoke, Outcome::Success, None, None, provenance);
     Ok((StatusCode::OK, Json(serde_json::json!({}))).into_response())
 }
