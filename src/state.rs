@@ -7,7 +7,7 @@ use http::HeaderMap;
 use secrecy::SecretString;
 
 use crate::{
-    audit::{Auditor, Provenance},
+    audit::{Action, Auditor, Outcome, Provenance},
     auth::{
         first_run::FirstRun,
         keyring::KeyRing,
@@ -20,6 +20,7 @@ use crate::{
     gateway::Gateway,
     http::{client::ClientInfo, cookies, csrf::CsrfGuard, error::ApiError, upgrade::Gate},
     items::Items,
+    names::Username,
     ratelimit::RateLimits,
     realtime::Hub,
     store::{Store, UserRecord},
@@ -98,9 +99,15 @@ pub enum LoginRefused {
 impl AppState {
     /// The one road to a password check (`auth::login`): the login budgets
     /// of the request's client, with the device cookie it sent, then the
-    /// check.
+    /// check. A wrong name or password is audited here, as a failure of
+    /// `action` by the name that was tried.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each is a different fact of the attempt"
+    )]
     pub async fn check_password(
         &self,
+        action: Action,
         attempted: &str,
         password: SecretString,
         client: &ClientInfo,
@@ -123,7 +130,16 @@ impl AppState {
             .await
             .map_err(|err| match err {
                 LoginError::Throttled(refusal) => LoginRefused::Error(ApiError::RateLimited(refusal)),
-                LoginError::Check(CheckError::InvalidCredentials) => LoginRefused::BadCredentials,
+                LoginError::Check(CheckError::InvalidCredentials) => {
+                    self.audit.record(
+                        action,
+                        Outcome::Failure,
+                        Some(Username::loggable(attempted)),
+                        None,
+                        provenance,
+                    );
+                    LoginRefused::BadCredentials
+                }
                 LoginError::Check(CheckError::Hash(err)) => LoginRefused::Error(err.into()),
                 LoginError::Check(CheckError::Store(err)) => LoginRefused::Error(err.into()),
             })

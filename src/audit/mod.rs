@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::{
     observability::{log_writer::AUDIT_TARGET, metrics::AUDIT_EVENTS_DROPPED},
+    ratelimit::Refusal,
     store::{AuditRecord, Store, now_ms},
 };
 
@@ -100,6 +101,21 @@ impl Auditor {
     pub fn start(store: Store) -> (Self, impl Future<Output = ()>) {
         let (queue, events) = mpsc::channel(QUEUE);
         (Self { queue }, write(store, events))
+    }
+
+    /// Records a rate limit's refusal when the limiter keeps this one
+    /// ([`Refusal::audit`]: the first of a subject under a policy, then one
+    /// a minute).
+    pub fn rate_limited(&self, refusal: &Refusal, actor: Option<&str>, provenance: &Provenance) {
+        if refusal.audit {
+            self.record(
+                Action::RateLimited,
+                Outcome::Denied,
+                actor,
+                Some(refusal.policy.as_str()),
+                provenance,
+            );
+        }
     }
 
     /// Logs and queues an event.

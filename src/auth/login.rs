@@ -23,7 +23,7 @@ use super::{
     users::{CheckError, Users},
 };
 use crate::{
-    audit::{Action, Auditor, Outcome, Provenance},
+    audit::{Auditor, Provenance},
     names::Username,
     ratelimit::{KnownClient, PolicyName, RateLimits, Refusal, Subject},
     store::{StoreError, UserRecord},
@@ -141,15 +141,7 @@ impl Login<'_> {
             Ok(_) => return Ok(()),
             Err(refusal) => refusal,
         };
-        if refusal.audit {
-            self.audit.record(
-                Action::RateLimited,
-                Outcome::Denied,
-                actor,
-                Some(policy.as_str()),
-                provenance,
-            );
-        }
+        self.audit.rate_limited(&refusal, actor, provenance);
         Err(LoginError::Throttled(refusal))
     }
 }

@@ -13,7 +13,7 @@ use super::{
     request_id::RequestId,
 };
 use crate::{
-    audit::{Action, Auditor, Outcome},
+    audit::Auditor,
     ratelimit::{Decision, PolicyName, RateLimits, Subject},
 };
 
@@ -60,15 +60,11 @@ impl RateLimitStep {
         match self.limits.check(policy, subject).await {
             Ok(decision) => Admission::Allowed(decision),
             Err(refusal) => {
-                if refusal.audit {
-                    self.audit.record(
-                        Action::RateLimited,
-                        Outcome::Denied,
-                        user.as_ref().map(CurrentUser::username),
-                        Some(policy.as_str()),
-                        &super::provenance::from(id, client),
-                    );
-                }
+                self.audit.rate_limited(
+                    &refusal,
+                    user.as_ref().map(CurrentUser::username),
+                    &super::provenance::from(id, client),
+                );
                 Admission::Refused(refused(&refusal))
             }
         }

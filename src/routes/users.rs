@@ -222,6 +222,7 @@ pub async fn change_password(
     // unthrottled password oracle (ASVS 5.0 6.3.1; OWASP API2).
     let checked = state
         .check_password(
+            Action::PasswordChanged,
             user.username(),
             SecretString::from(body.current_password),
             &client,
@@ -232,16 +233,7 @@ pub async fn change_password(
         .await;
     let account = match checked {
         Ok(account) => account,
-        Err(LoginRefused::BadCredentials) => {
-            state.audit.record(
-                Action::PasswordChanged,
-                Outcome::Failure,
-                Some(user.username()),
-                None,
-                &provenance,
-            );
-            return Err(ApiError::BadRequest("Incorrect password"));
-        }
+        Err(LoginRefused::BadCredentials) => return Err(ApiError::BadRequest("Incorrect password")),
         Err(LoginRefused::Error(err)) => return Err(err),
     };
     match state

@@ -22,7 +22,6 @@ use crate::{
         credentials::{CurrentUser, SessionCookie},
         error::ApiError,
     },
-    names::Username,
     state::{AppState, LoginRefused},
 };
 
@@ -117,54 +116,48 @@ pub async fn login(
     if let Some(refusal) = post.refusal(&state, form.csrf_token.as_deref(), "/login") {
         return Ok(refusal);
     }
-    let PreLoginPost {
-        client,
-        provenance,
-        session,
-        headers,
-        ..
-    } = post;
-    let https = client.https;
+    let https = post.client.https;
+    let refused = || {
+        bad_credentials(
+            &state,
+            post.session.as_ref(),
+            &post.headers,
+            https,
+            &form.username,
+        )
+    };
     let checked = state
         .check_password(
+            Action::Login,
             &form.username,
             SecretString::from(form.password),
-            &client,
-            &headers,
-            &provenance,
+            &post.client,
+            &post.headers,
+            &post.provenance,
             Budgets::Name,
         )
         .await;
     let user = match checked {
         Ok(user) => user,
-        Err(LoginRefused::BadCredentials) => {
-            state.audit.record(
-                Action::Login,
-                Outcome::Failure,
-                Some(Username::loggable(&form.username)),
-                None,
-                &provenance,
-            );
-            return bad_credentials(&state, session.as_ref(), &headers, https, &form.username);
-        }
+        Err(LoginRefused::BadCredentials) => return refused(),
         Err(LoginRefused::Error(err)) => return Err(err),
     };
     // A new id at every login, the old session ended: no session fixation.
-    if let Some(SessionCookie(previous)) = &session {
+    if let Some(SessionCookie(previous)) = &post.session {
         state.sessions.end(previous).await?;
     }
     let started = state.sessions.start(user.id, user.token_version).await?;
     let Some(id) = started else {
         // The password changed (or the user was disabled) while this
         // login was being checked: the password it checked is stale.
-        return bad_credentials(&state, session.as_ref(), &headers, https, &form.username);
+        return refused();
     };
     state.audit.record(
         Action::Login,
         Outcome::Success,
         Some(&user.username),
         None,
-        &provenance,
+        &post.provenance,
     );
     let names = cookies::names(https);
     let mut response = Redirect::to(state.home()).into_response();

@@ -140,14 +140,7 @@ pub async fn setup(
     if let Some(refusal) = post.refusal(&state, form.csrf_token.as_deref(), "/setup") {
         return Ok(refusal);
     }
-    let PreLoginPost {
-        client,
-        provenance,
-        session,
-        headers,
-        ..
-    } = post;
-    let https = client.https;
+    let https = post.client.https;
     // One setup at a time in this process; the token and the absence of an
     // admin are checked again under the lock. Other instances on the
     // database have links of their own: the store creates the admin only
@@ -165,7 +158,7 @@ pub async fn setup(
             username: &form.username,
             token: &form.token,
         };
-        page(&state, session.as_ref(), &headers, https, form)
+        page(&state, post.session.as_ref(), &post.headers, https, form)
     };
     let Ok(username) = Username::parse(&form.username) else {
         return again(
@@ -190,7 +183,7 @@ pub async fn setup(
                 Outcome::Success,
                 Some(&user.username),
                 Some(&user.username),
-                &provenance,
+                &post.provenance,
             );
             tracing::info!(username = %user.username, "first admin created");
             Ok(no_store(

@@ -27,6 +27,9 @@ use crate::{
     state::{AppState, LoginRefused},
 };
 
+/// The answer to a wrong name or password (as FastAPI's guides word it).
+const BAD_CREDENTIALS: &str = "Incorrect username or password";
+
 // The token request as the OpenAPI document describes it; read as
 // [`TokenRequest`].
 /// One of the two grants, form-encoded.
@@ -181,11 +184,22 @@ async fn grant(
     let result = match request {
         TokenRequest::Password { username, password } => {
             let checked = state
-                .check_password(&username, password, client, headers, provenance, Budgets::Name)
+                .check_password(
+                    Action::Login,
+                    &username,
+                    password,
+                    client,
+                    headers,
+                    provenance,
+                    Budgets::Name,
+                )
                 .await;
             match checked {
                 Ok(user) => accounts.start_login(&user, Some(client.ip)).await,
-                Err(LoginRefused::BadCredentials) => Err(AuthError::InvalidCredentials),
+                // Audited by the check.
+                Err(LoginRefused::BadCredentials) => {
+                    return Err(ApiError::Unauthorized(BAD_CREDENTIALS));
+                }
                 Err(LoginRefused::Error(err)) => return Err(err),
             }
         }
@@ -205,7 +219,7 @@ async fn grant(
         }
         Err(AuthError::InvalidCredentials) if !refreshing => {
             audit(Action::Login, Outcome::Failure, attempted.as_deref());
-            Err(ApiError::Unauthorized("Incorrect username or password"))
+            Err(ApiError::Unauthorized(BAD_CREDENTIALS))
         }
         Err(AuthError::InvalidCredentials) => {
             audit(Action::Refresh, Outcome::Failure, None);
