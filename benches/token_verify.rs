@@ -42,7 +42,14 @@ fn verify(c: &mut Criterion) {
             let invalidations = Invalidations::load(store).await.unwrap();
             Arc::new(TokenService::new(keys, invalidations, &settings))
         });
-        let (token, _) = tokens.issue("alice", &["user".to_owned()], 0).unwrap();
+        let (token, _) = tokens
+            .issue(
+                "alice",
+                &["user".to_owned()],
+                0,
+                rampart::auth::amr::Amr::PASSWORD,
+            )
+            .unwrap();
         c.bench_function(&format!("verify {algorithm:?} (signature and claims)"), |b| {
             b.to_async(&runtime).iter(|| {
                 let tokens = tokens.clone();

@@ -12,6 +12,7 @@ use crate::{
         first_run::FirstRun,
         keyring::KeyRing,
         login::{Budgets, Client, Login, LoginError},
+        mfa::{SecondFactors, Shown},
         service::AccountService,
         session::Sessions,
         users::{CheckError, Users},
@@ -55,6 +56,7 @@ pub struct Services {
     pub audit: Auditor,
     pub limits: Arc<RateLimits>,
     pub sessions: Sessions,
+    pub factors: Arc<SecondFactors>,
     pub csrf: Arc<CsrfGuard>,
     pub items: Items,
     pub sockets: Arc<Hub>,
@@ -143,5 +145,90 @@ impl AppState {
                 LoginError::Check(CheckError::Hash(err)) => LoginRefused::Error(err.into()),
                 LoginError::Check(CheckError::Store(err)) => LoginRefused::Error(err.into()),
             })
+    }
+
+    /// The signed-in caller's `current_password`, checked before a change
+    /// to their account (a password, a factor): a login attempt, spending
+    /// the login budgets like one, or a stolen token or session becomes an
+    /// unthrottled password oracle (ASVS 5.0 6.3.1; OWASP API2). A wrong
+    /// one is 400 `Incorrect password`, audited as a failure of `action`.
+    pub async fn reauthenticate(
+        &self,
+        action: Action,
+        username: &str,
+        current_password: SecretString,
+        client: &ClientInfo,
+        headers: &HeaderMap,
+        provenance: &Provenance,
+    ) -> Result<UserRecord, ApiError> {
+        let checked = self
+            .check_password(
+                action,
+                username,
+                current_password,
+                client,
+                headers,
+                provenance,
+                Budgets::IpAndName,
+            )
+            .await;
+        match checked {
+            Ok(user) => Ok(user),
+            Err(LoginRefused::BadCredentials) => Err(ApiError::BadRequest("Incorrect password")),
+            Err(LoginRefused::Error(err)) => Err(err),
+        }
+    }
+
+    /// Checks a second factor's code for `user`, the code spending a
+    /// `login_per_username` attempt as a password does (given back when
+    /// right): which code it was, `None` when wrong.
+    pub async fn check_code(
+        &self,
+        user: &UserRecord,
+        code: &str,
+        client: &ClientInfo,
+        headers: &HeaderMap,
+        provenance: &Provenance,
+    ) -> Result<Option<Shown>, ApiError> {
+        let login = Login {
+            limits: &self.limits,
+            users: &self.users,
+            accounts: &self.accounts,
+            audit: &self.audit,
+        };
+        let client = Client {
+            ip: client.ip,
+            device_cookie: cookies::get(headers, cookies::names(client.https).device),
+        };
+        let name = Username::parse(&user.username).map_err(ApiError::internal)?;
+        let attempt = login
+            .attempt(&name, client, provenance, Budgets::Name)
+            .await
+            .map_err(|err| match err {
+                LoginError::Throttled(refusal) => ApiError::RateLimited(refusal),
+                LoginError::Check(CheckError::Hash(err)) => err.into(),
+                LoginError::Check(CheckError::Store(err)) => err.into(),
+                LoginError::Check(CheckError::InvalidCredentials) => ApiError::Unauthorized("Invalid code"),
+            })?;
+        let shown = self.factors.verify_code(user.id, code).await?;
+        match shown {
+            Some(shown) => {
+                attempt.succeeded(&self.limits).await;
+                let action = match shown {
+                    Shown::Totp => Action::MfaPassed,
+                    Shown::RecoveryCode => Action::RecoveryCodeUsed,
+                };
+                self.audit
+                    .record(action, Outcome::Success, Some(&user.username), None, provenance);
+            }
+            None => self.audit.record(
+                Action::MfaFailed,
+                Outcome::Failure,
+                Some(&user.username),
+                None,
+                provenance,
+            ),
+        }
+        Ok(shown)
     }
 }

@@ -12,8 +12,8 @@ use crate::{
     audit::Auditor,
     auth::{
         csrf::CsrfKey, device::DeviceKey, first_run::FirstRun, invalidation::Invalidations, keyring::KeyRing,
-        keys::KeySealer, password::PasswordHasher, service::AccountService, session::Sessions,
-        tokens::TokenService, users::Users,
+        keys::KeySealer, mfa::SecondFactors, password::PasswordHasher, service::AccountService,
+        session::Sessions, tokens::TokenService, users::Users,
     },
     config::{Settings, secret::SecretKey},
     gateway::{self, Gateway, GatewayError},
@@ -125,6 +125,7 @@ impl Application {
         let limits =
             Arc::new(RateLimits::open(&settings.rate_limit, &route_rates, &settings.redis_prefix()).await?);
         let sessions = Sessions::new(store.clone(), invalidations.clone());
+        let factors = Arc::new(SecondFactors::new(store.clone(), &secret, &settings.auth.issuer));
         let cors = Arc::new(Cors::new(&settings.cors));
         let csrf = Arc::new(CsrfGuard::new(
             CsrfKey::new(&secret),
@@ -171,6 +172,7 @@ impl Application {
             audit,
             limits,
             sessions: sessions.clone(),
+            factors,
             csrf,
             items,
             sockets,

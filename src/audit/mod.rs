@@ -40,6 +40,12 @@ pub enum Action {
     PasswordChanged,
     KeyRotated,
     WebSocketRefused,
+    MfaEnrolled,
+    MfaRemoved,
+    MfaFailed,
+    MfaPassed,
+    RecoveryCodeUsed,
+    MfaReset,
 }
 
 impl Action {
@@ -59,6 +65,12 @@ impl Action {
             Self::PasswordChanged => "password_changed",
             Self::KeyRotated => "key_rotated",
             Self::WebSocketRefused => "websocket_refused",
+            Self::MfaEnrolled => "mfa_enrolled",
+            Self::MfaRemoved => "mfa_removed",
+            Self::MfaFailed => "mfa_failed",
+            Self::MfaPassed => "mfa_passed",
+            Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::MfaReset => "mfa_reset",
         }
     }
 }

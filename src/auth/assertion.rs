@@ -14,7 +14,7 @@ use std::{sync::Arc, time::Duration};
 
 use serde::Serialize;
 
-use super::keyring::KeyRing;
+use super::{amr::Amr, keyring::KeyRing};
 
 /// The assertion's JOSE `typ`.
 pub const ASSERTION_TYPE: &str = "rampart-assertion+jwt";
@@ -39,6 +39,8 @@ impl std::fmt::Debug for Assertions {
 pub struct Caller<'a> {
     pub username: &'a str,
     pub roles: &'a [String],
+    /// How the caller signed in (RFC 8176).
+    pub amr: Amr,
 }
 
 #[derive(Serialize)]
@@ -49,6 +51,8 @@ struct Claims<'a> {
     sub: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     roles: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amr: Option<Amr>,
     iat: i64,
     exp: i64,
     jti: String,
@@ -81,6 +85,7 @@ impl Assertions {
             aud: &self.audience,
             sub: caller.as_ref().map(|c| c.username),
             roles: caller.as_ref().map(|c| c.roles),
+            amr: caller.as_ref().map(|c| c.amr),
             iat: now,
             exp: now + self.ttl,
             jti: uuid::Uuid::new_v4().simple().to_string(),

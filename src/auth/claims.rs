@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::amr::Amr;
+
 /// Clock leeway on `exp` and `nbf`, in seconds (SPEC section 3: at most
 /// 30 s). Here, below both the token service that verifies with it and the
 /// key ring that keeps a retired key verifying that much longer.
@@ -23,6 +25,10 @@ pub struct AccessClaims {
     /// The user's token version when issued; a later change of password,
     /// roles or enabled state bumps it and so invalidates this token.
     pub ver: i64,
+    /// How the user signed in (RFC 8176); a refreshed token keeps its
+    /// login's.
+    #[serde(default)]
+    pub amr: Amr,
 }
 
 impl AccessClaims {

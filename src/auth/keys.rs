@@ -36,8 +36,15 @@ impl std::fmt::Debug for KeySealer {
 pub struct OpenError;
 
 impl KeySealer {
+    /// The sealer of signing keys.
     pub fn new(secret: &SecretKey) -> Self {
-        let mut key = secret.derive(SEALING_INFO);
+        Self::for_purpose(secret, SEALING_INFO)
+    }
+
+    /// A sealer under a key of its own (`info`, an HKDF label): what one
+    /// sealed never opens under another.
+    pub fn for_purpose(secret: &SecretKey, info: &[u8]) -> Self {
+        let mut key = secret.derive(info);
         let cipher = XChaCha20Poly1305::new_from_slice(&key).expect("32-byte key");
         key.fill(0);
         Self(cipher)

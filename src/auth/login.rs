@@ -99,8 +99,9 @@ impl Login<'_> {
     }
 
     /// Spends one attempt of the login budgets, or says which refused
-    /// (audited as a refusal of the name that was tried).
-    async fn attempt(
+    /// (audited as a refusal of the name that was tried). A second
+    /// factor's code spends one as a password does.
+    pub async fn attempt(
         &self,
         username: &Username,
         client: Client<'_>,
@@ -148,7 +149,7 @@ impl Login<'_> {
 
 /// The login budgets one password check spent.
 #[must_use = "a successful check gives its budget back"]
-struct LoginAttempt {
+pub struct LoginAttempt {
     username: Username,
     known: Option<KnownClient>,
     /// The client IP whose `login` budget was spent here, if it was.
@@ -163,8 +164,9 @@ impl LoginAttempt {
         }
     }
 
-    /// The password was right: the budgets get this attempt back.
-    async fn succeeded(self, limits: &RateLimits) {
+    /// The password (or code) was right: the budgets get this attempt
+    /// back.
+    pub async fn succeeded(self, limits: &RateLimits) {
         limits
             .refund(PolicyName::LoginPerUsername, self.name_subject())
             .await;

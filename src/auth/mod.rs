@@ -2,6 +2,7 @@
 //! tokens, device cookies, and the one road to a password check (`login`). The HTTP side (reading
 //! credentials from a request, the extractors) is `http::identity`.
 
+pub mod amr;
 pub mod assertion;
 pub mod claims;
 pub mod csrf;
@@ -12,6 +13,7 @@ pub mod keyring;
 pub mod keys;
 pub mod login;
 pub mod mac;
+pub mod mfa;
 pub mod password;
 pub mod service;
 pub mod session;

@@ -9,6 +9,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use sha2::Digest;
 
 use super::{
+    amr::Amr,
     device::{DEVICE_LIFETIME, DeviceKey},
     invalidation::Invalidations,
     password::HashError,
@@ -101,13 +102,14 @@ impl AccountService {
         &self,
         user: &UserRecord,
         client: Option<IpAddr>,
+        amr: Amr,
     ) -> Result<TokenPair, AuthError> {
         if let Some(ip) = client {
             self.store
                 .remember_client(user.id, &ratelimit::network(ip).to_string(), now_ms())
                 .await?;
         }
-        self.start_family(user).await
+        self.start_family(user, amr).await
     }
 
     /// Whether `username` signed in successfully from this client lately:
@@ -148,7 +150,11 @@ impl AccountService {
         let hash = refresh_hash(refresh_token);
         let now = now_ms();
         match self.store.use_refresh_token(&hash, now).await? {
-            RefreshUse::Rotated { family_id, user_id } => {
+            RefreshUse::Rotated {
+                family_id,
+                user_id,
+                amr,
+            } => {
                 let user = self
                     .user_by_id(user_id)
                     .await?
@@ -166,7 +172,7 @@ impl AccountService {
                 {
                     return Err(AuthError::InvalidCredentials);
                 }
-                self.pair(&user, refresh_token)
+                self.pair(&user, refresh_token, Amr::from_text(&amr))
             }
             RefreshUse::Reused { .. } => Err(AuthError::RefreshReuse),
             RefreshUse::Invalid => Err(AuthError::InvalidCredentials),
@@ -178,7 +184,7 @@ impl AccountService {
     }
 
     /// A new refresh family for a login, and its first pair.
-    async fn start_family(&self, user: &UserRecord) -> Result<TokenPair, AuthError> {
+    async fn start_family(&self, user: &UserRecord, amr: Amr) -> Result<TokenPair, AuthError> {
         let refresh_token = new_refresh_token();
         let now = now_ms();
         let ttl = i64::try_from(self.settings.refresh_token_ttl.get().as_millis()).unwrap_or(i64::MAX / 4);
@@ -188,17 +194,17 @@ impl AccountService {
                 &new_family(),
                 user.id,
                 user.token_version,
-                now,
-                now.saturating_add(ttl),
+                &amr.to_text(),
+                (now, now.saturating_add(ttl)),
             )
             .await?;
-        self.pair(user, refresh_token)
+        self.pair(user, refresh_token, amr)
     }
 
-    fn pair(&self, user: &UserRecord, refresh_token: String) -> Result<TokenPair, AuthError> {
+    fn pair(&self, user: &UserRecord, refresh_token: String, amr: Amr) -> Result<TokenPair, AuthError> {
         let (access_token, expires_in) =
             self.tokens
-                .issue(&user.username, &user.roles, user.token_version)?;
+                .issue(&user.username, &user.roles, user.token_version, amr)?;
         Ok(TokenPair {
             access_token,
             expires_in,

@@ -12,7 +12,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use super::invalidation::Invalidations;
+use super::{amr::Amr, invalidation::Invalidations};
 use crate::store::{Store, StoreError, now_ms};
 
 /// A session unused this long ends.
@@ -61,6 +61,8 @@ pub struct SessionUser {
     pub user_id: i64,
     pub username: String,
     pub roles: Vec<String>,
+    /// How the user signed in (RFC 8176).
+    pub amr: Amr,
     pub id: SessionId,
     /// When the session times out (unix ms) unless it is used again.
     pub expires_at: i64,
@@ -82,11 +84,16 @@ impl Sessions {
     /// A new session for `user_id`, whose password was checked while the
     /// user's token version was `token_version`; `None` if it has changed
     /// since (a password change or disabling raced the login).
-    pub async fn start(&self, user_id: i64, token_version: i64) -> Result<Option<SessionId>, StoreError> {
+    pub async fn start(
+        &self,
+        user_id: i64,
+        token_version: i64,
+        amr: Amr,
+    ) -> Result<Option<SessionId>, StoreError> {
         let id = SessionId::generate();
         let started = self
             .store
-            .insert_session(&id.digest(), user_id, token_version, now_ms())
+            .insert_session(&id.digest(), (user_id, token_version), &amr.to_text(), now_ms())
             .await?;
         Ok(started.then_some(id))
     }
@@ -124,6 +131,7 @@ impl Sessions {
         Ok(Some(SessionUser {
             user_id: session.user_id,
             username: session.username,
+            amr: Amr::from_text(&session.amr),
             roles: session.roles,
             id,
             expires_at: expires_at(session.created_at, seen_at),

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use jsonwebtoken::Validation;
 
 use super::{
+    amr::Amr,
     claims::{AccessClaims, LEEWAY_SECS, TokenError},
     invalidation::Invalidations,
     keyring::KeyRing,
@@ -79,6 +80,7 @@ impl TokenService {
         sub: &str,
         roles: &[String],
         version: i64,
+        amr: Amr,
     ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
         let now = chrono::Utc::now().timestamp();
         let ttl = i64::try_from(self.settings.access_token_ttl.get().as_secs()).unwrap_or(i64::MAX / 2);
@@ -92,6 +94,7 @@ impl TokenService {
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
             ver: version,
+            amr,
         };
         let token = self.keys.signer().sign(ACCESS_TOKEN_TYPE, &claims)?;
         Ok((token, ttl))

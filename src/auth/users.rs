@@ -173,6 +173,16 @@ impl Users {
         Ok(change)
     }
 
+    /// Removes every second factor of a user and ends their credentials
+    /// (the lost phone); `false`: no such user.
+    pub async fn reset_factors(&self, user_id: i64) -> Result<bool, StoreError> {
+        let reset = self.store.reset_factors(user_id, crate::store::now_ms()).await?;
+        if reset {
+            self.note(user_id).await?;
+        }
+        Ok(reset)
+    }
+
     /// Applies a user's new token state locally at once.
     async fn note(&self, user_id: i64) -> Result<(), StoreError> {
         let Some(invalidations) = &self.invalidations else {

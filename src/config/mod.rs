@@ -309,6 +309,34 @@ pub struct AuthSettings {
     pub key_rotation_interval: ConfigDuration,
     pub issuer: String,
     pub audience: String,
+    /// Who must show a second factor (SPEC section 7).
+    pub mfa: MfaPolicy,
+    /// Passkeys' relying party id; empty: the host a request came to.
+    pub webauthn_rp_id: String,
+}
+
+/// `auth.mfa`: whose credentials need a second factor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MfaPolicy {
+    /// Nobody's: a factor is each user's choice.
+    #[default]
+    Optional,
+    /// Users with the `admin` role.
+    Admins,
+    /// Everyone.
+    All,
+}
+
+impl MfaPolicy {
+    /// Whether a user with these roles must have a second factor.
+    pub fn covers(self, is_admin: bool) -> bool {
+        match self {
+            Self::Optional => false,
+            Self::Admins => is_admin,
+            Self::All => true,
+        }
+    }
 }
 
 impl Default for AuthSettings {
@@ -320,6 +348,8 @@ impl Default for AuthSettings {
             key_rotation_interval: ConfigDuration::from_secs(86_400),
             issuer: "rampart".to_owned(),
             audience: "rampart-api".to_owned(),
+            mfa: MfaPolicy::Optional,
+            webauthn_rp_id: String::new(),
         }
     }
 }

@@ -124,6 +124,7 @@ impl Gateway {
         let caller = user.map(|user| Caller {
             username: user.username(),
             roles: user.roles(),
+            amr: user.amr(),
         });
         match self
             .assertions

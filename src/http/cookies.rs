@@ -19,6 +19,8 @@ pub struct CookieNames {
     pub csrf: &'static str,
     pub presession: &'static str,
     pub device: &'static str,
+    /// A sign-in waiting for its second factor.
+    pub mfa: &'static str,
 }
 
 pub fn names(https: bool) -> CookieNames {
@@ -28,6 +30,7 @@ pub fn names(https: bool) -> CookieNames {
             csrf: "__Host-rampart_csrf",
             presession: "__Host-rampart_presession",
             device: "__Host-rampart_device",
+            mfa: "__Host-rampart_mfa",
         }
     } else {
         CookieNames {
@@ -35,6 +38,7 @@ pub fn names(https: bool) -> CookieNames {
             csrf: "rampart_csrf",
             presession: "rampart_presession",
             device: "rampart_device",
+            mfa: "rampart_mfa",
         }
     }
 }

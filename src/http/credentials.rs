@@ -10,6 +10,7 @@ use http::HeaderMap;
 use super::cookies;
 use crate::auth::{
     Principal,
+    amr::Amr,
     claims::{AccessClaims, TokenError},
     session::{SessionId, SessionUser, Sessions},
     tokens::TokenService,
@@ -175,6 +176,14 @@ impl CurrentUser {
         match self {
             Self::Bearer(claims) => &claims.roles,
             Self::Session(session) => &session.roles,
+        }
+    }
+
+    /// How the caller signed in (RFC 8176).
+    pub fn amr(&self) -> Amr {
+        match self {
+            Self::Bearer(claims) => claims.amr,
+            Self::Session(session) => session.amr,
         }
     }
 }

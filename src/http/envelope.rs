@@ -46,6 +46,7 @@ use super::{
     rate_limit::{Admission, RateLimitStep},
     request_id::{self, RequestId},
     route::{Route, RouteTable},
+    second_factor::FactorPolicy,
     security_headers::SecurityHeaders,
 };
 
@@ -61,6 +62,8 @@ pub struct Envelope {
     pub audit: Auditor,
     /// `limits.max_body_bytes`.
     pub max_body_bytes: usize,
+    /// `auth.mfa`.
+    pub factor_policy: FactorPolicy,
 }
 
 /// The answer to a preflight from an origin not in `cors.allow_origins`.
@@ -197,7 +200,7 @@ where
                 Steps::answer(detail::detail_response(StatusCode::FORBIDDEN, CORS_REFUSED))
             }
             Some(Screened::NotPreflight) => Steps::answer(StatusCode::METHOD_NOT_ALLOWED.into_response()),
-            // 5 to 8 run under one deadline and one panic guard: every step
+            // 5 to 9 run under one deadline and one panic guard: every step
             // that reads the body or the database is bounded by
             // `limits.request_timeout` (OWASP API4), and a panic anywhere
             // becomes a 500 with the spec's body.
@@ -224,21 +227,21 @@ where
                 }
             }
         };
-        // 9. Security headers, each where the response has none of its own:
+        // 10. Security headers, each where the response has none of its own:
         //    laid first, while the response holds only its own headers (none
         //    that the steps below add is a security header).
         envelope.security_headers.apply(&mut response, client.https);
-        // 10. The rate limit's budget.
+        // 11. The rate limit's budget.
         if let Some(decision) = &decision {
             limited::stamp_allowed(response.headers_mut(), decision);
         }
-        // 11. CORS: `Vary: Origin`, and for an allowed origin the right to read
+        // 12. CORS: `Vary: Origin`, and for an allowed origin the right to read
         //     this response (429s and errors included).
         envelope.cors.decorate(origin.as_ref(), response.headers_mut());
-        // 12. Answers about a user, and the account routes, are never stored
+        // 13. Answers about a user, and the account routes, are never stored
         //     by a cache (ASVS 5.0 14.3.2; RFC 6749 section 5.1 for /token),
         //     unless the answer already keeps itself out of shared caches.
-        if (route.private || user.is_some()) && !keeps_private(response.headers()) {
+        if (route.properties.private || user.is_some()) && !keeps_private(response.headers()) {
             response
                 .headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -247,7 +250,7 @@ where
     }
 }
 
-/// What steps 5 to 8 come to.
+/// What steps 5 to 9 come to.
 struct Steps {
     response: Response,
     /// Who the credentials named, if anyone.
@@ -279,8 +282,8 @@ fn keeps_private(headers: &http::HeaderMap) -> bool {
         .any(|name| name.eq_ignore_ascii_case("private") || name.eq_ignore_ascii_case("no-store"))
 }
 
-/// Steps 5 to 8: authentication, the rate limit, the CSRF rules, and the
-/// handler.
+/// Steps 5 to 9: authentication, the rate limit, the CSRF rules, the
+/// second-factor policy, and the handler.
 #[expect(
     clippy::manual_async_fn,
     reason = "an `async fn` copies its arguments into its state twice"
@@ -353,6 +356,11 @@ where
                 return steps(refusal, user);
             }
         }
+        // 8. The second-factor policy: a credential for enrolment only, or
+        //    one without `mfa` where a covered caller needs it.
+        if let Some(refusal) = envelope.factor_policy.refusal(&route.properties, user.as_ref()) {
+            return steps(refusal, user);
+        }
         request.extensions_mut().insert(RequestContext {
             id: id.clone(),
             route: route.template.clone(),
@@ -361,7 +369,7 @@ where
             session: session_cookie,
             connection,
         });
-        // 8. The body limit, then the handler, below the remaining layers.
+        // 9. The body limit, then the handler, below the remaining layers.
         let Some(request) = limit_body(request, envelope.max_body_bytes) else {
             return steps(StatusCode::PAYLOAD_TOO_LARGE.into_response(), user);
         };
@@ -396,7 +404,7 @@ fn limit_body(request: Request, max: usize) -> Option<Request> {
     Some(request.map(|body| Body::new(http_body_util::Limited::new(body, max))))
 }
 
-/// Steps 13 to 15, on every response.
+/// Steps 14 to 16, on every response.
 fn finish(
     response: Response,
     id: &request_id::RequestId,
@@ -404,11 +412,11 @@ fn finish(
     log: AccessLog,
     user: Option<CurrentUser>,
 ) -> Response {
-    // 13. Bare error statuses from below get the spec's body.
+    // 14. Bare error statuses from below get the spec's body.
     let mut response = error::fill_body(response, id);
-    // 14. The request id, on every response.
+    // 15. The request id, on every response.
     request_id::stamp(&mut response, id);
-    // 15. One log line and one metrics sample, for the final response.
+    // 16. One log line and one metrics sample, for the final response.
     log.finish(&response, id, client, user.as_ref().map(CurrentUser::username));
     response
 }

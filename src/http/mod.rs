@@ -6,7 +6,7 @@
 //! headers and refusal; `error`, the error model), then what a request
 //! carries (`request_id`, `client`, `cookies`, `credentials`, `context`,
 //! `provenance`), then the extractors (`identity`, `extract`), then the steps
-//! (`cors`, `csrf`, `rate_limit`, `security_headers`, `access_log`,
+//! (`cors`, `csrf`, `rate_limit`, `second_factor`, `security_headers`, `access_log`,
 //! `upgrade`) and the envelope that runs them in the order [`Stack`]
 //! states.
 
@@ -28,6 +28,7 @@ pub mod rate_limit;
 pub mod request_id;
 pub mod resolve;
 pub mod route;
+pub mod second_factor;
 pub mod security_headers;
 pub mod upgrade;
 
@@ -62,7 +63,7 @@ const DEFAULT_HSTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs
 ///    token, else session cookie), the rate limit, after authentication so
 ///    a signed-in client spends its user's budget ([`rate_limit`]), the
 ///    CSRF rules for requests the cookie authenticates ([`csrf`]), the
-///    body limit (a body over `limits.max_body_bytes` is refused with
+///    second-factor policy ([`second_factor`]), the body limit (a body over `limits.max_body_bytes` is refused with
 ///    413), and the handler; then on the way out, for every response of
 ///    the steps above and below: security headers (first, so that only
 ///    the response's own headers can stand in for them), the `RateLimit-*`
@@ -116,6 +117,7 @@ impl Stack {
                 settings.proxy.trusted.iter().map(|net| net.0),
             )),
             max_body_bytes: settings.limits.max_body_bytes,
+            factor_policy: second_factor::FactorPolicy::new(settings.auth.mfa),
             security_headers: security_headers::SecurityHeaders::new(
                 settings
                     .tls

@@ -80,8 +80,19 @@ pub struct Route {
     pub policy: Option<PolicyName>,
     /// How long the steps and the handler may take in all.
     pub deadline: Duration,
+    pub properties: Properties,
+}
+
+/// What a route is, beyond its template and its limits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Properties {
     /// Every answer is private, whoever asks: never stored by a cache.
     pub private: bool,
+    /// A credential good for second-factor enrolment only may call it
+    /// (SPEC section 7).
+    pub enrolment: bool,
+    /// A caller whom `auth.mfa` covers needs `mfa` in their credential.
+    pub needs_mfa: bool,
 }
 
 /// What the router says of its own routes, by their templates without
@@ -93,13 +104,18 @@ pub struct OwnRules {
     /// Paths under which every answer is private, whoever asks: each path
     /// and everything below it, the routes and the 404s between them.
     pub private_areas: &'static [&'static str],
+    /// Areas (a path and everything below it) that a credential for
+    /// second-factor enrolment only may call.
+    pub enrolment_areas: &'static [&'static str],
+    /// Areas that need `mfa` of a caller whom `auth.mfa` covers.
+    pub mfa_areas: &'static [&'static str],
 }
 
 /// What a path of the table leads to: a route of the router's, or (no
 /// template) a private area's path that no route of the router's holds.
 struct Entry {
     template: Option<Arc<str>>,
-    private: bool,
+    properties: Properties,
 }
 
 /// Matches a request to a route of the router's, else of a resolver's.
@@ -136,6 +152,14 @@ impl RouteTable {
                     .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
             })
         };
+        let properties = |path: &str| {
+            let within = |areas: &[&str]| areas.iter().any(|area| in_area(path, area));
+            Properties {
+                private: within(rules.own.private_areas),
+                enrolment: within(rules.own.enrolment_areas),
+                needs_mfa: within(rules.own.mfa_areas),
+            }
+        };
         let mut paths = matchit::Router::new();
         let mut insert = |path: String, entry: Entry| {
             if let Err(err) = paths.insert(path, entry) {
@@ -150,31 +174,30 @@ impl RouteTable {
                 .iter()
                 .any(|template| template == &format!("{prefix}{area}"))
             {
+                let path = format!("{prefix}{area}");
+                let properties = properties(&path);
                 insert(
-                    format!("{prefix}{area}"),
+                    path,
                     Entry {
                         template: None,
-                        private: true,
+                        properties,
                     },
                 );
             }
+            let below = format!("{prefix}{area}/");
+            let properties = properties(&below);
             insert(
-                format!("{prefix}{area}/{{*rest}}"),
+                format!("{below}{{*rest}}"),
                 Entry {
                     template: None,
-                    private: true,
+                    properties,
                 },
             );
         }
         for template in templates.0 {
-            let private = rules
-                .own
-                .private_areas
-                .iter()
-                .any(|area| in_area(&template, area));
             let entry = Entry {
                 template: Some(Arc::from(template.as_str())),
-                private,
+                properties: properties(&template),
             };
             insert(template, entry);
         }
@@ -197,20 +220,24 @@ impl RouteTable {
                         policy: (self.policy_for)(method, own_path(&self.own_prefix, template)),
                         template: Some(template.clone()),
                         deadline: self.request_timeout,
-                        private: matched.value.private,
+                        properties: matched.value.properties,
                     };
                     return (route, None);
                 }
-                None => matched.value.private,
+                // A private area's: private, and nothing more.
+                None => Properties {
+                    private: matched.value.properties.private,
+                    ..Properties::default()
+                },
             },
-            Err(_) => false,
+            Err(_) => Properties::default(),
         };
         if let Some(resolved) = self.resolver.as_ref().and_then(|r| r.resolve(method, path)) {
             let route = Route {
                 template: Some(resolved.template.clone()),
                 policy: resolved.policy,
                 deadline: resolved.deadline,
-                private: area,
+                properties: area,
             };
             return (route, Some(resolved));
         }
@@ -218,7 +245,7 @@ impl RouteTable {
             template: None,
             policy: (self.policy_for)(method, None),
             deadline: self.request_timeout,
-            private: area,
+            properties: area,
         };
         (route, None)
     }
@@ -261,6 +288,8 @@ mod tests {
                 own: OwnRules {
                     policy_for: policy,
                     private_areas: &["/token", "/admin"],
+                    enrolment_areas: &["/token"],
+                    mfa_areas: &["/admin"],
                 },
                 own_prefix: prefix.to_owned(),
                 resolver: None,
@@ -335,7 +364,13 @@ mod tests {
                 prefix,
                 &["/", "/token", "/token/revoke", "/admin/users", "/items/"],
             );
-            let private = |path: &str| table.find(&Method::GET, &format!("{prefix}{path}")).0.private;
+            let private = |path: &str| {
+                table
+                    .find(&Method::GET, &format!("{prefix}{path}"))
+                    .0
+                    .properties
+                    .private
+            };
             for path in [
                 "/token",
                 "/token/revoke",
@@ -354,6 +389,20 @@ mod tests {
             assert_eq!(unrouted.template, None);
             assert_eq!(unrouted.policy, Some(PolicyName::Default));
         }
+    }
+
+    #[test]
+    fn a_route_has_the_properties_of_its_areas() {
+        let table = table("/p", &["/token", "/token/revoke", "/admin/users", "/items/"]);
+        let properties = |path: &str| table.find(&Method::POST, path).0.properties;
+        let revoke = properties("/p/token/revoke");
+        assert!(revoke.private && revoke.enrolment && !revoke.needs_mfa);
+        let admin = properties("/p/admin/users");
+        assert!(admin.private && !admin.enrolment && admin.needs_mfa);
+        assert_eq!(properties("/p/items/"), Properties::default());
+        // Only what a path's area says: the unrouted path is private alone.
+        let unrouted = properties("/p/admin/elsewhere");
+        assert!(unrouted.private && !unrouted.needs_mfa);
     }
 
     #[test]

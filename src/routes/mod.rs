@@ -7,6 +7,7 @@ mod health;
 pub mod https_redirect;
 mod items;
 mod keys;
+mod mfa;
 mod openapi;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
@@ -71,12 +72,19 @@ pub fn router(state: AppState) -> Routed {
         .routes(routes!(users::change_password))
         .routes(routes!(users::protected))
         .routes(routes!(users::protected_route))
+        .routes(routes!(mfa::factors))
+        .routes(routes!(mfa::begin_totp))
+        .routes(routes!(mfa::confirm_totp))
+        .routes(routes!(mfa::remove_totp))
+        .routes(routes!(mfa::renew_recovery_codes))
+        .routes(routes!(mfa::reset))
         .routes(routes!(admin::list))
         .routes(routes!(admin::set_roles))
         .routes(routes!(admin::disable))
         .routes(routes!(admin::enable))
         .routes(routes!(admin::audit))
         .routes(routes!(pages::login_form, pages::login))
+        .routes(routes!(pages::login_mfa))
         .routes(routes!(pages::logout))
         .routes(routes!(pages::csrf_token))
         .routes(routes!(pages::setup_form, pages::setup));
@@ -151,6 +159,25 @@ pub const RULES: OwnRules = OwnRules {
     // The account routes: every answer private, whoever asks, errors
     // included (ASVS 5.0 14.3.2; RFC 6749 section 5.1 for /token).
     private_areas: &["/token", "/users", "/admin"],
+    // What a credential for second-factor enrolment only may call (SPEC
+    // section 7): the account's own routes, signing out, and what needs no
+    // credential at all (signing in again among them).
+    enrolment_areas: &[
+        "/users/me",
+        "/token",
+        "/logout",
+        "/csrftoken",
+        "/static",
+        "/account",
+        "/login",
+        "/setup",
+        "/healthz",
+        "/readyz",
+        "/.well-known",
+        "/docs",
+        "/openapi.json",
+    ],
+    mfa_areas: &["/admin"],
 };
 
 /// The per-client policy of a route, by method and route template; `None`
@@ -160,7 +187,7 @@ pub const RULES: OwnRules = OwnRules {
 pub fn policy_for(method: &Method, route: Option<&str>) -> Option<PolicyName> {
     match route {
         Some("/healthz" | "/readyz") => None,
-        Some("/token" | "/login") if method == Method::POST => Some(PolicyName::Login),
+        Some("/token" | "/login" | "/login/mfa") if method == Method::POST => Some(PolicyName::Login),
         Some("/docs" | "/docs/{file}" | "/openapi.json") => Some(PolicyName::Docs),
         _ => Some(PolicyName::Default),
     }

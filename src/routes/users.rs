@@ -12,7 +12,6 @@ use utoipa::ToSchema;
 
 use crate::{
     audit::{Action, Outcome, Provenance},
-    auth::login::Budgets,
     auth::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS},
     auth::users::NewUserError,
     http::{
@@ -25,7 +24,7 @@ use crate::{
     },
     input::{Field, Fields, Invalid, Model, Problem, Raw, bounded_text},
     names::{Role, Username},
-    state::{AppState, LoginRefused},
+    state::AppState,
     store::UserRecord,
 };
 
@@ -186,7 +185,7 @@ pub async fn create_user(
     }
 }
 
-async fn record(state: &AppState, user: &CurrentUser) -> Result<UserRecord, ApiError> {
+pub(super) async fn record(state: &AppState, user: &CurrentUser) -> Result<UserRecord, ApiError> {
     let not_found = || ApiError::NotFound("User not found");
     let name = Username::parse(user.username()).map_err(|_| not_found())?;
     state.store.find_user(&name).await?.ok_or_else(not_found)
@@ -217,25 +216,16 @@ pub async fn change_password(
     headers: HeaderMap,
     Json(body): Json<PasswordChange>,
 ) -> Result<Response, ApiError> {
-    // Checking the current password is a login attempt: it spends the
-    // login budgets like one, or a stolen token or session becomes an
-    // unthrottled password oracle (ASVS 5.0 6.3.1; OWASP API2).
-    let checked = state
-        .check_password(
+    let account = state
+        .reauthenticate(
             Action::PasswordChanged,
             user.username(),
             SecretString::from(body.current_password),
             &client,
             &headers,
             &provenance,
-            Budgets::IpAndName,
         )
-        .await;
-    let account = match checked {
-        Ok(account) => account,
-        Err(LoginRefused::BadCredentials) => return Err(ApiError::BadRequest("Incorrect password")),
-        Err(LoginRefused::Error(err)) => return Err(err),
-    };
+        .await?;
     match state
         .users
         .set_password(&account, SecretString::from(body.new_password))

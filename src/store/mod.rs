@@ -8,6 +8,7 @@
 mod audit;
 mod changes;
 pub mod cursor;
+mod factors;
 mod item_events;
 mod items;
 mod keys;
@@ -29,6 +30,7 @@ use crate::config::DatabaseUrl;
 
 pub use audit::AuditRecord;
 pub use changes::{CHANNEL as CHANGES_CHANNEL, Change, Logged};
+pub use factors::{FactorCounts, PendingSignIn, StoredTotp};
 pub use item_events::{ITEMS_CHANNEL, StoredItemEvent};
 pub use items::{ItemFields, ItemRecord, ItemScope};
 pub use keys::StoredKey;

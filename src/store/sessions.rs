@@ -11,6 +11,8 @@ pub struct SessionRecord {
     pub username: String,
     pub roles: Vec<String>,
     pub disabled: bool,
+    /// How the user signed in: RFC 8176 names, space-separated.
+    pub amr: String,
 }
 
 impl Store {
@@ -22,19 +24,20 @@ impl Store {
     pub async fn insert_session(
         &self,
         id_hash: &[u8],
-        user_id: i64,
-        token_version: i64,
+        (user_id, token_version): (i64, i64),
+        amr: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
         let inserted = with_pool!(self, pool => {
             sqlx::query(
-                "INSERT INTO sessions (id_hash, user_id, created_at, seen_at) \
-                 SELECT $1, id, $3, $3 FROM users WHERE id = $2 AND token_version = $4 AND disabled = 0",
+                "INSERT INTO sessions (id_hash, user_id, created_at, seen_at, amr) \
+                 SELECT $1, id, $3, $3, $5 FROM users WHERE id = $2 AND token_version = $4 AND disabled = 0",
             )
             .bind(id_hash)
             .bind(user_id)
             .bind(now)
             .bind(token_version)
+            .bind(amr)
             .execute(pool)
             .await?
             .rows_affected()
@@ -46,10 +49,12 @@ impl Store {
     /// request with a session cookie costs one round trip before the
     /// rate limit).
     pub async fn find_session(&self, id_hash: &[u8]) -> Result<Option<SessionRecord>, StoreError> {
-        // One row per role (a user without roles gives one row, role NULL).
-        let rows: Vec<(i64, i64, i64, String, i64, Option<String>)> = with_pool!(self, pool => {
+        // One row per role (a user without roles gives one row, role NULL):
+        // user id, created, seen, name, disabled, amr, role.
+        type Row = (i64, i64, i64, String, i64, String, Option<String>);
+        let rows: Vec<Row> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT s.user_id, s.created_at, s.seen_at, u.username, u.disabled, r.role \
+                "SELECT s.user_id, s.created_at, s.seen_at, u.username, u.disabled, s.amr, r.role \
                  FROM sessions s JOIN users u ON u.id = s.user_id \
                  LEFT JOIN user_roles r ON r.user_id = u.id \
                  WHERE s.id_hash = $1",
@@ -58,10 +63,10 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        let Some((user_id, created_at, seen_at, username, disabled, _)) = rows.first().cloned() else {
+        let Some((user_id, created_at, seen_at, username, disabled, amr, _)) = rows.first().cloned() else {
             return Ok(None);
         };
-        let mut roles: Vec<String> = rows.into_iter().filter_map(|row| row.5).collect();
+        let mut roles: Vec<String> = rows.into_iter().filter_map(|row| row.6).collect();
         roles.sort();
         Ok(Some(SessionRecord {
             user_id,
@@ -70,6 +75,7 @@ impl Store {
             username,
             roles,
             disabled: disabled != 0,
+            amr,
         }))
     }
 

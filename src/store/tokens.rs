@@ -11,7 +11,12 @@ use super::{
 pub enum RefreshUse {
     /// It was live: it is now used, and the caller may issue the next one
     /// in `family_id` for `user_id`.
-    Rotated { family_id: String, user_id: i64 },
+    /// `amr`: how the login that started the family was signed in.
+    Rotated {
+        family_id: String,
+        user_id: i64,
+        amr: String,
+    },
     /// It had been used before: its whole family is now revoked
     /// (RFC 6819 section 5.2.2.3, OAuth 2.0 Security BCP section 4.14).
     Reused { user_id: i64 },
@@ -29,20 +34,21 @@ impl Store {
         family_id: &str,
         user_id: i64,
         token_version: i64,
-        now: i64,
-        expires_at: i64,
+        amr: &str,
+        (now, expires_at): (i64, i64),
     ) -> Result<(), StoreError> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
-                "INSERT INTO refresh_families (family_id, user_id, token_version, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO refresh_families (family_id, user_id, token_version, created_at, expires_at, amr) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(family_id)
             .bind(user_id)
             .bind(token_version)
             .bind(now)
             .bind(expires_at)
+            .bind(amr)
             .execute(&mut *tx)
             .await?;
             sqlx::query(
@@ -107,7 +113,11 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
             let outcome = if let Some((family_id, user_id)) = claimed {
-                RefreshUse::Rotated { family_id, user_id }
+                let (amr,): (String,) = sqlx::query_as("SELECT amr FROM refresh_families WHERE family_id = $1")
+                    .bind(&family_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                RefreshUse::Rotated { family_id, user_id, amr }
             } else {
                 let used: Option<(String, i64)> = sqlx::query_as(
                     "SELECT family_id, user_id FROM refresh_tokens \

@@ -388,7 +388,7 @@ impl Store {
 
 /// Ends every refresh family of a user (`$1`, at `$2`), inside the
 /// transaction that changes the user.
-const REVOKE_FAMILIES: &str =
+pub(super) const REVOKE_FAMILIES: &str =
     "UPDATE refresh_families SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL";
 
 fn sorted(mut roles: Vec<String>) -> Vec<String> {

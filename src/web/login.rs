@@ -7,15 +7,17 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use http::{HeaderMap, StatusCode, header};
-use minijinja::context;
 use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{PreLoginPost, no_store, templates::render};
+use super::{
+    PreLoginPost, no_store,
+    sign_in::{login_page, signed_in},
+};
 use crate::{
-    audit::{Action, Outcome},
-    auth::{device::DEVICE_LIFETIME, login::Budgets},
+    audit::Action,
+    auth::{amr::Amr, login::Budgets},
     http::{
         client::ClientInfo,
         cookies,
@@ -36,27 +38,6 @@ pub struct LoginForm {
     #[serde(default)]
     password: String,
     csrf_token: Option<String>,
-}
-
-fn login_page(
-    state: &AppState,
-    session: Option<&SessionCookie>,
-    headers: &HeaderMap,
-    https: bool,
-    status: StatusCode,
-    error: Option<&str>,
-    username: &str,
-) -> Result<Response, ApiError> {
-    let (token, cookies) = state.csrf.pre_login_token(session, headers, https);
-    let page = render(
-        "login.html",
-        context! { title => "Sign in", csrf_token => token, error, username },
-    )?;
-    let mut response = (status, page).into_response();
-    for cookie in cookies {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    Ok(no_store(response))
 }
 
 /// 401 and the form again, with the name kept.
@@ -142,46 +123,15 @@ pub async fn login(
         Err(LoginRefused::BadCredentials) => return refused(),
         Err(LoginRefused::Error(err)) => return Err(err),
     };
-    // A new id at every login, the old session ended: no session fixation.
-    if let Some(SessionCookie(previous)) = &post.session {
-        state.sessions.end(previous).await?;
+    if state.factors.counts(user.id).await?.any() {
+        return super::login_mfa::begin(&state, &post, &user).await;
     }
-    let started = state.sessions.start(user.id, user.token_version).await?;
-    let Some(id) = started else {
+    match signed_in(&state, &post, &user, Amr::PASSWORD).await? {
+        Some(response) => Ok(response),
         // The password changed (or the user was disabled) while this
         // login was being checked: the password it checked is stale.
-        return refused();
-    };
-    state.audit.record(
-        Action::Login,
-        Outcome::Success,
-        Some(&user.username),
-        None,
-        &post.provenance,
-    );
-    let names = cookies::names(https);
-    let mut response = Redirect::to(state.home()).into_response();
-    let headers = response.headers_mut();
-    headers.append(
-        header::SET_COOKIE,
-        cookies::set(names.session, id.expose(), https),
-    );
-    // The pre-login token and its nonce are spent; /app issues a token
-    // bound to the session.
-    headers.append(header::SET_COOKIE, cookies::clear(names.csrf, https));
-    headers.append(header::SET_COOKIE, cookies::clear(names.presession, https));
-    // This browser is now known for this user: its login attempts keep a
-    // budget of their own (kept at logout).
-    headers.append(
-        header::SET_COOKIE,
-        cookies::set_lasting(
-            names.device,
-            &state.accounts.device_cookie(&user.username),
-            https,
-            DEVICE_LIFETIME,
-        ),
-    );
-    Ok(no_store(response))
+        None => refused(),
+    }
 }
 
 /// Sign out: the session ends (CSRF-checked like every cookie-authenticated

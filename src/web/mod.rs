@@ -11,7 +11,9 @@ mod app_page;
 mod assets;
 mod csrf_token;
 mod login;
+mod login_mfa;
 mod setup;
+mod sign_in;
 mod templates;
 
 use axum::{extract::FromRequestParts, response::Response};
@@ -25,7 +27,7 @@ use crate::{
 
 /// The page handlers, for the router.
 pub mod pages {
-    pub use super::{app_page::*, assets::*, csrf_token::*, login::*, setup::*};
+    pub use super::{app_page::*, assets::*, csrf_token::*, login::*, login_mfa::*, setup::*};
 }
 
 /// Pages hold CSRF tokens and personal data: never cached.

@@ -17,6 +17,7 @@ fn environment() -> &'static Environment<'static> {
         for (name, source) in [
             ("base.html", include_str!("../../templates/base.html")),
             ("login.html", include_str!("../../templates/login.html")),
+            ("login_mfa.html", include_str!("../../templates/login_mfa.html")),
             ("setup.html", include_str!("../../templates/setup.html")),
             ("app.html", include_str!("../../templates/app.html")),
         ] {

@@ -189,7 +189,7 @@ async fn token_errors_carry_oauth2_error_fields() {
     assert_eq!(answer["detail"][0]["type"], "literal_error");
     assert_eq!(
         answer["detail"][0]["ctx"],
-        json!({"expected": "'password' or 'refresh_token'"})
+        json!({"expected": "'password', 'refresh_token' or 'urn:rampart:grant-type:mfa'"})
     );
     // A wrong content type is a malformed request too.
     let response = server
@@ -338,7 +338,13 @@ async fn the_openapi_document_states_every_answer_and_every_rule() {
     assert_eq!(param("limit")["maximum"], 100);
     assert_eq!(param("offset")["minimum"], 0);
     assert_eq!(param("q")["maxLength"], 100);
-    assert_eq!(schemas["TokenForm"]["oneOf"].as_array().unwrap().len(), 2);
+    assert_eq!(schemas["TokenForm"]["oneOf"].as_array().unwrap().len(), 3);
+    let second = &schemas["MfaGrant"];
+    assert_eq!(
+        second["properties"]["grant_type"]["pattern"],
+        "^urn:rampart:grant-type:mfa$"
+    );
+    assert_eq!(second["required"], json!(["grant_type", "mfa_token", "otp"]));
     let password = &schemas["PasswordGrant"];
     assert_eq!(password["properties"]["grant_type"]["pattern"], "^password$");
     assert_eq!(password["required"], json!(["username", "password"]));

@@ -21,6 +21,7 @@ mod middleware;
 mod rate_limit;
 mod routes;
 mod scale_out;
+mod second_factors;
 mod sessions;
 mod storage;
 mod tls;

@@ -1,6 +1,7 @@
 //! `POST /token` (OAuth2 password and refresh grants, RFC 6749 sections 4.3
 //! and 6) and `POST /token/revoke` (RFC 7009).
 
+mod mfa;
 mod oauth2_error;
 
 use axum::{
@@ -12,11 +13,14 @@ use secrecy::SecretString;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use self::oauth2_error::{OAuthErrorBody, OAuthValidationErrorBody};
+use self::oauth2_error::{MfaRequiredBody, OAuthErrorBody, OAuthValidationErrorBody};
 use crate::{
     audit::{Action, Outcome, Provenance},
-    auth::login::Budgets,
-    auth::service::{AuthError, TokenPair},
+    auth::{
+        amr::Amr,
+        login::Budgets,
+        service::{AuthError, TokenPair},
+    },
     http::{
         client::ClientInfo,
         error::ApiError,
@@ -32,13 +36,14 @@ const BAD_CREDENTIALS: &str = "Incorrect username or password";
 
 // The token request as the OpenAPI document describes it; read as
 // [`TokenRequest`].
-/// One of the two grants, form-encoded.
+/// One of the grants, form-encoded.
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 #[allow(dead_code)]
 pub enum TokenForm {
     Password(PasswordGrant),
     RefreshToken(RefreshGrant),
+    SecondFactor(mfa::MfaGrant),
 }
 
 /// RFC 6749 section 4.3.2.
@@ -77,6 +82,11 @@ pub enum TokenRequest {
         password: SecretString,
     },
     RefreshToken(String),
+    /// The second step of a sign-in that answered `mfa_required`.
+    SecondFactor {
+        mfa_token: String,
+        otp: SecretString,
+    },
 }
 
 impl Model for TokenRequest {
@@ -86,7 +96,10 @@ impl Model for TokenRequest {
         let grant_type = fields.optional("grant_type", |raw| match String::read(raw)?.as_str() {
             "password" => Ok(Grant::Password),
             "refresh_token" => Ok(Grant::RefreshToken),
-            _ => Err(Problem::literal_error("'password' or 'refresh_token'").into()),
+            mfa::GRANT_TYPE => Ok(Grant::SecondFactor),
+            _ => Err(
+                Problem::literal_error("'password', 'refresh_token' or 'urn:rampart:grant-type:mfa'").into(),
+            ),
         })?;
         match grant_type.unwrap_or(Grant::Password) {
             Grant::Password => {
@@ -100,6 +113,14 @@ impl Model for TokenRequest {
             Grant::RefreshToken => fields
                 .required("refresh_token", String::read)
                 .map(Self::RefreshToken),
+            Grant::SecondFactor => {
+                let mfa_token = fields.required("mfa_token", String::read);
+                let otp = fields.required("otp", String::read);
+                Some(Self::SecondFactor {
+                    mfa_token: mfa_token?,
+                    otp: SecretString::from(otp?),
+                })
+            }
         }
     }
 }
@@ -108,6 +129,7 @@ impl Model for TokenRequest {
 enum Grant {
     Password,
     RefreshToken,
+    SecondFactor,
 }
 
 /// RFC 6749 section 5.1.
@@ -150,7 +172,8 @@ impl Model for RevokeForm {
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, body = TokenResponse),
-        (status = 401, description = "Bad credentials or refresh token (`invalid_grant`)", body = OAuthErrorBody),
+        (status = 401, description = "Bad credentials, refresh token or second factor (`invalid_grant`)", body = OAuthErrorBody),
+        (status = 403, description = "Right password, and the user has a second factor: `mfa_required`, with the `mfa_token` of the second step", body = MfaRequiredBody),
         (status = 422, description = "A missing or malformed field (`invalid_request`), an unknown grant type (`unsupported_grant_type`)", body = OAuthValidationErrorBody),
         (status = 503, description = "Too many logins in progress; retry", body = crate::http::error::ErrorBody)
     )
@@ -180,6 +203,8 @@ async fn grant(
     let (refreshing, attempted) = match &request {
         TokenRequest::Password { username, .. } => (false, Some(Username::loggable(username).to_owned())),
         TokenRequest::RefreshToken(_) => (true, None),
+        // Audited by its own step.
+        TokenRequest::SecondFactor { .. } => (false, None),
     };
     let result = match request {
         TokenRequest::Password { username, password } => {
@@ -195,7 +220,10 @@ async fn grant(
                 )
                 .await;
             match checked {
-                Ok(user) => accounts.start_login(&user, Some(client.ip)).await,
+                Ok(user) if state.factors.counts(user.id).await?.any() => {
+                    return mfa::required(state, &user).await;
+                }
+                Ok(user) => accounts.start_login(&user, Some(client.ip), Amr::PASSWORD).await,
                 // Audited by the check.
                 Err(LoginRefused::BadCredentials) => {
                     return Err(ApiError::Unauthorized(BAD_CREDENTIALS));
@@ -204,6 +232,9 @@ async fn grant(
             }
         }
         TokenRequest::RefreshToken(refresh_token) => accounts.refresh(&refresh_token).await,
+        TokenRequest::SecondFactor { mfa_token, otp } => {
+            return mfa::second_factor(state, client, provenance, headers, &mfa_token, &otp).await;
+        }
     };
     let audit =
         |action, outcome, actor: Option<&str>| state.audit.record(action, outcome, actor, None, provenance);
@@ -229,9 +260,16 @@ async fn grant(
             audit(Action::RefreshReuse, Outcome::Denied, None);
             Err(ApiError::Unauthorized("Invalid refresh token"))
         }
-        Err(AuthError::Hash(err)) => Err(err.into()),
-        Err(AuthError::Store(err)) => Err(err.into()),
-        Err(err) => Err(ApiError::internal(err)),
+        Err(err) => Err(failure(err)),
+    }
+}
+
+/// A failure of the token service that is the server's, not the client's.
+fn failure(err: AuthError) -> ApiError {
+    match err {
+        AuthError::Hash(err) => err.into(),
+        AuthError::Store(err) => err.into(),
+        err => ApiError::internal(err),
     }
 }
 

@@ -125,3 +125,28 @@ fn describe(issues: &[ValidationIssue]) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+/// The first step's answer for a user with a second factor (403, the
+/// convention of Auth0's `mfa_required`): the `mfa_token` of the second.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaRequiredBody {
+    #[schema(example = "Second factor required")]
+    pub detail: &'static str,
+    #[schema(example = "mfa_required")]
+    pub error: &'static str,
+    pub error_description: &'static str,
+    /// For `grant_type=urn:rampart:grant-type:mfa`: single use, 5 minutes.
+    pub mfa_token: String,
+}
+
+/// 403 `mfa_required` with the second step's token.
+pub fn mfa_required(mfa_token: String) -> Response {
+    const REQUIRED: &str = "Second factor required";
+    let body = MfaRequiredBody {
+        detail: REQUIRED,
+        error: "mfa_required",
+        error_description: REQUIRED,
+        mfa_token,
+    };
+    (StatusCode::FORBIDDEN, Json(body)).into_response()
+}

@@ -1,0 +1,88 @@
+//! The end of a sign-in, whichever form it took (a password alone, or a
+//! password and a second factor): the sign-in form shown again, and the
+//! session a complete sign-in starts.
+
+use axum::response::{IntoResponse, Redirect, Response};
+use http::{HeaderMap, StatusCode, header};
+use minijinja::context;
+
+use super::{PreLoginPost, no_store, templates::render};
+use crate::{
+    audit::{Action, Outcome},
+    auth::{amr::Amr, device::DEVICE_LIFETIME},
+    http::{cookies, credentials::SessionCookie, error::ApiError},
+    state::AppState,
+    store::UserRecord,
+};
+
+/// The sign-in form, with a pre-login CSRF token (and its cookies).
+pub(super) fn login_page(
+    state: &AppState,
+    session: Option<&SessionCookie>,
+    headers: &HeaderMap,
+    https: bool,
+    status: StatusCode,
+    error: Option<&str>,
+    username: &str,
+) -> Result<Response, ApiError> {
+    let (token, cookies) = state.csrf.pre_login_token(session, headers, https);
+    let page = render(
+        "login.html",
+        context! { title => "Sign in", csrf_token => token, error, username },
+    )?;
+    let mut response = (status, page).into_response();
+    for cookie in cookies {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(no_store(response))
+}
+
+/// A sign-in complete: a new session (the old one ended: no session
+/// fixation), its cookie, then the app page. `None` when the user changed
+/// (a password, a disable) since their credentials were checked.
+pub(super) async fn signed_in(
+    state: &AppState,
+    post: &PreLoginPost,
+    user: &UserRecord,
+    amr: Amr,
+) -> Result<Option<Response>, ApiError> {
+    let https = post.client.https;
+    if let Some(SessionCookie(previous)) = &post.session {
+        state.sessions.end(previous).await?;
+    }
+    let started = state.sessions.start(user.id, user.token_version, amr).await?;
+    let Some(id) = started else {
+        return Ok(None);
+    };
+    state.audit.record(
+        Action::Login,
+        Outcome::Success,
+        Some(&user.username),
+        None,
+        &post.provenance,
+    );
+    let names = cookies::names(https);
+    let mut response = Redirect::to(state.home()).into_response();
+    let headers = response.headers_mut();
+    headers.append(
+        header::SET_COOKIE,
+        cookies::set(names.session, id.expose(), https),
+    );
+    // The pre-login token and its nonce are spent; /app issues a token
+    // bound to the session.
+    headers.append(header::SET_COOKIE, cookies::clear(names.csrf, https));
+    headers.append(header::SET_COOKIE, cookies::clear(names.presession, https));
+    headers.append(header::SET_COOKIE, cookies::clear(names.mfa, https));
+    // This browser is now known for this user: its login attempts keep a
+    // budget of their own (kept at logout).
+    headers.append(
+        header::SET_COOKIE,
+        cookies::set_lasting(
+            names.device,
+            &state.accounts.device_cookie(&user.username),
+            https,
+            DEVICE_LIFETIME,
+        ),
+    );
+    Ok(Some(no_store(response)))
+}
