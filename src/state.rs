@@ -19,7 +19,10 @@ use crate::{
     },
     config::Settings,
     gateway::Gateway,
-    http::{client::ClientInfo, cookies, csrf::CsrfGuard, error::ApiError, upgrade::Gate},
+    http::{
+        client::ClientInfo, cookies, credentials::CurrentUser, csrf::CsrfGuard, error::ApiError,
+        upgrade::Gate,
+    },
     items::Items,
     names::Username,
     ratelimit::RateLimits,
@@ -145,6 +148,13 @@ impl AppState {
                 LoginError::Check(CheckError::Hash(err)) => LoginRefused::Error(err.into()),
                 LoginError::Check(CheckError::Store(err)) => LoginRefused::Error(err.into()),
             })
+    }
+
+    /// The stored account of the signed-in caller (404 when it has gone).
+    pub async fn account_of(&self, user: &CurrentUser) -> Result<UserRecord, ApiError> {
+        let not_found = || ApiError::NotFound("User not found");
+        let name = Username::parse(user.username()).map_err(|_| not_found())?;
+        self.store.find_user(&name).await?.ok_or_else(not_found)
     }
 
     /// The signed-in caller's `current_password`, checked before a change

@@ -107,6 +107,9 @@ pub struct OwnRules {
     /// Areas (a path and everything below it) that a credential for
     /// second-factor enrolment only may call.
     pub enrolment_areas: &'static [&'static str],
+    /// Routes such a credential may call that are not areas (their
+    /// handlers send it on).
+    pub enrolment_routes: &'static [&'static str],
     /// Areas that need `mfa` of a caller whom `auth.mfa` covers.
     pub mfa_areas: &'static [&'static str],
 }
@@ -156,7 +159,8 @@ impl RouteTable {
             let within = |areas: &[&str]| areas.iter().any(|area| in_area(path, area));
             Properties {
                 private: within(rules.own.private_areas),
-                enrolment: within(rules.own.enrolment_areas),
+                enrolment: within(rules.own.enrolment_areas)
+                    || own_path(prefix, path).is_some_and(|own| rules.own.enrolment_routes.contains(&own)),
                 needs_mfa: within(rules.own.mfa_areas),
             }
         };
@@ -289,6 +293,7 @@ mod tests {
                     policy_for: policy,
                     private_areas: &["/token", "/admin"],
                     enrolment_areas: &["/token"],
+                    enrolment_routes: &[],
                     mfa_areas: &["/admin"],
                 },
                 own_prefix: prefix.to_owned(),

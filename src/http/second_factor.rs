@@ -27,20 +27,25 @@ impl FactorPolicy {
         Self(policy)
     }
 
-    /// The 403 for a caller the policy stops on this route, if it does.
-    pub fn refusal(self, route: &Properties, user: Option<&CurrentUser>) -> Option<Response> {
-        if self.0 == MfaPolicy::Optional {
-            return None;
-        }
-        let user = user?;
-        if !self.0.covers(user.has_role(Role::ADMIN)) {
-            return None;
-        }
+    /// Whether the policy covers `user`.
+    fn covers(self, user: &CurrentUser) -> bool {
+        self.0 != MfaPolicy::Optional && self.0.covers(user.has_role(Role::ADMIN))
+    }
+
+    /// Whether `user`'s credential is good for enrolling a second factor
+    /// only.
+    pub fn enrolment_only(self, user: &CurrentUser) -> bool {
         let amr = user.amr();
         let second_factor = amr.has(Method::Otp) || amr.has(Method::Hwk) || amr.is_multi_factor();
-        let detail = if !second_factor && !route.enrolment {
+        self.covers(user) && !second_factor
+    }
+
+    /// The 403 for a caller the policy stops on this route, if it does.
+    pub fn refusal(self, route: &Properties, user: Option<&CurrentUser>) -> Option<Response> {
+        let user = user.filter(|user| self.covers(user))?;
+        let detail = if !route.enrolment && self.enrolment_only(user) {
             ENROLMENT_REQUIRED
-        } else if route.needs_mfa && !amr.is_multi_factor() {
+        } else if route.needs_mfa && !user.amr().is_multi_factor() {
             FACTOR_REQUIRED
         } else {
             return None;

@@ -97,7 +97,7 @@ pub struct RecoveryCodes {
 #[utoipa::path(get, path = "/users/me/mfa", tag = "mfa", security(("bearer" = [])),
     responses((status = 200, body = Factors), (status = 401, body = ErrorBody)))]
 pub async fn factors(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Factors>, ApiError> {
-    let record = super::users::record(&state, &user).await?;
+    let record = state.account_of(&user).await?;
     let counts = state.factors.counts(record.id).await?;
     Ok(Json(Factors {
         totp: counts.totp,
@@ -153,7 +153,7 @@ pub async fn confirm_totp(
     provenance: Provenance,
     Json(body): Json<CodeBody>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
-    let record = super::users::record(&state, &user).await?;
+    let record = state.account_of(&user).await?;
     match state.factors.confirm_totp(record.id, &body.code).await? {
         Confirmed::On(recovery_codes) => {
             state.audit.record(

@@ -87,7 +87,13 @@ pub fn router(state: AppState) -> Routed {
         .routes(routes!(pages::login_mfa))
         .routes(routes!(pages::logout))
         .routes(routes!(pages::csrf_token))
-        .routes(routes!(pages::setup_form, pages::setup));
+        .routes(routes!(pages::setup_form, pages::setup))
+        .routes(routes!(pages::account))
+        .routes(routes!(pages::account_totp))
+        .routes(routes!(pages::account_totp_confirm))
+        .routes(routes!(pages::account_totp_remove))
+        .routes(routes!(pages::account_recovery_codes))
+        .routes(routes!(pages::account_password));
     // With a gateway the upstream owns `/` and the resources: rampart's
     // demo resource, its page and its socket are off (SPEC section 6).
     let own = if state.gateway.is_some() {
@@ -177,6 +183,8 @@ pub const RULES: OwnRules = OwnRules {
         "/docs",
         "/openapi.json",
     ],
+    // `/app` sends such a credential to `/account`.
+    enrolment_routes: &["/app"],
     mfa_areas: &["/admin"],
 };
 

@@ -25,7 +25,6 @@ use crate::{
     input::{Field, Fields, Invalid, Model, Problem, Raw, bounded_text},
     names::{Role, Username},
     state::AppState,
-    store::UserRecord,
 };
 
 #[derive(ToSchema)]
@@ -185,17 +184,11 @@ pub async fn create_user(
     }
 }
 
-pub(super) async fn record(state: &AppState, user: &CurrentUser) -> Result<UserRecord, ApiError> {
-    let not_found = || ApiError::NotFound("User not found");
-    let name = Username::parse(user.username()).map_err(|_| not_found())?;
-    state.store.find_user(&name).await?.ok_or_else(not_found)
-}
-
 /// The caller's account.
 #[utoipa::path(get, path = "/users/me", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 pub async fn me(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Me>, ApiError> {
-    let record = record(&state, &user).await?;
+    let record = state.account_of(&user).await?;
     Ok(Json(Me {
         username: record.username,
         roles: record.roles,

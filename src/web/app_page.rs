@@ -12,7 +12,7 @@ use minijinja::context;
 use super::{no_store, templates::render};
 use crate::{
     auth::csrf::Binding,
-    http::{client::ClientInfo, credentials::CurrentUser, error::ApiError},
+    http::{client::ClientInfo, credentials::CurrentUser, error::ApiError, second_factor::FactorPolicy},
     items::fields::ItemForm,
     state::AppState,
 };
@@ -72,8 +72,8 @@ async fn app_page(
 /// way to `/login`, answered before the request's body is read (SPEC
 /// section 11).
 pub struct SignedIn {
-    user: CurrentUser,
-    binding: Binding,
+    pub user: CurrentUser,
+    pub binding: Binding,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
@@ -109,6 +109,12 @@ pub async fn app(
     SignedIn { user, binding }: SignedIn,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    // A credential for second-factor enrolment only: to the account page,
+    // where that is done (SPEC section 7).
+    if FactorPolicy::new(state.settings.auth.mfa).enrolment_only(&user) {
+        let account = format!("{}/account", state.settings.own_prefix());
+        return Ok(no_store(Redirect::to(&account).into_response()));
+    }
     app_page(
         &state,
         &user,

@@ -7,6 +7,7 @@
 //! `http::cookies`, and the CSRF rules for cookie-authenticated requests
 //! `http::csrf`.
 
+mod account;
 mod app_page;
 mod assets;
 mod csrf_token;
@@ -27,7 +28,7 @@ use crate::{
 
 /// The page handlers, for the router.
 pub mod pages {
-    pub use super::{app_page::*, assets::*, csrf_token::*, login::*, login_mfa::*, setup::*};
+    pub use super::{account::*, app_page::*, assets::*, csrf_token::*, login::*, login_mfa::*, setup::*};
 }
 
 /// Pages hold CSRF tokens and personal data: never cached.

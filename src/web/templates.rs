@@ -20,6 +20,7 @@ fn environment() -> &'static Environment<'static> {
             ("login_mfa.html", include_str!("../../templates/login_mfa.html")),
             ("setup.html", include_str!("../../templates/setup.html")),
             ("app.html", include_str!("../../templates/app.html")),
+            ("account.html", include_str!("../../templates/account.html")),
         ] {
             env.add_template(name, source).expect("the page templates parse");
         }

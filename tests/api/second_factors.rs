@@ -534,3 +534,131 @@ async fn an_admin_resets_the_factors_of_a_user_who_lost_their_phone() {
     })
     .await;
 }
+
+/// The text between `start` and the next `<` in `page`.
+fn text_after<'a>(page: &'a str, start: &str) -> &'a str {
+    let at = page.find(start).unwrap_or_else(|| panic!("no {start} in {page}")) + start.len();
+    &page[at..at + page[at..].find('<').unwrap()]
+}
+
+#[tokio::test]
+async fn a_person_turns_totp_on_from_the_account_page_without_javascript() {
+    let server = TestServer::start().await;
+    server.create_user("alice", PASSWORD, &["user"]);
+    let mut browser = Browser::new(&server);
+    assert_eq!(browser.sign_in("alice", PASSWORD).await.status(), 303);
+    let page = browser.get("/account").await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let page = page.text().await.unwrap();
+    assert!(page.contains(r#"<p id="totp-state">Off.</p>"#), "{page}");
+    assert!(!page.contains("<script"), "no script on the page");
+
+    let wrong = browser
+        .post_form(
+            "/account/totp",
+            &[("current_password", "nope"), ("csrf_token", &hidden_token(&page))],
+        )
+        .await;
+    assert_eq!(wrong.status(), 400);
+    let page = wrong.text().await.unwrap();
+    assert!(page.contains("Incorrect password"));
+    let begun = browser
+        .post_form(
+            "/account/totp",
+            &[
+                ("current_password", PASSWORD),
+                ("csrf_token", &hidden_token(&page)),
+            ],
+        )
+        .await;
+    assert_eq!(begun.status(), 200);
+    let page = begun.text().await.unwrap();
+    assert!(page.contains("<svg"), "the QR code, drawn on the server");
+    assert!(!page.contains("<?xml"));
+    let secret = text_after(&page, r#"<code id="totp-secret">"#).to_owned();
+    let (now, _) = codes(&secret);
+    let confirmed = browser
+        .post_form(
+            "/account/totp/confirm",
+            &[("code", &now), ("csrf_token", &hidden_token(&page))],
+        )
+        .await;
+    assert_eq!(confirmed.status(), 200);
+    let page = confirmed.text().await.unwrap();
+    assert!(page.contains(r#"<p id="totp-state">On.</p>"#), "{page}");
+    let shown = page.matches("<li><code>").count();
+    assert_eq!(shown, 10, "the recovery codes, shown once");
+    assert!(page.contains(r#"<p id="codes-left">10 left.</p>"#));
+    assert!(
+        !browser
+            .get("/account")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("<li><code>")
+    );
+
+    // The next sign-in asks for the second factor.
+    browser.log_out().await;
+    assert_eq!(browser.sign_in("alice", PASSWORD).await.status(), 200);
+    assert!(browser.has_cookie("rampart_mfa"));
+}
+
+#[tokio::test]
+async fn an_enrolment_only_session_is_sent_from_the_app_to_the_account_page() {
+    let config = TestConfig::default().env("RAMPART_AUTH__MFA", "all");
+    let server = TestServer::start_with(config).await;
+    server.create_user("alice", PASSWORD, &["user"]);
+    let mut browser = Browser::new(&server);
+    assert_eq!(browser.sign_in("alice", PASSWORD).await.status(), 303);
+    let app = browser.get("/app").await;
+    assert_eq!(app.status(), 303);
+    assert_eq!(app.headers()["location"], "/account");
+    let account = browser.get("/account").await;
+    assert_eq!(account.status(), 200);
+    assert!(account.text().await.unwrap().contains("needs a second factor"));
+    assert_eq!(browser.get("/items/").await.status(), 403);
+}
+
+#[tokio::test]
+async fn a_password_changed_on_the_account_page_ends_the_session() {
+    let server = TestServer::start().await;
+    server.create_user("alice", PASSWORD, &["user"]);
+    let mut browser = Browser::new(&server);
+    browser.sign_in("alice", PASSWORD).await;
+    let page = browser.get("/account").await.text().await.unwrap();
+    let weak = browser
+        .post_form(
+            "/account/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "password"),
+                ("csrf_token", &hidden_token(&page)),
+            ],
+        )
+        .await;
+    assert_eq!(weak.status(), 422);
+    let page = weak.text().await.unwrap();
+    let changed = browser
+        .post_form(
+            "/account/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "a brand new passphrase for alice"),
+                ("csrf_token", &hidden_token(&page)),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status(), 303);
+    assert_eq!(changed.headers()["location"], "/login");
+    assert_eq!(browser.get("/users/me").await.status(), 401);
+    assert_eq!(
+        server
+            .token("alice", "a brand new passphrase for alice")
+            .await
+            .status(),
+        200
+    );
+}
