@@ -101,37 +101,56 @@ pub enum LoginRefused {
     Error(ApiError),
 }
 
+/// Who attempts a sign-in or a check of their password: the client, the
+/// headers it sent (its device cookie among them) and the request's
+/// provenance, for the login budgets and the audit trail.
+#[derive(Clone, Copy)]
+pub struct Requester<'a> {
+    pub client: &'a ClientInfo,
+    pub headers: &'a HeaderMap,
+    pub provenance: &'a Provenance,
+}
+
+impl Requester<'_> {
+    /// The client as the login budgets know it.
+    fn login_client(&self) -> Client<'_> {
+        Client {
+            ip: self.client.ip,
+            device_cookie: cookies::get(self.headers, cookies::names(self.client.https).device),
+        }
+    }
+}
+
 impl AppState {
+    fn login(&self) -> Login<'_> {
+        Login {
+            limits: &self.limits,
+            users: &self.users,
+            accounts: &self.accounts,
+            audit: &self.audit,
+        }
+    }
+
     /// The one road to a password check (`auth::login`): the login budgets
-    /// of the request's client, with the device cookie it sent, then the
-    /// check. A wrong name or password is audited here, as a failure of
-    /// `action` by the name that was tried.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "each is a different fact of the attempt"
-    )]
+    /// of the requester, with the device cookie it sent, then the check. A
+    /// wrong name or password is audited here, as a failure of `action` by
+    /// the name that was tried.
     pub async fn check_password(
         &self,
         action: Action,
         attempted: &str,
         password: SecretString,
-        client: &ClientInfo,
-        headers: &HeaderMap,
-        provenance: &Provenance,
+        requester: Requester<'_>,
         budgets: Budgets,
     ) -> Result<UserRecord, LoginRefused> {
-        let login = Login {
-            limits: &self.limits,
-            users: &self.users,
-            accounts: &self.accounts,
-            audit: &self.audit,
-        };
-        let client = Client {
-            ip: client.ip,
-            device_cookie: cookies::get(headers, cookies::names(client.https).device),
-        };
-        login
-            .check_password(attempted, password, client, provenance, budgets)
+        self.login()
+            .check_password(
+                attempted,
+                password,
+                requester.login_client(),
+                requester.provenance,
+                budgets,
+            )
             .await
             .map_err(|err| match err {
                 LoginError::Throttled(refusal) => LoginRefused::Error(ApiError::RateLimited(refusal)),
@@ -141,7 +160,7 @@ impl AppState {
                         Outcome::Failure,
                         Some(Username::loggable(attempted)),
                         None,
-                        provenance,
+                        requester.provenance,
                     );
                     LoginRefused::BadCredentials
                 }
@@ -165,20 +184,16 @@ impl AppState {
     pub async fn reauthenticate(
         &self,
         action: Action,
-        username: &str,
-        current_password: SecretString,
-        client: &ClientInfo,
-        headers: &HeaderMap,
-        provenance: &Provenance,
+        user: &CurrentUser,
+        current_password: String,
+        requester: Requester<'_>,
     ) -> Result<UserRecord, ApiError> {
         let checked = self
             .check_password(
                 action,
-                username,
-                current_password,
-                client,
-                headers,
-                provenance,
+                user.username(),
+                SecretString::from(current_password),
+                requester,
                 Budgets::IpAndName,
             )
             .await;
@@ -196,23 +211,13 @@ impl AppState {
         &self,
         user: &UserRecord,
         code: &str,
-        client: &ClientInfo,
-        headers: &HeaderMap,
-        provenance: &Provenance,
+        requester: Requester<'_>,
     ) -> Result<Option<Shown>, ApiError> {
-        let login = Login {
-            limits: &self.limits,
-            users: &self.users,
-            accounts: &self.accounts,
-            audit: &self.audit,
-        };
-        let client = Client {
-            ip: client.ip,
-            device_cookie: cookies::get(headers, cookies::names(client.https).device),
-        };
+        let provenance = requester.provenance;
         let name = Username::parse(&user.username).map_err(ApiError::internal)?;
-        let attempt = login
-            .attempt(&name, client, provenance, Budgets::Name)
+        let attempt = self
+            .login()
+            .attempt(&name, requester.login_client(), provenance, Budgets::Name)
             .await
             .map_err(|err| match err {
                 LoginError::Throttled(refusal) => ApiError::RateLimited(refusal),

@@ -266,16 +266,25 @@ fn file_imports(files: &[PathBuf]) -> BTreeMap<PathBuf, Vec<PathBuf>> {
         let from = module_path(file);
         let code = non_test_code(&fs::read_to_string(file).unwrap());
         let mut targets = Vec::new();
-        let mut rest = code.as_str();
-        while let Some(at) = rest.find("use ") {
-            let before = rest[..at].chars().last();
-            rest = &rest[at + 4..];
-            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+        // A `use` item starts a line (after its visibility): text that
+        // says "use" elsewhere (a string, say) is none.
+        let mut offset = 0;
+        for line in code.split_inclusive('\n') {
+            let start = offset;
+            offset += line.len();
+            let item = line.trim_start();
+            let item = item.strip_prefix("pub ").unwrap_or(item);
+            let item = match item.strip_prefix("pub(") {
+                Some(rest) => rest.split_once(") ").map_or(item, |(_, rest)| rest),
+                None => item,
+            };
+            let Some(tree) = item.strip_prefix("use ") else {
                 continue;
-            }
-            let Some(end) = rest.find(';') else { break };
+            };
+            let at = start + line.len() - tree.len();
+            let Some(end) = code[at..].find(';') else { break };
             targets.extend(
-                use_paths(&rest[..end])
+                use_paths(&code[at..at + end])
                     .iter()
                     .filter_map(|path| resolve(&from, path)),
             );

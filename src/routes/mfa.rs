@@ -8,7 +8,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use http::{HeaderMap, StatusCode};
-use secrecy::SecretString;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -25,7 +24,7 @@ use crate::{
     },
     input::{Field, Fields, Model},
     names::Username,
-    state::AppState,
+    state::{AppState, Requester},
 };
 
 /// A user's factors.
@@ -123,11 +122,13 @@ pub async fn begin_totp(
     let account = state
         .reauthenticate(
             Action::MfaEnrolled,
-            user.username(),
-            SecretString::from(body.current_password),
-            &client,
-            &headers,
-            &provenance,
+            &user,
+            body.current_password,
+            Requester {
+                client: &client,
+                headers: &headers,
+                provenance: &provenance,
+            },
         )
         .await?;
     let enrolment = state
@@ -186,11 +187,13 @@ pub async fn remove_totp(
     let account = state
         .reauthenticate(
             Action::MfaRemoved,
-            user.username(),
-            SecretString::from(body.current_password),
-            &client,
-            &headers,
-            &provenance,
+            &user,
+            body.current_password,
+            Requester {
+                client: &client,
+                headers: &headers,
+                provenance: &provenance,
+            },
         )
         .await?;
     if state.factors.remove_totp(account.id).await? {
@@ -222,11 +225,13 @@ pub async fn renew_recovery_codes(
     let account = state
         .reauthenticate(
             Action::MfaEnrolled,
-            user.username(),
-            SecretString::from(body.current_password),
-            &client,
-            &headers,
-            &provenance,
+            &user,
+            body.current_password,
+            Requester {
+                client: &client,
+                headers: &headers,
+                provenance: &provenance,
+            },
         )
         .await?;
     let recovery_codes = state

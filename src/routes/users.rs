@@ -24,7 +24,7 @@ use crate::{
     },
     input::{Field, Fields, Invalid, Model, Problem, Raw, bounded_text},
     names::{Role, Username},
-    state::AppState,
+    state::{AppState, Requester},
 };
 
 #[derive(ToSchema)]
@@ -212,11 +212,13 @@ pub async fn change_password(
     let account = state
         .reauthenticate(
             Action::PasswordChanged,
-            user.username(),
-            SecretString::from(body.current_password),
-            &client,
-            &headers,
-            &provenance,
+            &user,
+            body.current_password,
+            Requester {
+                client: &client,
+                headers: &headers,
+                provenance: &provenance,
+            },
         )
         .await?;
     match state

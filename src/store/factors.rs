@@ -50,6 +50,23 @@ const VOID_ORPHAN_CODES: &str = "DELETE FROM recovery_codes WHERE user_id = $1 \
      AND NOT EXISTS (SELECT 1 FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL) \
      AND NOT EXISTS (SELECT 1 FROM passkeys WHERE user_id = $1)";
 
+/// Replaces a user's recovery codes (their hashes) within `$tx`.
+macro_rules! replace_codes {
+    ($tx:ident, $user_id:expr, $codes:expr) => {
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind($user_id)
+            .execute(&mut *$tx)
+            .await?;
+        for hash in $codes {
+            sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+                .bind($user_id)
+                .bind(hash)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    };
+}
+
 impl Store {
     pub async fn factor_counts(&self, user_id: i64) -> Result<FactorCounts, StoreError> {
         let (totp, passkeys, recovery_codes): (i64, i64, i64) = with_pool!(self, pool => {
@@ -139,14 +156,7 @@ impl Store {
                 .await?;
             let first = passkeys == 0;
             if first {
-                sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
-                for hash in codes {
-                    sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
-                        .bind(user_id)
-                        .bind(hash)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                replace_codes!(tx, user_id, codes);
             }
             tx.commit().await?;
             Ok(Some(first))
@@ -201,14 +211,7 @@ impl Store {
             if factors == 0 {
                 return Ok(false);
             }
-            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
-            for hash in codes {
-                sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
-                    .bind(user_id)
-                    .bind(hash)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            replace_codes!(tx, user_id, codes);
             tx.commit().await?;
             Ok(true)
         })

@@ -25,7 +25,7 @@ use crate::{
         users::NewUserError,
     },
     http::{client::ClientInfo, credentials::CurrentUser, error::ApiError, second_factor::FactorPolicy},
-    state::AppState,
+    state::{AppState, Requester},
 };
 
 /// What the page says besides the account's state.
@@ -165,11 +165,13 @@ impl Post {
         let checked = state
             .reauthenticate(
                 action,
-                self.user().username(),
-                SecretString::from(self.form.current_password.clone()),
-                &self.client,
-                &self.headers,
-                &self.provenance,
+                self.user(),
+                self.form.current_password.clone(),
+                Requester {
+                    client: &self.client,
+                    headers: &self.headers,
+                    provenance: &self.provenance,
+                },
             )
             .await;
         match checked {

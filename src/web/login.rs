@@ -112,9 +112,7 @@ pub async fn login(
             Action::Login,
             &form.username,
             SecretString::from(form.password),
-            &post.client,
-            &post.headers,
-            &post.provenance,
+            post.requester(),
             Budgets::Name,
         )
         .await;

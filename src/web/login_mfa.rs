@@ -6,11 +6,7 @@
 
 use std::time::Duration;
 
-use axum::{
-    body::Bytes,
-    extract::State,
-    response::{IntoResponse, Response},
-};
+use axum::{body::Bytes, extract::State, response::Response};
 use http::{HeaderMap, StatusCode, header};
 use minijinja::context;
 use serde::Deserialize;
@@ -18,9 +14,8 @@ use sha2::Digest;
 use utoipa::ToSchema;
 
 use super::{
-    PreLoginPost, no_store,
-    sign_in::{login_page, signed_in},
-    templates::render,
+    PreLoginPost,
+    sign_in::{PreLoginPage, login_page, signed_in},
 };
 use crate::{
     auth::{
@@ -55,17 +50,13 @@ fn page(
     status: StatusCode,
     error: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let (token, cookies) = state.csrf.pre_login_token(session, headers, https);
     let action = format!("{}/login/mfa", state.settings.own_prefix());
-    let page = render(
-        "login_mfa.html",
-        context! { title => "Second factor", csrf_token => token, error, action },
-    )?;
-    let mut response = (status, page).into_response();
-    for cookie in cookies {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    Ok(no_store(response))
+    let page = PreLoginPage {
+        template: "login_mfa.html",
+        status,
+        context: context! { title => "Second factor", error, action },
+    };
+    page.render(state, session, headers, https)
 }
 
 /// The second step begins for `user`, whose password was right.
@@ -149,9 +140,7 @@ pub async fn login_mfa(
         state.factors.complete(token).await?;
         return start_over();
     };
-    let shown = state
-        .check_code(&user, &form.code, &post.client, &post.headers, &post.provenance)
-        .await?;
+    let shown = state.check_code(&user, &form.code, post.requester()).await?;
     if shown.is_none() {
         if state.factors.failed(token).await? {
             let session = post.session.as_ref();

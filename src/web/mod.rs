@@ -23,7 +23,7 @@ use http::{HeaderMap, HeaderValue, Uri, header, request::Parts};
 use crate::{
     audit::Provenance,
     http::{client::ClientInfo, context::RequestContext, credentials::SessionCookie, csrf},
-    state::AppState,
+    state::{AppState, Requester},
 };
 
 /// The page handlers, for the router.
@@ -52,6 +52,15 @@ pub struct PreLoginPost {
 }
 
 impl PreLoginPost {
+    /// Who posts the form, for the login budgets and the audit trail.
+    pub fn requester(&self) -> Requester<'_> {
+        Requester {
+            client: &self.client,
+            headers: &self.headers,
+            provenance: &self.provenance,
+        }
+    }
+
     /// The 403 to answer when the form's `sent` token is missing or wrong,
     /// or the post is cross-site (audited for `route`).
     pub fn refusal(&self, state: &AppState, sent: Option<&str>, route: &'static str) -> Option<Response> {

@@ -25,16 +25,40 @@ pub(super) fn login_page(
     error: Option<&str>,
     username: &str,
 ) -> Result<Response, ApiError> {
-    let (token, cookies) = state.csrf.pre_login_token(session, headers, https);
-    let page = render(
-        "login.html",
-        context! { title => "Sign in", csrf_token => token, error, username },
-    )?;
-    let mut response = (status, page).into_response();
-    for cookie in cookies {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
+    let page = PreLoginPage {
+        template: "login.html",
+        status,
+        context: context! { title => "Sign in", error, username },
+    };
+    page.render(state, session, headers, https)
+}
+
+/// A page shown before sign-in (a form of a sign-in's steps): its
+/// template, status and context, to which the pre-login CSRF token is
+/// added.
+pub(super) struct PreLoginPage {
+    pub template: &'static str,
+    pub status: StatusCode,
+    pub context: minijinja::Value,
+}
+
+impl PreLoginPage {
+    pub(super) fn render(
+        self,
+        state: &AppState,
+        session: Option<&SessionCookie>,
+        headers: &HeaderMap,
+        https: bool,
+    ) -> Result<Response, ApiError> {
+        let (token, cookies) = state.csrf.pre_login_token(session, headers, https);
+        let context = context! { csrf_token => token, ..self.context };
+        let page = render(self.template, context)?;
+        let mut response = (self.status, page).into_response();
+        for cookie in cookies {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        Ok(no_store(response))
     }
-    Ok(no_store(response))
 }
 
 /// A sign-in complete: a new session (the old one ended: no session

@@ -13,7 +13,7 @@ use crate::{
     audit::{Action, Outcome, Provenance},
     auth::amr::{Amr, Method},
     http::{client::ClientInfo, error::ApiError},
-    state::AppState,
+    state::{AppState, Requester},
     store::UserRecord,
 };
 
@@ -74,7 +74,15 @@ pub async fn second_factor(
         return Err(refused());
     };
     if state
-        .check_code(&user, otp.expose_secret(), client, headers, provenance)
+        .check_code(
+            &user,
+            otp.expose_secret(),
+            Requester {
+                client,
+                headers,
+                provenance,
+            },
+        )
         .await?
         .is_none()
     {

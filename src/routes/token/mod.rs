@@ -28,7 +28,7 @@ use crate::{
     },
     input::{Field, Fields, Model, Problem},
     names::Username,
-    state::{AppState, LoginRefused},
+    state::{AppState, LoginRefused, Requester},
 };
 
 /// The answer to a wrong name or password (as FastAPI's guides word it).
@@ -213,9 +213,11 @@ async fn grant(
                     Action::Login,
                     &username,
                     password,
-                    client,
-                    headers,
-                    provenance,
+                    Requester {
+                        client,
+                        headers,
+                        provenance,
+                    },
                     Budgets::Name,
                 )
                 .await;
