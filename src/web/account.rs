@@ -89,6 +89,9 @@ async fn page(
         context! {
             title => "Account",
             prefix => state.settings.own_prefix(),
+            // The page answers at /account/... too: the stylesheet's path
+            // from the root.
+            root => format!("{}/", state.settings.own_prefix()),
             username => &record.username,
             csrf_token,
             totp => counts.totp,

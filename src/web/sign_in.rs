@@ -51,7 +51,9 @@ impl PreLoginPage {
         https: bool,
     ) -> Result<Response, ApiError> {
         let (token, cookies) = state.csrf.pre_login_token(session, headers, https);
-        let context = context! { csrf_token => token, ..self.context };
+        // Also shown at `/login/mfa`: links and forms go from the root.
+        let root = format!("{}/", state.settings.own_prefix());
+        let context = context! { csrf_token => token, root, ..self.context };
         let page = render(self.template, context)?;
         let mut response = (self.status, page).into_response();
         for cookie in cookies {

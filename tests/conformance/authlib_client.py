@@ -1,12 +1,16 @@
 """Authlib's OAuth2 client against a running rampart: it must raise on a
 wrong password and on a revoked refresh token, not store the error body as
-if it were a token (RFC 6749 section 5.2's `error` field is what it reads).
+if it were a token (RFC 6749 section 5.2's `error` field is what it reads),
+and read `mfa_required` as an error once the user has a second factor,
+then sign in with the second step's grant (TOTP codes from pyotp).
 
 Usage: python authlib_client.py BASE_URL USERNAME PASSWORD
 """
 
 import sys
+import time
 
+import pyotp
 import requests
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
 
@@ -47,7 +51,35 @@ def main(base: str, username: str, password: str) -> None:
     else:
         raise AssertionError("client_credentials was accepted")
     requests.get(f"{base}/healthz", timeout=5).raise_for_status()
-    print("authlib: wrong password, revoked refresh token and unknown grant all raise")
+
+    # With TOTP on, the password alone answers `mfa_required`: Authlib
+    # raises, and names it.
+    bearer = {"Authorization": f"Bearer {token['access_token']}"}
+    begun = requests.post(f"{base}/users/me/mfa/totp", json={"current_password": password}, headers=bearer, timeout=10)
+    assert begun.status_code == 200, begun.text
+    totp = pyotp.TOTP(begun.json()["secret"])
+    confirmed = requests.post(f"{base}/users/me/mfa/totp/confirm", json={"code": totp.now()}, headers=bearer, timeout=10)
+    assert confirmed.status_code == 200, confirmed.text
+    try:
+        OAuth2Session().fetch_token(token_url, username=username, password=password)
+    except OAuthError as err:
+        assert err.error == "mfa_required", err.error
+        assert err.description == "Second factor required", err.description
+    else:
+        raise AssertionError("a password alone signed in a user with TOTP")
+    # The second step through the same client: the first step's mfa_token
+    # and a code (the next time step's: the confirmation spent this one).
+    first = requests.post(token_url, data={"username": username, "password": password}, timeout=10)
+    assert first.status_code == 403, first.text
+    second = OAuth2Session().fetch_token(
+        token_url,
+        grant_type="urn:rampart:grant-type:mfa",
+        mfa_token=first.json()["mfa_token"],
+        otp=totp.at(time.time() + 30),
+    )
+    assert second["token_type"] == "bearer", second
+    print("authlib: wrong password, revoked refresh token, unknown grant and mfa_required all raise; "
+          "the second factor's grant signs in")
 
 
 if __name__ == "__main__":
