@@ -83,6 +83,7 @@ impl Upkeep {
                     let purges = [
                         ("expired tokens", self.store.purge_expired_tokens(now).await),
                         ("expired sessions", self.sessions.purge().await),
+                        ("pending sign-ins", self.store.purge_expired_sign_ins(now).await),
                         ("known clients", self.store.purge_known_clients(ago(crate::auth::device::DEVICE_LIFETIME)).await),
                         ("the change log", self.store.purge_changes(ago(invalidation::LOG_RETENTION)).await),
                         ("item events", self.store.purge_item_events(ago(events::RETENTION)).await),

@@ -45,6 +45,9 @@ pub struct PendingSignIn {
     pub failures: i64,
 }
 
+/// Pending sign-ins one user keeps at most.
+pub const MAX_PENDING_PER_USER: i64 = 5;
+
 /// Deletes a user's recovery codes when no factor is left to recover.
 const VOID_ORPHAN_CODES: &str = "DELETE FROM recovery_codes WHERE user_id = $1 \
      AND NOT EXISTS (SELECT 1 FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL) \
@@ -268,6 +271,10 @@ impl Store {
         })
     }
 
+    /// Stores a pending sign-in. A user keeps at most
+    /// [`MAX_PENDING_PER_USER`]: a right password sent again and again
+    /// (each one refunds its login attempt) replaces the oldest instead of
+    /// growing the table.
     pub async fn insert_pending_sign_in(
         &self,
         token_hash: &[u8],
@@ -275,6 +282,16 @@ impl Store {
         expires_at: i64,
     ) -> Result<(), StoreError> {
         with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "DELETE FROM pending_sign_ins WHERE user_id = $1 AND token_hash NOT IN \
+                 (SELECT token_hash FROM pending_sign_ins WHERE user_id = $1 \
+                  ORDER BY expires_at DESC LIMIT $2)",
+            )
+            .bind(pending.user_id)
+            .bind(MAX_PENDING_PER_USER - 1)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(
                 "INSERT INTO pending_sign_ins (token_hash, user_id, token_version, binding, failures, expires_at) \
                  VALUES ($1, $2, $3, $4, 0, $5)",
@@ -284,10 +301,22 @@ impl Store {
             .bind(pending.token_version)
             .bind(pending.binding.as_deref())
             .bind(expires_at)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
         });
         Ok(())
+    }
+
+    /// A user's pending sign-ins, live or not yet purged.
+    pub async fn pending_sign_ins_of(&self, user_id: i64) -> Result<i64, StoreError> {
+        let (count,): (i64,) = with_pool!(self, pool => {
+            sqlx::query_as("SELECT COUNT(*) FROM pending_sign_ins WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(count)
     }
 
     /// The pending sign-in of this token hash, unless it expired.

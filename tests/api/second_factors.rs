@@ -662,3 +662,30 @@ async fn a_password_changed_on_the_account_page_ends_the_session() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_password_sent_again_and_again_keeps_at_most_five_pending_sign_ins() {
+    let server = TestServer::start().await;
+    server.create_user("alice", PASSWORD, &["user"]);
+    let alice = server.login("alice", PASSWORD).await;
+    let (secret, _) = enroll(&server, &alice.access_token).await;
+    let mut tokens = Vec::new();
+    for _ in 0..12 {
+        tokens.push(mfa_token(&server, "alice").await);
+    }
+    let store = server.store().await;
+    let id = store
+        .find_user(&rampart::names::Username::parse("alice").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    assert_eq!(store.pending_sign_ins_of(id).await.unwrap(), 5);
+    // The newest still signs in; the oldest was replaced.
+    let (_, next) = codes(&secret);
+    assert_eq!(mfa_grant(&server, &tokens[0], &next).await.status(), 401);
+    assert_eq!(
+        mfa_grant(&server, tokens.last().unwrap(), &next).await.status(),
+        200
+    );
+}
