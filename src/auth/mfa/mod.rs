@@ -27,16 +27,21 @@ pub enum Shown {
     RecoveryCode,
 }
 
-/// A TOTP enrolment begun: what the user's app needs.
-#[derive(Debug)]
+/// A TOTP enrolment begun: what the user's app needs. Never printed.
 pub struct TotpEnrolment {
     /// Base32, as apps take it typed.
     pub secret: String,
     pub otpauth_uri: String,
 }
 
-/// What confirming a TOTP enrolment came to.
-#[derive(Debug)]
+impl std::fmt::Debug for TotpEnrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TotpEnrolment([REDACTED])")
+    }
+}
+
+/// What confirming a TOTP enrolment came to. (No `Debug`: it holds
+/// recovery codes.)
 pub enum Confirmed {
     /// On; the recovery codes when it is the user's first factor, else
     /// none.
