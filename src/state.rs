@@ -3,15 +3,14 @@
 
 use std::sync::Arc;
 
-use http::HeaderMap;
 use secrecy::SecretString;
 
 use crate::{
-    audit::{Action, Auditor, Outcome, Provenance},
+    audit::{Action, Auditor, Outcome},
     auth::{
         first_run::FirstRun,
         keyring::KeyRing,
-        login::{Budgets, Client, Login, LoginError},
+        login::{Budgets, Login, LoginError},
         mfa::{SecondFactors, Shown},
         service::AccountService,
         session::Sessions,
@@ -19,10 +18,7 @@ use crate::{
     },
     config::Settings,
     gateway::Gateway,
-    http::{
-        client::ClientInfo, cookies, credentials::CurrentUser, csrf::CsrfGuard, error::ApiError,
-        upgrade::Gate,
-    },
+    http::{caller::Requester, credentials::CurrentUser, csrf::CsrfGuard, error::ApiError, upgrade::Gate},
     items::Items,
     names::Username,
     ratelimit::RateLimits,
@@ -99,26 +95,6 @@ pub enum LoginRefused {
     BadCredentials,
     /// Throttled (429), a full hashing queue (503) or a failure (500).
     Error(ApiError),
-}
-
-/// Who attempts a sign-in or a check of their password: the client, the
-/// headers it sent (its device cookie among them) and the request's
-/// provenance, for the login budgets and the audit trail.
-#[derive(Clone, Copy)]
-pub struct Requester<'a> {
-    pub client: &'a ClientInfo,
-    pub headers: &'a HeaderMap,
-    pub provenance: &'a Provenance,
-}
-
-impl Requester<'_> {
-    /// The client as the login budgets know it.
-    fn login_client(&self) -> Client<'_> {
-        Client {
-            ip: self.client.ip,
-            device_cookie: cookies::get(self.headers, cookies::names(self.client.https).device),
-        }
-    }
 }
 
 impl AppState {

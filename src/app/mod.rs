@@ -125,7 +125,12 @@ impl Application {
         let limits =
             Arc::new(RateLimits::open(&settings.rate_limit, &route_rates, &settings.redis_prefix()).await?);
         let sessions = Sessions::new(store.clone(), invalidations.clone());
-        let factors = Arc::new(SecondFactors::new(store.clone(), &secret, &settings.auth.issuer));
+        let factors = Arc::new(SecondFactors::new(
+            store.clone(),
+            &secret,
+            &settings.auth.issuer,
+            &settings.auth.webauthn_rp_id,
+        ));
         let cors = Arc::new(Cors::new(&settings.cors));
         let csrf = Arc::new(CsrfGuard::new(
             CsrfKey::new(&secret),

@@ -5,12 +5,13 @@
 //! first (`detail`, the `{"detail"}` body; `limited`, a rate limit's
 //! headers and refusal; `error`, the error model), then what a request
 //! carries (`request_id`, `client`, `cookies`, `credentials`, `context`,
-//! `provenance`), then the extractors (`identity`, `extract`), then the steps
+//! `provenance`), then the extractors (`caller`, `identity`, `extract`), then the steps
 //! (`cors`, `csrf`, `rate_limit`, `second_factor`, `security_headers`, `access_log`,
 //! `upgrade`) and the envelope that runs them in the order [`Stack`]
 //! states.
 
 pub mod access_log;
+pub mod caller;
 pub mod client;
 pub mod context;
 pub mod cookies;

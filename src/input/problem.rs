@@ -129,6 +129,10 @@ impl Problem {
         Self::new("list_type", "Input should be a valid list")
     }
 
+    pub fn dict_type() -> Self {
+        Self::new("dict_type", "Input should be a valid dictionary")
+    }
+
     /// `gt`: the bound as the rule states it (`0`, `0.0`).
     pub fn greater_than(gt: Value) -> Self {
         Self::new("greater_than", format!("Input should be greater than {gt}")).with(json!({ "gt": gt }))

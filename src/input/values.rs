@@ -73,6 +73,17 @@ impl<T: Field> Field for Vec<T> {
     }
 }
 
+/// A JSON object, kept whole: a value another library reads (a WebAuthn
+/// credential), which says itself what is wrong inside it.
+impl Field for serde_json::Map<String, Value> {
+    fn read(raw: Raw<'_>) -> Result<Self, Invalid> {
+        match raw {
+            Raw::Json(Value::Object(object)) => Ok(object.clone()),
+            _ => Err(Problem::dict_type().into()),
+        }
+    }
+}
+
 /// A string of `min..=max` characters (Unicode scalar values, as JSON
 /// Schema's `minLength`/`maxLength` count them).
 pub fn bounded_text(raw: Raw<'_>, min: usize, max: usize) -> Result<String, Invalid> {

@@ -7,7 +7,7 @@ use axum::{
     extract::State,
     response::{IntoResponse, Response},
 };
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -16,7 +16,7 @@ use crate::{
     audit::{Action, Outcome, Provenance},
     auth::mfa::Confirmed,
     http::{
-        client::ClientInfo,
+        caller::Caller,
         credentials::CurrentUser,
         error::{ApiError, ErrorBody},
         extract::{Json, Path},
@@ -24,7 +24,7 @@ use crate::{
     },
     input::{Field, Fields, Model},
     names::Username,
-    state::{AppState, Requester},
+    state::AppState,
 };
 
 /// A user's factors.
@@ -113,10 +113,8 @@ pub async fn factors(State(state): State<AppState>, user: CurrentUser) -> Result
         (status = 429, description = "Too many attempts", body = ErrorBody)))]
 pub async fn begin_totp(
     State(state): State<AppState>,
-    client: ClientInfo,
     user: CurrentUser,
-    provenance: Provenance,
-    headers: HeaderMap,
+    caller: Caller,
     Json(body): Json<CurrentPassword>,
 ) -> Result<Json<TotpSecret>, ApiError> {
     let account = state
@@ -124,11 +122,7 @@ pub async fn begin_totp(
             Action::MfaEnrolled,
             &user,
             body.current_password,
-            Requester {
-                client: &client,
-                headers: &headers,
-                provenance: &provenance,
-            },
+            caller.requester(),
         )
         .await?;
     let enrolment = state
@@ -178,10 +172,8 @@ pub async fn confirm_totp(
         (status = 401, body = ErrorBody), (status = 429, description = "Too many attempts", body = ErrorBody)))]
 pub async fn remove_totp(
     State(state): State<AppState>,
-    client: ClientInfo,
     user: CurrentUser,
-    provenance: Provenance,
-    headers: HeaderMap,
+    caller: Caller,
     Json(body): Json<CurrentPassword>,
 ) -> Result<Response, ApiError> {
     let account = state
@@ -189,11 +181,7 @@ pub async fn remove_totp(
             Action::MfaRemoved,
             &user,
             body.current_password,
-            Requester {
-                client: &client,
-                headers: &headers,
-                provenance: &provenance,
-            },
+            caller.requester(),
         )
         .await?;
     if state.factors.remove_totp(account.id).await? {
@@ -202,7 +190,7 @@ pub async fn remove_totp(
             Outcome::Success,
             Some(&account.username),
             Some("totp"),
-            &provenance,
+            &caller.provenance,
         );
     }
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -216,10 +204,8 @@ pub async fn remove_totp(
         (status = 429, description = "Too many attempts", body = ErrorBody)))]
 pub async fn renew_recovery_codes(
     State(state): State<AppState>,
-    client: ClientInfo,
     user: CurrentUser,
-    provenance: Provenance,
-    headers: HeaderMap,
+    caller: Caller,
     Json(body): Json<CurrentPassword>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
     let account = state
@@ -227,11 +213,7 @@ pub async fn renew_recovery_codes(
             Action::MfaEnrolled,
             &user,
             body.current_password,
-            Requester {
-                client: &client,
-                headers: &headers,
-                provenance: &provenance,
-            },
+            caller.requester(),
         )
         .await?;
     let recovery_codes = state
@@ -244,7 +226,7 @@ pub async fn renew_recovery_codes(
         Outcome::Success,
         Some(&account.username),
         Some("recovery_codes"),
-        &provenance,
+        &caller.provenance,
     );
     Ok(Json(RecoveryCodes { recovery_codes }))
 }

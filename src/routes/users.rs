@@ -5,7 +5,7 @@ use axum::{
     extract::{FromRequestParts, State},
     response::{IntoResponse, Response},
 };
-use http::{HeaderMap, StatusCode, request::Parts};
+use http::{StatusCode, request::Parts};
 use secrecy::SecretString;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -15,7 +15,7 @@ use crate::{
     auth::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS},
     auth::users::NewUserError,
     http::{
-        client::ClientInfo,
+        caller::Caller,
         context::RequestContext,
         credentials::{Authentication, CurrentUser},
         error::{ApiError, ErrorBody},
@@ -24,7 +24,7 @@ use crate::{
     },
     input::{Field, Fields, Invalid, Model, Problem, Raw, bounded_text},
     names::{Role, Username},
-    state::{AppState, Requester},
+    state::AppState,
 };
 
 #[derive(ToSchema)]
@@ -203,10 +203,8 @@ pub async fn me(State(state): State<AppState>, user: CurrentUser) -> Result<Json
         (status = 429, description = "Too many attempts", body = ErrorBody)))]
 pub async fn change_password(
     State(state): State<AppState>,
-    client: ClientInfo,
     user: CurrentUser,
-    provenance: Provenance,
-    headers: HeaderMap,
+    caller: Caller,
     Json(body): Json<PasswordChange>,
 ) -> Result<Response, ApiError> {
     let account = state
@@ -214,11 +212,7 @@ pub async fn change_password(
             Action::PasswordChanged,
             &user,
             body.current_password,
-            Requester {
-                client: &client,
-                headers: &headers,
-                provenance: &provenance,
-            },
+            caller.requester(),
         )
         .await?;
     match state
@@ -232,7 +226,7 @@ pub async fn change_password(
                 Outcome::Success,
                 Some(user.username()),
                 None,
-                &provenance,
+                &caller.provenance,
             );
             Ok(StatusCode::NO_CONTENT.into_response())
         }

@@ -49,7 +49,7 @@ pub struct PendingSignIn {
 pub const MAX_PENDING_PER_USER: i64 = 5;
 
 /// Deletes a user's recovery codes when no factor is left to recover.
-const VOID_ORPHAN_CODES: &str = "DELETE FROM recovery_codes WHERE user_id = $1 \
+pub(super) const VOID_ORPHAN_CODES: &str = "DELETE FROM recovery_codes WHERE user_id = $1 \
      AND NOT EXISTS (SELECT 1 FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL) \
      AND NOT EXISTS (SELECT 1 FROM passkeys WHERE user_id = $1)";
 
@@ -69,6 +69,7 @@ macro_rules! replace_codes {
         }
     };
 }
+pub(super) use replace_codes;
 
 impl Store {
     pub async fn factor_counts(&self, user_id: i64) -> Result<FactorCounts, StoreError> {

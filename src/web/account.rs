@@ -24,8 +24,11 @@ use crate::{
         mfa::{Confirmed, TotpEnrolment},
         users::NewUserError,
     },
-    http::{client::ClientInfo, credentials::CurrentUser, error::ApiError, second_factor::FactorPolicy},
-    state::{AppState, Requester},
+    http::{
+        caller::Requester, client::ClientInfo, credentials::CurrentUser, error::ApiError,
+        second_factor::FactorPolicy,
+    },
+    state::AppState,
 };
 
 /// What the page says besides the account's state.

@@ -22,8 +22,14 @@ use http::{HeaderMap, HeaderValue, Uri, header, request::Parts};
 
 use crate::{
     audit::Provenance,
-    http::{client::ClientInfo, context::RequestContext, credentials::SessionCookie, csrf},
-    state::{AppState, Requester},
+    http::{
+        caller::{Requester, served_origin},
+        client::ClientInfo,
+        context::RequestContext,
+        credentials::SessionCookie,
+        csrf,
+    },
+    state::AppState,
 };
 
 /// The page handlers, for the router.
@@ -59,6 +65,11 @@ impl PreLoginPost {
             headers: &self.headers,
             provenance: &self.provenance,
         }
+    }
+
+    /// The origin the browser used (WebAuthn's origin).
+    pub fn served_origin(&self) -> Option<url::Url> {
+        served_origin(&self.uri, &self.headers, self.client.https)
     }
 
     /// The 403 to answer when the form's `sent` token is missing or wrong,

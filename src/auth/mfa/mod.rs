@@ -1,8 +1,9 @@
-//! Second factors (SPEC section 7): TOTP and recovery codes, enrolled and
+//! Second factors (SPEC section 7): TOTP, passkeys and recovery codes, enrolled and
 //! checked here; the sign-ins that wait for one (`mfa_token` at `/token`,
 //! `rampart_mfa` at `/login`). What a credential shows of them is its
 //! [`Amr`](super::amr::Amr).
 
+pub mod passkeys;
 pub mod recovery;
 pub mod totp;
 
@@ -57,6 +58,8 @@ pub struct SecondFactors {
     sealer: KeySealer,
     codes: MacKey,
     issuer: String,
+    /// `auth.webauthn_rp_id`, if set.
+    rp_id: Option<String>,
 }
 
 /// SHA-256 of a pending sign-in's token: what the store keeps.
@@ -70,12 +73,13 @@ fn totp_binding(user_id: i64) -> String {
 }
 
 impl SecondFactors {
-    pub fn new(store: Store, secret: &SecretKey, issuer: &str) -> Self {
+    pub fn new(store: Store, secret: &SecretKey, issuer: &str, rp_id: &str) -> Self {
         Self {
             store,
             sealer: KeySealer::for_purpose(secret, b"rampart/v1/totp-secret-sealing"),
             codes: MacKey::derive(secret, b"rampart/v1/recovery-codes"),
             issuer: issuer.to_owned(),
+            rp_id: (!rp_id.is_empty()).then(|| rp_id.to_owned()),
         }
     }
 

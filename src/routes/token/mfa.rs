@@ -12,8 +12,8 @@ use super::{failure, oauth2_error, token_response};
 use crate::{
     audit::{Action, Outcome, Provenance},
     auth::amr::{Amr, Method},
-    http::{client::ClientInfo, error::ApiError},
-    state::{AppState, Requester},
+    http::{caller::Requester, client::ClientInfo, error::ApiError},
+    state::AppState,
     store::UserRecord,
 };
 

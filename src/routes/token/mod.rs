@@ -22,13 +22,14 @@ use crate::{
         service::{AuthError, TokenPair},
     },
     http::{
+        caller::Requester,
         client::ClientInfo,
         error::ApiError,
         extract::{Form, Json},
     },
     input::{Field, Fields, Model, Problem},
     names::Username,
-    state::{AppState, LoginRefused, Requester},
+    state::{AppState, LoginRefused},
 };
 
 /// The answer to a wrong name or password (as FastAPI's guides word it).
