@@ -87,14 +87,24 @@ mod tests {
     fn origin(host: &str, https: bool) -> Option<String> {
         let mut headers = HeaderMap::new();
         headers.insert(http::header::HOST, host.parse().unwrap());
-        served_origin(&Uri::from_static("/login"), &headers, https).map(|url| url.origin().ascii_serialization())
+        served_origin(&Uri::from_static("/login"), &headers, https)
+            .map(|url| url.origin().ascii_serialization())
     }
 
     #[test]
     fn the_origin_is_the_scheme_and_the_authority() {
-        assert_eq!(origin("localhost:8080", false).as_deref(), Some("http://localhost:8080"));
-        assert_eq!(origin("api.example.com", true).as_deref(), Some("https://api.example.com"));
-        assert_eq!(origin("api.example.com:443", true).as_deref(), Some("https://api.example.com"));
+        assert_eq!(
+            origin("localhost:8080", false).as_deref(),
+            Some("http://localhost:8080")
+        );
+        assert_eq!(
+            origin("api.example.com", true).as_deref(),
+            Some("https://api.example.com")
+        );
+        assert_eq!(
+            origin("api.example.com:443", true).as_deref(),
+            Some("https://api.example.com")
+        );
         assert_eq!(origin("user@evil.example", true), None);
         assert_eq!(origin("a b", true), None);
     }

@@ -104,6 +104,22 @@ impl From<crate::auth::password::HashError> for ApiError {
     }
 }
 
+/// A passkey step that failed (SPEC section 7).
+impl From<crate::auth::mfa::passkeys::PasskeyError> for ApiError {
+    fn from(err: crate::auth::mfa::passkeys::PasskeyError) -> Self {
+        use crate::auth::mfa::passkeys::PasskeyError;
+        match err {
+            PasskeyError::Invalid => Self::BadRequest("Invalid passkey"),
+            PasskeyError::NoRelyingParty => Self::BadRequest(
+                "Passkeys need a domain name: reach this server by one, or set auth.webauthn_rp_id",
+            ),
+            PasskeyError::Duplicate => Self::Conflict("This passkey is registered already"),
+            PasskeyError::TooMany => Self::Conflict("Too many passkeys: remove one first"),
+            PasskeyError::Store(err) => err.into(),
+        }
+    }
+}
+
 /// What a full hashing queue answers.
 const HASHING_BUSY: &str = "Too many password operations in progress, retry shortly";
 

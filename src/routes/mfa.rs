@@ -25,6 +25,7 @@ use crate::{
     input::{Field, Fields, Model},
     names::Username,
     state::AppState,
+    store::{StoredPasskey, rfc3339},
 };
 
 /// A user's factors.
@@ -46,11 +47,22 @@ pub struct PasskeyView {
     last_used_at: Option<String>,
 }
 
+impl From<&StoredPasskey> for PasskeyView {
+    fn from(passkey: &StoredPasskey) -> Self {
+        Self {
+            id: passkey.id.clone(),
+            name: passkey.name.clone(),
+            created_at: rfc3339(passkey.created_at),
+            last_used_at: passkey.last_used_at.map(rfc3339),
+        }
+    }
+}
+
 /// The current password, for a change to the account's factors.
 #[derive(ToSchema)]
 pub struct CurrentPassword {
     #[schema(format = Password)]
-    current_password: String,
+    pub(super) current_password: String,
 }
 
 impl Model for CurrentPassword {
@@ -89,7 +101,7 @@ pub struct TotpSecret {
 pub struct RecoveryCodes {
     /// `xxxxx-xxxxx`, each good once; empty when the user already had a
     /// factor (their codes stay as they were).
-    recovery_codes: Vec<String>,
+    pub(super) recovery_codes: Vec<String>,
 }
 
 /// The caller's second factors.
@@ -98,9 +110,10 @@ pub struct RecoveryCodes {
 pub async fn factors(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Factors>, ApiError> {
     let record = state.account_of(&user).await?;
     let counts = state.factors.counts(record.id).await?;
+    let passkeys = state.factors.passkeys(record.id).await?;
     Ok(Json(Factors {
         totp: counts.totp,
-        passkeys: Vec::new(),
+        passkeys: passkeys.iter().map(PasskeyView::from).collect(),
         recovery_codes_left: counts.recovery_codes,
     }))
 }

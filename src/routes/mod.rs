@@ -9,6 +9,7 @@ mod items;
 mod keys;
 mod mfa;
 mod openapi;
+mod passkeys;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
 pub(crate) mod token;
@@ -78,6 +79,9 @@ pub fn router(state: AppState) -> Routed {
         .routes(routes!(mfa::remove_totp))
         .routes(routes!(mfa::renew_recovery_codes))
         .routes(routes!(mfa::reset))
+        .routes(routes!(passkeys::options))
+        .routes(routes!(passkeys::register))
+        .routes(routes!(passkeys::remove))
         .routes(routes!(admin::list))
         .routes(routes!(admin::set_roles))
         .routes(routes!(admin::disable))
@@ -85,6 +89,10 @@ pub fn router(state: AppState) -> Routed {
         .routes(routes!(admin::audit))
         .routes(routes!(pages::login_form, pages::login))
         .routes(routes!(pages::login_mfa))
+        .routes(routes!(pages::second_step_options))
+        .routes(routes!(pages::second_step))
+        .routes(routes!(pages::passwordless_options))
+        .routes(routes!(pages::passwordless))
         .routes(routes!(pages::logout))
         .routes(routes!(pages::csrf_token))
         .routes(routes!(pages::setup_form, pages::setup))
@@ -92,6 +100,7 @@ pub fn router(state: AppState) -> Routed {
         .routes(routes!(pages::account_totp))
         .routes(routes!(pages::account_totp_confirm))
         .routes(routes!(pages::account_totp_remove))
+        .routes(routes!(pages::account_passkey_remove))
         .routes(routes!(pages::account_recovery_codes))
         .routes(routes!(pages::account_password));
     // With a gateway the upstream owns `/` and the resources: rampart's
@@ -128,7 +137,9 @@ pub fn router(state: AppState) -> Routed {
     } else {
         routes
     };
-    let routes = routes.route("/static/app.css", axum::routing::get(pages::stylesheet));
+    let routes = routes
+        .route("/static/app.css", axum::routing::get(pages::stylesheet))
+        .route("/static/mfa.js", axum::routing::get(pages::passkey_script));
     #[cfg(feature = "test-hooks")]
     let routes = routes.merge(test_hooks::router());
     let routes = if prefix.is_empty() {
@@ -195,7 +206,15 @@ pub const RULES: OwnRules = OwnRules {
 pub fn policy_for(method: &Method, route: Option<&str>) -> Option<PolicyName> {
     match route {
         Some("/healthz" | "/readyz") => None,
-        Some("/token" | "/login" | "/login/mfa") if method == Method::POST => Some(PolicyName::Login),
+        Some(
+            "/token"
+            | "/login"
+            | "/login/mfa"
+            | "/login/mfa/passkey/options"
+            | "/login/mfa/passkey"
+            | "/login/passkey/options"
+            | "/login/passkey",
+        ) if method == Method::POST => Some(PolicyName::Login),
         Some("/docs" | "/docs/{file}" | "/openapi.json") => Some(PolicyName::Docs),
         _ => Some(PolicyName::Default),
     }

@@ -43,7 +43,9 @@ pub struct Ceremony {
 
 type PasskeyRow = (String, i64, Vec<u8>, String, String, i64, Option<i64>);
 
-fn passkey((id, user_id, credential_id, name, credential, created_at, last_used_at): PasskeyRow) -> StoredPasskey {
+fn passkey(
+    (id, user_id, credential_id, name, credential, created_at, last_used_at): PasskeyRow,
+) -> StoredPasskey {
     StoredPasskey {
         id,
         user_id,

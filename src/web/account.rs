@@ -29,6 +29,7 @@ use crate::{
         second_factor::FactorPolicy,
     },
     state::AppState,
+    store::rfc3339,
 };
 
 /// What the page says besides the account's state.
@@ -54,6 +55,9 @@ pub struct AccountForm {
     new_password: String,
     #[serde(default)]
     code: String,
+    /// The passkey to remove.
+    #[serde(default)]
+    passkey: String,
 }
 
 /// The otpauth URI as a QR code, an `<svg>` element to inline (its XML
@@ -79,6 +83,20 @@ async fn page(
 ) -> Result<Response, ApiError> {
     let record = state.account_of(user).await?;
     let counts = state.factors.counts(record.id).await?;
+    let passkeys: Vec<_> = state
+        .factors
+        .passkeys(record.id)
+        .await?
+        .iter()
+        .map(|passkey| {
+            context! {
+                id => &passkey.id,
+                name => &passkey.name,
+                created_at => rfc3339(passkey.created_at),
+                last_used_at => passkey.last_used_at.map(rfc3339),
+            }
+        })
+        .collect();
     let (csrf_token, cookie): (String, HeaderValue) = state.csrf.token(headers, *binding, https);
     let pending = match &said.pending {
         Some(enrolment) => Some(context! {
@@ -98,6 +116,7 @@ async fn page(
             username => &record.username,
             csrf_token,
             totp => counts.totp,
+            passkeys,
             codes_left => counts.recovery_codes,
             enrolment_required => FactorPolicy::new(state.settings.auth.mfa).enrolment_only(user),
             notice => said.notice,
@@ -233,6 +252,10 @@ post_handler!(
     account_totp_remove, "/account/totp/remove", remove_totp
 );
 post_handler!(
+    /// Remove a passkey.
+    account_passkey_remove, "/account/passkeys/remove", remove_passkey
+);
+post_handler!(
     /// A new set of recovery codes.
     account_recovery_codes, "/account/recovery-codes", renew_codes
 );
@@ -308,6 +331,37 @@ async fn remove_totp(state: &AppState, post: &Post) -> Result<Response, ApiError
     let said = Said {
         notice: Some("TOTP is off."),
         ..Said::default()
+    };
+    post.answer(state, said).await
+}
+
+async fn remove_passkey(state: &AppState, post: &Post) -> Result<Response, ApiError> {
+    let account = match post.reauthenticate(state, Action::MfaRemoved).await? {
+        Ok(account) => account,
+        Err(answer) => return Ok(answer),
+    };
+    let said = if state
+        .factors
+        .remove_passkey(account.id, &post.form.passkey)
+        .await?
+    {
+        state.audit.record(
+            Action::MfaRemoved,
+            Outcome::Success,
+            Some(&account.username),
+            Some("passkey"),
+            &post.provenance,
+        );
+        Said {
+            notice: Some("The passkey is removed."),
+            ..Said::default()
+        }
+    } else {
+        Said {
+            status: Some(StatusCode::NOT_FOUND),
+            error: Some("No such passkey".to_owned()),
+            ..Said::default()
+        }
     };
     post.answer(state, said).await
 }

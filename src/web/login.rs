@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::{
     PreLoginPost, no_store,
-    sign_in::{login_page, signed_in},
+    sign_in::{Landing, login_page, signed_in},
 };
 use crate::{
     audit::Action,
@@ -121,10 +121,11 @@ pub async fn login(
         Err(LoginRefused::BadCredentials) => return refused(),
         Err(LoginRefused::Error(err)) => return Err(err),
     };
-    if state.factors.counts(user.id).await?.any() {
-        return super::login_mfa::begin(&state, &post, &user).await;
+    let factors = state.factors.counts(user.id).await?;
+    if factors.any() {
+        return super::login_mfa::begin(&state, &post, &user, factors.passkeys > 0).await;
     }
-    match signed_in(&state, &post, &user, Amr::PASSWORD).await? {
+    match signed_in(&state, &post, &user, Amr::PASSWORD, Landing::Redirect).await? {
         Some(response) => Ok(response),
         // The password changed (or the user was disabled) while this
         // login was being checked: the password it checked is stale.

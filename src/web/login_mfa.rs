@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use super::{
     PreLoginPost,
-    sign_in::{PreLoginPage, login_page, signed_in},
+    sign_in::{Landing, PreLoginPage, login_page, signed_in},
 };
 use crate::{
     auth::{
@@ -37,7 +37,7 @@ pub struct CodeForm {
 }
 
 /// What a pending sign-in of this browser is bound to: its pre-session.
-fn binding(headers: &HeaderMap, https: bool) -> Option<Vec<u8>> {
+pub(super) fn binding(headers: &HeaderMap, https: bool) -> Option<Vec<u8>> {
     cookies::get(headers, cookies::names(https).presession)
         .map(|presession| sha2::Sha256::digest(presession.as_bytes()).to_vec())
 }
@@ -49,12 +49,13 @@ fn page(
     https: bool,
     status: StatusCode,
     error: Option<&str>,
+    passkeys: bool,
 ) -> Result<Response, ApiError> {
     let action = format!("{}/login/mfa", state.settings.own_prefix());
     let page = PreLoginPage {
         template: "login_mfa.html",
         status,
-        context: context! { title => "Second factor", error, action },
+        context: context! { title => "Second factor", error, action, passkeys },
     };
     page.render(state, session, headers, https)
 }
@@ -64,6 +65,7 @@ pub(super) async fn begin(
     state: &AppState,
     post: &PreLoginPost,
     user: &UserRecord,
+    passkeys: bool,
 ) -> Result<Response, ApiError> {
     let https = post.client.https;
     // The password form's CSRF check passed: the pre-session is there.
@@ -77,6 +79,7 @@ pub(super) async fn begin(
         https,
         StatusCode::OK,
         None,
+        passkeys,
     )?;
     let lifetime = Duration::from_millis(u64::try_from(PENDING_LIFETIME_MS).unwrap_or_default());
     response.headers_mut().append(
@@ -84,6 +87,41 @@ pub(super) async fn begin(
         cookies::set_lasting(cookies::names(https).mfa, &token, https, lifetime),
     );
     Ok(response)
+}
+
+/// A sign-in of this browser's that waits for its second factor.
+pub(super) struct Waiting {
+    /// The `rampart_mfa` cookie's token.
+    pub token: String,
+    pub user: UserRecord,
+}
+
+/// This browser's live pending sign-in, if any. One whose user changed
+/// since the password was checked (a new password, a disable) ends here.
+pub(super) async fn waiting(state: &AppState, post: &PreLoginPost) -> Result<Option<Waiting>, ApiError> {
+    let https = post.client.https;
+    let Some(token) = cookies::get(&post.headers, cookies::names(https).mfa) else {
+        return Ok(None);
+    };
+    let Some(pending) = state.factors.pending(token).await? else {
+        return Ok(None);
+    };
+    if pending.binding.is_none() || pending.binding != binding(&post.headers, https) {
+        return Ok(None);
+    }
+    let user = state
+        .store
+        .find_user_by_id(pending.user_id)
+        .await?
+        .filter(|user| !user.disabled && user.token_version == pending.token_version);
+    let Some(user) = user else {
+        state.factors.complete(token).await?;
+        return Ok(None);
+    };
+    Ok(Some(Waiting {
+        token: token.to_owned(),
+        user,
+    }))
 }
 
 /// Sign in with the second factor: a session, then the app page.
@@ -122,28 +160,14 @@ pub async fn login_mfa(
             .append(header::SET_COOKIE, cookies::clear(names.mfa, https));
         Ok(response)
     };
-    let Some(token) = cookies::get(&post.headers, names.mfa) else {
-        return start_over();
-    };
-    let Some(pending) = state.factors.pending(token).await? else {
-        return start_over();
-    };
-    if pending.binding.is_none() || pending.binding != binding(&post.headers, https) {
-        return start_over();
-    }
-    let user = state
-        .store
-        .find_user_by_id(pending.user_id)
-        .await?
-        .filter(|user| !user.disabled && user.token_version == pending.token_version);
-    let Some(user) = user else {
-        state.factors.complete(token).await?;
+    let Some(Waiting { token, user }) = waiting(&state, &post).await? else {
         return start_over();
     };
     let shown = state.check_code(&user, &form.code, post.requester()).await?;
     if shown.is_none() {
-        if state.factors.failed(token).await? {
+        if state.factors.failed(&token).await? {
             let session = post.session.as_ref();
+            let passkeys = state.factors.counts(user.id).await?.passkeys > 0;
             return page(
                 &state,
                 session,
@@ -151,15 +175,16 @@ pub async fn login_mfa(
                 https,
                 StatusCode::UNAUTHORIZED,
                 Some("Invalid code"),
+                passkeys,
             );
         }
         return start_over();
     }
-    if !state.factors.complete(token).await? {
+    if !state.factors.complete(&token).await? {
         return start_over();
     }
     let amr = Amr::of(&[Method::Pwd, Method::Otp, Method::Mfa]);
-    match signed_in(&state, &post, &user, amr).await? {
+    match signed_in(&state, &post, &user, amr, Landing::Redirect).await? {
         Some(response) => Ok(response),
         None => start_over(),
     }

@@ -13,6 +13,7 @@ mod assets;
 mod csrf_token;
 mod login;
 mod login_mfa;
+mod passkey_sign_in;
 mod setup;
 mod sign_in;
 mod templates;
@@ -34,7 +35,10 @@ use crate::{
 
 /// The page handlers, for the router.
 pub mod pages {
-    pub use super::{account::*, app_page::*, assets::*, csrf_token::*, login::*, login_mfa::*, setup::*};
+    pub use super::{
+        account::*, app_page::*, assets::*, csrf_token::*, login::*, login_mfa::*, passkey_sign_in::*,
+        setup::*,
+    };
 }
 
 /// Pages hold CSRF tokens and personal data: never cached.

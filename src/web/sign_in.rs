@@ -2,9 +2,13 @@
 //! password and a second factor): the sign-in form shown again, and the
 //! session a complete sign-in starts.
 
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::{
+    Json,
+    response::{IntoResponse, Redirect, Response},
+};
 use http::{HeaderMap, StatusCode, header};
 use minijinja::context;
+use serde_json::json;
 
 use super::{PreLoginPost, no_store, templates::render};
 use crate::{
@@ -63,6 +67,16 @@ impl PreLoginPage {
     }
 }
 
+/// How a complete sign-in sends the browser on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Landing {
+    /// A form's post: 303 to the page.
+    Redirect,
+    /// A script's call (the passkey sign-ins): 200 `{"location"}`, for
+    /// the script to navigate to.
+    Location,
+}
+
 /// A sign-in complete: a new session (the old one ended: no session
 /// fixation), its cookie, then the app page. `None` when the user changed
 /// (a password, a disable) since their credentials were checked.
@@ -71,6 +85,7 @@ pub(super) async fn signed_in(
     post: &PreLoginPost,
     user: &UserRecord,
     amr: Amr,
+    landing: Landing,
 ) -> Result<Option<Response>, ApiError> {
     let https = post.client.https;
     if let Some(SessionCookie(previous)) = &post.session {
@@ -88,7 +103,10 @@ pub(super) async fn signed_in(
         &post.provenance,
     );
     let names = cookies::names(https);
-    let mut response = Redirect::to(state.home()).into_response();
+    let mut response = match landing {
+        Landing::Redirect => Redirect::to(state.home()).into_response(),
+        Landing::Location => Json(json!({ "location": state.home() })).into_response(),
+    };
     let headers = response.headers_mut();
     headers.append(
         header::SET_COOKIE,

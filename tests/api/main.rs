@@ -18,6 +18,7 @@ mod hardening_edges;
 mod items;
 mod lifecycle;
 mod middleware;
+mod passkeys;
 mod rate_limit;
 mod routes;
 mod scale_out;

@@ -21,8 +21,8 @@
 use serde_json::Value;
 use sha2::Digest;
 use webauthn_rs::prelude::{
-    DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
-    PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
+    DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
 use super::{SecondFactors, recovery};
@@ -215,7 +215,12 @@ impl SecondFactors {
 
     /// Request options for a sign-in's second step, by one of the user's
     /// passkeys; `token` is the pending sign-in's.
-    pub async fn begin_second_step(&self, origin: &Url, user_id: i64, token: &str) -> Result<Value, PasskeyError> {
+    pub async fn begin_second_step(
+        &self,
+        origin: &Url,
+        user_id: i64,
+        token: &str,
+    ) -> Result<Value, PasskeyError> {
         let webauthn = self.relying_party(origin)?;
         let mut passkeys = Vec::new();
         for stored in self.store.passkeys_of(user_id).await? {

@@ -49,6 +49,11 @@ impl Browser {
             request = request.form(form);
         }
         let response = request.send().await.unwrap();
+        self.keep_cookies(&response);
+        response
+    }
+
+    fn keep_cookies(&mut self, response: &Response) {
         for (name, value) in set_cookies(response.headers()) {
             if value.is_empty() {
                 self.cookies.remove(&name);
@@ -56,7 +61,6 @@ impl Browser {
                 self.cookies.insert(name, value);
             }
         }
-        response
     }
 
     /// `request` with the kept cookies, as a browser sends them.
@@ -125,6 +129,18 @@ impl Browser {
             request = request.header(*name, *value);
         }
         request.send().await.unwrap()
+    }
+
+    /// A script's JSON `POST` (the passkey calls), with extra headers.
+    pub async fn post_json(&mut self, path: &str, headers: &[(&str, &str)], body: &Value) -> Response {
+        let mut request = self.client.post(format!("{}{path}", self.base)).json(body);
+        request = self.with_cookies(request);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        self.keep_cookies(&response);
+        response
     }
 
     /// Puts a cookie in the jar, as another site or a copied profile might.
