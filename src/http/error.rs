@@ -116,6 +116,7 @@ impl From<crate::auth::mfa::passkeys::PasskeyError> for ApiError {
             PasskeyError::Duplicate => Self::Conflict("This passkey is registered already"),
             PasskeyError::TooMany => Self::Conflict("Too many passkeys: remove one first"),
             PasskeyError::Store(err) => err.into(),
+            PasskeyError::Check(err) => Self::Internal(anyhow::anyhow!(err).context("passkey check")),
         }
     }
 }

@@ -80,8 +80,9 @@ fn expired(https: bool) -> Response {
 fn options_answer(options: Result<Value, PasskeyError>) -> Result<Response, ApiError> {
     match options {
         Ok(options) => Ok(axum::Json(options).into_response()),
-        Err(PasskeyError::Store(err)) => Err(err.into()),
-        Err(PasskeyError::NoRelyingParty) => Err(PasskeyError::NoRelyingParty.into()),
+        Err(err @ (PasskeyError::Store(_) | PasskeyError::Check(_) | PasskeyError::NoRelyingParty)) => {
+            Err(err.into())
+        }
         Err(_) => Ok(invalid_passkey()),
     }
 }
@@ -152,7 +153,7 @@ pub async fn second_step(
     };
     match asserted {
         Ok(_) => {}
-        Err(PasskeyError::Store(err)) => return Err(err.into()),
+        Err(err @ (PasskeyError::Store(_) | PasskeyError::Check(_))) => return Err(err.into()),
         Err(_) => {
             state.audit.record(
                 Action::MfaFailed,
@@ -249,7 +250,7 @@ pub async fn passwordless(
             .find_user_by_id(asserted.user_id)
             .await?
             .filter(|user| !user.disabled),
-        Err(PasskeyError::Store(err)) => return Err(err.into()),
+        Err(err @ (PasskeyError::Store(_) | PasskeyError::Check(_))) => return Err(err.into()),
         Err(_) => None,
     };
     let Some(user) = user else {

@@ -51,6 +51,20 @@ pub enum PasskeyError {
     TooMany,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The check itself failed (it panicked): the server's fault.
+    #[error("a passkey check failed: {0}")]
+    Check(String),
+}
+
+/// Runs a signature check on the blocking pool: an ES256 verification with
+/// its parsing is about 0.2 ms (`benches/second_factor.rs`), too long for
+/// an async worker that serves every other request.
+async fn off_the_workers<T: Send + 'static>(
+    check: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PasskeyError> {
+    tokio::task::spawn_blocking(check)
+        .await
+        .map_err(|err| PasskeyError::Check(err.to_string()))
 }
 
 /// Who holds a ceremony: what its client brings back to finish it.
@@ -185,8 +199,9 @@ impl SecondFactors {
         let webauthn = self.relying_party(origin)?;
         let ceremony = self.take(Holder::Registration(user.id)).await?;
         let state: PasskeyRegistration = parse(&ceremony.state)?;
-        let passkey = webauthn
-            .finish_passkey_registration(credential, &state)
+        let credential = credential.clone();
+        let passkey = off_the_workers(move || webauthn.finish_passkey_registration(&credential, &state))
+            .await?
             .map_err(|_| PasskeyError::Invalid)?;
         let stored = StoredPasskey {
             id: Uuid::new_v4().simple().to_string(),
@@ -249,8 +264,9 @@ impl SecondFactors {
             return Err(PasskeyError::Invalid);
         }
         let state: PasskeyAuthentication = parse(&ceremony.state)?;
-        let result = webauthn
-            .finish_passkey_authentication(credential, &state)
+        let credential = credential.clone();
+        let result = off_the_workers(move || webauthn.finish_passkey_authentication(&credential, &state))
+            .await?
             .map_err(|_| PasskeyError::Invalid)?;
         let stored = self
             .store
@@ -308,9 +324,12 @@ impl SecondFactors {
             .find(|stored| stored.credential_id == credential_id)
             .ok_or(PasskeyError::Invalid)?;
         let passkey: Passkey = parse(&stored.credential)?;
-        let result = webauthn
-            .finish_discoverable_authentication_v2(credential, state, &passkey)
-            .map_err(|_| PasskeyError::Invalid)?;
+        let credential = credential.clone();
+        let result = off_the_workers(move || {
+            webauthn.finish_discoverable_authentication_v2(&credential, state, &passkey)
+        })
+        .await?
+        .map_err(|_| PasskeyError::Invalid)?;
         // A passkey alone signs in only if it verified its user.
         if !result.user_verified() {
             return Err(PasskeyError::Invalid);
