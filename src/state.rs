@@ -205,12 +205,17 @@ impl AppState {
         match shown {
             Some(shown) => {
                 attempt.succeeded(&self.limits).await;
-                let action = match shown {
-                    Shown::Totp => Action::MfaPassed,
-                    Shown::RecoveryCode => Action::RecoveryCodeUsed,
+                let (action, factor) = match shown {
+                    Shown::Totp => (Action::MfaPassed, "totp"),
+                    Shown::RecoveryCode => (Action::RecoveryCodeUsed, "recovery_code"),
                 };
-                self.audit
-                    .record(action, Outcome::Success, Some(&user.username), None, provenance);
+                self.audit.record(
+                    action,
+                    Outcome::Success,
+                    Some(&user.username),
+                    Some(factor),
+                    provenance,
+                );
             }
             None => self.audit.record(
                 Action::MfaFailed,

@@ -13,7 +13,10 @@ use std::net::IpAddr;
 use tokio::sync::mpsc;
 
 use crate::{
-    observability::{log_writer::AUDIT_TARGET, metrics::AUDIT_EVENTS_DROPPED},
+    observability::{
+        log_writer::AUDIT_TARGET,
+        metrics::{AUDIT_EVENTS_DROPPED, SECOND_FACTOR_EVENTS},
+    },
     ratelimit::Refusal,
     store::{AuditRecord, Store, now_ms},
 };
@@ -49,6 +52,22 @@ pub enum Action {
 }
 
 impl Action {
+    /// For a second factor's step, the factor it concerns (a closed set,
+    /// for a metric's label), from the event's subject.
+    fn second_factor(self, target: Option<&str>) -> Option<&'static str> {
+        match self {
+            Self::MfaReset => Some("all"),
+            Self::RecoveryCodeUsed => Some("recovery_code"),
+            Self::MfaEnrolled | Self::MfaRemoved | Self::MfaFailed | Self::MfaPassed => Some(match target {
+                Some("totp") => "totp",
+                Some(passkey) if passkey.starts_with("passkey") => "passkey",
+                Some("recovery_codes") => "recovery_code",
+                _ => "code",
+            }),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Login => "login",
@@ -139,6 +158,10 @@ impl Auditor {
         target: Option<&str>,
         provenance: &Provenance,
     ) {
+        if let Some(factor) = action.second_factor(target) {
+            metrics::counter!(SECOND_FACTOR_EVENTS, "event" => action.as_str(), "factor" => factor)
+                .increment(1);
+        }
         let event = event(action, outcome, actor, target, provenance);
         // Logged from the stored form, so the log holds no more than the
         // table does.

@@ -21,6 +21,8 @@ pub const LOG_LINES_DROPPED: &str = "log_lines_dropped_total";
 
 /// Requests refused for bad credentials, by `reason`.
 pub const AUTH_FAILURES: &str = "auth_failures_total";
+/// Second-factor steps (SPEC section 7), by audit event and factor.
+pub const SECOND_FACTOR_EVENTS: &str = "second_factor_events_total";
 
 /// argon2id verifications at the current parameters, real or against the
 /// dummy hash of an unknown user: the same count for both is what keeps
@@ -72,6 +74,10 @@ fn describe() {
         "Audit events that could not be stored (queue full or store failure)."
     );
     describe_counter!(AUTH_FAILURES, "Requests refused for bad credentials, by reason.");
+    describe_counter!(
+        SECOND_FACTOR_EVENTS,
+        "Second-factor steps (enrolled, removed, passed, failed, recovery code used, reset), by event and factor."
+    );
     describe_counter!(
         PASSWORD_VERIFICATIONS,
         "argon2id password verifications at the current parameters, for known and unknown users alike."

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
 use webauthn_rs::prelude::{CreationChallengeResponse, PublicKeyCredential, RequestChallengeResponse, Url};
 
-use crate::helpers::{Browser, TestConfig, TestServer, hidden_token};
+use crate::helpers::{Browser, TestConfig, TestServer, hidden_token, wait_for_event};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -411,6 +411,28 @@ async fn a_passkey_is_the_second_step_of_a_sign_in() {
 
     let factors = local.get("/users/me/mfa", &token).await;
     assert!(factors["passkeys"][0]["last_used_at"].is_string(), "{factors}");
+
+    // Each step is audited and counted.
+    server.create_user("root", PASSWORD, &["admin"]);
+    let root = local.token("root").await;
+    for (action, outcome) in [
+        ("mfa_enrolled", "success"),
+        ("mfa_failed", "failure"),
+        ("mfa_passed", "success"),
+    ] {
+        wait_for_event(&server, &root, action, |event| {
+            event["action"] == action
+                && event["outcome"] == outcome
+                && event["actor"] == "alice"
+                && event["target"] == "passkey"
+        })
+        .await;
+    }
+    let metrics = server.metrics().await;
+    for event in ["mfa_enrolled", "mfa_failed", "mfa_passed"] {
+        let line = format!(r#"second_factor_events_total{{event="{event}",factor="passkey"}}"#);
+        assert!(metrics.contains(&line), "{line}\n{metrics}");
+    }
 }
 
 /// Request options' `allowCredentials` naming one credential.
