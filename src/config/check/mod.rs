@@ -7,11 +7,12 @@
 //!
 //! One file per subject, as oauth2-proxy validates its options
 //! (`pkg/validation`): the secret, CORS, the Redis backend, the network
-//! (trusted proxies, TLS, the admin listener), the gateway.
+//! (trusted proxies, TLS, the admin listener), passkeys, the gateway.
 
 mod cors;
 mod gateway;
 mod network;
+mod passkeys;
 mod redis;
 mod secret;
 
@@ -100,6 +101,7 @@ pub fn findings(settings: &Settings, secret: Option<&SecretKey>) -> Vec<Finding>
         found.extend(redis::findings(settings, production));
     }
     found.extend(network::findings(settings, production));
+    found.extend(passkeys::findings(&settings.auth.webauthn_rp_id));
     if let Some(gateway) = &settings.gateway {
         found.extend(gateway::findings(settings, gateway, production));
     } else if settings.auth.algorithm == super::SigningAlgorithm::HS256 {
