@@ -19,17 +19,10 @@ mod sign_in;
 mod templates;
 
 use axum::{extract::FromRequestParts, response::Response};
-use http::{HeaderMap, HeaderValue, Uri, header, request::Parts};
+use http::{HeaderValue, header, request::Parts};
 
 use crate::{
-    audit::Provenance,
-    http::{
-        caller::{Requester, served_origin},
-        client::ClientInfo,
-        context::RequestContext,
-        credentials::SessionCookie,
-        csrf,
-    },
+    http::{caller::Caller, context::RequestContext, credentials::SessionCookie, csrf},
     state::AppState,
 };
 
@@ -54,28 +47,21 @@ fn no_store(mut response: Response) -> Response {
 /// token: [`PreLoginPost::refusal`] does, against the pre-session binding
 /// (login CSRF).
 pub struct PreLoginPost {
-    pub client: ClientInfo,
-    pub provenance: Provenance,
-    pub uri: Uri,
+    pub caller: Caller,
     pub session: Option<SessionCookie>,
-    pub headers: HeaderMap,
+}
+
+/// The caller's parts (`client`, `provenance`, `uri`, `headers`), read
+/// as the post's own.
+impl std::ops::Deref for PreLoginPost {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.caller
+    }
 }
 
 impl PreLoginPost {
-    /// Who posts the form, for the login budgets and the audit trail.
-    pub fn requester(&self) -> Requester<'_> {
-        Requester {
-            client: &self.client,
-            headers: &self.headers,
-            provenance: &self.provenance,
-        }
-    }
-
-    /// The origin the browser used (WebAuthn's origin).
-    pub fn served_origin(&self) -> Option<url::Url> {
-        served_origin(&self.uri, &self.headers, self.client.https)
-    }
-
     /// The 403 to answer when the form's `sent` token is missing or wrong,
     /// or the post is cross-site (audited for `route`).
     pub fn refusal(&self, state: &AppState, sent: Option<&str>, route: &'static str) -> Option<Response> {
@@ -96,14 +82,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PreLoginPost {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let client = ClientInfo::from_request_parts(parts, state).await?;
-        let Ok(provenance) = Provenance::from_request_parts(parts, state).await;
         Ok(Self {
-            client,
-            provenance,
-            uri: parts.uri.clone(),
+            caller: Caller::from_request_parts(parts, state).await?,
             session: RequestContext::of(&parts.extensions).and_then(|context| context.session.clone()),
-            headers: parts.headers.clone(),
         })
     }
 }

@@ -357,13 +357,7 @@ async fn a_passkey_is_the_second_step_of_a_sign_in() {
     let mut widened = options.clone();
     widened["allowCredentials"] = descriptors(&bobs.credential_id);
     let foreign = assert_with(&mut stranger, &local.origin(), &widened);
-    let refused = browser
-        .post_json(
-            "/login/mfa/passkey",
-            &[("x-csrf-token", &csrf)],
-            &json!({"credential": foreign}),
-        )
-        .await;
+    let refused = send_credential(&mut browser, "/login/mfa/passkey", &csrf, &foreign).await;
     assert_eq!(refused.status(), 401);
     assert_eq!(
         refused.json::<Value>().await.unwrap(),
@@ -382,13 +376,7 @@ async fn a_passkey_is_the_second_step_of_a_sign_in() {
         .await
         .unwrap();
     let assertion = assert_with(&mut key, &local.origin(), &options);
-    let signed_in = browser
-        .post_json(
-            "/login/mfa/passkey",
-            &[("x-csrf-token", &csrf)],
-            &json!({"credential": assertion}),
-        )
-        .await;
+    let signed_in = send_credential(&mut browser, "/login/mfa/passkey", &csrf, &assertion).await;
     assert_eq!(signed_in.status(), 200);
     assert_eq!(
         signed_in.json::<Value>().await.unwrap(),
@@ -400,13 +388,7 @@ async fn a_passkey_is_the_second_step_of_a_sign_in() {
 
     // The same assertion again: the sign-in form's token was spent with
     // the sign-in it finished.
-    let replayed = browser
-        .post_json(
-            "/login/mfa/passkey",
-            &[("x-csrf-token", &csrf)],
-            &json!({"credential": assertion}),
-        )
-        .await;
+    let replayed = send_credential(&mut browser, "/login/mfa/passkey", &csrf, &assertion).await;
     assert_eq!(replayed.status(), 403);
 
     let factors = local.get("/users/me/mfa", &token).await;
@@ -462,6 +444,22 @@ fn discoverable(
     answer
 }
 
+/// An authenticator's answer posted as the sign-in page's script posts it.
+async fn send_credential(
+    browser: &mut Browser,
+    path: &str,
+    csrf: &str,
+    credential: &impl serde::Serialize,
+) -> reqwest::Response {
+    browser
+        .post_json(
+            path,
+            &[("x-csrf-token", csrf)],
+            &json!({ "credential": credential }),
+        )
+        .await
+}
+
 /// `POST /login/passkey/options` as the sign-in page's script calls it.
 async fn passwordless_options(browser: &mut Browser, csrf: &str) -> Value {
     let response = browser
@@ -500,13 +498,7 @@ async fn a_discoverable_passkey_signs_in_alone() {
     // Root's credential, claiming to be Bob's account: refused.
     let asked = passwordless_options(&mut browser, &csrf).await;
     let claimed = discoverable(&mut key, &local.origin(), &asked, &roots, &bob_handle);
-    let refused = browser
-        .post_json(
-            "/login/passkey",
-            &[("x-csrf-token", &csrf)],
-            &json!({"credential": claimed}),
-        )
-        .await;
+    let refused = send_credential(&mut browser, "/login/passkey", &csrf, &claimed).await;
     assert_eq!(refused.status(), 401);
     assert_eq!(
         refused.json::<Value>().await.unwrap(),
@@ -517,24 +509,12 @@ async fn a_discoverable_passkey_signs_in_alone() {
     let asked = passwordless_options(&mut browser, &csrf).await;
     let mut anonymous = discoverable(&mut key, &local.origin(), &asked, &roots, &handle);
     anonymous["response"]["userHandle"] = Value::Null;
-    let refused = browser
-        .post_json(
-            "/login/passkey",
-            &[("x-csrf-token", &csrf)],
-            &json!({"credential": anonymous}),
-        )
-        .await;
+    let refused = send_credential(&mut browser, "/login/passkey", &csrf, &anonymous).await;
     assert_eq!(refused.status(), 401);
 
     let asked = passwordless_options(&mut browser, &csrf).await;
     let answer = discoverable(&mut key, &local.origin(), &asked, &roots, &handle);
-    let signed_in = browser
-        .post_json(
-            "/login/passkey",
-            &[("x-csrf-token", &csrf)],
-            &json!({"credential": answer}),
-        )
-        .await;
+    let signed_in = send_credential(&mut browser, "/login/passkey", &csrf, &answer).await;
     assert_eq!(signed_in.status(), 200);
     assert_eq!(
         signed_in.json::<Value>().await.unwrap(),
