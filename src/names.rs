@@ -95,6 +95,39 @@ impl Username {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A valid name made from any text (an identity provider's claim):
+    /// characters a name may not hold become `_`, the length is cut to
+    /// 32 and padded to 3. `None` when nothing of it is left (an empty
+    /// claim).
+    pub fn made_from(text: &str) -> Option<Self> {
+        let mut name: String = text
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(32)
+            .collect();
+        if name.trim_matches('_').is_empty() {
+            return None;
+        }
+        while name.len() < 3 {
+            name.push('_');
+        }
+        Self::parse(&name).ok()
+    }
+
+    /// This name with `-{n}` at its end (cut to make room): the next
+    /// choice when this one is taken.
+    pub fn with_suffix(&self, n: u32) -> Self {
+        let suffix = format!("-{n}");
+        let keep = 32usize.saturating_sub(suffix.len()).min(self.0.len());
+        Self(format!("{}{suffix}", &self.0[..keep]))
+    }
 }
 
 name_type!(Username, UsernameError, 3, 32, "^[A-Za-z0-9_.-]+$", "alice");
@@ -161,6 +194,21 @@ fn string_schema(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_made_from_claims() {
+        let made = |text: &str| Username::made_from(text).map(|n| n.as_str().to_owned());
+        assert_eq!(made("alice").as_deref(), Some("alice"));
+        assert_eq!(made("alice@example.com").as_deref(), Some("alice_example.com"));
+        assert_eq!(made("Émile Zola").as_deref(), Some("_mile_Zola"));
+        assert_eq!(made("al").as_deref(), Some("al_"));
+        assert_eq!(made(&"x".repeat(40)).as_deref(), Some("x".repeat(32).as_str()));
+        assert_eq!(made(""), None);
+        assert_eq!(made("@@@"), None);
+        let long = Username::parse(&"y".repeat(32)).unwrap();
+        assert_eq!(long.with_suffix(2).as_str(), format!("{}-2", "y".repeat(30)));
+        assert_eq!(Username::parse("bob").unwrap().with_suffix(12).as_str(), "bob-12");
+    }
 
     #[test]
     fn usernames() {

@@ -12,6 +12,7 @@ use crate::{
         keyring::KeyRing,
         login::{Budgets, Login, LoginError},
         mfa::{SecondFactors, Shown},
+        oidc::Sso,
         service::AccountService,
         session::Sessions,
         users::{CheckError, Users},
@@ -63,6 +64,8 @@ pub struct Services {
     pub first_run: Option<Arc<FirstRun>>,
     /// `[gateway]`: the API rampart protects, when there is one.
     pub gateway: Option<Arc<Gateway>>,
+    /// The OpenID providers people may sign in with (SPEC section 8).
+    pub sso: Arc<Sso>,
 }
 
 impl Services {

@@ -12,7 +12,7 @@ use crate::{
     audit::Auditor,
     auth::{
         csrf::CsrfKey, device::DeviceKey, first_run::FirstRun, invalidation::Invalidations, keyring::KeyRing,
-        keys::KeySealer, mfa::SecondFactors, password::PasswordHasher, service::AccountService,
+        keys::KeySealer, mfa::SecondFactors, oidc::Sso, password::PasswordHasher, service::AccountService,
         session::Sessions, tokens::TokenService, users::Users,
     },
     config::{Settings, secret::SecretKey},
@@ -56,6 +56,9 @@ pub enum StartError {
     Redis(#[from] redis::RedisError),
     #[error(transparent)]
     Gateway(#[from] GatewayError),
+    /// An OpenID provider's discovery failed: one sentence naming it.
+    #[error("{0}")]
+    Sso(String),
 }
 
 pub struct Application {
@@ -91,11 +94,15 @@ impl Application {
         let store = Store::connect(&settings.database_url).await?;
         let keys = KeyRing::open(store.clone(), KeySealer::new(&secret), &settings.auth).await?;
         let invalidations = Invalidations::load(store.clone()).await?;
-        let tokens = Arc::new(TokenService::new(
-            keys.clone(),
-            invalidations.clone(),
-            &settings.auth,
-        ));
+        let sso = Arc::new(
+            Sso::new(&settings.oidc.providers, &secret, store.clone())
+                .map_err(|err| StartError::Sso(format!("the OpenID providers' HTTP client: {err}")))?,
+        );
+        sso.discover_at_start().await.map_err(StartError::Sso)?;
+        let tokens = Arc::new(
+            TokenService::new(keys.clone(), invalidations.clone(), &settings.auth)
+                .with_providers(sso.clone()),
+        );
         let users = Arc::new(Users::new(
             store.clone(),
             PasswordHasher::new(),
@@ -183,6 +190,7 @@ impl Application {
             sockets,
             first_run,
             gateway: gateway.clone(),
+            sso,
         });
         let stack = http::Stack::new(http::StackParts {
             settings: &state.settings,
@@ -215,6 +223,7 @@ impl Application {
             store,
             sessions,
             audit_retention: state.settings.audit.retention.get(),
+            sso: state.sso.clone(),
         };
         Ok(Self {
             public,

@@ -1,6 +1,6 @@
 //! What every instance does in the background while it serves: signing key
 //! upkeep, the invalidation state's refresh, other instances' item events,
-//! the hourly purges, and on PostgreSQL the announcements that make the
+//! the hourly purges and the OpenID providers' documents, and on PostgreSQL the announcements that make the
 //! refresh immediate.
 
 use std::{sync::Arc, time::Duration};
@@ -12,6 +12,7 @@ use crate::{
     auth::{
         invalidation::{self, Invalidations},
         keyring::{self, KeyRing},
+        oidc::{Sso, discovery},
         session::Sessions,
     },
     items::events::{self, ItemEvents},
@@ -30,6 +31,8 @@ pub(super) struct Upkeep {
     pub(super) sessions: Sessions,
     /// `audit.retention`.
     pub(super) audit_retention: Duration,
+    /// The OpenID providers, whose documents are read again hourly.
+    pub(super) sso: Arc<Sso>,
 }
 
 impl Upkeep {
@@ -48,11 +51,15 @@ impl Upkeep {
         let mut invalidations = tokio::time::interval(invalidation::REFRESH_INTERVAL);
         let mut purge = tokio::time::interval(Duration::from_secs(3600));
         let mut histograms = tokio::time::interval(Duration::from_secs(5));
+        let mut providers = tokio::time::interval(discovery::REFRESH_EVERY);
+        // The start read them: the first tick waits an hour.
+        providers.tick().await;
         let mut withdrawals = self.keys.withdrawals();
         loop {
             tokio::select! {
                 // Histograms are summarized lazily; keep their memory bounded.
                 _ = histograms.tick() => self.metrics.run_upkeep(),
+                _ = providers.tick() => self.sso.refresh().await,
                 _ = keys.tick() => {
                     let upkeep = self.keys.upkeep().await;
                     if self.keys.withdrawals() != withdrawals {

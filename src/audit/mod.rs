@@ -49,6 +49,7 @@ pub enum Action {
     MfaPassed,
     RecoveryCodeUsed,
     MfaReset,
+    SsoLogin,
 }
 
 impl Action {
@@ -90,6 +91,7 @@ impl Action {
             Self::MfaPassed => "mfa_passed",
             Self::RecoveryCodeUsed => "recovery_code_used",
             Self::MfaReset => "mfa_reset",
+            Self::SsoLogin => "sso_login",
         }
     }
 }

@@ -29,6 +29,11 @@ use crate::{
     store::{StoreError, UserRecord},
 };
 
+/// What a password sign-in answers when `auth.password_login` is off
+/// (SPEC section 8): the providers are the only way in.
+pub const PASSWORD_LOGIN_OFF: &str =
+    "Password sign-in is turned off: sign in through your organisation's provider";
+
 /// Which login budgets a password check spends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Budgets {

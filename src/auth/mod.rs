@@ -14,6 +14,7 @@ pub mod keys;
 pub mod login;
 pub mod mac;
 pub mod mfa;
+pub mod oidc;
 pub mod password;
 pub mod service;
 pub mod session;

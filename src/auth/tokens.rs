@@ -19,6 +19,10 @@ use std::sync::Arc;
 
 use jsonwebtoken::Validation;
 
+use super::oidc::{
+    Sso,
+    bearer::{SEEN_CAPACITY, SeenAccounts},
+};
 use super::{
     amr::Amr,
     claims::{AccessClaims, LEEWAY_SECS, TokenError},
@@ -40,6 +44,9 @@ pub struct TokenService {
     validation: Validation,
     settings: AuthSettings,
     verified: quick_cache::sync::Cache<String, Verified>,
+    /// The providers whose access tokens are bearer tokens too, and the
+    /// accounts their tokens were seen for (SPEC section 8).
+    providers: Option<(Arc<Sso>, SeenAccounts)>,
 }
 
 /// A token that verified: its claims, and the key that signed it (a token
@@ -71,7 +78,17 @@ impl TokenService {
             validation,
             settings: settings.clone(),
             verified: quick_cache::sync::Cache::new(VERIFIED_CACHE_CAPACITY),
+            providers: None,
         }
+    }
+
+    /// Also accepts the access tokens of the providers with
+    /// `accept_bearer`.
+    pub fn with_providers(mut self, sso: Arc<Sso>) -> Self {
+        if sso.accepts_bearer() {
+            self.providers = Some((sso, SeenAccounts::new(SEEN_CAPACITY)));
+        }
+        self
     }
 
     /// Issues an access token for `sub`; returns it with its lifetime in seconds.
@@ -117,7 +134,17 @@ impl TokenService {
         }
         // Boxed: a token not seen before is the rare case, and its
         // future would otherwise enlarge every request's.
-        let (claims, kid) = Box::pin(self.verify_signature(token)).await?;
+        let (claims, kid) = match Box::pin(self.verify_signature(token)).await {
+            Ok(verified) => verified,
+            Err(err) => {
+                return match &self.providers {
+                    Some((sso, seen)) => Box::pin(self.verify_provider_token(sso, seen, token))
+                        .await
+                        .unwrap_or(Err(err)),
+                    None => Err(err),
+                };
+            }
+        };
         let claims = Arc::new(claims);
         self.invalidations.check(&claims).await?;
         self.verified.insert(
@@ -128,6 +155,33 @@ impl TokenService {
             },
         );
         Ok(claims)
+    }
+
+    /// A provider's access token (`None`: no provider claims it), and the
+    /// account it stands for, checked as rampart's own tokens are against
+    /// the account's state. A token version moved since the account was
+    /// seen is read again once.
+    async fn verify_provider_token(
+        &self,
+        sso: &Sso,
+        seen: &SeenAccounts,
+        token: &str,
+    ) -> Option<Result<Arc<AccessClaims>, TokenError>> {
+        let verified = match sso.verify_provider_token(token).await? {
+            Ok(verified) => verified,
+            Err(err) => return Some(Err(err)),
+        };
+        let mut fresh = false;
+        loop {
+            let claims = match sso.access_claims(seen, &verified, fresh).await {
+                Ok(claims) => claims,
+                Err(err) => return Some(Err(err)),
+            };
+            match self.invalidations.check(&claims).await {
+                Err(TokenError::UserInvalidated) if !fresh => fresh = true,
+                checked => return Some(checked.map(|()| claims)),
+            }
+        }
     }
 
     /// The signature and claim checks alone, without the cache or the

@@ -55,10 +55,22 @@ pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
     let ignored = [secret::SECRET_ENV, secret::SECRET_FILE_ENV]
         .map(|name| name.trim_start_matches(ENV_PREFIX).to_ascii_lowercase());
     let ignored: Vec<&str> = ignored.iter().map(String::as_str).collect();
-    figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&ignored));
-    figment
+    // Nor do the providers' client secrets (`RAMPART_OIDC__{NAME}__...`):
+    // each provider reads its own (`OidcProvider::read_secret`), and the
+    // provider list, a list of tables, comes from the file alone.
+    figment = figment.merge(
+        Env::prefixed(ENV_PREFIX)
+            .ignore(&ignored)
+            .filter(|key| !key.as_str().starts_with("oidc"))
+            .split("__"),
+    );
+    let mut settings: Settings = figment
         .extract()
-        .map_err(|err| ConfigError::Invalid(describe(&err)))
+        .map_err(|err| ConfigError::Invalid(describe(&err)))?;
+    for provider in &mut settings.oidc.providers {
+        provider.read_secret();
+    }
+    Ok(settings)
 }
 
 const ENV_PREFIX: &str = "RAMPART_";

@@ -10,6 +10,7 @@ mod duration;
 pub mod gateway;
 mod list;
 mod load;
+pub mod oidc;
 mod rate;
 pub mod secret;
 
@@ -45,6 +46,8 @@ pub struct Settings {
     pub audit: AuditSettings,
     /// `[gateway]`: rampart in front of an existing API (SPEC section 6).
     pub gateway: Option<gateway::GatewaySettings>,
+    /// `[[oidc.providers]]`: sign-in through OpenID Connect (SPEC section 8).
+    pub oidc: oidc::OidcSettings,
 }
 
 impl Default for Settings {
@@ -64,6 +67,7 @@ impl Default for Settings {
             limits: LimitSettings::default(),
             audit: AuditSettings::default(),
             gateway: None,
+            oidc: oidc::OidcSettings::default(),
         }
     }
 }
@@ -313,6 +317,9 @@ pub struct AuthSettings {
     pub mfa: MfaPolicy,
     /// Passkeys' relying party id; empty: the host a request came to.
     pub webauthn_rp_id: String,
+    /// `false`: no password sign-in at all (the providers of section 8 are
+    /// the only way in).
+    pub password_login: bool,
 }
 
 /// `auth.mfa`: whose credentials need a second factor.
@@ -350,6 +357,7 @@ impl Default for AuthSettings {
             audience: "rampart-api".to_owned(),
             mfa: MfaPolicy::Optional,
             webauthn_rp_id: String::new(),
+            password_login: true,
         }
     }
 }

@@ -21,6 +21,8 @@ pub struct CookieNames {
     pub device: &'static str,
     /// A sign-in waiting for its second factor.
     pub mfa: &'static str,
+    /// A sign-in under way at an OpenID provider (sealed).
+    pub oidc: &'static str,
 }
 
 pub fn names(https: bool) -> CookieNames {
@@ -31,6 +33,7 @@ pub fn names(https: bool) -> CookieNames {
             presession: "__Host-rampart_presession",
             device: "__Host-rampart_device",
             mfa: "__Host-rampart_mfa",
+            oidc: "__Host-rampart_oidc",
         }
     } else {
         CookieNames {
@@ -39,6 +42,7 @@ pub fn names(https: bool) -> CookieNames {
             presession: "rampart_presession",
             device: "rampart_device",
             mfa: "rampart_mfa",
+            oidc: "rampart_oidc",
         }
     }
 }

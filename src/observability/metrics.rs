@@ -21,6 +21,9 @@ pub const LOG_LINES_DROPPED: &str = "log_lines_dropped_total";
 
 /// Requests refused for bad credentials, by `reason`.
 pub const AUTH_FAILURES: &str = "auth_failures_total";
+/// Sign-ins through an OpenID provider (SPEC section 8), by provider and
+/// outcome.
+pub const SSO_LOGINS: &str = "sso_logins_total";
 /// Second-factor steps (SPEC section 7), by audit event and factor.
 pub const SECOND_FACTOR_EVENTS: &str = "second_factor_events_total";
 
@@ -74,6 +77,10 @@ fn describe() {
         "Audit events that could not be stored (queue full or store failure)."
     );
     describe_counter!(AUTH_FAILURES, "Requests refused for bad credentials, by reason.");
+    describe_counter!(
+        SSO_LOGINS,
+        "Sign-ins through an OpenID provider, by provider and outcome (success, or why it failed)."
+    );
     describe_counter!(
         SECOND_FACTOR_EVENTS,
         "Second-factor steps (enrolled, removed, passed, failed, recovery code used, reset), by event and factor."

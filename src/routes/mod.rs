@@ -93,6 +93,8 @@ pub fn router(state: AppState) -> Routed {
         .routes(routes!(pages::second_step))
         .routes(routes!(pages::passwordless_options))
         .routes(routes!(pages::passwordless))
+        .routes(routes!(pages::sso_begin))
+        .routes(routes!(pages::sso_callback))
         .routes(routes!(pages::logout))
         .routes(routes!(pages::csrf_token))
         .routes(routes!(pages::setup_form, pages::setup))

@@ -61,16 +61,17 @@ pub enum FirstAdmin {
 const ADMIN_GUARD: &str = "INSERT INTO leases (name, holder, expires_at) VALUES ('admin-guard', '', 0) \
                            ON CONFLICT (name) DO UPDATE SET expires_at = leases.expires_at + 1";
 
-const INSERT_USER: &str = "INSERT INTO users (username, username_key, password_hash, created_at, updated_at) \
+pub(super) const INSERT_USER: &str = "INSERT INTO users (username, username_key, password_hash, created_at, updated_at) \
                            VALUES ($1, $2, $3, $4, $4) RETURNING id";
-const INSERT_ROLE: &str = "INSERT INTO user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+pub(super) const INSERT_ROLE: &str =
+    "INSERT INTO user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 
 const SELECT_USER: &str = "SELECT id, username, password_hash, disabled, token_version, created_at \
                            FROM users WHERE username_key = $1";
 
 impl NewUser {
     /// The record of this user, stored as `id` at `now`.
-    fn created(&self, id: i64, now: i64) -> UserRecord {
+    pub(super) fn created(&self, id: i64, now: i64) -> UserRecord {
         UserRecord {
             id,
             username: self.username.as_str().to_owned(),

@@ -93,6 +93,9 @@ pub async fn login(
     post: PreLoginPost,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    if !state.settings.auth.password_login {
+        return Err(ApiError::Forbidden(crate::auth::login::PASSWORD_LOGIN_OFF));
+    }
     let form: LoginForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     if let Some(refusal) = post.refusal(&state, form.csrf_token.as_deref(), "/login") {
         return Ok(refusal);
@@ -125,7 +128,7 @@ pub async fn login(
     if factors.any() {
         return super::login_mfa::begin(&state, &post, &user, factors.passkeys > 0).await;
     }
-    match signed_in(&state, &post, &user, Amr::PASSWORD, Landing::Redirect).await? {
+    match signed_in(&state, &post, &user, Amr::PASSWORD, Landing::home(&state)).await? {
         Some(response) => Ok(response),
         // The password changed (or the user was disabled) while this
         // login was being checked: the password it checked is stale.

@@ -184,7 +184,7 @@ pub async fn login_mfa(
         return start_over();
     }
     let amr = Amr::of(&[Method::Pwd, Method::Otp, Method::Mfa]);
-    match signed_in(&state, &post, &user, amr, Landing::Redirect).await? {
+    match signed_in(&state, &post, &user, amr, Landing::home(&state)).await? {
         Some(response) => Ok(response),
         None => start_over(),
     }

@@ -16,6 +16,7 @@ mod login_mfa;
 mod passkey_sign_in;
 mod setup;
 mod sign_in;
+mod sso;
 mod templates;
 
 use axum::{extract::FromRequestParts, response::Response};
@@ -30,7 +31,7 @@ use crate::{
 pub mod pages {
     pub use super::{
         account::*, app_page::*, assets::*, csrf_token::*, login::*, login_mfa::*, passkey_sign_in::*,
-        setup::*,
+        setup::*, sso::*,
     };
 }
 

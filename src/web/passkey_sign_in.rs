@@ -180,7 +180,7 @@ pub async fn second_step(
     );
     // Two factors shown: `mfa` whatever the authenticator verified.
     let amr = Amr::of(&[Method::Pwd, Method::Hwk, Method::Mfa]);
-    match signed_in(&state, &post, &user, amr, Landing::Location).await? {
+    match signed_in(&state, &post, &user, amr, Landing::home_by_script(&state)).await? {
         Some(response) => Ok(response),
         None => Ok(expired(https)),
     }
@@ -264,7 +264,7 @@ pub async fn passwordless(
         return Ok(invalid_passkey());
     };
     let amr = Amr::of(&[Method::Hwk, Method::Mfa]);
-    match signed_in(&state, &post, &user, amr, Landing::Location).await? {
+    match signed_in(&state, &post, &user, amr, Landing::home_by_script(&state)).await? {
         Some(response) => Ok(response),
         None => Ok(invalid_passkey()),
     }

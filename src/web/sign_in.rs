@@ -29,10 +29,17 @@ pub(super) fn login_page(
     error: Option<&str>,
     username: &str,
 ) -> Result<Response, ApiError> {
+    let providers: Vec<_> = state
+        .sso
+        .providers()
+        .iter()
+        .map(|provider| context! { name => provider.settings.name.as_str(), label => provider.settings.label() })
+        .collect();
+    let password_login = state.settings.auth.password_login;
     let page = PreLoginPage {
         template: "login.html",
         status,
-        context: context! { title => "Sign in", error, username },
+        context: context! { title => "Sign in", error, username, providers, password_login },
     };
     page.render(state, session, headers, https)
 }
@@ -67,14 +74,37 @@ impl PreLoginPage {
     }
 }
 
-/// How a complete sign-in sends the browser on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a complete sign-in sends the browser on, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Landing {
-    /// A form's post: 303 to the page.
-    Redirect,
+    /// A form's post (or a provider's callback): 303 there.
+    Redirect(String),
     /// A script's call (the passkey sign-ins): 200 `{"location"}`, for
     /// the script to navigate to.
-    Location,
+    Location(String),
+}
+
+impl Landing {
+    /// To the home page (the app page; with a gateway, `/`).
+    pub(super) fn home(state: &AppState) -> Self {
+        Self::Redirect(state.home().to_owned())
+    }
+
+    pub(super) fn home_by_script(state: &AppState) -> Self {
+        Self::Location(state.home().to_owned())
+    }
+}
+
+/// A return path as a sign-in may follow it (SPEC section 6): a path on
+/// this server, starting with one `/` (not `//` or `/\`, which browsers
+/// read as another host), with no control character; else `None`.
+pub fn return_path(wanted: &str) -> Option<&str> {
+    let bytes = wanted.as_bytes();
+    let same_origin = bytes.first() == Some(&b'/')
+        && !matches!(bytes.get(1), Some(b'/' | b'\\'))
+        && !wanted.chars().any(|c| c.is_control() || c == '\\')
+        && wanted.len() <= 2048;
+    same_origin.then_some(wanted)
 }
 
 /// A sign-in complete: a new session (the old one ended: no session
@@ -104,8 +134,8 @@ pub(super) async fn signed_in(
     );
     let names = cookies::names(https);
     let mut response = match landing {
-        Landing::Redirect => Redirect::to(state.home()).into_response(),
-        Landing::Location => Json(json!({ "location": state.home() })).into_response(),
+        Landing::Redirect(to) => Redirect::to(&to).into_response(),
+        Landing::Location(to) => Json(json!({ "location": to })).into_response(),
     };
     let headers = response.headers_mut();
     headers.append(
@@ -129,4 +159,28 @@ pub(super) async fn signed_in(
         ),
     );
     Ok(Some(no_store(response)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::return_path;
+
+    #[test]
+    fn return_paths_stay_on_this_server() {
+        for good in ["/", "/app", "/items/?q=a&b=c", "/a/b#frag"] {
+            assert_eq!(return_path(good), Some(good), "{good}");
+        }
+        for bad in [
+            "",
+            "app",
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example/",
+            "/a\nb",
+            "/a\\b",
+            "\\\\evil",
+        ] {
+            assert_eq!(return_path(bad), None, "{bad:?}");
+        }
+    }
 }

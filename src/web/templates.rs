@@ -21,6 +21,7 @@ fn environment() -> &'static Environment<'static> {
             ("setup.html", include_str!("../../templates/setup.html")),
             ("app.html", include_str!("../../templates/app.html")),
             ("account.html", include_str!("../../templates/account.html")),
+            ("sso_failed.html", include_str!("../../templates/sso_failed.html")),
         ] {
             env.add_template(name, source).expect("the page templates parse");
         }

@@ -100,7 +100,9 @@ fn verify_current(password: &str, parsed: &argon2::PasswordHash) -> Option<bool>
 
 /// Verifies on the calling thread.
 pub fn verify_now(password: &str, stored: Option<&str>) -> Verified {
-    let Some(stored) = stored else {
+    // An account with no password (made by single sign-on) answers as an
+    // unknown one does, after the same work.
+    let Some(stored) = stored.filter(|stored| *stored != crate::store::NO_PASSWORD) else {
         // Same work as a real user's check: timing tells nothing.
         let dummy = argon2::PasswordHash::new(dummy_hash()).expect("the dummy hash parses");
         let _ = verify_current(password, &dummy);

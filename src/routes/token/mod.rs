@@ -187,6 +187,9 @@ pub async fn token(
     form: Result<Form<TokenRequest>, ApiError>,
 ) -> Response {
     let answer = match form {
+        Ok(Form(TokenRequest::Password { .. })) if !state.settings.auth.password_login => {
+            return oauth2_error::grant_switched_off(crate::auth::login::PASSWORD_LOGIN_OFF);
+        }
         Ok(Form(request)) => grant(&state, &client, &provenance, &headers, request).await,
         Err(err) => Err(err),
     };

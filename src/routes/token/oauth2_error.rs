@@ -44,6 +44,18 @@ pub struct OAuthValidationErrorBody {
     pub error_description: String,
 }
 
+/// A grant this server knows but has switched off (`auth.password_login =
+/// false` and the password grant): 400 `unsupported_grant_type`, as RFC
+/// 6749 section 5.2 has it.
+pub fn grant_switched_off(detail: &'static str) -> Response {
+    let body = json!({
+        "detail": detail,
+        "error": OAuthError::UnsupportedGrantType,
+        "error_description": detail,
+    });
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+}
+
 /// An error as the token endpoints answer it: 4xx bodies also carry
 /// RFC 6749 section 5.2's `error` and `error_description`, so OAuth2
 /// client libraries raise instead of storing an error as a token (SPEC
