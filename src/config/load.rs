@@ -54,14 +54,16 @@ pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
     // by `secret::from_environment` into a type that cannot be printed.
     let ignored = [secret::SECRET_ENV, secret::SECRET_FILE_ENV]
         .map(|name| name.trim_start_matches(ENV_PREFIX).to_ascii_lowercase());
-    let ignored: Vec<&str> = ignored.iter().map(String::as_str).collect();
     // Nor do the providers' client secrets (`RAMPART_OIDC__{NAME}__...`):
     // each provider reads its own (`OidcProvider::read_secret`), and the
-    // provider list, a list of tables, comes from the file alone.
+    // provider list, a list of tables, comes from the file alone. (One
+    // filter: figment keeps only the last one given.)
     figment = figment.merge(
         Env::prefixed(ENV_PREFIX)
-            .ignore(&ignored)
-            .filter(|key| !key.as_str().starts_with("oidc"))
+            .filter(move |key| {
+                let key = key.as_str().to_ascii_lowercase();
+                !ignored.contains(&key) && !key.starts_with("oidc")
+            })
             .split("__"),
     );
     let mut settings: Settings = figment

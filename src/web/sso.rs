@@ -52,18 +52,29 @@ fn redirect_uri(state: &AppState, post: &PreLoginPost, name: &str) -> Result<Url
         .map_err(ApiError::internal)
 }
 
-/// The page that says a sign-in failed, with its status.
-fn failed(state: &AppState, status: StatusCode, reason: &str, https: bool) -> Result<Response, ApiError> {
+/// The page that says a sign-in failed, with its status. The sign-in's
+/// cookie is cleared, unless the failure was a callback that did not
+/// match it (then it may be a forgery's, and the person's own sign-in goes
+/// on).
+fn failed(
+    state: &AppState,
+    status: StatusCode,
+    reason: &str,
+    https: bool,
+    clear: bool,
+) -> Result<Response, ApiError> {
     let root = format!("{}/", state.settings.own_prefix());
     let page = render(
         "sso_failed.html",
         context! { title => "Sign-in failed", reason, root },
     )?;
     let mut response = (status, page).into_response();
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        cookies::clear(cookies::names(https).oidc, https),
-    );
+    if clear {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            cookies::clear(cookies::names(https).oidc, https),
+        );
+    }
     Ok(no_store(response))
 }
 
@@ -134,7 +145,7 @@ pub async fn sso_callback(
             Some(&name),
             &post.provenance,
         );
-        failed(&state, status, reason, https)
+        failed(&state, status, reason, https, status != StatusCode::BAD_REQUEST)
     };
     if state.sso.provider(&name).is_err() {
         return Err(ApiError::NotFound("No such provider"));

@@ -24,6 +24,7 @@ mod routes;
 mod scale_out;
 mod second_factors;
 mod sessions;
+mod sso;
 mod storage;
 mod tls;
 mod websocket;

@@ -10,8 +10,10 @@
 //   OIDC_PORT      the port (default: any free one)
 //
 // Prints one line, `{"issuer": "http://localhost:PORT"}`, once it listens.
-// Access tokens are JWTs for the resource asked for (`resource`, RFC 8707;
-// `rampart-api` by default), so rampart's `accept_bearer` can be tested.
+// The API client's access tokens are JWTs for the resource asked for
+// (`resource`, RFC 8707; `https://api.rampart.test` by default: RFC 8707
+// wants an absolute URI), with the person's groups, so rampart's
+// `accept_bearer` can be tested.
 
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -48,7 +50,10 @@ const provider = new Provider(issuer, {
     devInteractions: { enabled: true },
     resourceIndicators: {
       enabled: true,
-      defaultResource: () => 'rampart-api',
+      // The API client's tokens are for the API by default; rampart's own
+      // sign-in client gets the provider's opaque token, which userinfo
+      // takes.
+      defaultResource: (ctx, client) => (client.clientId === 'api-client' ? 'https://api.rampart.test' : undefined),
       useGrantedResource: () => true,
       getResourceServerInfo: (ctx, resource) => ({
         scope: 'openid email profile',
@@ -57,6 +62,13 @@ const provider = new Provider(issuer, {
         jwt: { sign: { alg: 'RS256' } },
       }),
     },
+  },
+  // Groups in the access tokens too, as Keycloak and Entra ID put roles
+  // and groups there.
+  async extraTokenClaims(ctx, token) {
+    if (token.kind !== 'AccessToken' || !token.accountId) return undefined;
+    const groups = accounts()[token.accountId]?.groups;
+    return groups ? { groups } : undefined;
   },
   enabledJWA: {
     // HS256 is advertised so that a client registered with it gets ID

@@ -151,12 +151,26 @@ async fn userinfo(
         )
         .body(Vec::new())
         .ok()?;
-    let response = http.send(request).await.ok()?;
-    if !response.status().is_success() {
-        return None;
+    let response = match http.send(request).await {
+        Ok(response) => response,
+        Err(err) => {
+            tracing::warn!(error = %err, "the provider's userinfo endpoint failed; the ID token's claims stand alone");
+            return None;
+        }
+    };
+    let claims = response
+        .status()
+        .is_success()
+        .then(|| serde_json::from_slice::<Map<String, Value>>(response.body()).ok())
+        .flatten()
+        .filter(|claims| claims.get("sub").and_then(Value::as_str) == Some(subject.as_str()));
+    if claims.is_none() {
+        tracing::warn!(
+            status = response.status().as_u16(),
+            "the provider's userinfo answer was not the subject's claims; the ID token's claims stand alone"
+        );
     }
-    let claims: Map<String, Value> = serde_json::from_slice(response.body()).ok()?;
-    (claims.get("sub").and_then(Value::as_str) == Some(subject.as_str())).then_some(claims)
+    claims
 }
 
 /// A JWT's payload as JSON (its signature already checked).

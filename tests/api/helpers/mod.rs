@@ -17,12 +17,14 @@ use tempfile::TempDir;
 mod audit;
 mod browser;
 mod items;
+pub mod oidc;
 mod upstream;
 mod ws;
 
 pub use audit::wait_for_event;
 pub use browser::{Browser, hidden_token, set_cookie_line};
 pub use items::item_names;
+pub use oidc::OpenIdProvider;
 pub use upstream::{App, Upstream, header_values};
 pub use ws::{Socket, close_code, next_event, open_ws, open_ws_at, open_ws_bearer, raw_upgrade, send_text};
 
