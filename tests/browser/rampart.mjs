@@ -5,7 +5,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -32,9 +32,10 @@ function environment(dir, extra) {
   };
 }
 
-/** A running `rampart serve`; `stop()` ends it. */
-export async function startRampart(extraEnv = {}) {
+/** A running `rampart serve`; `stop()` ends it. `toml`: its `rampart.toml`. */
+export async function startRampart(extraEnv = {}, toml = null) {
   const dir = mkdtempSync(path.join(tmpdir(), 'rampart-browser-'));
+  if (toml) writeFileSync(path.join(dir, 'rampart.toml'), toml);
   const env = environment(dir, extraEnv);
   const child = spawn(BINARY, ['serve'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr = [];
@@ -155,4 +156,42 @@ export async function watch(page) {
     );
   });
   return seen;
+}
+
+/** A free port on 127.0.0.1, for a server whose address must be known before it starts. */
+export async function freePort() {
+  const server = http.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * The OpenID provider of the single sign-on tests (tests/oidc/provider.mjs:
+ * panva's oidc-provider), with `clients`; `accounts` is what it says of each
+ * login. `stop()` ends it.
+ */
+export async function startProvider(clients, accounts) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rampart-oidc-'));
+  const accountsFile = path.join(dir, 'accounts.json');
+  writeFileSync(accountsFile, JSON.stringify(accounts));
+  const oidcDir = path.join(ROOT, 'tests/oidc');
+  const child = spawn('node', [path.join(oidcDir, 'provider.mjs')], {
+    cwd: oidcDir,
+    env: { ...process.env, OIDC_CLIENTS: JSON.stringify(clients), OIDC_ACCOUNTS: accountsFile },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const issuer = await new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    lines.once('line', (line) => resolve(JSON.parse(line).issuer));
+    child.on('exit', (code) => reject(new Error(`the provider exited ${code}`)));
+  });
+  return {
+    issuer,
+    stop() {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -7,11 +7,13 @@
 //!
 //! One file per subject, as oauth2-proxy validates its options
 //! (`pkg/validation`): the secret, CORS, the Redis backend, the network
-//! (trusted proxies, TLS, the admin listener), passkeys, the gateway.
+//! (trusted proxies, TLS, the admin listener), passkeys, the OpenID
+//! providers, the gateway.
 
 mod cors;
 mod gateway;
 mod network;
+mod oidc;
 mod passkeys;
 mod redis;
 mod secret;
@@ -102,6 +104,7 @@ pub fn findings(settings: &Settings, secret: Option<&SecretKey>) -> Vec<Finding>
     }
     found.extend(network::findings(settings, production));
     found.extend(passkeys::findings(&settings.auth.webauthn_rp_id));
+    found.extend(oidc::findings(&settings.oidc.providers, production));
     if let Some(gateway) = &settings.gateway {
         found.extend(gateway::findings(settings, gateway, production));
     } else if settings.auth.algorithm == super::SigningAlgorithm::HS256 {
