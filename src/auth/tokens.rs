@@ -44,9 +44,18 @@ pub struct TokenService {
     validation: Validation,
     settings: AuthSettings,
     verified: quick_cache::sync::Cache<String, Verified>,
-    /// The providers whose access tokens are bearer tokens too, and the
-    /// accounts their tokens were seen for (SPEC section 8).
-    providers: Option<(Arc<Sso>, SeenAccounts)>,
+    /// The providers whose access tokens are bearer tokens too (SPEC
+    /// section 8).
+    providers: Option<ProviderTokens>,
+}
+
+/// What the provider-token path keeps: the providers, the accounts their
+/// tokens were seen for, and the tokens that verified (so a token used
+/// again costs what one of rampart's own does: no signature check).
+struct ProviderTokens {
+    sso: Arc<Sso>,
+    seen: SeenAccounts,
+    verified: quick_cache::sync::Cache<String, Arc<AccessClaims>>,
 }
 
 /// A token that verified: its claims, and the key that signed it (a token
@@ -86,7 +95,11 @@ impl TokenService {
     /// `accept_bearer`.
     pub fn with_providers(mut self, sso: Arc<Sso>) -> Self {
         if sso.accepts_bearer() {
-            self.providers = Some((sso, SeenAccounts::new(SEEN_CAPACITY)));
+            self.providers = Some(ProviderTokens {
+                sso,
+                seen: SeenAccounts::new(SEEN_CAPACITY),
+                verified: quick_cache::sync::Cache::new(VERIFIED_CACHE_CAPACITY),
+            });
         }
         self
     }
@@ -132,13 +145,18 @@ impl TokenService {
             self.invalidations.check(&claims).await?;
             return Ok(claims);
         }
+        if let Some(providers) = &self.providers
+            && let Some(checked) = Box::pin(self.cached_provider_token(providers, token)).await
+        {
+            return checked;
+        }
         // Boxed: a token not seen before is the rare case, and its
         // future would otherwise enlarge every request's.
         let (claims, kid) = match Box::pin(self.verify_signature(token)).await {
             Ok(verified) => verified,
             Err(err) => {
                 return match &self.providers {
-                    Some((sso, seen)) => Box::pin(self.verify_provider_token(sso, seen, token))
+                    Some(providers) => Box::pin(self.verify_provider_token(providers, token))
                         .await
                         .unwrap_or(Err(err)),
                     None => Err(err),
@@ -157,16 +175,38 @@ impl TokenService {
         Ok(claims)
     }
 
+    /// A provider's token that verified before, checked again as a cached
+    /// token of rampart's own is; `None` when it is not (or no longer)
+    /// cached.
+    async fn cached_provider_token(
+        &self,
+        providers: &ProviderTokens,
+        token: &str,
+    ) -> Option<Result<Arc<AccessClaims>, TokenError>> {
+        let claims = providers.verified.get(token)?;
+        let now = chrono::Utc::now().timestamp();
+        if claims.exp + LEEWAY_SECS as i64 >= now {
+            match self.invalidations.check(&claims).await {
+                Ok(()) => return Some(Ok(claims)),
+                // The account's version moved: verified again.
+                Err(TokenError::UserInvalidated) => {}
+                Err(err) => return Some(Err(err)),
+            }
+        }
+        providers.verified.remove(token);
+        None
+    }
+
     /// A provider's access token (`None`: no provider claims it), and the
     /// account it stands for, checked as rampart's own tokens are against
     /// the account's state. A token version moved since the account was
     /// seen is read again once.
     async fn verify_provider_token(
         &self,
-        sso: &Sso,
-        seen: &SeenAccounts,
+        providers: &ProviderTokens,
         token: &str,
     ) -> Option<Result<Arc<AccessClaims>, TokenError>> {
+        let (sso, seen) = (&providers.sso, &providers.seen);
         let verified = match sso.verify_provider_token(token).await? {
             Ok(verified) => verified,
             Err(err) => return Some(Err(err)),
@@ -179,7 +219,11 @@ impl TokenService {
             };
             match self.invalidations.check(&claims).await {
                 Err(TokenError::UserInvalidated) if !fresh => fresh = true,
-                checked => return Some(checked.map(|()| claims)),
+                Ok(()) => {
+                    providers.verified.insert(token.to_owned(), claims.clone());
+                    return Some(Ok(claims));
+                }
+                Err(err) => return Some(Err(err)),
             }
         }
     }

@@ -438,3 +438,40 @@ async fn an_id_token_signed_with_the_client_secret_is_refused() {
     assert_eq!(answer.status(), 401);
     assert!(!browser.has_cookie("rampart_session"));
 }
+
+#[tokio::test]
+async fn a_code_issued_for_another_nonce_is_refused() {
+    // The provider is asked for a code with another nonce than the one the
+    // sign-in's cookie holds (a code injected from another flow): the
+    // state matches, the exchange succeeds, and the ID token's nonce does
+    // not: 401.
+    let (provider, server) = start("", "").await;
+    provider.set_account("alice", json!({"preferred_username": "alice"}));
+    let mut browser = Browser::new(&server);
+    let begun = browser.get("/login/oidc/corp").await;
+    let authorize = begun.headers()["location"].to_str().unwrap().to_owned();
+    let mut tampered = url::Url::parse(&authorize).unwrap();
+    let pairs: Vec<(String, String)> = tampered
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "nonce" {
+                "another-nonce".to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    tampered.query_pairs_mut().clear().extend_pairs(pairs);
+    let back = provider
+        .sign_in(
+            &provider.agent(),
+            tampered.as_str(),
+            "alice",
+            &server.url("/login/oidc/corp/callback"),
+        )
+        .await;
+    let answer = browser.get(back.trim_start_matches(&server.url(""))).await;
+    assert_eq!(answer.status(), 401);
+    assert!(!browser.has_cookie("rampart_session"));
+}
