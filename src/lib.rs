@@ -4,12 +4,13 @@
 //! modules below it, never one above (`tests/layers.rs` holds the code to
 //! this line). Bottom to top:
 //!
-//! Layers: observability, config, input, names, store, ratelimit, audit, auth, items, realtime, server, http, gateway, state, web, routes, app, cli
+//! Layers: observability, outbound, input, names, config, store, ratelimit, audit, auth, items, realtime, server, http, gateway, state, web, routes, app, cli
 //!
 //! - `observability`: JSON logs and metric names;
-//! - `config`: settings, their layers and parsing, the secret, findings;
+//! - `outbound`: the connector of the HTTP calls rampart makes itself;
 //! - `input`: request input read field by field, FastAPI's 422 errors;
 //! - `names`: user names and roles, types that hold only valid values;
+//! - `config`: settings, their layers and parsing, the secret, findings;
 //! - `store`: the database, behind methods that speak domain types;
 //! - `ratelimit`: policies, subjects and budgets;
 //! - `audit`: the security event trail;
@@ -40,6 +41,7 @@ pub mod input;
 pub mod items;
 pub mod names;
 pub mod observability;
+pub mod outbound;
 pub mod ratelimit;
 pub mod realtime;
 pub mod routes;

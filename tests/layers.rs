@@ -296,7 +296,11 @@ fn file_imports(files: &[PathBuf]) -> BTreeMap<PathBuf, Vec<PathBuf>> {
                     .chars()
                     .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
                     .collect();
-                targets.extend(resolve(&from, path.trim_end_matches(':')));
+                // `super::{a, b}`: a group, whose paths the `use` reading
+                // above resolved one by one; the bare prefix names no file.
+                if !path.ends_with("::") {
+                    targets.extend(resolve(&from, &path));
+                }
                 rest = &rest[at + root.len()..];
             }
         }

@@ -6,13 +6,10 @@ use std::{sync::Arc, time::Duration};
 
 use axum::body::Body;
 use http::{StatusCode, Uri, header, uri::PathAndQuery};
-use hyper_util::{
-    client::legacy::{Client, connect::HttpConnector},
-    rt::TokioExecutor,
-};
+use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use tokio::sync::Semaphore;
 
-use crate::config::gateway;
+use crate::{config::gateway, outbound::Connector};
 
 /// Requests in flight to the upstream at once, at most; more wait for a
 /// turn (within `gateway.timeout`). Each holds one pooled connection.
@@ -24,8 +21,6 @@ const MAX_IDLE: usize = 64;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 /// The largest OpenAPI document read at start.
 const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
-
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
 /// The upstream and the client that reaches it.
 pub struct Upstream {
@@ -42,15 +37,7 @@ impl Upstream {
         let (Some(scheme), Some(authority)) = (parts.scheme, parts.authority) else {
             return Err(std::io::Error::other("not an origin"));
         };
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(Duration::from_secs(5)));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        let connector = crate::outbound::connector(Duration::from_secs(5))?;
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(IDLE_TIMEOUT)
             .pool_max_idle_per_host(MAX_IDLE)

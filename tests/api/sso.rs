@@ -41,18 +41,30 @@ async fn start(extra: &str, auth: &str) -> (OpenIdProvider, TestServer) {
             "token_endpoint_auth_method": "none",
         },
     ]));
+    let server = rampart_for(&provider, port, "rampart", extra, auth).await;
+    (provider, server)
+}
+
+/// rampart on `port`, signing in at `provider` as its client `client_id`,
+/// with `extra` provider settings and `auth` settings.
+async fn rampart_for(
+    provider: &OpenIdProvider,
+    port: u16,
+    client_id: &str,
+    extra: &str,
+    auth: &str,
+) -> TestServer {
     let toml = format!(
-        "[auth]\n{auth}\n[[oidc.providers]]\nname = \"corp\"\ndisplay_name = \"Corp SSO\"\nissuer = \"{}\"\nclient_id = \"rampart\"\n{extra}\n",
+        "[auth]\n{auth}\n[[oidc.providers]]\nname = \"corp\"\ndisplay_name = \"Corp SSO\"\nissuer = \"{}\"\nclient_id = \"{client_id}\"\n{extra}\n",
         provider.issuer
     );
-    let server = TestServer::start_with(
+    TestServer::start_with(
         TestConfig::default()
             .toml(&toml)
             .env("RAMPART_BIND", &format!("127.0.0.1:{port}"))
             .env("RAMPART_OIDC__CORP__CLIENT_SECRET", SECRET),
     )
-    .await;
-    (provider, server)
+    .await
 }
 
 /// Signs `login` in through the provider from `browser`, going to
@@ -422,17 +434,7 @@ async fn an_id_token_signed_with_the_client_secret_is_refused() {
     client["id_token_signed_response_alg"] = json!("HS256");
     let provider = OpenIdProvider::start(&json!([client]));
     provider.set_account("alice", json!({"preferred_username": "alice"}));
-    let toml = format!(
-        "[[oidc.providers]]\nname = \"corp\"\nissuer = \"{}\"\nclient_id = \"rampart-hs\"\n",
-        provider.issuer
-    );
-    let server = TestServer::start_with(
-        TestConfig::default()
-            .toml(&toml)
-            .env("RAMPART_BIND", &format!("127.0.0.1:{port}"))
-            .env("RAMPART_OIDC__CORP__CLIENT_SECRET", SECRET),
-    )
-    .await;
+    let server = rampart_for(&provider, port, "rampart-hs", "", "").await;
     let mut browser = Browser::new(&server);
     let answer = sign_in(&provider, &server, &mut browser, "alice", "/app").await;
     assert_eq!(answer.status(), 401);

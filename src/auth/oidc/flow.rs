@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::{SsoError, discovery::Discovered, http::ProviderHttp};
+use super::{discovery::Discovered, error::SsoError, http::ProviderHttp};
 use crate::{auth::claims::LEEWAY_SECS, config::oidc::OidcProvider, store::now_ms};
 
 /// How long a sign-in at the provider may take.

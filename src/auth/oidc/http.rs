@@ -1,6 +1,6 @@
 //! The HTTP client rampart speaks to OpenID providers with (discovery, the
-//! key set, the token and userinfo endpoints): hyper's, over rustls with
-//! the system's roots, as the gateway's upstream client is. It follows no
+//! key set, the token and userinfo endpoints): hyper's, on the connector
+//! every outbound call uses (`outbound`). It follows no
 //! redirect (the `openidconnect` crate's advice against SSRF), gives up
 //! after 10 seconds, and reads at most 1 MiB of an answer.
 
@@ -8,18 +8,15 @@ use std::{future::Future, pin::Pin, time::Duration};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::{
-    client::legacy::{Client, connect::HttpConnector},
-    rt::TokioExecutor,
-};
+use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use openidconnect::{AsyncHttpClient, HttpRequest, HttpResponse};
+
+use crate::outbound::Connector;
 
 /// The longest a provider may take to answer one request.
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// The most of an answer read.
 const MAX_BODY: usize = 1 << 20;
-
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
 /// Why a request to a provider failed.
 #[derive(Debug, thiserror::Error)]
@@ -40,14 +37,7 @@ pub struct ProviderHttp {
 
 impl ProviderHttp {
     pub fn new() -> std::io::Result<Self> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(Duration::from_secs(5)));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        let connector = crate::outbound::connector(Duration::from_secs(5))?;
         Ok(Self {
             client: Client::builder(TokioExecutor::new()).build(connector),
         })

@@ -7,6 +7,7 @@
 
 pub mod bearer;
 pub mod discovery;
+mod error;
 pub mod flow;
 pub mod http;
 pub mod identity;
@@ -17,11 +18,12 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use serde::Deserialize;
 use url::Url;
 
+pub use self::error::SsoError;
 use self::{
     discovery::{Discovered, Latest},
     flow::FlowState,
     http::ProviderHttp,
-    identity::{Identity, Refusal},
+    identity::Identity,
 };
 use super::keys::KeySealer;
 use crate::{
@@ -43,30 +45,6 @@ impl Provider {
     pub fn discovered(&self) -> Option<std::sync::Arc<Discovered>> {
         self.latest.get()
     }
-}
-
-/// Why a sign-in through a provider failed.
-#[derive(Debug, thiserror::Error)]
-pub enum SsoError {
-    #[error("no such provider")]
-    UnknownProvider,
-    #[error("the provider's discovery document is not available")]
-    Unavailable,
-    /// The callback's `state` is not the cookie's, or the cookie is gone
-    /// or expired (SPEC: 400).
-    #[error("the sign-in's state does not match")]
-    State,
-    /// The provider answered `error`, or named another issuer (RFC 9207).
-    #[error("the provider refused: {0}")]
-    Provider(String),
-    #[error("the code exchange failed: {0}")]
-    Exchange(String),
-    #[error("the ID token is not valid: {0}")]
-    IdToken(String),
-    #[error("{0}")]
-    Refused(#[from] Refusal),
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 /// The callback's query, as the provider sends it.
