@@ -4,9 +4,9 @@
 CREATE TABLE federated_identities (
     issuer      TEXT    NOT NULL,
     subject     TEXT    NOT NULL,
-    user_id     INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    user_id     BIGINT  NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     provider    TEXT    NOT NULL,
-    created_at  INTEGER NOT NULL,
+    created_at  BIGINT  NOT NULL,
     PRIMARY KEY (issuer, subject)
 );
 CREATE INDEX federated_identities_user ON federated_identities (user_id);

@@ -33,11 +33,13 @@ impl FactorPolicy {
     }
 
     /// Whether `user`'s credential is good for enrolling a second factor
-    /// only.
+    /// only. A provider's sign-in (`fed`) never is: its factors are the
+    /// provider's, and an account it made has no password to enrol one
+    /// with here; `/admin/*` still needs the provider to say `mfa`.
     pub fn enrolment_only(self, user: &CurrentUser) -> bool {
         let amr = user.amr();
         let second_factor = amr.has(Method::Otp) || amr.has(Method::Hwk) || amr.is_multi_factor();
-        self.covers(user) && !second_factor
+        self.covers(user) && !second_factor && !amr.has(Method::Fed)
     }
 
     /// The 403 for a caller the policy stops on this route, if it does.

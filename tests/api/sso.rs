@@ -477,3 +477,50 @@ async fn a_code_issued_for_another_nonce_is_refused() {
     assert_eq!(answer.status(), 401);
     assert!(!browser.has_cookie("rampart_session"));
 }
+
+#[tokio::test]
+async fn under_a_factor_policy_the_providers_factors_count() {
+    // `auth.mfa = "admins"`: a provider's admin is no enrolment-only
+    // credential (its factors are the provider's; it has no password to
+    // enrol one with here), but `/admin/*` needs the provider to say `mfa`.
+    let (provider, server) = start(
+        "role_claim = \"groups\"\nrole_map = { \"platform-admins\" = \"admin\" }",
+        "mfa = \"admins\"",
+    )
+    .await;
+    provider.set_account(
+        "alice",
+        json!({"preferred_username": "alice", "groups": ["platform-admins"]}),
+    );
+    provider.set_account(
+        "bob",
+        json!({"preferred_username": "bob", "groups": ["platform-admins"], "amr": ["pwd", "otp", "mfa"]}),
+    );
+    let mut alice = Browser::new(&server);
+    assert_eq!(
+        sign_in(&provider, &server, &mut alice, "alice", "/app")
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(alice.get("/items/").await.status(), 200);
+    let admin = alice.get("/admin/users").await;
+    assert_eq!(admin.status(), 403);
+    assert_eq!(
+        admin.json::<Value>().await.unwrap()["detail"],
+        "Second factor required"
+    );
+
+    let mut bob = Browser::new(&server);
+    assert_eq!(
+        sign_in(&provider, &server, &mut bob, "bob", "/app")
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(
+        bob.get("/admin/users").await.status(),
+        200,
+        "the provider said mfa"
+    );
+}
