@@ -81,7 +81,7 @@ impl Sso {
             None => d.bearer_keys.keys.first().cloned(),
         };
         let mut jwk = find(&discovered);
-        if jwk.is_none() && discovery::may_reread(&discovered) {
+        if jwk.is_none() && provider.latest.claim_reread() {
             // The provider may have rotated its keys since the last read.
             self.refresh_one(provider).await;
             discovered = provider.discovered()?;

@@ -3,14 +3,17 @@
 //! (`app::upkeep`). What it says is held whole and swapped whole, so a
 //! sign-in reads one document, never half of two.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::atomic::{AtomicI64, Ordering},
+    time::Duration,
+};
 
 use arc_swap::ArcSwapOption;
 use openidconnect::core::{CoreJsonWebKeySet, CoreJwsSigningAlgorithm, CoreProviderMetadata};
 use serde_json::Value;
 
 use super::http::ProviderHttp;
-use crate::config::oidc::OidcProvider;
+use crate::{config::oidc::OidcProvider, store::now_ms};
 
 /// How long the start waits for a provider's document.
 pub const START_PATIENCE: Duration = Duration::from_secs(30);
@@ -27,7 +30,6 @@ pub struct Discovered {
     pub bearer_keys: jsonwebtoken::jwk::JwkSet,
     /// PKCE with S256 is advertised.
     pub pkce_s256: bool,
-    pub read_at: Instant,
 }
 
 impl std::fmt::Debug for Discovered {
@@ -136,33 +138,58 @@ pub async fn discover(http: &ProviderHttp, provider: &OidcProvider) -> Result<Di
         algorithms,
         bearer_keys,
         pkce_s256,
-        read_at: Instant::now(),
     })
 }
 
-/// A provider's latest document, swapped whole.
+/// A provider's latest document, swapped whole, and when it was last read
+/// (or a re-read was last tried).
 #[derive(Debug, Default)]
-pub struct Latest(ArcSwapOption<Discovered>);
+pub struct Latest {
+    current: ArcSwapOption<Discovered>,
+    /// Milliseconds since the Unix epoch.
+    tried_at: AtomicI64,
+}
+
+/// How often a token that names a key the set lacks may have it read again.
+const REREAD_EVERY_MS: i64 = 60_000;
 
 impl Latest {
     pub fn get(&self) -> Option<std::sync::Arc<Discovered>> {
-        self.0.load_full()
+        self.current.load_full()
     }
 
     pub fn set(&self, discovered: Discovered) {
-        self.0.store(Some(std::sync::Arc::new(discovered)));
+        self.current.store(Some(std::sync::Arc::new(discovered)));
+        self.tried_at.store(now_ms(), Ordering::Relaxed);
     }
-}
 
-/// Whether the key set in hand is old enough to read again on a token
-/// signed by a key it lacks (the provider rotated): at most once a minute.
-pub fn may_reread(discovered: &Discovered) -> bool {
-    discovered.read_at.elapsed() > Duration::from_secs(60)
+    /// Claims the one re-read a minute that a token signed by a key the
+    /// set lacks may cause (the provider rotated its keys): `false` when
+    /// the set was read, or a re-read tried, less than a minute ago,
+    /// whatever came of it. So however many such tokens arrive, and
+    /// however long the provider is down, rampart asks it at most once a
+    /// minute.
+    pub fn claim_reread(&self) -> bool {
+        let now = now_ms();
+        let last = self.tried_at.load(Ordering::Relaxed);
+        now - last >= REREAD_EVERY_MS
+            && self
+                .tried_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reread_is_claimed_once_a_minute() {
+        let latest = Latest::default();
+        assert!(latest.claim_reread(), "never read: the first claim wins");
+        assert!(!latest.claim_reread(), "the second, at once, does not");
+    }
 
     #[test]
     fn only_public_key_algorithms_are_accepted() {
