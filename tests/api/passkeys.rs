@@ -648,3 +648,27 @@ async fn the_relying_party_is_the_configured_domain_or_the_host() {
     let added = local.register(&mut authenticator(), &token, "Laptop").await;
     assert_eq!(added.response.status(), 201);
 }
+
+#[tokio::test]
+async fn passwordless_challenges_are_bounded_by_the_login_budget() {
+    // A challenge is a stored row (one per pre-session, 5 minutes): asking
+    // for them spends the client's `login` budget, so one client cannot
+    // fill the table.
+    let server =
+        TestServer::start_with(TestConfig::default().env("RAMPART_RATE_LIMIT__LOGIN", "3/minute")).await;
+    let local = Named::new(&server, "localhost");
+    let mut browser = local.browser();
+    let page = browser.get("/login").await.text().await.unwrap();
+    let csrf = hidden_token(&page);
+    let statuses: Vec<u16> = {
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            let answer = browser
+                .post_json("/login/passkey/options", &[("x-csrf-token", &csrf)], &json!({}))
+                .await;
+            statuses.push(answer.status().as_u16());
+        }
+        statuses
+    };
+    assert_eq!(statuses, [200, 200, 200, 429]);
+}
