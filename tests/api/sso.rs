@@ -12,6 +12,9 @@ use crate::helpers::{Browser, OpenIdProvider, TestConfig, TestServer, oidc, wait
 
 const SECRET: &str = "a-client-secret-of-the-provider-0123456789";
 
+/// The provider's `platform-admins` group makes rampart admins.
+const ADMINS_GROUP: &str = "role_claim = \"groups\"\nrole_map = { \"platform-admins\" = \"admin\" }";
+
 /// A port nobody listens on now, for rampart to take: the provider must
 /// know rampart's callback before rampart starts (it reads the provider's
 /// discovery document at start).
@@ -102,11 +105,7 @@ fn query(url: &str, name: &str) -> Option<String> {
 
 #[tokio::test]
 async fn a_person_signs_in_through_the_provider_with_the_roles_it_maps() {
-    let (provider, server) = start(
-        "role_claim = \"groups\"\nrole_map = { \"platform-admins\" = \"admin\" }",
-        "",
-    )
-    .await;
+    let (provider, server) = start(ADMINS_GROUP, "").await;
     provider.set_account(
         "alice",
         json!({"preferred_username": "alice", "email": "alice@example.com", "email_verified": true, "groups": ["platform-admins"]}),
@@ -380,7 +379,7 @@ async fn provider_access_token(provider: &OpenIdProvider, login: &str, resource:
 #[tokio::test]
 async fn the_providers_access_tokens_are_bearer_tokens_for_the_right_audience() {
     let (provider, server) = start(
-        "accept_bearer = true\nbearer_audience = \"https://api.rampart.test\"\nrole_claim = \"groups\"\nrole_map = { \"platform-admins\" = \"admin\" }",
+        &format!("accept_bearer = true\nbearer_audience = \"https://api.rampart.test\"\n{ADMINS_GROUP}"),
         "",
     )
     .await;
@@ -483,11 +482,7 @@ async fn under_a_factor_policy_the_providers_factors_count() {
     // `auth.mfa = "admins"`: a provider's admin is no enrolment-only
     // credential (its factors are the provider's; it has no password to
     // enrol one with here), but `/admin/*` needs the provider to say `mfa`.
-    let (provider, server) = start(
-        "role_claim = \"groups\"\nrole_map = { \"platform-admins\" = \"admin\" }",
-        "mfa = \"admins\"",
-    )
-    .await;
+    let (provider, server) = start(ADMINS_GROUP, "mfa = \"admins\"").await;
     provider.set_account(
         "alice",
         json!({"preferred_username": "alice", "groups": ["platform-admins"]}),
