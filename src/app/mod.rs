@@ -24,12 +24,13 @@ use crate::{
     routes,
     server::{
         self, ClientCap, ListenerLimits, Shutdown, Transport,
-        tls::{self, Certificates, TlsError},
+        tls::{Certificates, TlsError},
     },
     state::{AppState, Services},
     store::Store,
 };
 
+mod reload;
 mod upkeep;
 
 use upkeep::Upkeep;
@@ -77,6 +78,8 @@ pub struct Application {
     audit_writer: tokio::task::JoinHandle<()>,
     /// The first-run setup token, to be named once at start.
     setup_token: Option<SecretString>,
+    /// The configuration file a SIGHUP reads again.
+    config_file: Option<std::path::PathBuf>,
 }
 
 impl Application {
@@ -237,7 +240,15 @@ impl Application {
             upkeep,
             audit_writer,
             setup_token,
+            config_file: None,
         })
+    }
+
+    /// A SIGHUP reads `file` again (`--config`; `None`: `./rampart.toml`
+    /// when it exists, as at start).
+    pub fn reloading_from(mut self, file: Option<&std::path::Path>) -> Self {
+        self.config_file = file.map(std::path::Path::to_owned);
+        self
     }
 
     /// The first-run setup link, when the database holds no admin: on this
@@ -314,11 +325,13 @@ impl Application {
                 .await;
             }
         };
-        let reload = async {
-            if let Some(certificates) = self.certificates {
-                tls::reload_on_hangup(certificates, shutdown.clone()).await;
-            }
-        };
+        let reload = reload::Reload {
+            config_file: self.config_file,
+            certificates: self.certificates,
+            gateway: self.state.gateway.clone(),
+            limits: self.state.limits.clone(),
+        }
+        .on_hangup(shutdown.clone());
         // Upgraded connections have left the listeners: their sockets are
         // closed (1001) when shutdown starts, and waited for below.
         let sockets = self.state.sockets.clone();

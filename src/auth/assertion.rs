@@ -71,6 +71,11 @@ impl Assertions {
         }
     }
 
+    /// Whom its assertions are addressed to (`aud`).
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
     /// The assertion for one request: `method`, and `path_and_query`
     /// exactly as forwarded; `caller` is `None` for an anonymous one.
     pub fn sign(

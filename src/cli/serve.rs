@@ -49,7 +49,8 @@ pub fn run(config_file: Option<&Path>) -> Result<ExitCode, Failure> {
     runtime.block_on(async move {
         let app = Application::build(settings, Arc::new(secret), metrics)
             .await
-            .map_err(|err| Failure::Runtime(err.to_string()))?;
+            .map_err(|err| Failure::Runtime(err.to_string()))?
+            .reloading_from(config_file);
         tracing::info!(
             addr = %app.local_addr(),
             admin_addr = %app.admin_addr(),

@@ -13,10 +13,18 @@ use super::{ConfigDuration, HttpMethod, RatePolicy, list};
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewaySettings {
-    pub upstream: Upstream,
-    /// The path of the upstream's OpenAPI document, read at start.
+    /// The upstream named `default`, if any.
+    #[serde(default)]
+    pub upstream: Option<Upstream>,
+    /// The path of the `default` upstream's OpenAPI document, read at start.
     #[serde(default)]
     pub openapi: Option<UpstreamPath>,
+    /// More upstreams, each named (SPEC section 6, "Gateway, continued").
+    #[serde(default)]
+    pub upstreams: Vec<UpstreamSettings>,
+    /// The `aud` of the assertions forward-auth answers with.
+    #[serde(default = "GatewaySettings::default_forward_auth_audience")]
+    pub forward_auth_audience: String,
     /// No response headers from the upstream by then: 504.
     #[serde(default = "GatewaySettings::default_timeout")]
     pub timeout: ConfigDuration,
@@ -47,6 +55,147 @@ impl GatewaySettings {
     fn default_max_in_flight_per_client() -> NonZeroUsize {
         NonZeroUsize::new(32).expect("non-zero")
     }
+
+    fn default_forward_auth_audience() -> String {
+        "forward-auth".to_owned()
+    }
+
+    /// Every upstream: `gateway.upstream` as `default` (with
+    /// `gateway.openapi`), then `[[gateway.upstreams]]` in order. A name
+    /// given twice is an error that names it.
+    pub fn all_upstreams(&self) -> Result<Vec<UpstreamSettings>, String> {
+        let mut all = Vec::with_capacity(self.upstreams.len() + 1);
+        if let Some(url) = &self.upstream {
+            all.push(UpstreamSettings {
+                name: UpstreamName(DEFAULT_UPSTREAM.to_owned()),
+                url: url.clone(),
+                openapi: self.openapi.clone(),
+                hosts: Vec::new(),
+            });
+        } else if self.openapi.is_some() {
+            return Err(
+                "gateway.openapi names a document of gateway.upstream, which is not set: give it to the upstream it belongs to in [[gateway.upstreams]]".to_owned(),
+            );
+        }
+        for upstream in &self.upstreams {
+            if all
+                .iter()
+                .any(|seen: &UpstreamSettings| seen.name == upstream.name)
+            {
+                return Err(format!(
+                    "gateway.upstreams: the name `{}` is given twice (gateway.upstream is `default`)",
+                    upstream.name.as_str()
+                ));
+            }
+            all.push(upstream.clone());
+        }
+        Ok(all)
+    }
+
+    /// The upstream a route forwards to: its own `upstream`, else
+    /// `default`; `None` for a forward-auth-only route (no upstream at all
+    /// is configured). A name no upstream has is an error.
+    pub fn route_upstream<'a>(
+        &self,
+        route: &RouteSettings,
+        upstreams: &'a [UpstreamSettings],
+    ) -> Result<Option<&'a UpstreamSettings>, String> {
+        let wanted = route
+            .upstream
+            .as_ref()
+            .map_or(DEFAULT_UPSTREAM, UpstreamName::as_str);
+        match upstreams.iter().find(|upstream| upstream.name.as_str() == wanted) {
+            Some(upstream) => Ok(Some(upstream)),
+            None if upstreams.is_empty() && route.upstream.is_none() => Ok(None),
+            None => Err(format!(
+                "gateway.routes path {}: no upstream is named `{wanted}`",
+                route.path
+            )),
+        }
+    }
+}
+
+/// The name of `gateway.upstream`.
+pub const DEFAULT_UPSTREAM: &str = "default";
+
+/// One `[[gateway.upstreams]]` entry.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSettings {
+    pub name: UpstreamName,
+    pub url: Upstream,
+    /// The path of its OpenAPI document, read at start.
+    #[serde(default)]
+    pub openapi: Option<UpstreamPath>,
+    /// Its routes match only requests for these hosts; empty: any host.
+    #[serde(default, deserialize_with = "list::deserialize")]
+    pub hosts: Vec<HostName>,
+}
+
+/// An upstream's name: a lower-case letter, then letters, digits, `_` or
+/// `-` (it labels metrics).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamName(String);
+
+impl UpstreamName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for UpstreamName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let ok = text.len() <= 64
+            && text.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if ok {
+            Ok(Self(text))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "`{text}` is not an upstream name: a lower-case letter, then lower-case letters, digits, _ or -, e.g. `billing`"
+            )))
+        }
+    }
+}
+
+/// A host an upstream's routes answer for: a DNS name or an IP address,
+/// without a port, compared without ASCII case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostName(String);
+
+impl HostName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for HostName {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let host = url::Host::parse(text)
+            .ok()
+            .filter(|_| !text.contains(':') || text.starts_with('['));
+        match host {
+            Some(url::Host::Domain(_)) | Some(url::Host::Ipv4(_)) | Some(url::Host::Ipv6(_)) => {
+                Ok(Self(text.to_ascii_lowercase()))
+            }
+            None => Err(format!(
+                "`{text}` is not a host: write a name or an address without a port, e.g. `billing.example.com`"
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for HostName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// One `[[gateway.routes]]` entry.
@@ -62,6 +211,12 @@ pub struct RouteSettings {
     /// `rate_limit.default`.
     #[serde(default)]
     pub rate_limit: Option<RatePolicy>,
+    /// The upstream it forwards to; none: `default`.
+    #[serde(default)]
+    pub upstream: Option<UpstreamName>,
+    /// A caller needs a second factor (`amr`) on it.
+    #[serde(default)]
+    pub mfa: bool,
 }
 
 /// Who may pass a route.

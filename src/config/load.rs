@@ -36,14 +36,23 @@ pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
         Some(path) => Some(path.to_owned()),
         None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.is_file()),
     };
-    // The route list is the one table the environment cannot write: an
-    // ordered list of rules reads as one piece, in one file (SPEC section 6).
+    // The route and upstream lists are the tables the environment cannot
+    // write: an ordered list of rules reads as one piece, in one file (SPEC
+    // section 6).
     if let Some(name) = std::env::vars_os()
         .filter_map(|(name, _)| name.into_string().ok())
-        .find(|name| name.to_ascii_uppercase().starts_with(ROUTES_ENV))
+        .find(|name| {
+            let name = name.to_ascii_uppercase();
+            name.starts_with(ROUTES_ENV) || name.starts_with(UPSTREAMS_ENV)
+        })
     {
+        let key = if name.to_ascii_uppercase().starts_with(ROUTES_ENV) {
+            "gateway.routes"
+        } else {
+            "gateway.upstreams"
+        };
         return Err(ConfigError::Invalid(format!(
-            "gateway.routes cannot come from the environment ({name}): write them in the configuration file"
+            "{key} cannot come from the environment ({name}): write them in the configuration file"
         )));
     }
     let mut figment = Figment::new();
@@ -77,6 +86,7 @@ pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
 
 const ENV_PREFIX: &str = "RAMPART_";
 const ROUTES_ENV: &str = "RAMPART_GATEWAY__ROUTES";
+const UPSTREAMS_ENV: &str = "RAMPART_GATEWAY__UPSTREAMS";
 
 /// One sentence for the first error figment found.
 fn describe(err: &figment::Error) -> String {

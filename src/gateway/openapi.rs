@@ -10,9 +10,11 @@
 //! holds every scope of at least one alternative as roles (for schemes
 //! other than OAuth2 the list names roles outright, as OpenAPI 3.1 allows).
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
-use super::table::Route;
+use super::{routing::Target, table::Route};
 use crate::{
     config::gateway::{Access, RouteTemplate},
     ratelimit::PolicyName,
@@ -29,8 +31,8 @@ const METHODS: [(&str, http::Method); 8] = [
     ("trace", http::Method::TRACE),
 ];
 
-/// The routes of a document, in its order.
-pub fn routes(document: &Value) -> Result<Vec<Route>, String> {
+/// The routes of a document, in its order, each to `target`.
+pub fn routes(document: &Value, target: Option<&Arc<Target>>) -> Result<Vec<Route>, String> {
     let version = document
         .get("openapi")
         .and_then(Value::as_str)
@@ -62,6 +64,7 @@ pub fn routes(document: &Value) -> Result<Vec<Route>, String> {
                 Some(vec![method.clone()]),
                 access,
                 PolicyName::Default,
+                target.cloned(),
             ));
         }
     }
@@ -121,9 +124,9 @@ mod tests {
     use super::*;
 
     fn access_of(document: Value, method: &http::Method, path: &str) -> Access {
-        let routes = routes(&document).unwrap();
+        let routes = routes(&document, None).unwrap();
         let table = crate::gateway::table::Table::new(routes);
-        table.find(method, path).expect("a route").1.access.clone()
+        table.find(method, path, None).expect("a route").access.clone()
     }
 
     #[test]
@@ -175,9 +178,9 @@ mod tests {
     #[test]
     fn undocumented_methods_and_paths_have_no_route() {
         let document = json!({"openapi": "3.0.3", "paths": {"/a": {"get": {}}}});
-        let table = crate::gateway::table::Table::new(routes(&document).unwrap());
-        assert!(table.find(&http::Method::DELETE, "/a").is_none());
-        assert!(table.find(&http::Method::GET, "/b").is_none());
+        let table = crate::gateway::table::Table::new(routes(&document, None).unwrap());
+        assert!(table.find(&http::Method::DELETE, "/a", None).is_none());
+        assert!(table.find(&http::Method::GET, "/b", None).is_none());
     }
 
     #[test]
@@ -219,7 +222,7 @@ mod tests {
             json!({"openapi": "3.1.0", "paths": {"/files/{name}.json": {"get": {}}}}),
             json!({"openapi": "3.1.0", "paths": {"/a": {"get": {"security": {}}}}}),
         ] {
-            assert!(routes(&bad).is_err(), "{bad}");
+            assert!(routes(&bad, None).is_err(), "{bad}");
         }
     }
 }

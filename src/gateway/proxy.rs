@@ -18,7 +18,8 @@ use super::{
     body::{BodyTimeout, Due, Held, Sender, Turn},
     headers::{self, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_RAMPART_ASSERTION},
     path::check,
-    table::Verdict,
+    routing::Target,
+    table::{Route, Verdict},
     upstream::root_cause,
 };
 use crate::{
@@ -46,12 +47,16 @@ pub async fn forward(gateway: Arc<Gateway>, request: Request) -> Response {
     let Some(route) = request
         .extensions()
         .get::<ResolvedRoute>()
-        .and_then(|resolved| gateway.table.get(resolved.index))
+        .and_then(|resolved| resolved.route.clone().downcast::<Route>().ok())
     else {
         return match check(request.uri().path()) {
             Err(_) => detail_response(StatusCode::BAD_REQUEST, "Path not in normal form"),
             Ok(()) => StatusCode::NOT_FOUND.into_response(),
         };
+    };
+    // A route for forward-auth alone: nothing here to forward to.
+    let Some(target) = route.target.clone() else {
+        return StatusCode::NOT_FOUND.into_response();
     };
     // Every bearer token is rampart's: one that does not verify is 401,
     // even on a public route.
@@ -60,25 +65,48 @@ pub async fn forward(gateway: Arc<Gateway>, request: Request) -> Response {
         Some(authentication) => authentication.user(),
         None => None,
     };
-    match route.admit(user.as_ref()) {
-        Verdict::Pass => {}
-        Verdict::Unauthenticated => return AuthRejection::Missing.into_response(),
-        Verdict::Forbidden => {
-            gateway.gate.audit.record(
-                Action::AccessDenied,
-                Outcome::Denied,
-                user.as_ref().map(CurrentUser::username),
-                Some(&route.label),
-                &provenance::of(request.extensions()),
-            );
-            return AuthRejection::Forbidden.into_response();
-        }
+    if let Some(refusal) = gateway.refusal(&route, user.as_ref(), &provenance::of(request.extensions())) {
+        return refusal;
     }
     if is_upgrade(request.headers()) {
-        return gateway.tunnel(request, route, user.as_ref()).await;
+        return gateway.tunnel(request, &route, &target, user.as_ref()).await;
     }
-    gateway.send(request, user.as_ref()).await
+    gateway.send(request, &target, user.as_ref()).await
 }
+
+impl Gateway {
+    /// The answer when `route` refuses `user`: 401, 403 (audited) or 403
+    /// for a missing second factor.
+    pub(super) fn refusal(
+        &self,
+        route: &Route,
+        user: Option<&CurrentUser>,
+        provenance: &crate::audit::Provenance,
+    ) -> Option<Response> {
+        match route.admit(user) {
+            Verdict::Pass => None,
+            Verdict::Unauthenticated => Some(AuthRejection::Missing.into_response()),
+            verdict => {
+                self.gate.audit.record(
+                    Action::AccessDenied,
+                    Outcome::Denied,
+                    user.map(CurrentUser::username),
+                    Some(&route.label),
+                    provenance,
+                );
+                Some(if verdict == Verdict::SecondFactorRequired {
+                    detail_response(StatusCode::FORBIDDEN, SECOND_FACTOR_REQUIRED)
+                } else {
+                    AuthRejection::Forbidden.into_response()
+                })
+            }
+        }
+    }
+}
+
+/// A route's `mfa` refused a caller whose credential shows none (SPEC
+/// section 6).
+const SECOND_FACTOR_REQUIRED: &str = "Second factor required";
 
 /// Whether a request asks for a WebSocket (RFC 6455 section 4.1).
 fn is_upgrade(headers: &http::HeaderMap) -> bool {
@@ -92,7 +120,7 @@ impl Gateway {
     /// path, query and `body`; its headers less hop-by-hop ones, identity
     /// claims and rampart's credentials; then rampart's own.
     pub(super) fn upstream_request<B>(
-        &self,
+        target: &Target,
         parts: &http::request::Parts,
         user: Option<&CurrentUser>,
         body: B,
@@ -126,7 +154,7 @@ impl Gateway {
             roles: user.roles(),
             amr: user.amr(),
         });
-        match self
+        match target
             .assertions
             .sign(caller, parts.method.as_str(), path_and_query.as_str())
         {
@@ -138,7 +166,7 @@ impl Gateway {
         }
         let mut request = http::Request::new(body);
         *request.method_mut() = parts.method.clone();
-        *request.uri_mut() = self.upstream.uri(path_and_query);
+        *request.uri_mut() = target.upstream.uri(path_and_query);
         *request.headers_mut() = headers;
         Ok(request)
     }
@@ -146,16 +174,40 @@ impl Gateway {
     /// Sends a request upstream within `gateway.timeout`: its answer's
     /// head, with the turn it holds.
     pub(super) async fn exchange(
-        &self,
+        target: &Target,
         request: http::Request<Body>,
     ) -> Result<(http::Response<hyper::body::Incoming>, OwnedSemaphorePermit), Response> {
-        let deadline = tokio::time::Instant::now() + self.timeout;
+        let started = tokio::time::Instant::now();
+        let outcome = Self::exchange_within(target, request, started + target.timeout).await;
+        let status = match &outcome {
+            Ok((response, _)) => response.status(),
+            Err(refusal) => refusal.status(),
+        };
+        metrics::counter!(
+            crate::observability::metrics::GATEWAY_UPSTREAM_REQUESTS,
+            "upstream" => target.name.clone(),
+            "status" => status.as_str().to_owned(),
+        )
+        .increment(1);
+        metrics::histogram!(
+            crate::observability::metrics::GATEWAY_UPSTREAM_DURATION,
+            "upstream" => target.name.clone(),
+        )
+        .record(started.elapsed().as_secs_f64());
+        outcome
+    }
+
+    async fn exchange_within(
+        target: &Target,
+        request: http::Request<Body>,
+        deadline: tokio::time::Instant,
+    ) -> Result<(http::Response<hyper::body::Incoming>, OwnedSemaphorePermit), Response> {
         let Ok(Ok(permit)) =
-            tokio::time::timeout_at(deadline, self.upstream.permits.clone().acquire_owned()).await
+            tokio::time::timeout_at(deadline, target.upstream.permits.clone().acquire_owned()).await
         else {
             return Err(gateway_timeout());
         };
-        match tokio::time::timeout_at(deadline, self.upstream.client.request(request)).await {
+        match tokio::time::timeout_at(deadline, target.upstream.client.request(request)).await {
             Err(_) => Err(gateway_timeout()),
             Ok(Err(err)) => {
                 if caused_by::<http_body_util::LengthLimitError>(&err) {
@@ -180,7 +232,7 @@ impl Gateway {
     /// a client has at most `gateway.max_in_flight_per_client` requests in
     /// flight: slow bodies cannot hold every turn and upstream connection
     /// (SPEC section 11; OWASP API4:2023, CWE-400).
-    async fn send(&self, request: Request, user: Option<&CurrentUser>) -> Response {
+    async fn send(&self, request: Request, target: &Target, user: Option<&CurrentUser>) -> Response {
         let (parts, body) = request.into_parts();
         let sender = match user {
             Some(user) => Sender::User(user.username().to_lowercase()),
@@ -199,11 +251,11 @@ impl Gateway {
         } else {
             Body::new(Due::new(body, tokio::time::Instant::now() + self.body_timeout))
         };
-        let upstream_request = match self.upstream_request(&parts, user, body) {
+        let upstream_request = match Self::upstream_request(target, &parts, user, body) {
             Ok(request) => request,
             Err(status) => return status.into_response(),
         };
-        match self.exchange(upstream_request).await {
+        match Self::exchange(target, upstream_request).await {
             Ok((response, permit)) => relayed(response, (permit, Some(in_flight))),
             Err(refusal) => refusal,
         }

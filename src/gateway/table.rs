@@ -1,11 +1,12 @@
 //! The gateway's routes: the configured ones in their order, then those of
-//! the upstream's OpenAPI document; the first whose path and method match
-//! a request wins, and a request none matches is never forwarded.
+//! each upstream's OpenAPI document; the first whose path, method and host
+//! match a request wins, and a request none matches is never forwarded.
 
 use std::sync::Arc;
 
 use http::Method;
 
+use super::routing::Target;
 use crate::{
     auth::Principal,
     config::gateway::{Access, RouteSettings, RouteTemplate, Segment},
@@ -23,6 +24,10 @@ pub struct Route {
     pub methods: Option<Vec<Method>>,
     pub access: Access,
     pub policy: PolicyName,
+    /// Where it forwards to; `None`: nowhere (forward-auth only).
+    pub target: Option<Arc<Target>>,
+    /// A caller needs a second factor (`amr`).
+    pub mfa: bool,
 }
 
 /// What a route says of a caller.
@@ -33,14 +38,18 @@ pub enum Verdict {
     Unauthenticated,
     /// A caller without the roles: 403.
     Forbidden,
+    /// A caller without a second factor on an `mfa` route: 403.
+    SecondFactorRequired,
 }
 
 impl Route {
+    /// A route to `target` that needs no second factor.
     pub fn new(
         template: RouteTemplate,
         methods: Option<Vec<Method>>,
         access: Access,
         policy: PolicyName,
+        target: Option<Arc<Target>>,
     ) -> Self {
         Self {
             label: template.as_str().into(),
@@ -48,14 +57,31 @@ impl Route {
             methods,
             access,
             policy,
+            target,
+            mfa: false,
         }
     }
 
     /// A `[[gateway.routes]]` entry; `policy`: its own, or the default.
-    pub fn configured(settings: &RouteSettings, policy: PolicyName) -> Self {
+    pub fn configured(settings: &RouteSettings, policy: PolicyName, target: Option<Arc<Target>>) -> Self {
         let methods =
             (!settings.methods.is_empty()).then(|| settings.methods.iter().map(|m| m.0.clone()).collect());
-        Self::new(settings.path.clone(), methods, settings.access.clone(), policy)
+        Self {
+            mfa: settings.mfa,
+            ..Self::new(
+                settings.path.clone(),
+                methods,
+                settings.access.clone(),
+                policy,
+                target,
+            )
+        }
+    }
+
+    /// Whether a request for `host` may take this route: its upstream
+    /// answers any host, or this one.
+    fn admits_host(&self, host: Option<&str>) -> bool {
+        self.target.as_ref().is_none_or(|target| target.serves(host))
     }
 
     fn admits_method(&self, method: &Method) -> bool {
@@ -88,9 +114,17 @@ impl Route {
         parts.next().is_none()
     }
 
-    /// Whether `caller` may pass.
+    /// Whether `caller` may pass: the access rule, then the route's
+    /// second factor.
     pub fn admit(&self, caller: Option<&CurrentUser>) -> Verdict {
-        admits(&self.access, caller)
+        match admits(&self.access, caller) {
+            Verdict::Pass if self.mfa => match caller {
+                Some(user) if user.amr().is_multi_factor() => Verdict::Pass,
+                Some(_) => Verdict::SecondFactorRequired,
+                None => Verdict::Unauthenticated,
+            },
+            verdict => verdict,
+        }
     }
 }
 
@@ -115,25 +149,26 @@ pub fn admits<P: Principal + ?Sized>(access: &Access, caller: Option<&P>) -> Ver
 /// The routes, in the order they are tried.
 #[derive(Debug, Default)]
 pub struct Table {
-    routes: Vec<Route>,
+    routes: Vec<Arc<Route>>,
 }
 
 impl Table {
     pub fn new(routes: Vec<Route>) -> Self {
-        Self { routes }
+        Self {
+            routes: routes.into_iter().map(Arc::new).collect(),
+        }
     }
 
     /// The first route that matches; `path` must be normal
-    /// ([`super::path::check`]).
-    pub fn find(&self, method: &Method, path: &str) -> Option<(usize, &Route)> {
+    /// ([`super::path::check`]); `host`: the request's, without its port.
+    pub fn find(&self, method: &Method, path: &str, host: Option<&str>) -> Option<&Arc<Route>> {
         self.routes
             .iter()
-            .enumerate()
-            .find(|(_, route)| route.admits_method(method) && route.matches_path(path))
+            .find(|route| route.admits_method(method) && route.matches_path(path) && route.admits_host(host))
     }
 
-    pub fn get(&self, index: usize) -> Option<&Route> {
-        self.routes.get(index)
+    pub fn iter(&self) -> impl Iterator<Item = &Route> {
+        self.routes.iter().map(|route| &**route)
     }
 
     pub fn len(&self) -> usize {
@@ -155,6 +190,7 @@ mod tests {
             (!methods.is_empty()).then(|| methods.to_vec()),
             Access::Public,
             PolicyName::Default,
+            None,
         )
     }
 
@@ -189,11 +225,15 @@ mod tests {
             route("/items/{id}", &[Method::GET]),
             route("/{*rest}", &[]),
         ]);
-        assert_eq!(table.find(&Method::GET, "/items/1").map(|(i, _)| i), Some(1));
-        assert_eq!(table.find(&Method::HEAD, "/items/1").map(|(i, _)| i), Some(1));
-        assert_eq!(table.find(&Method::DELETE, "/items/1").map(|(i, _)| i), Some(0));
-        assert_eq!(table.find(&Method::PUT, "/items/1").map(|(i, _)| i), Some(2));
+        let found = |method: &Method, path: &str| {
+            let route = table.find(method, path, None)?;
+            table.routes.iter().position(|r| Arc::ptr_eq(r, route))
+        };
+        assert_eq!(found(&Method::GET, "/items/1"), Some(1));
+        assert_eq!(found(&Method::HEAD, "/items/1"), Some(1));
+        assert_eq!(found(&Method::DELETE, "/items/1"), Some(0));
+        assert_eq!(found(&Method::PUT, "/items/1"), Some(2));
         let strict = Table::new(vec![route("/a", &[Method::POST])]);
-        assert!(strict.find(&Method::GET, "/a").is_none());
+        assert!(strict.find(&Method::GET, "/a", None).is_none());
     }
 }

@@ -18,6 +18,7 @@ use tokio_tungstenite::{
 use super::{
     Gateway, headers,
     proxy::{bad_gateway, relayed},
+    routing::Target,
     table::{self, Route, Verdict},
     upstream::root_cause,
 };
@@ -40,6 +41,7 @@ impl Gateway {
         &self,
         request: Request,
         route: &Route,
+        target: &Target,
         user: Option<&CurrentUser>,
     ) -> Response {
         let (mut parts, _) = request.into_parts();
@@ -65,12 +67,12 @@ impl Gateway {
         // Watched before either side is answered: nothing that ends the
         // credential from here on is missed.
         let changes = self.gate.sockets.watch_changes();
-        let mut upstream_request = match self.upstream_request(&parts, user, Body::empty()) {
+        let mut upstream_request = match Self::upstream_request(target, &parts, user, Body::empty()) {
             Ok(request) => request,
             Err(status) => return status.into_response(),
         };
         headers::upgrade(upstream_request.headers_mut(), &parts.headers);
-        let (response, permit) = match self.exchange(upstream_request).await {
+        let (response, permit) = match Self::exchange(target, upstream_request).await {
             Ok(answer) => answer,
             Err(refusal) => return refusal,
         };

@@ -248,7 +248,7 @@ pub fn refuse(
 }
 
 /// RFC 9110 section 9.2.1.
-fn is_safe(method: &Method) -> bool {
+pub fn is_safe(method: &Method) -> bool {
     matches!(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE

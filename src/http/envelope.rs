@@ -36,8 +36,7 @@ use crate::{
 
 use super::{
     access_log::AccessLog,
-    client::ClientInfo,
-    client::TrustedProxies,
+    client::{ClientInfo, TrustedProxies, authority},
     context::RequestContext,
     cors::{Cors, Screened},
     credentials::{self, Authentication, CurrentUser, SessionCookie},
@@ -176,7 +175,9 @@ where
         let client = envelope.proxies.identify(connection.as_ref(), request.headers());
         // 3. The route (the router's, else the resolver's, whose handler is
         //    told which), and the access log starts its clock.
-        let (route, resolved) = routes.find(request.method(), request.uri().path());
+        let (route, resolved) = routes.find(request.method(), request.uri().path(), || {
+            authority(request.uri(), request.headers())
+        });
         if let Some(resolved) = resolved {
             request.extensions_mut().insert(resolved);
         }

@@ -216,7 +216,12 @@ impl RouteTable {
 
     /// The route of a request for `path` (exactly as sent); a route of the
     /// resolver's comes with what its handler needs.
-    pub fn find(&self, method: &Method, path: &str) -> (Route, Option<ResolvedRoute>) {
+    pub fn find<'a>(
+        &self,
+        method: &Method,
+        path: &str,
+        host: impl FnOnce() -> Option<&'a str>,
+    ) -> (Route, Option<ResolvedRoute>) {
         let area = match self.paths.at(path) {
             Ok(matched) => match &matched.value.template {
                 Some(template) => {
@@ -236,7 +241,11 @@ impl RouteTable {
             },
             Err(_) => Properties::default(),
         };
-        if let Some(resolved) = self.resolver.as_ref().and_then(|r| r.resolve(method, path)) {
+        if let Some(resolved) = self
+            .resolver
+            .as_ref()
+            .and_then(|r| r.resolve(method, path, host().map(super::resolve::host_of)))
+        {
             let route = Route {
                 template: Some(resolved.template.clone()),
                 policy: resolved.policy,
@@ -304,7 +313,11 @@ mod tests {
     }
 
     fn template(table: &RouteTable, method: Method, path: &str) -> Option<String> {
-        table.find(&method, path).0.template.map(|t| t.to_string())
+        table
+            .find(&method, path, || None)
+            .0
+            .template
+            .map(|t| t.to_string())
     }
 
     #[test]
@@ -328,16 +341,16 @@ mod tests {
     #[test]
     fn policies_are_the_tables_and_unmatched_paths_get_the_default() {
         let table = table("", &["/healthz", "/token"]);
-        assert_eq!(table.find(&Method::GET, "/healthz").0.policy, None);
+        assert_eq!(table.find(&Method::GET, "/healthz", || None).0.policy, None);
         assert_eq!(
-            table.find(&Method::POST, "/token").0.policy,
+            table.find(&Method::POST, "/token", || None).0.policy,
             Some(PolicyName::Login)
         );
         assert_eq!(
-            table.find(&Method::GET, "/token").0.policy,
+            table.find(&Method::GET, "/token", || None).0.policy,
             Some(PolicyName::Default)
         );
-        let unmatched = table.find(&Method::GET, "/nowhere").0;
+        let unmatched = table.find(&Method::GET, "/nowhere", || None).0;
         assert_eq!(unmatched.policy, Some(PolicyName::Default));
         assert_eq!(unmatched.deadline, Duration::from_secs(7));
     }
@@ -355,9 +368,12 @@ mod tests {
         );
         assert_eq!(template(&table, Method::GET, "/healthz"), None);
         // The policy table is asked without the prefix.
-        assert_eq!(table.find(&Method::GET, "/rampart/healthz").0.policy, None);
         assert_eq!(
-            table.find(&Method::POST, "/rampart/token").0.policy,
+            table.find(&Method::GET, "/rampart/healthz", || None).0.policy,
+            None
+        );
+        assert_eq!(
+            table.find(&Method::POST, "/rampart/token", || None).0.policy,
             Some(PolicyName::Login)
         );
     }
@@ -371,7 +387,7 @@ mod tests {
             );
             let private = |path: &str| {
                 table
-                    .find(&Method::GET, &format!("{prefix}{path}"))
+                    .find(&Method::GET, &format!("{prefix}{path}"), || None)
                     .0
                     .properties
                     .private
@@ -390,7 +406,7 @@ mod tests {
                 assert!(!private(path), "{prefix}{path}");
             }
             // A private area's unrouted path is still unrouted.
-            let unrouted = table.find(&Method::GET, &format!("{prefix}/admin/x")).0;
+            let unrouted = table.find(&Method::GET, &format!("{prefix}/admin/x"), || None).0;
             assert_eq!(unrouted.template, None);
             assert_eq!(unrouted.policy, Some(PolicyName::Default));
         }
@@ -399,7 +415,7 @@ mod tests {
     #[test]
     fn a_route_has_the_properties_of_its_areas() {
         let table = table("/p", &["/token", "/token/revoke", "/admin/users", "/items/"]);
-        let properties = |path: &str| table.find(&Method::POST, path).0.properties;
+        let properties = |path: &str| table.find(&Method::POST, path, || None).0.properties;
         let revoke = properties("/p/token/revoke");
         assert!(revoke.private && revoke.enrolment && !revoke.needs_mfa);
         let admin = properties("/p/admin/users");

@@ -56,6 +56,11 @@ pub const WEBSOCKET_CLOSES: &str = "websocket_closes_total";
 /// WebSocket upgrades refused, by `reason`.
 pub const WEBSOCKET_REFUSALS: &str = "websocket_refusals_total";
 
+/// Requests forwarded to each upstream, by the status it (or, failing
+/// it, the gateway) answered.
+pub const GATEWAY_UPSTREAM_REQUESTS: &str = "gateway_upstream_requests_total";
+/// How long each upstream took to send its response headers.
+pub const GATEWAY_UPSTREAM_DURATION: &str = "gateway_upstream_duration_seconds";
 /// Always 1, labelled with the running `version`: the Prometheus convention
 /// for telling which build each instance runs.
 pub const BUILD_INFO: &str = "rampart_build_info";
@@ -117,6 +122,15 @@ fn describe() {
     describe_counter!(WEBSOCKET_MESSAGES, "WebSocket messages, by direction (in, out).");
     describe_counter!(WEBSOCKET_CLOSES, "WebSockets closed, by reason.");
     describe_counter!(WEBSOCKET_REFUSALS, "WebSocket upgrades refused, by reason.");
+    describe_counter!(
+        GATEWAY_UPSTREAM_REQUESTS,
+        "Requests forwarded to each upstream, by the status answered."
+    );
+    describe_histogram!(
+        GATEWAY_UPSTREAM_DURATION,
+        Unit::Seconds,
+        "Time until each upstream's response headers."
+    );
     describe_gauge!(BUILD_INFO, "Always 1; the version label names the running build.");
 }
 
@@ -133,6 +147,11 @@ pub fn install() -> PrometheusHandle {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(HTTP_REQUEST_DURATION.to_owned()), LATENCY_BUCKETS)
+                .expect("the bucket list is not empty")
+                .set_buckets_for_metric(
+                    Matcher::Full(GATEWAY_UPSTREAM_DURATION.to_owned()),
+                    LATENCY_BUCKETS,
+                )
                 .expect("the bucket list is not empty")
                 .build_recorder();
             let handle = recorder.handle();

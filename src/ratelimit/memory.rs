@@ -50,7 +50,9 @@ struct Policy {
 
 /// Budgets for every policy, in memory.
 pub struct MemoryBackend {
-    policies: Vec<Policy>,
+    /// Shared with the backend a reload makes, for the policies whose
+    /// rate it keeps: their budgets carry over.
+    policies: Vec<Arc<(RatePolicy, Policy)>>,
     clock: DefaultClock,
     /// Keyed with a random key per process, so nobody can aim two subjects
     /// at one budget.
@@ -66,10 +68,28 @@ impl std::fmt::Debug for MemoryBackend {
 impl MemoryBackend {
     /// `rates` by [`PolicyName::index`].
     pub fn new(rates: &[RatePolicy], max_tracked_keys: NonZeroUsize) -> Self {
-        let clock = DefaultClock::default();
+        Self::keeping(None, rates, max_tracked_keys)
+    }
+
+    /// Budgets for `rates` that keep `previous`' budgets where a policy
+    /// (by its index) keeps its rate: a reload of the configuration does
+    /// not hand a throttled client a fresh budget.
+    pub fn reloaded(previous: &Self, rates: &[RatePolicy], max_tracked_keys: NonZeroUsize) -> Self {
+        Self::keeping(Some(previous), rates, max_tracked_keys)
+    }
+
+    fn keeping(previous: Option<&Self>, rates: &[RatePolicy], max_tracked_keys: NonZeroUsize) -> Self {
+        let clock = previous.map_or_else(DefaultClock::default, |previous| previous.clock.clone());
         let policies = rates
             .iter()
-            .map(|rate| {
+            .enumerate()
+            .map(|(index, rate)| {
+                if let Some(kept) = previous
+                    .and_then(|previous| previous.policies.get(index))
+                    .filter(|kept| kept.0 == *rate)
+                {
+                    return kept.clone();
+                }
                 let limit = rate.count.get();
                 let interval = rate.period.duration() / limit;
                 let quota = Quota::with_period(interval)
@@ -79,24 +99,34 @@ impl MemoryBackend {
                 let tracked = state.cache.clone();
                 let limiter: RateLimiter<u64, BoundedState, DefaultClock> =
                     RateLimiter::new(quota, state, clock.clone());
-                Policy {
-                    limiter: limiter.with_middleware::<StateInformationMiddleware>(),
-                    tracked,
-                    limit,
-                    interval,
-                }
+                Arc::new((
+                    *rate,
+                    Policy {
+                        limiter: limiter.with_middleware::<StateInformationMiddleware>(),
+                        tracked,
+                        limit,
+                        interval,
+                    },
+                ))
             })
             .collect();
         Self {
             policies,
             clock,
-            hasher: RandomState::new(),
+            hasher: previous.map_or_else(RandomState::new, |previous| previous.hasher.clone()),
         }
+    }
+
+    /// A policy's budgets; a name this backend does not know (a route of
+    /// a table a reload replaced) spends the default policy's.
+    fn policy(&self, name: PolicyName) -> &Policy {
+        let index = name.index();
+        &self.policies.get(index).unwrap_or(&self.policies[0]).1
     }
 
     /// Subjects tracked under `policy` right now.
     pub fn tracked(&self, policy: PolicyName) -> usize {
-        self.policies[policy.index()].tracked.len()
+        self.policy(policy).tracked.len()
     }
 
     fn key(&self, subject: Subject<'_>) -> u64 {
@@ -130,7 +160,7 @@ impl MemoryBackend {
     }
 
     fn check_now(&self, policy: PolicyName, subject: Subject<'_>) -> Decision {
-        let policy = &self.policies[policy.index()];
+        let policy = self.policy(policy);
         match policy.limiter.check_key(&self.key(subject)) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
@@ -169,7 +199,7 @@ impl Backend for MemoryBackend {
     }
 
     async fn refund(&self, policy: PolicyName, subject: Subject<'_>) {
-        let policy = &self.policies[policy.index()];
+        let policy = self.policy(policy);
         let interval = u64::try_from(policy.interval.as_nanos()).unwrap_or(u64::MAX);
         // GCRA: one request is one interval of the theoretical arrival
         // time. A time in the past reads as a whole budget, so moving it

@@ -20,9 +20,11 @@ pub mod tally;
 
 use std::{
     net::{IpAddr, Ipv6Addr},
+    sync::Arc,
     time::Duration,
 };
 
+use arc_swap::ArcSwap;
 use http::Method;
 
 use crate::config::{RateLimitSettings, RatePolicy};
@@ -188,8 +190,9 @@ enum Budgets {
     Redis(redis::RedisBackend),
 }
 
-/// The rate limits of this instance.
-pub struct RateLimits {
+/// The policies in force, and where their budgets are: replaced whole at
+/// a reload.
+pub struct Policies {
     /// By [`PolicyName::index`].
     rates: Vec<RatePolicy>,
     budgets: Budgets,
@@ -197,10 +200,17 @@ pub struct RateLimits {
     audited: memory::MemoryBackend,
 }
 
+/// The rate limits of this instance.
+pub struct RateLimits {
+    current: ArcSwap<Policies>,
+    /// `redis_prefix`, for a reload's Redis budgets.
+    prefix: String,
+}
+
 impl std::fmt::Debug for RateLimits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RateLimits")
-            .field("rates", &self.rates)
+            .field("rates", &self.current.load().rates)
             .finish_non_exhaustive()
     }
 }
@@ -210,11 +220,11 @@ impl RateLimits {
     /// policies, [`PolicyName::Route`] `0..`.
     pub fn new(settings: &RateLimitSettings, routes: &[RatePolicy]) -> Self {
         let rates = rates_of(settings, routes);
-        Self::with(
-            settings,
-            Budgets::Memory(memory::MemoryBackend::new(&rates, settings.max_tracked_keys)),
-            rates,
-        )
+        let budgets = Budgets::Memory(memory::MemoryBackend::new(&rates, settings.max_tracked_keys));
+        Self {
+            current: ArcSwap::from_pointee(Policies::with(settings, budgets, rates)),
+            prefix: String::new(),
+        }
     }
 
     /// The configured budgets: in memory, or in Redis under `prefix`
@@ -224,43 +234,45 @@ impl RateLimits {
         routes: &[RatePolicy],
         prefix: &str,
     ) -> ::redis::RedisResult<Self> {
-        if settings.backend == crate::config::RateLimitBackend::Memory {
-            return Ok(Self::new(settings, routes));
-        }
-        let rates = rates_of(settings, routes);
-        let names: Vec<_> = (0..rates.len()).map(|i| policy_at(i).key_name()).collect();
-        let backend = redis::RedisBackend::new(
-            &settings.redis_url,
-            prefix,
-            &names,
-            &rates,
-            settings.redis_failure,
-            settings.max_tracked_keys,
-        )?;
-        if !backend.ping().await {
+        let policies = Policies::open(settings, routes, prefix, None)?;
+        if let Budgets::Redis(backend) = &policies.budgets
+            && !backend.ping().await
+        {
             tracing::warn!(
                 "Redis is unreachable at start; rate limits follow rate_limit.redis_failure until it answers"
             );
         }
-        Ok(Self::with(settings, Budgets::Redis(backend), rates))
+        Ok(Self {
+            current: ArcSwap::from_pointee(policies),
+            prefix: prefix.to_owned(),
+        })
     }
 
-    fn with(settings: &RateLimitSettings, budgets: Budgets, rates: Vec<RatePolicy>) -> Self {
-        let audited = vec![AUDITED_REFUSALS.parse().expect("a valid rate"); rates.len()];
-        Self {
-            rates,
-            budgets,
-            audited: memory::MemoryBackend::new(&audited, settings.max_tracked_keys),
-        }
+    /// The policies of `settings` and `routes`, for [`Self::install`]
+    /// (SIGHUP). Budgets in memory whose policy keeps its rate carry over;
+    /// budgets in Redis are named by their rate, so they do too.
+    pub fn prepare(
+        &self,
+        settings: &RateLimitSettings,
+        routes: &[RatePolicy],
+    ) -> ::redis::RedisResult<Policies> {
+        let current = self.current.load();
+        Policies::open(settings, routes, &self.prefix, Some(&current))
+    }
+
+    /// Puts prepared policies in force.
+    pub fn install(&self, policies: Policies) {
+        self.current.store(Arc::new(policies));
     }
 
     pub fn rate(&self, policy: PolicyName) -> RatePolicy {
-        self.rates[policy.index()]
+        self.current.load().rate(policy)
     }
 
     /// Whether the shared budgets answer (always, in memory); asks Redis.
     pub async fn healthy(&self) -> bool {
-        match &self.budgets {
+        let current = self.current.load_full();
+        match &current.budgets {
             Budgets::Memory(_) => true,
             Budgets::Redis(redis) => redis.ping().await,
         }
@@ -268,27 +280,36 @@ impl RateLimits {
 
     /// Spends one request of `subject`'s budget under `policy`.
     pub async fn check(&self, policy: PolicyName, subject: Subject<'_>) -> Result<Decision, Refusal> {
-        let decision = match &self.budgets {
+        let current = self.current.load();
+        let decision = match &current.budgets {
             Budgets::Memory(memory) => memory.check(policy, subject).await,
             // Boxed: the round trip's future would otherwise enlarge the
-            // future of every request, in-memory budgets too.
-            Budgets::Redis(redis) => match Box::pin(redis.check(policy, subject)).await {
-                redis::Outcome::Decided(decision) => decision,
-                redis::Outcome::Unavailable => {
-                    return Err(Refusal {
-                        cause: Cause::Unavailable,
-                        policy,
-                        rate: self.rate(policy),
-                        decision: Decision {
-                            limit: self.rate(policy).count.get(),
-                            remaining: 0,
-                            reset: Duration::from_secs(1),
-                            retry_after: Some(Duration::from_secs(1)),
-                        },
-                        audit: false,
-                    });
+            // future of every request, in-memory budgets too. (The policies
+            // are held by their own count across it, not by the guard.)
+            Budgets::Redis(_) => {
+                let current = arc_swap::Guard::into_inner(current);
+                let Budgets::Redis(redis) = &current.budgets else {
+                    unreachable!("matched above")
+                };
+                match Box::pin(redis.check(policy, subject)).await {
+                    redis::Outcome::Decided(decision) => decision,
+                    redis::Outcome::Unavailable => {
+                        let rate = current.rate(policy);
+                        return Err(Refusal {
+                            cause: Cause::Unavailable,
+                            policy,
+                            rate,
+                            decision: Decision {
+                                limit: rate.count.get(),
+                                remaining: 0,
+                                reset: Duration::from_secs(1),
+                                retry_after: Some(Duration::from_secs(1)),
+                            },
+                            audit: false,
+                        });
+                    }
                 }
-            },
+            }
         };
         if decision.allowed() {
             Ok(decision)
@@ -298,19 +319,21 @@ impl RateLimits {
                 "policy" => policy.as_str()
             )
             .increment(1);
+            let current = self.current.load();
             Err(Refusal {
                 cause: Cause::Spent,
                 policy,
-                rate: self.rate(policy),
+                rate: current.rate(policy),
                 decision,
-                audit: self.audited.check(policy, subject).await.allowed(),
+                audit: current.audited.check(policy, subject).await.allowed(),
             })
         }
     }
 
     /// Gives back one request that `check` allowed (see [`Backend::refund`]).
     pub async fn refund(&self, policy: PolicyName, subject: Subject<'_>) {
-        match &self.budgets {
+        let current = self.current.load_full();
+        match &current.budgets {
             Budgets::Memory(memory) => memory.refund(policy, subject).await,
             Budgets::Redis(redis) => redis.refund(policy, subject).await,
         }
@@ -319,10 +342,57 @@ impl RateLimits {
     /// How many subjects the policy's budgets are tracking in this
     /// process now (none when they are in Redis).
     pub fn tracked(&self, policy: PolicyName) -> usize {
-        match &self.budgets {
+        match &self.current.load().budgets {
             Budgets::Memory(memory) => memory.tracked(policy),
             Budgets::Redis(_) => 0,
         }
+    }
+}
+
+impl Policies {
+    fn with(settings: &RateLimitSettings, budgets: Budgets, rates: Vec<RatePolicy>) -> Self {
+        let audited = vec![AUDITED_REFUSALS.parse().expect("a valid rate"); rates.len()];
+        Self {
+            rates,
+            budgets,
+            audited: memory::MemoryBackend::new(&audited, settings.max_tracked_keys),
+        }
+    }
+
+    /// The policies of `settings` and `routes`, keeping `previous`'
+    /// in-memory budgets where they can.
+    fn open(
+        settings: &RateLimitSettings,
+        routes: &[RatePolicy],
+        prefix: &str,
+        previous: Option<&Self>,
+    ) -> ::redis::RedisResult<Self> {
+        let rates = rates_of(settings, routes);
+        let budgets = if settings.backend == crate::config::RateLimitBackend::Memory {
+            Budgets::Memory(match previous.map(|previous| &previous.budgets) {
+                Some(Budgets::Memory(kept)) => {
+                    memory::MemoryBackend::reloaded(kept, &rates, settings.max_tracked_keys)
+                }
+                _ => memory::MemoryBackend::new(&rates, settings.max_tracked_keys),
+            })
+        } else {
+            let names: Vec<_> = (0..rates.len()).map(|i| policy_at(i).key_name()).collect();
+            Budgets::Redis(redis::RedisBackend::new(
+                &settings.redis_url,
+                prefix,
+                &names,
+                &rates,
+                settings.redis_failure,
+                settings.max_tracked_keys,
+            )?)
+        };
+        Ok(Self::with(settings, budgets, rates))
+    }
+
+    /// A policy's rate; a name these policies do not know (a route of a
+    /// table a reload replaced) has the default's.
+    fn rate(&self, policy: PolicyName) -> RatePolicy {
+        self.rates.get(policy.index()).copied().unwrap_or(self.rates[0])
     }
 }
 

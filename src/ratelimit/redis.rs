@@ -163,6 +163,12 @@ impl RedisBackend {
         })
     }
 
+    /// A policy; a name this backend does not know (a route of a table a
+    /// reload replaced) is the default policy.
+    fn policy(&self, name: PolicyName) -> &Policy {
+        self.policies.get(name.index()).unwrap_or(&self.policies[0])
+    }
+
     /// Whether Redis answers now; the answer also opens or closes the
     /// circuit.
     pub async fn ping(&self) -> bool {
@@ -259,7 +265,7 @@ impl RedisBackend {
             }
         }
         let digest = hash.finalize();
-        let mut key = self.policies[policy.index()].key_prefix.clone();
+        let mut key = self.policy(policy).key_prefix.clone();
         URL_SAFE_NO_PAD.encode_string(&digest[..16], &mut key);
         key
     }
@@ -292,7 +298,7 @@ impl RedisBackend {
     }
 
     pub async fn check(&self, name: PolicyName, subject: Subject<'_>) -> Outcome {
-        let policy = &self.policies[name.index()];
+        let policy = self.policy(name);
         let key = self.key(name, subject);
         let now = Instant::now();
         if let Some(until) = self.refused.get(&key) {
@@ -328,7 +334,7 @@ impl RedisBackend {
     }
 
     pub async fn refund(&self, name: PolicyName, subject: Subject<'_>) {
-        let policy = &self.policies[name.index()];
+        let policy = self.policy(name);
         let key = self.key(name, subject);
         if self.step(&key, policy, -1).await.is_none()
             && let Some(memory) = &self.fallback

@@ -15,7 +15,7 @@ use http::{HeaderValue, header};
 use utoipa_swagger_ui::Config;
 
 use super::Routed;
-use crate::http::error::ApiError;
+use crate::{gateway::Gateway, http::error::ApiError};
 
 /// What a missing asset answers.
 const NOT_FOUND: &str = "Not Found";
@@ -33,16 +33,54 @@ const DOCS_CSP: HeaderValue = HeaderValue::from_static(
      frame-ancestors 'none'; form-action 'self'",
 );
 
+/// Where the document comes from.
+enum Document {
+    /// rampart's own, fixed at start.
+    Own(Bytes),
+    /// rampart's own with the gateway's upstream operations, as the
+    /// gateway's routes stand now (they change at a reload).
+    Gateway {
+        own: serde_json::Value,
+        own_prefix: String,
+        gateway: Arc<Gateway>,
+    },
+}
+
+impl Document {
+    fn bytes(&self) -> Bytes {
+        match self {
+            Self::Own(bytes) => bytes.clone(),
+            Self::Gateway {
+                own,
+                own_prefix,
+                gateway,
+            } => gateway.document(own, own_prefix),
+        }
+    }
+}
+
 /// Routes for the OpenAPI document and Swagger UI.
-pub fn router<S: Clone + Send + Sync + 'static>(openapi: &utoipa::openapi::OpenApi) -> Routed<S> {
-    let document = Bytes::from(openapi.to_json().expect("the OpenAPI document serializes"));
+pub fn router<S: Clone + Send + Sync + 'static>(
+    openapi: &utoipa::openapi::OpenApi,
+    gateway: Option<(Arc<Gateway>, &str)>,
+) -> Routed<S> {
+    let document = Arc::new(match gateway {
+        None => Document::Own(Bytes::from(
+            openapi.to_json().expect("the OpenAPI document serializes"),
+        )),
+        Some((gateway, own_prefix)) => Document::Gateway {
+            own: serde_json::to_value(openapi).expect("the OpenAPI document serializes"),
+            own_prefix: own_prefix.to_owned(),
+            gateway,
+        },
+    });
     // Relative to the page (`/docs`, or under `gateway.own_prefix`).
     let config = Arc::new(Config::new(["openapi.json"]).try_it_out_enabled(true));
     Routed::default()
         .route(
             "/openapi.json",
             get(move || {
-                let document = document.clone();
+                let document = document.bytes();
                 async move {
                     (
                         [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],

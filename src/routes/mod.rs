@@ -3,6 +3,7 @@
 
 mod admin;
 mod docs;
+mod forward_auth;
 mod health;
 pub mod https_redirect;
 mod items;
@@ -106,9 +107,10 @@ pub fn router(state: AppState) -> Routed {
         .routes(routes!(pages::account_recovery_codes))
         .routes(routes!(pages::account_password));
     // With a gateway the upstream owns `/` and the resources: rampart's
-    // demo resource, its page and its socket are off (SPEC section 6).
+    // demo resource, its page and its socket are off (SPEC section 6), and
+    // a proxy in front may ask `/forward-auth`.
     let own = if state.gateway.is_some() {
-        shared
+        shared.routes(routes!(forward_auth::forward_auth))
     } else {
         shared
             .routes(routes!(health::root))
@@ -135,7 +137,8 @@ pub fn router(state: AppState) -> Routed {
     // Without `docs`, the document and its viewer are not routed at all:
     // they answer the same 404 as any unknown path.
     let routes = if state.settings.docs {
-        routes.merge(docs::router(&openapi))
+        let gateway = state.gateway.clone().map(|gateway| (gateway, prefix.as_str()));
+        routes.merge(docs::router(&openapi, gateway))
     } else {
         routes
     };
@@ -207,7 +210,8 @@ pub const RULES: OwnRules = OwnRules {
 /// attempted name.)
 pub fn policy_for(method: &Method, route: Option<&str>) -> Option<PolicyName> {
     match route {
-        Some("/healthz" | "/readyz") => None,
+        // Forward-auth spends the budget of the route it is asked about.
+        Some("/healthz" | "/readyz" | "/forward-auth") => None,
         Some(
             "/token"
             | "/login"
@@ -230,6 +234,7 @@ mod tests {
     fn routes_map_to_their_policies() {
         assert_eq!(policy_for(&Method::GET, Some("/healthz")), None);
         assert_eq!(policy_for(&Method::GET, Some("/readyz")), None);
+        assert_eq!(policy_for(&Method::GET, Some("/forward-auth")), None);
         assert_eq!(policy_for(&Method::POST, Some("/token")), Some(PolicyName::Login));
         assert_eq!(policy_for(&Method::POST, Some("/login")), Some(PolicyName::Login));
         assert_eq!(

@@ -142,20 +142,12 @@ fn read_pair(cert: &Path, key: &Path, provider: &CryptoProvider) -> Result<Certi
     }
 }
 
-/// Reloads the certificate on every SIGHUP until shutdown.
-pub async fn reload_on_hangup(certificates: Arc<Certificates>, shutdown: super::Shutdown) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
-        tracing::error!("cannot listen for SIGHUP; certificate reloads need a restart");
-        return;
-    };
-    loop {
-        tokio::select! {
-            _ = hangup.recv() => match certificates.reload() {
-                Ok(()) => tracing::info!(cert = %certificates.cert.display(), "TLS certificate reloaded"),
-                Err(err) => tracing::error!(error = %err, "TLS certificate reload failed; the previous certificate stays in use"),
-            },
-            () = shutdown.wait() => return,
+/// Reloads the certificate (at a SIGHUP), and says how it went in the log.
+pub fn reload_logged(certificates: &Certificates) {
+    match certificates.reload() {
+        Ok(()) => tracing::info!(cert = %certificates.cert.display(), "TLS certificate reloaded"),
+        Err(err) => {
+            tracing::error!(error = %err, "TLS certificate reload failed; the previous certificate stays in use")
         }
     }
 }

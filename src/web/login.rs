@@ -3,7 +3,7 @@
 
 use axum::{
     body::Bytes,
-    extract::State,
+    extract::{Query, State},
     response::{IntoResponse, Redirect, Response},
 };
 use http::{HeaderMap, StatusCode, header};
@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::{
     PreLoginPost, no_store,
-    sign_in::{Landing, login_page, signed_in},
+    sign_in::{ReturnTo, login_page, signed_in},
 };
 use crate::{
     audit::Action,
@@ -38,15 +38,19 @@ pub struct LoginForm {
     #[serde(default)]
     password: String,
     csrf_token: Option<String>,
+    /// Where to go once signed in (a path on this server).
+    #[serde(default)]
+    return_to: Option<String>,
 }
 
-/// 401 and the form again, with the name kept.
+/// 401 and the form again, with the name and the way back kept.
 fn bad_credentials(
     state: &AppState,
     session: Option<&SessionCookie>,
     headers: &HeaderMap,
     https: bool,
     username: &str,
+    back: &ReturnTo,
 ) -> Result<Response, ApiError> {
     login_page(
         state,
@@ -56,17 +60,21 @@ fn bad_credentials(
         StatusCode::UNAUTHORIZED,
         Some("Incorrect username or password"),
         username,
+        back,
     )
 }
 
-/// The sign-in page.
+/// The sign-in page; `return_to`: where a sign-in ends (a path on this
+/// server; anything else is ignored).
 #[utoipa::path(get, path = "/login", tag = "pages",
+    params(("return_to" = Option<String>, Query, description = "A path on this server to go to once signed in")),
     responses((status = 200, description = "HTML form; sets the CSRF cookie", content_type = "text/html")))]
 pub async fn login_form(
     State(state): State<AppState>,
     client: ClientInfo,
     session: Option<SessionCookie>,
     headers: HeaderMap,
+    Query(back): Query<ReturnTo>,
 ) -> Result<Response, ApiError> {
     login_page(
         &state,
@@ -76,6 +84,7 @@ pub async fn login_form(
         StatusCode::OK,
         None,
         "",
+        &back,
     )
 }
 
@@ -83,7 +92,7 @@ pub async fn login_form(
 #[utoipa::path(post, path = "/login", tag = "pages",
     request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 303, description = "Signed in: to /app (with a gateway, to /), with the session cookie"),
+        (status = 303, description = "Signed in: to the form's `return_to`, else /app (with a gateway, /), with the session cookie"),
         (status = 401, description = "Bad credentials: the form again", content_type = "text/html"),
         (status = 403, description = "CSRF token missing or invalid, or a cross-site request", body = crate::http::error::ErrorBody),
         (status = 429, description = "Too many attempts", body = crate::http::error::ErrorBody)
@@ -100,6 +109,7 @@ pub async fn login(
     if let Some(refusal) = post.refusal(&state, form.csrf_token.as_deref(), "/login") {
         return Ok(refusal);
     }
+    let back = ReturnTo::new(form.return_to.clone());
     let https = post.client.https;
     let refused = || {
         bad_credentials(
@@ -108,6 +118,7 @@ pub async fn login(
             &post.headers,
             https,
             &form.username,
+            &back,
         )
     };
     let checked = state
@@ -126,9 +137,9 @@ pub async fn login(
     };
     let factors = state.factors.counts(user.id).await?;
     if factors.any() {
-        return super::login_mfa::begin(&state, &post, &user, factors.passkeys > 0).await;
+        return super::login_mfa::begin(&state, &post, &user, factors.passkeys > 0, &back).await;
     }
-    match signed_in(&state, &post, &user, Amr::PASSWORD, Landing::home(&state)).await? {
+    match signed_in(&state, &post, &user, Amr::PASSWORD, back.landing(&state)).await? {
         Some(response) => Ok(response),
         // The password changed (or the user was disabled) while this
         // login was being checked: the password it checked is stale.

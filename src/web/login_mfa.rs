@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use super::{
     PreLoginPost,
-    sign_in::{Landing, PreLoginPage, login_page, signed_in},
+    sign_in::{PreLoginPage, ReturnTo, login_page, signed_in},
 };
 use crate::{
     auth::{
@@ -34,6 +34,9 @@ pub struct CodeForm {
     #[serde(default)]
     code: String,
     csrf_token: Option<String>,
+    /// Where to go once signed in, carried from the password form.
+    #[serde(default)]
+    return_to: Option<String>,
 }
 
 /// What a pending sign-in of this browser is bound to: its pre-session.
@@ -42,6 +45,7 @@ pub(super) fn binding(headers: &HeaderMap, https: bool) -> Option<Vec<u8>> {
         .map(|presession| sha2::Sha256::digest(presession.as_bytes()).to_vec())
 }
 
+#[expect(clippy::too_many_arguments, reason = "the form's parts, each its own")]
 fn page(
     state: &AppState,
     session: Option<&SessionCookie>,
@@ -50,12 +54,16 @@ fn page(
     status: StatusCode,
     error: Option<&str>,
     passkeys: bool,
+    back: &ReturnTo,
 ) -> Result<Response, ApiError> {
     let action = format!("{}/login/mfa", state.settings.own_prefix());
     let page = PreLoginPage {
         template: "login_mfa.html",
         status,
-        context: context! { title => "Second factor", error, action, passkeys },
+        context: context! {
+            title => "Second factor", error, action, passkeys,
+            return_to => back.path(), back_query => back.query()
+        },
     };
     page.render(state, session, headers, https)
 }
@@ -66,6 +74,7 @@ pub(super) async fn begin(
     post: &PreLoginPost,
     user: &UserRecord,
     passkeys: bool,
+    back: &ReturnTo,
 ) -> Result<Response, ApiError> {
     let https = post.client.https;
     // The password form's CSRF check passed: the pre-session is there.
@@ -80,6 +89,7 @@ pub(super) async fn begin(
         StatusCode::OK,
         None,
         passkeys,
+        back,
     )?;
     let lifetime = Duration::from_millis(u64::try_from(PENDING_LIFETIME_MS).unwrap_or_default());
     response.headers_mut().append(
@@ -142,6 +152,7 @@ pub async fn login_mfa(
     if let Some(refusal) = post.refusal(&state, form.csrf_token.as_deref(), "/login/mfa") {
         return Ok(refusal);
     }
+    let back = ReturnTo::new(form.return_to.clone());
     let https = post.client.https;
     let names = cookies::names(https);
     // No live sign-in of this browser's: it starts over.
@@ -154,6 +165,7 @@ pub async fn login_mfa(
             StatusCode::UNAUTHORIZED,
             Some("The sign-in expired: sign in again"),
             "",
+            &back,
         )?;
         response
             .headers_mut()
@@ -176,6 +188,7 @@ pub async fn login_mfa(
                 StatusCode::UNAUTHORIZED,
                 Some("Invalid code"),
                 passkeys,
+                &back,
             );
         }
         return start_over();
@@ -184,7 +197,7 @@ pub async fn login_mfa(
         return start_over();
     }
     let amr = Amr::of(&[Method::Pwd, Method::Otp, Method::Mfa]);
-    match signed_in(&state, &post, &user, amr, Landing::home(&state)).await? {
+    match signed_in(&state, &post, &user, amr, back.landing(&state)).await? {
         Some(response) => Ok(response),
         None => start_over(),
     }

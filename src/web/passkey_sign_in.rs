@@ -8,7 +8,7 @@
 
 use axum::{
     body::Bytes,
-    extract::State,
+    extract::{Query, State},
     response::{IntoResponse, Response},
 };
 use http::{StatusCode, header};
@@ -19,7 +19,7 @@ use webauthn_rs::prelude::PublicKeyCredential;
 use super::{
     PreLoginPost,
     login_mfa::{Waiting, binding, waiting},
-    sign_in::{Landing, signed_in},
+    sign_in::{ReturnTo, signed_in},
 };
 use crate::{
     audit::{Action, Outcome},
@@ -120,7 +120,10 @@ pub async fn second_step_options(
 
 /// The second step by passkey: a session.
 #[utoipa::path(post, path = "/login/mfa/passkey", tag = "pages",
-    params(("X-CSRF-Token" = String, Header, description = "The sign-in form's CSRF token")),
+    params(
+        ("X-CSRF-Token" = String, Header, description = "The sign-in form's CSRF token"),
+        ("return_to" = Option<String>, Query, description = "A path on this server to go to once signed in")
+    ),
     request_body = PasskeyAssertion,
     responses(
         (status = 200, description = "Signed in: `{\"location\"}`, with the session cookie"),
@@ -132,6 +135,7 @@ pub async fn second_step_options(
 pub async fn second_step(
     State(state): State<AppState>,
     post: PreLoginPost,
+    Query(back): Query<ReturnTo>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     if let Some(refusal) = refusal(&state, &post, "/login/mfa/passkey") {
@@ -180,7 +184,7 @@ pub async fn second_step(
     );
     // Two factors shown: `mfa` whatever the authenticator verified.
     let amr = Amr::of(&[Method::Pwd, Method::Hwk, Method::Mfa]);
-    match signed_in(&state, &post, &user, amr, Landing::home_by_script(&state)).await? {
+    match signed_in(&state, &post, &user, amr, back.landing_by_script(&state)).await? {
         Some(response) => Ok(response),
         None => Ok(expired(https)),
     }
@@ -215,7 +219,10 @@ pub async fn passwordless_options(
 /// A passwordless sign-in: a discoverable passkey that verified its user
 /// starts a session alone.
 #[utoipa::path(post, path = "/login/passkey", tag = "pages",
-    params(("X-CSRF-Token" = String, Header, description = "The sign-in form's CSRF token")),
+    params(
+        ("X-CSRF-Token" = String, Header, description = "The sign-in form's CSRF token"),
+        ("return_to" = Option<String>, Query, description = "A path on this server to go to once signed in")
+    ),
     request_body = PasskeyAssertion,
     responses(
         (status = 200, description = "Signed in: `{\"location\"}`, with the session cookie"),
@@ -227,6 +234,7 @@ pub async fn passwordless_options(
 pub async fn passwordless(
     State(state): State<AppState>,
     post: PreLoginPost,
+    Query(back): Query<ReturnTo>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     if let Some(refusal) = refusal(&state, &post, "/login/passkey") {
@@ -264,7 +272,7 @@ pub async fn passwordless(
         return Ok(invalid_passkey());
     };
     let amr = Amr::of(&[Method::Hwk, Method::Mfa]);
-    match signed_in(&state, &post, &user, amr, Landing::home_by_script(&state)).await? {
+    match signed_in(&state, &post, &user, amr, back.landing_by_script(&state)).await? {
         Some(response) => Ok(response),
         None => Ok(invalid_passkey()),
     }

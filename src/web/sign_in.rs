@@ -20,6 +20,7 @@ use crate::{
 };
 
 /// The sign-in form, with a pre-login CSRF token (and its cookies).
+#[expect(clippy::too_many_arguments, reason = "the form's parts, each its own")]
 pub(super) fn login_page(
     state: &AppState,
     session: Option<&SessionCookie>,
@@ -28,6 +29,7 @@ pub(super) fn login_page(
     status: StatusCode,
     error: Option<&str>,
     username: &str,
+    back: &ReturnTo,
 ) -> Result<Response, ApiError> {
     let providers: Vec<_> = state
         .sso
@@ -39,9 +41,51 @@ pub(super) fn login_page(
     let page = PreLoginPage {
         template: "login.html",
         status,
-        context: context! { title => "Sign in", error, username, providers, password_login },
+        context: context! {
+            title => "Sign in", error, username, providers, password_login,
+            return_to => back.path(), back_query => back.query()
+        },
     };
     page.render(state, session, headers, https)
+}
+
+/// Where a sign-in returns to, as a form's field or a query parameter
+/// carries it (`return_to`); only a path [`return_path`] accepts is kept.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct ReturnTo {
+    #[serde(default)]
+    return_to: Option<String>,
+}
+
+impl ReturnTo {
+    pub(super) fn new(return_to: Option<String>) -> Self {
+        Self { return_to }
+    }
+
+    /// The path, if one was given and may be followed.
+    pub(super) fn path(&self) -> Option<&str> {
+        self.return_to.as_deref().and_then(return_path)
+    }
+
+    /// `?return_to=...` for a link or a script's call on the way, or
+    /// nothing.
+    pub(super) fn query(&self) -> String {
+        self.path().map_or_else(String::new, |path| {
+            let encoded: String = form_urlencoded::byte_serialize(path.as_bytes()).collect();
+            format!("?return_to={encoded}")
+        })
+    }
+
+    /// The end of a form's sign-in: there, else home.
+    pub(super) fn landing(&self, state: &AppState) -> Landing {
+        self.path()
+            .map_or_else(|| Landing::home(state), |path| Landing::Redirect(path.to_owned()))
+    }
+
+    /// The end of a script's sign-in: there, else home.
+    pub(super) fn landing_by_script(&self, state: &AppState) -> Landing {
+        Landing::Location(self.path().unwrap_or(state.home()).to_owned())
+    }
 }
 
 /// A page shown before sign-in (a form of a sign-in's steps): its
@@ -88,10 +132,6 @@ impl Landing {
     /// To the home page (the app page; with a gateway, `/`).
     pub(super) fn home(state: &AppState) -> Self {
         Self::Redirect(state.home().to_owned())
-    }
-
-    pub(super) fn home_by_script(state: &AppState) -> Self {
-        Self::Location(state.home().to_owned())
     }
 }
 

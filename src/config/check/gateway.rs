@@ -2,7 +2,10 @@
 //! public address, time-outs that are not zero, something to forward.
 
 use super::{Finding, network::is_private};
-use crate::config::{Settings, SigningAlgorithm, gateway::GatewaySettings};
+use crate::config::{
+    Settings, SigningAlgorithm,
+    gateway::{DEFAULT_UPSTREAM, GatewaySettings},
+};
 
 /// What `[gateway]` needs: an asymmetric signing key (the upstream
 /// verifies assertions with the public half, and an HS256 secret would let
@@ -19,18 +22,37 @@ pub(super) fn findings(settings: &Settings, gateway: &GatewaySettings, productio
             .everywhere(),
         );
     }
-    let private = match gateway.upstream.host() {
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => is_private(ip.into()),
-        Some(url::Host::Ipv6(ip)) => is_private(ip.into()),
-        None => false,
+    let upstreams = match gateway.all_upstreams() {
+        Ok(upstreams) => upstreams,
+        Err(why) => {
+            found.push(Finding::error("gateway.upstreams", why).everywhere());
+            Vec::new()
+        }
     };
-    if !gateway.upstream.is_https() && !private {
-        let message = format!(
-            "plain http to {} sends identities and assertions unencrypted to an address that is not loopback or private: use https",
-            gateway.upstream.origin()
-        );
-        found.push(Finding::in_production(production, "gateway.upstream", message));
+    for upstream in &upstreams {
+        let private = match upstream.url.host() {
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => is_private(ip.into()),
+            Some(url::Host::Ipv6(ip)) => is_private(ip.into()),
+            None => false,
+        };
+        if !upstream.url.is_https() && !private {
+            let message = format!(
+                "plain http to {} sends identities and assertions unencrypted to an address that is not loopback or private: use https",
+                upstream.url.origin()
+            );
+            let key = if upstream.name.as_str() == DEFAULT_UPSTREAM && gateway.upstream.is_some() {
+                "gateway.upstream"
+            } else {
+                "gateway.upstreams"
+            };
+            found.push(Finding::in_production(production, key, message));
+        }
+    }
+    for route in &gateway.routes {
+        if let Err(why) = gateway.route_upstream(route, &upstreams) {
+            found.push(Finding::error("gateway.routes", why).everywhere());
+        }
     }
     for (key, value) in [
         ("gateway.timeout", gateway.timeout),
@@ -40,7 +62,7 @@ pub(super) fn findings(settings: &Settings, gateway: &GatewaySettings, productio
             found.push(Finding::error(key, "must be longer than 0s").everywhere());
         }
     }
-    if gateway.routes.is_empty() && gateway.openapi.is_none() {
+    if gateway.routes.is_empty() && upstreams.iter().all(|upstream| upstream.openapi.is_none()) {
         found.push(Finding::warning(
             "gateway.routes",
             "no routes and no openapi document: nothing is forwarded",
