@@ -13,6 +13,7 @@ mod cors;
 mod errors;
 mod gateway;
 mod gateway_edges;
+mod gateway_upstreams;
 mod hardening;
 mod hardening_edges;
 mod items;

@@ -10,11 +10,11 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Browser, TestConfig, TestServer, hidden_token, wait_for_event};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// The codes of `secret` (base32) for the current time step and the next
 /// (both accepted: one step of drift either way).
-fn codes(secret: &str) -> (String, String) {
+pub(crate) fn codes(secret: &str) -> (String, String) {
     let output = Command::new("oathtool")
         .args(["--totp", "-b", "-w", "1", secret])
         .output()
@@ -45,13 +45,13 @@ async fn post_as(server: &TestServer, path: &str, token: &str, body: &Value) -> 
 }
 
 /// The `amr` claim of an access token.
-fn amr(access_token: &str) -> Value {
+pub(crate) fn amr(access_token: &str) -> Value {
     let payload = access_token.split('.').nth(1).unwrap();
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
     claims["amr"].clone()
 }
 
-async fn mfa_grant(server: &TestServer, mfa_token: &str, otp: &str) -> reqwest::Response {
+pub(crate) async fn mfa_grant(server: &TestServer, mfa_token: &str, otp: &str) -> reqwest::Response {
     reqwest::Client::new()
         .post(server.url("/token"))
         .form(&[
@@ -66,7 +66,7 @@ async fn mfa_grant(server: &TestServer, mfa_token: &str, otp: &str) -> reqwest::
 
 /// Turns TOTP on for the holder of `token`: its secret, and the recovery
 /// codes. The current step's code is spent by the confirmation.
-async fn enroll(server: &TestServer, token: &str) -> (String, Vec<String>) {
+pub(crate) async fn enroll(server: &TestServer, token: &str) -> (String, Vec<String>) {
     let begun = post_as(
         server,
         "/users/me/mfa/totp",
@@ -93,7 +93,7 @@ async fn enroll(server: &TestServer, token: &str) -> (String, Vec<String>) {
 }
 
 /// `POST /token` with the password: the `mfa_token` of a `mfa_required`.
-async fn mfa_token(server: &TestServer, username: &str) -> String {
+pub(crate) async fn mfa_token(server: &TestServer, username: &str) -> String {
     let first = server.token(username, PASSWORD).await;
     assert_eq!(first.status(), 403);
     let body: Value = first.json().await.unwrap();

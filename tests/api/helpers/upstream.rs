@@ -53,9 +53,21 @@ fn venv() -> &'static Path {
 impl Upstream {
     /// Starts `app` on 127.0.0.1 and a free port, and waits until it serves.
     pub fn start(app: App<'_>) -> Self {
+        Self::start_on(app, 0)
+    }
+
+    /// Starts `app` on 127.0.0.1 and `port` (0: a free one), and waits
+    /// until it serves.
+    pub fn start_on(app: App<'_>, port: u16) -> Self {
         let mut command = Command::new(venv().join("bin/uvicorn"));
         command
-            .args(["--host", "127.0.0.1", "--port", "0", "--no-access-log"])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--no-access-log",
+            ])
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
