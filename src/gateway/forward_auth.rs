@@ -51,7 +51,9 @@ const URI_HEADERS: [&str; 2] = ["x-forwarded-uri", "x-original-uri"];
 pub struct Original {
     pub method: Method,
     pub path_and_query: PathAndQuery,
-    /// The host it was sent to, without the port.
+    /// The authority it was sent to, as the proxy names it.
+    pub authority: Option<String>,
+    /// That authority's host, without the port: what routes match.
     pub host: Option<String>,
 }
 
@@ -97,14 +99,18 @@ impl Original {
             return Err(Unreadable::Malformed);
         }
         path::check(path_and_query.path()).map_err(|_| Unreadable::NotNormal)?;
-        let host = headers
+        let authority = headers
             .get("x-forwarded-host")
             .or_else(|| headers.get(header::HOST))
             .and_then(|host| host.to_str().ok())
-            .map(|host| host_of(host.split(',').next().unwrap_or_default().trim()).to_owned());
+            .map(|host| host.split(',').next().unwrap_or_default().trim().to_owned());
+        let host = authority
+            .as_deref()
+            .map(|authority| host_of(authority).to_owned());
         Ok(Self {
             method,
             path_and_query,
+            authority,
             host,
         })
     }
@@ -228,10 +234,18 @@ impl Gateway {
         if csrf::is_safe(&original.method) {
             return Ok(());
         }
+        let scheme = if client.https { "https" } else { "http" };
         let uri = original
-            .host
+            .authority
             .as_deref()
-            .and_then(|host| Uri::builder().authority(host).path_and_query("/").build().ok())
+            .and_then(|authority| {
+                Uri::builder()
+                    .scheme(scheme)
+                    .authority(authority)
+                    .path_and_query("/")
+                    .build()
+                    .ok()
+            })
             .unwrap_or_default();
         let sent = question
             .headers

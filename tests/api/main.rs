@@ -11,6 +11,7 @@ mod config;
 mod conformance;
 mod cors;
 mod errors;
+mod forward_auth;
 mod gateway;
 mod gateway_edges;
 mod gateway_upstreams;
