@@ -42,7 +42,8 @@ pub const X_RAMPART_LOGIN: HeaderName = HeaderName::from_static("x-rampart-login
 /// The original request's method and URI, as each proxy names them:
 /// Caddy and Traefik `X-Forwarded-Method` and `X-Forwarded-Uri`, nginx
 /// (by the README's configuration) `X-Original-Method` and
-/// `X-Original-URI`.
+/// `X-Original-URI`. A proxy that sets one pair passes a client's own
+/// other pair along: both present and different is refused.
 const METHOD_HEADERS: [&str; 2] = ["x-forwarded-method", "x-original-method"];
 const URI_HEADERS: [&str; 2] = ["x-forwarded-uri", "x-original-uri"];
 
@@ -62,7 +63,8 @@ pub struct Original {
 pub enum Unreadable {
     /// No original method or URI: the proxy is not configured to send them.
     Missing,
-    /// Something other than a method, or than a path and query.
+    /// Something other than a method, or than a path and query; or two
+    /// headers that name different ones.
     Malformed,
     /// A path that is not in normal form.
     NotNormal,
@@ -72,14 +74,24 @@ impl Unreadable {
     fn detail(&self) -> &'static str {
         match self {
             Self::Missing => "Missing X-Forwarded-Method or X-Forwarded-Uri",
-            Self::Malformed => "Malformed X-Forwarded-Method or X-Forwarded-Uri",
+            Self::Malformed => "Malformed or conflicting X-Forwarded-Method or X-Forwarded-Uri",
             Self::NotNormal => "Path not in normal form",
         }
     }
 }
 
-fn first<'a>(headers: &'a HeaderMap, names: &[&str]) -> Option<&'a HeaderValue> {
-    names.iter().find_map(|name| headers.get(*name))
+/// The one value the proxy gave under `names`: none, or more than one
+/// that differ (a client's own header next to the proxy's, which one name
+/// alone would have let through), is `None` or [`Unreadable::Malformed`].
+fn one<'a>(headers: &'a HeaderMap, names: &[&str]) -> Result<Option<&'a HeaderValue>, Unreadable> {
+    let mut found: Option<&HeaderValue> = None;
+    for value in names.iter().flat_map(|name| headers.get_all(*name)) {
+        match found {
+            Some(seen) if seen != value => return Err(Unreadable::Malformed),
+            _ => found = Some(value),
+        }
+    }
+    Ok(found)
 }
 
 impl Original {
@@ -88,8 +100,7 @@ impl Original {
     /// the question's own `Host`, which nginx keeps as the client sent it
     /// when told to.
     pub fn read(headers: &HeaderMap) -> Result<Self, Unreadable> {
-        let (Some(method), Some(uri)) = (first(headers, &METHOD_HEADERS), first(headers, &URI_HEADERS))
-        else {
+        let (Some(method), Some(uri)) = (one(headers, &METHOD_HEADERS)?, one(headers, &URI_HEADERS)?) else {
             return Err(Unreadable::Missing);
         };
         let method = Method::from_bytes(method.as_bytes()).map_err(|_| Unreadable::Malformed)?;
@@ -324,6 +335,30 @@ mod tests {
                 "{uri}"
             );
         }
+    }
+
+    #[test]
+    fn a_clients_own_header_beside_the_proxys_is_refused_not_believed() {
+        // nginx sets X-Original-URI and passes the client's X-Forwarded-Uri.
+        let spoofed = headers(&[
+            ("x-original-method", "GET"),
+            ("x-original-uri", "/admin/stats"),
+            ("x-forwarded-uri", "/public/hello"),
+        ]);
+        assert_eq!(Original::read(&spoofed), Err(Unreadable::Malformed));
+        let twice = headers(&[
+            ("x-forwarded-method", "GET"),
+            ("x-forwarded-method", "POST"),
+            ("x-forwarded-uri", "/a"),
+        ]);
+        assert_eq!(Original::read(&twice), Err(Unreadable::Malformed));
+        let agreeing = headers(&[
+            ("x-original-method", "GET"),
+            ("x-forwarded-method", "GET"),
+            ("x-original-uri", "/a"),
+            ("x-forwarded-uri", "/a"),
+        ]);
+        assert!(Original::read(&agreeing).is_ok());
     }
 
     #[test]

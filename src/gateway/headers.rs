@@ -54,11 +54,13 @@ const DROPPED: [&str; 15] = [
 ];
 
 /// rampart's cookies, without the `__Host-` prefix (SPEC section 3).
-const OWN_COOKIES: [&str; 4] = [
+const OWN_COOKIES: [&str; 6] = [
     "rampart_session",
     "rampart_csrf",
     "rampart_presession",
     "rampart_device",
+    "rampart_mfa",
+    "rampart_oidc",
 ];
 
 pub const X_RAMPART_USER: HeaderName = HeaderName::from_static("x-rampart-user");
@@ -316,8 +318,10 @@ mod tests {
         let out = inbound(&headers);
         assert_eq!(out.get_all(header::COOKIE).iter().count(), 1);
         assert_eq!(out[header::COOKIE], "theme=dark; lang=en");
-        let only_ours = inbound(&map(&[("cookie", "rampart_presession=p")]));
-        assert!(!only_ours.contains_key(header::COOKIE));
+        for own in ["rampart_presession", "rampart_mfa", "__Host-rampart_oidc"] {
+            let only_ours = inbound(&map(&[("cookie", &format!("{own}=p"))]));
+            assert!(!only_ours.contains_key(header::COOKIE), "{own}");
+        }
     }
 
     #[test]

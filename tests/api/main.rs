@@ -12,6 +12,7 @@ mod conformance;
 mod cors;
 mod errors;
 mod forward_auth;
+mod forward_auth_proxies;
 mod gateway;
 mod gateway_edges;
 mod gateway_upstreams;
