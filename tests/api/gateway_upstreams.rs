@@ -335,24 +335,33 @@ async fn a_request_during_reloads_sees_one_table_never_a_mix() {
     };
     let server = TestServer::start_with(TestConfig::default().toml(&table(&open, "public"))).await;
     let url = server.url("/public/hello");
-    let load = tokio::spawn(async move {
-        let client = reqwest::Client::new();
-        let mut statuses = Vec::new();
-        for _ in 0..400 {
-            statuses.push(client.get(&url).send().await.unwrap().status().as_u16());
-        }
-        statuses
-    });
-    for round in 0..20 {
+    // Four clients at once, while the table flips a hundred times.
+    let loads: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut statuses = Vec::new();
+                for _ in 0..500 {
+                    statuses.push(client.get(&url).send().await.unwrap().status().as_u16());
+                }
+                statuses
+            })
+        })
+        .collect();
+    for round in 0..100 {
         let (upstream, access) = if round % 2 == 0 {
             (&guarded, "authenticated")
         } else {
             (&open, "public")
         };
         reload(&server, &table(upstream, access));
-        tokio::time::sleep(Duration::from_millis(30)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let statuses = load.await.unwrap();
+    let mut statuses = Vec::new();
+    for load in loads {
+        statuses.extend(load.await.unwrap());
+    }
     assert!(statuses.iter().all(|s| *s == 200 || *s == 401), "{statuses:?}");
     assert!(
         statuses.contains(&401) && statuses.contains(&200),
