@@ -7,9 +7,9 @@
 //! [`forward_auth`] instead, and forwards itself.
 //!
 //! - [`path`]: only paths already in normal form are matched and forwarded;
-//! - [`routing`]: the upstreams and the route [`table`], configured then
-//!   from each upstream's [`openapi`] document, and who may pass each; built
-//!   again, whole, at a reload;
+//! - [`routing`]: the upstreams ([`target`]) and the route [`table`],
+//!   configured then from each upstream's [`openapi`] document, and who may
+//!   pass each; built again, whole, at a reload;
 //! - [`headers`]: what crosses in headers, each way;
 //! - [`proxy`]: the forwarding itself, and [`body`] the bodies it moves;
 //! - [`upstream`]: hyper-util's pooled client that reaches an upstream;
@@ -25,6 +25,7 @@ pub mod path;
 pub mod proxy;
 pub mod routing;
 pub mod table;
+pub mod target;
 mod tunnel;
 pub mod upstream;
 
@@ -33,7 +34,7 @@ use std::{sync::Arc, time::Duration};
 use arc_swap::ArcSwap;
 use http::Method;
 
-pub use self::routing::route_rates;
+pub use self::routing::{GatewayError, route_rates};
 use self::routing::{Routing, Signing};
 use crate::{
     auth::keyring::KeyRing,
@@ -44,11 +45,6 @@ use crate::{
     },
     ratelimit::tally::Tally,
 };
-
-/// Why the gateway cannot start, or a reload is refused: one sentence.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct GatewayError(pub(crate) String);
 
 /// The gateway: its routes and upstreams (replaced whole at a reload), and
 /// what it keeps across reloads.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{routing::Target, table::Route};
+use super::{table::Route, target::Target};
 use crate::{
     config::gateway::{Access, RouteTemplate},
     ratelimit::PolicyName,

@@ -18,8 +18,8 @@ use super::{
     body::{BodyTimeout, Due, Held, Sender, Turn},
     headers::{self, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_RAMPART_ASSERTION},
     path::check,
-    routing::Target,
     table::{Route, Verdict},
+    target::Target,
     upstream::root_cause,
 };
 use crate::{

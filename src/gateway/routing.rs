@@ -12,46 +12,23 @@ use std::{
 
 use serde_json::Value;
 
-use super::{GatewayError, openapi, table, upstream::Upstream};
+use super::{openapi, table, target::Target, upstream::Upstream};
 use crate::{
     auth::{assertion::Assertions, keyring::KeyRing},
     config::{
         RatePolicy,
-        gateway::{Access, GatewaySettings, HostName},
+        gateway::{Access, GatewaySettings},
     },
     ratelimit::PolicyName,
 };
 
+/// Why the gateway cannot start, or a reload is refused: one sentence.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct GatewayError(pub(crate) String);
+
 /// How long an upstream's OpenAPI document is waited for.
 const OPENAPI_PATIENCE: Duration = Duration::from_secs(30);
-
-/// One upstream: its client, what its assertions are addressed to, and the
-/// hosts its routes answer for.
-pub struct Target {
-    /// Its name, as metrics label it.
-    pub name: Arc<str>,
-    pub(super) upstream: Arc<Upstream>,
-    pub(super) assertions: Assertions,
-    hosts: Vec<HostName>,
-    /// `gateway.timeout`: no response headers by then, 504.
-    pub(super) timeout: Duration,
-}
-
-impl std::fmt::Debug for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Target")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Target {
-    /// Whether its routes answer a request for `host` (without its port).
-    pub fn serves(&self, host: Option<&str>) -> bool {
-        self.hosts.is_empty()
-            || host.is_some_and(|host| self.hosts.iter().any(|h| h.as_str().eq_ignore_ascii_case(host)))
-    }
-}
 
 /// One version of the gateway's configuration.
 pub struct Routing {
@@ -120,13 +97,13 @@ impl Routing {
                     GatewayError(format!("gateway upstream {}: {err}", upstream.name.as_str()))
                 })?),
             };
-            targets.push(Arc::new(Target {
-                name: upstream.name.as_str().into(),
-                upstream: client,
-                assertions: Assertions::new(signing.keys.clone(), signing.issuer, origin, ttl),
-                hosts: upstream.hosts.clone(),
-                timeout: settings.timeout.get(),
-            }));
+            targets.push(Arc::new(Target::new(
+                upstream.name.as_str(),
+                client,
+                Assertions::new(signing.keys.clone(), signing.issuer, origin, ttl),
+                upstream.hosts.clone(),
+                settings.timeout.get(),
+            )));
         }
         let mut routes = Vec::new();
         for (route, own) in settings.routes.iter().zip(own_policies(settings)) {

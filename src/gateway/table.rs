@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use http::Method;
 
-use super::routing::Target;
+use super::target::Target;
 use crate::{
     auth::Principal,
     config::gateway::{Access, RouteSettings, RouteTemplate, Segment},

@@ -18,8 +18,8 @@ use tokio_tungstenite::{
 use super::{
     Gateway, headers,
     proxy::{bad_gateway, relayed},
-    routing::Target,
     table::{self, Route, Verdict},
+    target::Target,
     upstream::root_cause,
 };
 use crate::{
