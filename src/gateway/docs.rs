@@ -69,13 +69,7 @@ fn add_upstream(merged: &mut Value, name: &str, document: &Value) {
     // Components first: their names as they will be in the merged document.
     let mut renames = Vec::new();
     for kind in KINDS {
-        let Some(components) = document
-            .pointer(&format!("/components/{kind}"))
-            .and_then(Value::as_object)
-        else {
-            continue;
-        };
-        for (component, value) in components {
+        for (component, value) in components(document, kind) {
             let existing = merged.pointer(&format!("/components/{kind}/{}", escape(component)));
             match existing {
                 None => {}
@@ -86,12 +80,10 @@ fn add_upstream(merged: &mut Value, name: &str, document: &Value) {
     }
     let rename = |value: &mut Value| rewrite_refs(value, &renames);
     for kind in KINDS {
-        let Some(components) = document
-            .pointer(&format!("/components/{kind}"))
-            .and_then(Value::as_object)
-        else {
+        let components = components(document, kind);
+        if components.is_empty() {
             continue;
-        };
+        }
         let target = merged
             .as_object_mut()
             .map(|root| root.entry("components").or_insert_with(|| json!({})))
@@ -154,6 +146,15 @@ fn add_upstream(merged: &mut Value, name: &str, document: &Value) {
             slot.insert(method.to_owned(), operation);
         }
     }
+}
+
+/// A document's components of one kind (none: an empty map).
+fn components<'a>(document: &'a Value, kind: &str) -> &'a Map<String, Value> {
+    static NONE: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    document
+        .pointer(&format!("/components/{kind}"))
+        .and_then(Value::as_object)
+        .unwrap_or_else(|| NONE.get_or_init(Map::new))
 }
 
 /// An upstream's security requirements, said in rampart's scheme: each

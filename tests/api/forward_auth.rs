@@ -64,26 +64,11 @@ async fn ask_at(
     request.send().await.unwrap()
 }
 
-async fn token(server: &TestServer, username: &str, password: &str) -> String {
-    let response = server
-        .client
-        .post(server.url("/auth/token"))
-        .form(&[("username", username), ("password", password)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 #[tokio::test]
 async fn forward_auth_decides_as_the_route_table_would() {
     let server = TestServer::start_with(TestConfig::default().toml(FORWARD_AUTH_ONLY)).await;
     server.create_user("alice", PASSWORD, &["user"]);
-    let alice = token(&server, "alice", PASSWORD).await;
+    let alice = server.access_token_at("/auth", "alice", PASSWORD).await;
     let bearer = format!("Bearer {alice}");
 
     // Anonymous on a public route: allowed, no identity, an assertion for
@@ -289,11 +274,9 @@ async fn the_second_step_keeps_the_return_path() {
     let toml = FORWARD_AUTH_ONLY.replace("own_prefix = \"/auth\"\n", "");
     let server = TestServer::start_with(TestConfig::default().toml(&toml)).await;
     server.create_user("alice", second_factors::PASSWORD, &["user"]);
-    let response = server.token("alice", second_factors::PASSWORD).await;
-    let password_only = response.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let password_only = server
+        .access_token_at("", "alice", second_factors::PASSWORD)
+        .await;
     let (secret, _) = second_factors::enroll(&server, &password_only).await;
 
     let mut browser = Browser::new(&server);

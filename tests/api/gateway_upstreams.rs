@@ -36,17 +36,10 @@ fn via_localhost(server: &TestServer) -> reqwest::Client {
         .unwrap()
 }
 
-async fn bearer_token(server: &TestServer, username: &str) -> String {
-    let response = server.token(username, PASSWORD).await;
-    assert_eq!(response.status(), 200);
-    response.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-#[tokio::test]
-async fn two_apps_behind_one_door_get_their_routes_their_hosts_and_their_own_audience() {
+/// The recording app as `default` and the example app as `items`, behind
+/// rampart; `gateway` and `items` add keys to `[gateway]` and to the items
+/// upstream's table.
+async fn two_apps(gateway: &str, items_keys: &str) -> (Upstream, Upstream, TestServer) {
     let rampart_port = free_port();
     let reports = Upstream::start(App::Recording { root_security: false });
     let items = example_app(rampart_port);
@@ -54,16 +47,21 @@ async fn two_apps_behind_one_door_get_their_routes_their_hosts_and_their_own_aud
         TestConfig::default()
             .env("RAMPART_BIND", &format!("127.0.0.1:{rampart_port}"))
             .toml(&format!(
-                "[gateway]\nupstream = \"{}\"\nopenapi = \"/openapi.json\"\n\
-                 [[gateway.upstreams]]\nname = \"items\"\nurl = \"{}\"\nopenapi = \"/openapi.json\"\n\
-                 hosts = [\"localhost\"]\n",
+                "[gateway]\nupstream = \"{}\"\nopenapi = \"/openapi.json\"\n{gateway}\
+                 [[gateway.upstreams]]\nname = \"items\"\nurl = \"{}\"\nopenapi = \"/openapi.json\"\n{items_keys}",
                 reports.origin(),
                 items.origin()
             )),
     )
     .await;
+    (reports, items, server)
+}
+
+#[tokio::test]
+async fn two_apps_behind_one_door_get_their_routes_their_hosts_and_their_own_audience() {
+    let (reports, _items, server) = two_apps("", "hosts = [\"localhost\"]\n").await;
     server.create_user("alice", PASSWORD, &["user"]);
-    let token = bearer_token(&server, "alice").await;
+    let token = server.access_token_at("", "alice", PASSWORD).await;
 
     // The default upstream's routes, for any host.
     let answer = server.get_as("/reports", &token).await;
@@ -127,7 +125,7 @@ async fn two_apps_behind_one_door_get_their_routes_their_hosts_and_their_own_aud
 }
 
 #[tokio::test]
-async fn an_upstream_no_route_can_reach_or_a_name_given_twice_stops_the_start() {
+async fn upstream_names_are_checked_and_forward_auth_alone_needs_a_trusted_proxy() {
     for (toml, said) in [
         (
             "[gateway]\nupstream = \"http://127.0.0.1:9\"\n[[gateway.routes]]\npath = \"/a\"\naccess = \"public\"\nupstream = \"billing\"\n",
@@ -149,6 +147,14 @@ async fn an_upstream_no_route_can_reach_or_a_name_given_twice_stops_the_start() 
             "{said}: {output:?}"
         );
     }
+    // Forward-auth only, with no proxy allowed to ask: a warning.
+    let lonely = "[gateway]\n[[gateway.routes]]\npath = \"/a\"\naccess = \"public\"\n";
+    let output = crate::helpers::run_cli(&TestConfig::default().toml(lonely), &["config", "check"], "");
+    let all = format!("{}{}", output.stdout, output.stderr);
+    assert!(
+        all.contains("proxy.trusted") && all.contains("none is listed"),
+        "{all}"
+    );
 }
 
 #[tokio::test]
@@ -162,7 +168,7 @@ async fn a_route_with_mfa_needs_a_credential_that_shows_a_second_factor() {
     )))
     .await;
     server.create_user("alice", PASSWORD, &["user"]);
-    let password_only = bearer_token(&server, "alice").await;
+    let password_only = server.access_token_at("", "alice", PASSWORD).await;
 
     assert_eq!(server.get("/reports").await.status(), 401);
     let refused = server.get_as("/reports", &password_only).await;
@@ -191,20 +197,7 @@ async fn a_route_with_mfa_needs_a_credential_that_shows_a_second_factor() {
 
 #[tokio::test]
 async fn one_document_holds_rampart_and_each_upstream_under_rampart_scheme() {
-    let rampart_port = free_port();
-    let reports = Upstream::start(App::Recording { root_security: false });
-    let items = example_app(rampart_port);
-    let server = TestServer::start_with(
-        TestConfig::default()
-            .env("RAMPART_BIND", &format!("127.0.0.1:{rampart_port}"))
-            .toml(&format!(
-                "[gateway]\nupstream = \"{}\"\nopenapi = \"/openapi.json\"\nown_prefix = \"/auth\"\n\
-                 [[gateway.upstreams]]\nname = \"items\"\nurl = \"{}\"\nopenapi = \"/openapi.json\"\n",
-                reports.origin(),
-                items.origin()
-            )),
-    )
-    .await;
+    let (_reports, _items, server) = two_apps("own_prefix = \"/auth\"\n", "").await;
     let document: Value = server.get("/auth/openapi.json").await.json().await.unwrap();
     let paths = document["paths"].as_object().unwrap();
     assert!(

@@ -54,6 +54,14 @@ pub(super) fn findings(settings: &Settings, gateway: &GatewaySettings, productio
             found.push(Finding::error("gateway.routes", why).everywhere());
         }
     }
+    // With no upstream, the routes serve forward-auth alone, which answers
+    // trusted proxies only.
+    if upstreams.is_empty() && settings.proxy.trusted.is_empty() {
+        found.push(Finding::warning(
+            "proxy.trusted",
+            "the gateway has no upstream, so its routes serve forward-auth alone, which answers only the proxies in proxy.trusted: none is listed",
+        ));
+    }
     for (key, value) in [
         ("gateway.timeout", gateway.timeout),
         ("gateway.assertion_ttl", gateway.assertion_ttl),

@@ -324,6 +324,21 @@ impl TestServer {
             .expect("request")
     }
 
+    /// An access token from `POST {prefix}/token` (`prefix`: rampart's
+    /// `own_prefix`, or empty), which must succeed.
+    pub async fn access_token_at(&self, prefix: &str, username: &str, password: &str) -> String {
+        let response = self
+            .client
+            .post(self.url(&format!("{prefix}/token")))
+            .form(&[("username", username), ("password", password)])
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "a token for {username}");
+        let body: Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
     /// `POST /token` with the refresh grant.
     pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
         self.client
