@@ -4,20 +4,20 @@
 
 use axum::extract::State;
 use serde::Serialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::{
     audit::{Action, Outcome, Provenance},
     http::{
         credentials::CurrentUser,
         error::{ApiError, ErrorBody},
-        extract::{Json, Path, Query},
+        extract::{Json, Path},
         identity::{Admin, RequireRole},
     },
-    input::{Field, Fields, Model, bounded_int},
+    input::{Field, Fields, Model},
     names::{Role, Username},
     state::AppState,
-    store::{AuditRecord, UserChange, UserRecord},
+    store::{UserChange, UserRecord},
 };
 
 #[derive(Serialize, ToSchema)]
@@ -160,69 +160,4 @@ pub async fn enable(
     Path(username): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
     set_disabled(&state, &admin, &provenance, &username, false).await
-}
-
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct AuditQuery {
-    /// How many events (default 100).
-    #[param(minimum = 1, maximum = 1000)]
-    limit: Option<i64>,
-}
-
-impl Model for AuditQuery {
-    const FORBID_EXTRA: bool = false;
-
-    fn read(fields: &mut Fields<'_>) -> Option<Self> {
-        Some(Self {
-            limit: fields.optional("limit", |raw| bounded_int(raw, 1, 1000))?,
-        })
-    }
-}
-
-/// One security event, as `GET /admin/audit` shows it.
-#[derive(Serialize, ToSchema)]
-pub struct AuditEvent {
-    /// When it happened, in unix milliseconds.
-    at: i64,
-    /// The user who acted, or the name that was tried (`"<invalid>"` for
-    /// one that is no valid name); none for an anonymous caller.
-    actor: Option<String>,
-    /// What happened: `login`, `refresh`, `refresh_reuse`, `revoke`,
-    /// `rate_limited`, `csrf_rejected`, `access_denied`, `role_changed`, ...
-    action: String,
-    /// What it happened to: a user, a route, a policy or a key id.
-    target: Option<String>,
-    client_ip: Option<String>,
-    request_id: Option<String>,
-    /// `success`, `failure` or `denied`.
-    outcome: String,
-}
-
-impl From<AuditRecord> for AuditEvent {
-    fn from(record: AuditRecord) -> Self {
-        Self {
-            at: record.at,
-            actor: record.actor,
-            action: record.action,
-            target: record.target,
-            client_ip: record.client_ip,
-            request_id: record.request_id,
-            outcome: record.outcome,
-        }
-    }
-}
-
-/// Audit events, newest first.
-#[utoipa::path(get, path = "/admin/audit", tag = "admin", security(("bearer" = [])), params(AuditQuery),
-    responses((status = 200, description = "Events, newest first", body = Vec<AuditEvent>), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody)))]
-pub async fn audit(
-    State(state): State<AppState>,
-    _: RequireRole<Admin>,
-    Query(query): Query<AuditQuery>,
-) -> Result<Json<Vec<AuditEvent>>, ApiError> {
-    let limit = query.limit.unwrap_or(100);
-    let events = state.store.list_audit_events(limit).await?;
-    Ok(Json(events.into_iter().map(AuditEvent::from).collect()))
 }

@@ -2,6 +2,7 @@
 //! handler's types (utoipa), so `/openapi.json` cannot drift from the code.
 
 mod admin;
+mod audit;
 mod docs;
 mod forward_auth;
 mod health;
@@ -87,7 +88,8 @@ pub fn router(state: AppState) -> Routed {
         .routes(routes!(admin::set_roles))
         .routes(routes!(admin::disable))
         .routes(routes!(admin::enable))
-        .routes(routes!(admin::audit))
+        .routes(routes!(audit::audit))
+        .routes(routes!(audit::stats))
         .routes(routes!(pages::login_form, pages::login))
         .routes(routes!(pages::login_mfa))
         .routes(routes!(pages::second_step_options))

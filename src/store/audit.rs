@@ -14,16 +14,6 @@ pub struct AuditRecord {
     pub outcome: String,
 }
 
-type AuditRow = (
-    i64,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-);
-
 impl Store {
     /// Stores events, all or none.
     pub async fn insert_audit_events(&self, events: &[AuditRecord]) -> Result<(), StoreError> {
@@ -57,30 +47,121 @@ impl Store {
         Ok(())
     }
 
-    /// The newest `limit` events, newest first.
-    pub async fn list_audit_events(&self, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
-        let rows: Vec<AuditRow> = with_pool!(self, pool => {
+    /// The newest events that pass `filter`, newest first (by `id`, which
+    /// only grows).
+    pub async fn list_audit_events(
+        &self,
+        filter: &AuditFilter<'_>,
+    ) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        let rows: Vec<(
+            i64,
+            i64,
+            Option<String>,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+        )> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT at, actor, action, target, client_ip, request_id, outcome FROM audit_events \
-                 ORDER BY id DESC LIMIT $1",
+                "SELECT id, at, actor, action, target, client_ip, request_id, outcome FROM audit_events \
+                 WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR action = $2) \
+                 AND ($3 IS NULL OR outcome = $3) AND ($4 IS NULL OR at >= $4) \
+                 AND ($5 IS NULL OR at < $5) AND ($6 IS NULL OR id < $6) \
+                 ORDER BY id DESC LIMIT $7",
             )
-            .bind(limit)
+            .bind(filter.actor)
+            .bind(filter.action)
+            .bind(filter.outcome)
+            .bind(filter.since)
+            .bind(filter.until)
+            .bind(filter.before)
+            .bind(filter.limit)
             .fetch_all(pool)
             .await?
         });
         Ok(rows
             .into_iter()
             .map(
-                |(at, actor, action, target, client_ip, request_id, outcome)| AuditRecord {
-                    at,
-                    actor,
-                    action,
-                    target,
-                    client_ip,
-                    request_id,
-                    outcome,
+                |(id, at, actor, action, target, client_ip, request_id, outcome)| StoredAuditEvent {
+                    id,
+                    record: AuditRecord {
+                        at,
+                        actor,
+                        action,
+                        target,
+                        client_ip,
+                        request_id,
+                        outcome,
+                    },
                 },
             )
             .collect())
     }
+
+    /// Events of `actions` since `since` (unix ms), counted by hour (unix
+    /// ms divided by 3,600,000), action and outcome. Reads the index
+    /// `audit_events_action_at` alone (migration 0014).
+    pub async fn count_audit_events_by_hour(
+        &self,
+        actions: &[&str; 3],
+        since: i64,
+    ) -> Result<Vec<HourCount>, StoreError> {
+        let rows: Vec<(i64, String, String, i64)> = with_pool!(self, pool => {
+            sqlx::query_as(STATS_QUERY)
+                .bind(actions[0])
+                .bind(actions[1])
+                .bind(actions[2])
+                .bind(since)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(hour, action, outcome, count)| HourCount {
+                hour,
+                action,
+                outcome,
+                count,
+            })
+            .collect())
+    }
+}
+
+/// The hourly counts' query; public so tests can ask each database for its
+/// plan.
+pub const STATS_QUERY: &str = "SELECT at / 3600000 AS hour, action, outcome, COUNT(*) FROM audit_events \
+     WHERE action IN ($1, $2, $3) AND at >= $4 GROUP BY hour, action, outcome";
+
+/// How many events of one action and outcome happened in one hour.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HourCount {
+    /// Unix milliseconds divided by 3,600,000.
+    pub hour: i64,
+    pub action: String,
+    pub outcome: String,
+    pub count: i64,
+}
+
+/// An audit event with its id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredAuditEvent {
+    /// Grows with every event: a cursor for paging.
+    pub id: i64,
+    pub record: AuditRecord,
+}
+
+/// Which events to list; every `None` lets all pass.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter<'a> {
+    pub actor: Option<&'a str>,
+    pub action: Option<&'a str>,
+    pub outcome: Option<&'a str>,
+    /// Unix ms, inclusive.
+    pub since: Option<i64>,
+    /// Unix ms, exclusive.
+    pub until: Option<i64>,
+    /// Only events whose id is smaller.
+    pub before: Option<i64>,
+    pub limit: i64,
 }

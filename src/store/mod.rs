@@ -30,7 +30,7 @@ use sqlx::{
 
 use crate::config::DatabaseUrl;
 
-pub use audit::AuditRecord;
+pub use audit::{AuditFilter, AuditRecord, HourCount, STATS_QUERY, StoredAuditEvent};
 pub use changes::{CHANNEL as CHANGES_CHANNEL, Change, Logged};
 pub use factors::{FactorCounts, PendingSignIn, StoredTotp};
 pub use federated::NO_PASSWORD;
