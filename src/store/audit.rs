@@ -14,6 +14,18 @@ pub struct AuditRecord {
     pub outcome: String,
 }
 
+/// An event as `list_audit_events` reads it: id, then the record's fields.
+type AuditRow = (
+    i64,
+    i64,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
 impl Store {
     /// Stores events, all or none.
     pub async fn insert_audit_events(&self, events: &[AuditRecord]) -> Result<(), StoreError> {
@@ -53,16 +65,7 @@ impl Store {
         &self,
         filter: &AuditFilter<'_>,
     ) -> Result<Vec<StoredAuditEvent>, StoreError> {
-        let rows: Vec<(
-            i64,
-            i64,
-            Option<String>,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            String,
-        )> = with_pool!(self, pool => {
+        let rows: Vec<AuditRow> = with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT id, at, actor, action, target, client_ip, request_id, outcome FROM audit_events \
                  WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR action = $2) \
