@@ -98,6 +98,18 @@ impl Sessions {
         Ok(started.then_some(id))
     }
 
+    /// How many sessions and refresh families of `user_id` are open now.
+    pub async fn open_counts(&self, user_id: i64) -> Result<(i64, i64), StoreError> {
+        let now = now_ms();
+        self.store
+            .count_open_credentials(
+                user_id,
+                (now - millis(IDLE_TIMEOUT), now - millis(ABSOLUTE_TIMEOUT)),
+                now,
+            )
+            .await
+    }
+
     /// The user of a live session, or `None` (unknown, timed out, or its
     /// user disabled). Counts as activity.
     pub async fn resume(&self, id: SessionId) -> Result<Option<SessionUser>, StoreError> {

@@ -84,6 +84,39 @@ pub async fn list(
     Ok(Json(users.into_iter().map(UserView::from).collect()))
 }
 
+/// A user, with how many credentials of theirs are open.
+#[derive(Serialize, ToSchema)]
+pub struct UserDetail {
+    #[serde(flatten)]
+    user: UserView,
+    /// Open browser sessions.
+    sessions: i64,
+    /// Open refresh-token families (one per login through `/token`).
+    refresh_families: i64,
+}
+
+/// One user, with the counts of their open sessions and refresh families.
+#[utoipa::path(get, path = "/admin/users/{username}", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = UserDetail), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+pub async fn user(
+    State(state): State<AppState>,
+    _: RequireRole<Admin>,
+    Path(username): Path<String>,
+) -> Result<Json<UserDetail>, ApiError> {
+    let found = match Username::parse(&username) {
+        Ok(name) => state.store.find_user(&name).await?,
+        Err(_) => None,
+    };
+    let user = found.ok_or(ApiError::NotFound(USER_NOT_FOUND))?;
+    let (sessions, refresh_families) = state.sessions.open_counts(user.id).await?;
+    Ok(Json(UserDetail {
+        user: UserView::from(user),
+        sessions,
+        refresh_families,
+    }))
+}
+
 /// Replace a user's roles; their earlier tokens stop working.
 #[utoipa::path(put, path = "/admin/users/{username}/roles", tag = "admin", security(("bearer" = [])),
     request_body = RolesBody,

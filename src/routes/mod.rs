@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Routed {
         .routes(routes!(passkeys::register))
         .routes(routes!(passkeys::remove))
         .routes(routes!(admin::list))
+        .routes(routes!(admin::user))
         .routes(routes!(admin::set_roles))
         .routes(routes!(admin::disable))
         .routes(routes!(admin::enable))

@@ -113,4 +113,32 @@ impl Store {
         });
         Ok(())
     }
+
+    /// How many sessions of `user_id` are open (seen after `idle_after`,
+    /// started after `started_after`), and how many refresh families (not
+    /// revoked, not expired at `now`, started under the user's current
+    /// token version).
+    pub async fn count_open_credentials(
+        &self,
+        user_id: i64,
+        (idle_after, started_after): (i64, i64),
+        now: i64,
+    ) -> Result<(i64, i64), StoreError> {
+        let counts: (i64, i64) = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT \
+                 (SELECT COUNT(*) FROM sessions WHERE user_id = $1 AND seen_at > $2 AND created_at > $3), \
+                 (SELECT COUNT(*) FROM refresh_families f JOIN users u ON u.id = f.user_id \
+                  WHERE f.user_id = $1 AND f.revoked_at IS NULL AND f.expires_at > $4 \
+                  AND f.token_version = u.token_version)",
+            )
+            .bind(user_id)
+            .bind(idle_after)
+            .bind(started_after)
+            .bind(now)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(counts)
+    }
 }

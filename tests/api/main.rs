@@ -9,6 +9,7 @@ mod bounds;
 mod clock;
 mod config;
 mod conformance;
+mod console_api;
 mod cors;
 mod errors;
 mod forward_auth;
