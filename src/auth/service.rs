@@ -109,7 +109,7 @@ impl AccountService {
                 .remember_client(user.id, &ratelimit::network(ip).to_string(), now_ms())
                 .await?;
         }
-        self.start_family(user, amr).await
+        self.start_family(user, amr, client).await
     }
 
     /// Whether `username` signed in successfully from this client lately:
@@ -184,7 +184,12 @@ impl AccountService {
     }
 
     /// A new refresh family for a login, and its first pair.
-    async fn start_family(&self, user: &UserRecord, amr: Amr) -> Result<TokenPair, AuthError> {
+    async fn start_family(
+        &self,
+        user: &UserRecord,
+        amr: Amr,
+        client: Option<IpAddr>,
+    ) -> Result<TokenPair, AuthError> {
         let refresh_token = new_refresh_token();
         let now = now_ms();
         let ttl = i64::try_from(self.settings.refresh_token_ttl.get().as_millis()).unwrap_or(i64::MAX / 4);
@@ -194,7 +199,7 @@ impl AccountService {
                 &new_family(),
                 user.id,
                 user.token_version,
-                &amr.to_text(),
+                (&amr.to_text(), client.map(|ip| ip.to_string()).as_deref()),
                 (now, now.saturating_add(ttl)),
             )
             .await?;

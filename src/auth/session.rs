@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 use super::{amr::Amr, invalidation::Invalidations};
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{OpenCredential, Store, StoreError, now_ms};
 
 /// A session unused this long ends.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -89,11 +89,17 @@ impl Sessions {
         user_id: i64,
         token_version: i64,
         amr: Amr,
+        client_ip: std::net::IpAddr,
     ) -> Result<Option<SessionId>, StoreError> {
         let id = SessionId::generate();
         let started = self
             .store
-            .insert_session(&id.digest(), (user_id, token_version), &amr.to_text(), now_ms())
+            .insert_session(
+                &id.digest(),
+                (user_id, token_version),
+                (&amr.to_text(), &client_ip.to_string()),
+                now_ms(),
+            )
             .await?;
         Ok(started.then_some(id))
     }
@@ -102,11 +108,15 @@ impl Sessions {
     pub async fn open_counts(&self, user_id: i64) -> Result<(i64, i64), StoreError> {
         let now = now_ms();
         self.store
-            .count_open_credentials(
-                user_id,
-                (now - millis(IDLE_TIMEOUT), now - millis(ABSOLUTE_TIMEOUT)),
-                now,
-            )
+            .count_open_credentials(user_id, live_after(now), now)
+            .await
+    }
+
+    /// The open sessions and refresh families of `user_id`, newest first.
+    pub async fn open_credentials(&self, user_id: i64) -> Result<Vec<OpenCredential>, StoreError> {
+        let now = now_ms();
+        self.store
+            .list_open_credentials(user_id, live_after(now), now)
             .await
     }
 
@@ -153,7 +163,12 @@ impl Sessions {
     /// Ends a session (logout, a new login): logged, so the sockets it
     /// opened close on every instance.
     pub async fn end(&self, id: &SessionId) -> Result<(), StoreError> {
-        let digest = id.digest();
+        self.end_digest(id.digest()).await
+    }
+
+    /// Ends the session whose cookie has this SHA-256 (an admin's revoke,
+    /// who never sees the cookie).
+    pub async fn end_digest(&self, digest: [u8; 32]) -> Result<(), StoreError> {
         let now = now_ms();
         let until = now + millis(ABSOLUTE_TIMEOUT);
         self.store.end_session(&digest, until, now).await?;
@@ -168,6 +183,12 @@ impl Sessions {
             .purge_expired_sessions(now - millis(IDLE_TIMEOUT), now - millis(ABSOLUTE_TIMEOUT))
             .await
     }
+}
+
+/// What a session must have been seen and started after, at `now`, to be
+/// open.
+fn live_after(now: i64) -> (i64, i64) {
+    (now - millis(IDLE_TIMEOUT), now - millis(ABSOLUTE_TIMEOUT))
 }
 
 fn millis(duration: Duration) -> i64 {

@@ -55,7 +55,7 @@ impl Model for RolesBody {
     }
 }
 
-const USER_NOT_FOUND: &str = "User not found";
+pub(super) const USER_NOT_FOUND: &str = "User not found";
 const LAST_ADMIN: &str = "The last enabled admin cannot be disabled or lose the admin role";
 
 /// The answer to a change, audited: refusals as denied, changes as success.

@@ -3,6 +3,7 @@
 
 mod admin;
 mod audit;
+mod credentials;
 mod docs;
 mod forward_auth;
 mod health;
@@ -86,6 +87,8 @@ pub fn router(state: AppState) -> Routed {
         .routes(routes!(passkeys::remove))
         .routes(routes!(admin::list))
         .routes(routes!(admin::user))
+        .routes(routes!(credentials::sessions))
+        .routes(routes!(credentials::revoke))
         .routes(routes!(admin::set_roles))
         .routes(routes!(admin::disable))
         .routes(routes!(admin::enable))

@@ -38,7 +38,7 @@ pub use item_events::{ITEMS_CHANNEL, StoredItemEvent};
 pub use items::{ItemFields, ItemRecord, ItemScope};
 pub use keys::StoredKey;
 pub use passkeys::{Ceremony, PasskeyAdded, StoredPasskey};
-pub use sessions::SessionRecord;
+pub use sessions::{CredentialKind, OpenCredential, SessionRecord};
 pub use tokens::RefreshUse;
 pub use users::{FirstAdmin, NewUser, UserChange, UserRecord, UserState};
 

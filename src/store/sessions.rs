@@ -25,19 +25,20 @@ impl Store {
         &self,
         id_hash: &[u8],
         (user_id, token_version): (i64, i64),
-        amr: &str,
+        (amr, client_ip): (&str, &str),
         now: i64,
     ) -> Result<bool, StoreError> {
         let inserted = with_pool!(self, pool => {
             sqlx::query(
-                "INSERT INTO sessions (id_hash, user_id, created_at, seen_at, amr) \
-                 SELECT $1, id, $3, $3, $5 FROM users WHERE id = $2 AND token_version = $4 AND disabled = 0",
+                "INSERT INTO sessions (id_hash, user_id, created_at, seen_at, amr, client_ip) \
+                 SELECT $1, id, $3, $3, $5, $6 FROM users WHERE id = $2 AND token_version = $4 AND disabled = 0",
             )
             .bind(id_hash)
             .bind(user_id)
             .bind(now)
             .bind(token_version)
             .bind(amr)
+            .bind(client_ip)
             .execute(pool)
             .await?
             .rows_affected()
@@ -141,4 +142,106 @@ impl Store {
         });
         Ok(counts)
     }
+
+    /// The open sessions and refresh families of `user_id` (as
+    /// [`Self::count_open_credentials`] counts them), newest first.
+    pub async fn list_open_credentials(
+        &self,
+        user_id: i64,
+        (idle_after, started_after): (i64, i64),
+        now: i64,
+    ) -> Result<Vec<OpenCredential>, StoreError> {
+        let sessions: Vec<(Vec<u8>, i64, i64, Option<String>)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id_hash, created_at, seen_at, client_ip FROM sessions \
+                 WHERE user_id = $1 AND seen_at > $2 AND created_at > $3",
+            )
+            .bind(user_id)
+            .bind(idle_after)
+            .bind(started_after)
+            .fetch_all(pool)
+            .await?
+        });
+        let families: Vec<(String, i64, Option<i64>, Option<String>)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT f.family_id, f.created_at, f.seen_at, f.client_ip \
+                 FROM refresh_families f JOIN users u ON u.id = f.user_id \
+                 WHERE f.user_id = $1 AND f.revoked_at IS NULL AND f.expires_at > $2 \
+                 AND f.token_version = u.token_version",
+            )
+            .bind(user_id)
+            .bind(now)
+            .fetch_all(pool)
+            .await?
+        });
+        let mut open: Vec<OpenCredential> = sessions
+            .into_iter()
+            .map(|(id_hash, created_at, seen_at, client_ip)| OpenCredential {
+                kind: CredentialKind::Session(id_hash),
+                created_at,
+                last_seen_at: seen_at,
+                client_ip,
+            })
+            .chain(
+                families
+                    .into_iter()
+                    .map(|(family_id, created_at, seen_at, client_ip)| OpenCredential {
+                        kind: CredentialKind::RefreshFamily(family_id),
+                        created_at,
+                        last_seen_at: seen_at.unwrap_or(created_at),
+                        client_ip,
+                    }),
+            )
+            .collect();
+        open.sort_by_key(|credential| std::cmp::Reverse(credential.created_at));
+        Ok(open)
+    }
+
+    /// The user of the session with this id hash, if it exists.
+    pub async fn session_owner(&self, id_hash: &[u8]) -> Result<Option<i64>, StoreError> {
+        let owner: Option<(i64,)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT user_id FROM sessions WHERE id_hash = $1")
+                .bind(id_hash)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(owner.map(|(user_id,)| user_id))
+    }
+
+    /// Revokes the refresh family `family_id` (already revoked: still
+    /// true); false if there is none.
+    pub async fn revoke_family_by_id(&self, family_id: &str, now: i64) -> Result<bool, StoreError> {
+        let found = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE refresh_families SET revoked_at = COALESCE(revoked_at, $2) WHERE family_id = $1",
+            )
+            .bind(family_id)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(found == 1)
+    }
+}
+
+/// A session or refresh family that is open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenCredential {
+    pub kind: CredentialKind,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms: a session's last request, a family's last rotation (or its
+    /// start).
+    pub last_seen_at: i64,
+    /// Where it started; none for one from before this was kept.
+    pub client_ip: Option<String>,
+}
+
+/// Which kind, and its key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// A browser session, by the SHA-256 of its cookie.
+    Session(Vec<u8>),
+    RefreshFamily(String),
 }

@@ -34,14 +34,15 @@ impl Store {
         family_id: &str,
         user_id: i64,
         token_version: i64,
-        amr: &str,
+        (amr, client_ip): (&str, Option<&str>),
         (now, expires_at): (i64, i64),
     ) -> Result<(), StoreError> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
-                "INSERT INTO refresh_families (family_id, user_id, token_version, created_at, expires_at, amr) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO refresh_families \
+                 (family_id, user_id, token_version, created_at, expires_at, amr, client_ip, seen_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $4)",
             )
             .bind(family_id)
             .bind(user_id)
@@ -49,6 +50,7 @@ impl Store {
             .bind(now)
             .bind(expires_at)
             .bind(amr)
+            .bind(client_ip)
             .execute(&mut *tx)
             .await?;
             sqlx::query(
@@ -77,7 +79,8 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let inserted = with_pool!(self, pool => {
-            sqlx::query(
+            let mut tx = pool.begin().await?;
+            let inserted = sqlx::query(
                 "INSERT INTO refresh_tokens (token_hash, family_id, user_id, created_at, expires_at) \
                  SELECT $1, family_id, user_id, $3, expires_at FROM refresh_families \
                  WHERE family_id = $2 AND revoked_at IS NULL AND expires_at > $3",
@@ -85,9 +88,16 @@ impl Store {
             .bind(token_hash)
             .bind(family_id)
             .bind(now)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?
-            .rows_affected()
+            .rows_affected();
+            sqlx::query("UPDATE refresh_families SET seen_at = $2 WHERE family_id = $1")
+                .bind(family_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            inserted
         });
         Ok(inserted == 1)
     }

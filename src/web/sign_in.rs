@@ -161,7 +161,10 @@ pub(super) async fn signed_in(
     if let Some(SessionCookie(previous)) = &post.session {
         state.sessions.end(previous).await?;
     }
-    let started = state.sessions.start(user.id, user.token_version, amr).await?;
+    let started = state
+        .sessions
+        .start(user.id, user.token_version, amr, post.client.ip)
+        .await?;
     let Some(id) = started else {
         return Ok(None);
     };

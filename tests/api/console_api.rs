@@ -61,3 +61,81 @@ async fn a_user_is_shown_with_the_counts_of_their_open_sessions_and_refresh_fami
     );
     assert_eq!(server.get("/admin/users/bob").await.status(), 401);
 }
+
+#[tokio::test]
+async fn an_admin_lists_a_users_sessions_and_families_and_ends_each() {
+    let server = TestServer::with_users().await;
+    let root = server.login("root", PASSWORD).await;
+    let list = || async {
+        let response = server
+            .get_as("/admin/users/alice/sessions", &root.access_token)
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json::<Vec<Value>>().await.unwrap()
+    };
+    let revoke = |id: String| {
+        let server = &server;
+        let token = root.access_token.clone();
+        async move {
+            server
+                .client
+                .post(server.url(&format!("/admin/sessions/{id}/revoke")))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let api = server.login("alice", PASSWORD).await;
+    let mut browser = Browser::new(&server);
+    assert_eq!(browser.sign_in("alice", PASSWORD).await.status(), 303);
+    assert_eq!(browser.get("/users/me").await.status(), 200);
+
+    let open = list().await;
+    assert_eq!(open.len(), 2, "{open:?}");
+    let kinds: Vec<&str> = open.iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["session", "refresh_family"], "newest first");
+    for credential in &open {
+        assert_eq!(credential["client_ip"], "127.0.0.1");
+        assert!(credential["created_at"].as_str().unwrap().ends_with('Z'));
+        assert!(credential["last_seen_at"].is_string());
+    }
+
+    // The session ends: the browser's next request is anonymous.
+    let session = open[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(revoke(session.clone()).await, 204);
+    assert_eq!(browser.get("/users/me").await.status(), 401);
+    assert_eq!(revoke(session).await, 404, "already ended");
+
+    // The family ends: its refresh token is refused.
+    let family = open[1]["id"].as_str().unwrap().to_owned();
+    assert_eq!(revoke(family).await, 204);
+    let refreshed = server.refresh(&api.refresh_token).await;
+    assert_eq!(
+        refreshed.status(),
+        401,
+        "as any refresh token that is no longer good"
+    );
+    assert!(list().await.is_empty());
+
+    for unknown in ["s-00", "f-nope", "x-1", &format!("s-{}", "ab".repeat(32))] {
+        assert_eq!(revoke(unknown.to_owned()).await, 404, "{unknown}");
+    }
+    let alice = server.login("alice", PASSWORD).await;
+    let refused = server
+        .client
+        .post(server.url("/admin/sessions/s-00/revoke"))
+        .bearer_auth(&alice.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert_eq!(
+        server
+            .get_as("/admin/users/nobody/sessions", &root.access_token)
+            .await
+            .status(),
+        404
+    );
+}

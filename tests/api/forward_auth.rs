@@ -29,7 +29,7 @@ methods = ["GET", "POST"]
 access = "authenticated"
 rate_limit = "3/minute"
 [[gateway.routes]]
-path = "/admin/stats"
+path = "/staff/stats"
 access = ["admin"]
 [[gateway.routes]]
 path = "/vault"
@@ -111,7 +111,7 @@ async fn forward_auth_decides_as_the_route_table_would() {
     assert_eq!(claims["htu"], "/reports");
 
     // Roles, a second factor, unknown routes and paths not in normal form.
-    let forbidden = ask(&server, "GET", "/admin/stats", &[("authorization", &bearer)]).await;
+    let forbidden = ask(&server, "GET", "/staff/stats", &[("authorization", &bearer)]).await;
     assert_eq!(forbidden.status(), 403);
     let vault = ask(&server, "GET", "/vault", &[("authorization", &bearer)]).await;
     assert_eq!(vault.status(), 403);
@@ -126,7 +126,7 @@ async fn forward_auth_decides_as_the_route_table_would() {
             .status(),
         404
     );
-    let dotted = ask(&server, "GET", "/public/../admin/stats", &[]).await;
+    let dotted = ask(&server, "GET", "/public/../staff/stats", &[]).await;
     assert_eq!(dotted.status(), 400);
     assert_eq!(
         dotted.json::<Value>().await.unwrap(),

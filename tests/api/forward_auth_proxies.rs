@@ -225,7 +225,7 @@ async fn check_through(language: &str) {
     // A client that names another request in the proxy's headers gets
     // nothing for it.
     let spoofed = client
-        .get(format!("{base}/admin/stats"))
+        .get(format!("{base}/staff/stats"))
         .header("x-forwarded-uri", "/public/hello")
         .header("x-original-uri", "/public/hello")
         .header("x-forwarded-method", "GET")
@@ -240,13 +240,13 @@ async fn check_through(language: &str) {
 
     // Roles: 403, and never forwarded.
     let admin = client
-        .get(format!("{base}/admin/stats"))
+        .get(format!("{base}/staff/stats"))
         .bearer_auth(token)
         .send()
         .await
         .unwrap();
     assert_eq!(admin.status(), 403, "{language}");
-    assert!(!upstream.paths().await.contains(&"/admin/stats".to_owned()));
+    assert!(!upstream.paths().await.contains(&"/staff/stats".to_owned()));
 
     // A person signs in through the proxy and lands where they were going.
     let mut browser = Browser::with(base.clone(), client.clone());

@@ -91,7 +91,7 @@ async fn only_what_a_route_admits_reaches_the_upstream() {
         anonymous.json::<Value>().await.unwrap(),
         json!({"detail": "Not authenticated"})
     );
-    let forbidden = server.get_as("/admin/stats", &alice).await;
+    let forbidden = server.get_as("/staff/stats", &alice).await;
     assert_eq!(forbidden.status(), 403);
     assert_eq!(
         forbidden.json::<Value>().await.unwrap(),
@@ -120,11 +120,11 @@ async fn only_what_a_route_admits_reaches_the_upstream() {
             .unwrap(),
         json!({"id": 7})
     );
-    assert_eq!(server.get_as("/admin/stats", &root).await.status(), 200);
+    assert_eq!(server.get_as("/staff/stats", &root).await.status(), 200);
 
     assert_eq!(
         upstream.paths().await,
-        ["/public/hello", "/reports/7", "/admin/stats"],
+        ["/public/hello", "/reports/7", "/staff/stats"],
         "nothing refused reached the upstream"
     );
     let denied = crate::helpers::wait_for_event(&server, &root, "a refused role", |e| {
@@ -132,7 +132,7 @@ async fn only_what_a_route_admits_reaches_the_upstream() {
     })
     .await;
     assert_eq!(denied["actor"], "alice");
-    assert_eq!(denied["target"], "/admin/stats");
+    assert_eq!(denied["target"], "/staff/stats");
 }
 
 #[tokio::test]
@@ -143,10 +143,10 @@ async fn paths_that_are_not_normal_are_refused_and_never_forwarded() {
     )
     .await;
     for target in [
-        "/public/../admin/stats",
+        "/public/../staff/stats",
         "/public/./hello",
-        "/public/%2e%2e/admin/stats",
-        "/public/.%2E/admin/stats",
+        "/public/%2e%2e/staff/stats",
+        "/public/.%2E/staff/stats",
         "/%70ublic/hello",
         "/public//hello",
         "/public/a%2Fb",
@@ -471,7 +471,7 @@ async fn routes_follow_the_documents_root_security() {
         assert_eq!(server.get_as(path, &alice).await.status(), 200, "{path}");
     }
     assert_eq!(
-        server.get_as("/admin/stats", &alice).await.status(),
+        server.get_as("/staff/stats", &alice).await.status(),
         403,
         "its own scopes"
     );

@@ -128,7 +128,7 @@ async fn headers_that_change_what_a_request_means_never_arrive() {
         request = request.header(name, "DELETE");
     }
     for name in ["X-Original-URL", "X-Original-URI", "X-Rewrite-URL"] {
-        request = request.header(name, "/admin/stats");
+        request = request.header(name, "/staff/stats");
     }
     request = request.header("Sec-WebSocket-Protocol", format!("bearer.{alice}"));
     assert_eq!(request.send().await.unwrap().status(), 200);

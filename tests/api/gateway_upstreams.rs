@@ -210,7 +210,7 @@ async fn one_document_holds_rampart_and_each_upstream_under_rampart_scheme() {
     );
     assert_eq!(paths["/reports"]["get"]["security"], json!([{"bearer": []}]));
     assert_eq!(
-        paths["/admin/stats"]["get"]["security"],
+        paths["/staff/stats"]["get"]["security"],
         json!([{"bearer": ["admin"]}])
     );
     assert_eq!(paths["/public/hello"]["get"]["security"], json!([]));

@@ -114,7 +114,7 @@ async def reports_summary() -> dict:
     return {"summary": "public"}
 
 
-@app.get("/admin/stats", dependencies=ADMIN)
+@app.get("/staff/stats", dependencies=ADMIN)
 async def admin_stats() -> dict:
     return {"users": 3}
 
