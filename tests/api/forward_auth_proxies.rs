@@ -10,11 +10,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde_json::Value;
-
 use crate::helpers::{
-    App, Browser, PASSWORD, PATIENCE, TestConfig, TestServer, Upstream, claims_of, free_port, header_values,
-    hidden_token,
+    App, Browser, PASSWORD, PATIENCE, TestConfig, TestServer, Upstream, access_token_via, claims_of,
+    free_port, header_values, hidden_token,
 };
 
 /// The heading of the README's section, and the fences of its two blocks.
@@ -187,16 +185,8 @@ async fn check_through(language: &str) {
     assert!(!upstream.paths().await.contains(&"/reports".to_owned()));
 
     // With a bearer token: the upstream hears who, and never the token.
-    let token: Value = client
-        .post(format!("{base}/auth/token"))
-        .form(&[("username", "alice"), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap();
+    let token = access_token_via(&client, &format!("{base}/auth"), "alice", PASSWORD).await;
+    let token = token.as_str();
     let reports = client
         .get(format!("{base}/reports?q=1"))
         .bearer_auth(token)

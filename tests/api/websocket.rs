@@ -548,16 +548,8 @@ async fn sockets_work_over_tls_and_outlive_the_idle_timeout_there_too() {
         .build()
         .unwrap();
     let base = format!("https://localhost:{}", server.addr.port());
-    let tokens: Value = https
-        .post(format!("{base}/token"))
-        .form(&[("username", "alice"), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = tokens["access_token"].as_str().unwrap();
+    let token = crate::helpers::access_token_via(&https, &base, "alice", PASSWORD).await;
+    let token = token.as_str();
 
     let mut roots = rustls::RootCertStore::empty();
     roots

@@ -327,16 +327,7 @@ impl TestServer {
     /// An access token from `POST {prefix}/token` (`prefix`: rampart's
     /// `own_prefix`, or empty), which must succeed.
     pub async fn access_token_at(&self, prefix: &str, username: &str, password: &str) -> String {
-        let response = self
-            .client
-            .post(self.url(&format!("{prefix}/token")))
-            .form(&[("username", username), ("password", password)])
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(response.status(), 200, "a token for {username}");
-        let body: Value = response.json().await.unwrap();
-        body["access_token"].as_str().unwrap().to_owned()
+        access_token_via(&self.client, &self.url(prefix), username, password).await
     }
 
     /// `POST /token` with the refresh grant.
@@ -673,6 +664,25 @@ pub async fn raw_exchange(addr: std::net::SocketAddr, request: &[u8]) -> String 
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer).await;
     String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// An access token from `POST {base}/token` over `client` (another
+/// address, TLS, a proxy in front), which must succeed.
+pub async fn access_token_via(
+    client: &reqwest::Client,
+    base: &str,
+    username: &str,
+    password: &str,
+) -> String {
+    let response = client
+        .post(format!("{base}/token"))
+        .form(&[("username", username), ("password", password)])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200, "a token for {username}");
+    let body: Value = response.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
 }
 
 /// A port that was free a moment ago, for a process that must be told its
