@@ -261,6 +261,30 @@ async fn check_through(language: &str) {
     assert_eq!(signed_in.headers()["location"], "/reports?q=2");
     let landed = browser.get("/reports?q=2").await;
     assert_eq!(landed.status(), 200, "{language}: the session cookie passes");
+    // An unsafe request of that browser: CSRF-checked against the host
+    // and port the browser used. Without the token, refused before the
+    // upstream; with it and the page's own Origin, passed (the upstream's
+    // own route takes GET only, so it answers 405).
+    let csrf = browser.csrf_token_at("/auth/csrftoken/").await;
+    let origin = base.clone();
+    let without = browser
+        .send(
+            reqwest::Method::POST,
+            "/public/hello",
+            &[("origin", &origin)],
+            None,
+        )
+        .await;
+    assert_eq!(without.status(), 403, "{language}");
+    let with = browser
+        .send(
+            reqwest::Method::POST,
+            "/public/hello",
+            &[("origin", &origin), ("x-csrf-token", &csrf)],
+            None,
+        )
+        .await;
+    assert_eq!(with.status(), 405, "{language}: passed to the upstream");
     drop(proxy);
     drop(server);
 }

@@ -100,7 +100,12 @@ impl Browser {
 
     /// A CSRF token from `GET /csrftoken/` (its cookie is kept).
     pub async fn csrf_token(&mut self) -> String {
-        let body: Value = self.get("/csrftoken/").await.json().await.unwrap();
+        self.csrf_token_at("/csrftoken/").await
+    }
+
+    /// A CSRF token from `path` (rampart's `/csrftoken/` under a prefix).
+    pub async fn csrf_token_at(&mut self, path: &str) -> String {
+        let body: Value = self.get(path).await.json().await.unwrap();
         body["csrf_token"].as_str().unwrap().to_owned()
     }
 
