@@ -4,7 +4,7 @@
 //! modules below it, never one above (`tests/layers.rs` holds the code to
 //! this line). Bottom to top:
 //!
-//! Layers: observability, outbound, input, names, config, store, ratelimit, audit, auth, items, realtime, server, http, gateway, state, web, routes, app, cli
+//! Layers: observability, outbound, input, names, config, store, ratelimit, audit, auth, items, realtime, server, http, gateway, state, admin, web, routes, app, cli
 //!
 //! - `observability`: JSON logs and metric names;
 //! - `outbound`: the connector of the HTTP calls rampart makes itself;
@@ -25,11 +25,14 @@
 //! - `gateway`: rampart in front of an existing API: its routes, the
 //!   headers that cross, the forwarding;
 //! - `state`: the services handlers share;
+//! - `admin`: what an admin does, audited, for the admin API and the
+//!   console alike;
 //! - `web`: the pages;
 //! - `routes`: the API handlers and the router;
 //! - `app`: the application built from its settings;
 //! - `cli`: the command line.
 
+pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod auth;

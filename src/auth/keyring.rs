@@ -392,6 +392,28 @@ impl KeyRing {
         Ok(generated.kid)
     }
 
+    /// Revokes the key `kid` (a leaked key): it is deleted, so nothing it
+    /// signed verifies here any more (other instances drop it at their
+    /// next reload, as after `keys rotate --revoke`). When it signs now, or
+    /// is scheduled to, a new key signs from now on first. `None` when
+    /// there is no such key; else the new key's `kid`, if one was made.
+    pub async fn revoke(&self, kid: &str) -> Result<Option<Option<String>>, KeyError> {
+        let stored = self.store.live_keys(now_ms()).await?;
+        let Some(key) = stored.iter().find(|key| key.kid == kid) else {
+            return Ok(None);
+        };
+        // Not retired: the signer, or the one scheduled to be.
+        let replaced_by = if key.retired_at.is_none() {
+            Some(self.rotate(Rotation::Now).await?)
+        } else {
+            None
+        };
+        let deleted = self.store.delete_key(kid).await?;
+        self.reload().await?;
+        tracing::info!(kid, "signing key revoked");
+        Ok(deleted.then_some(replaced_by))
+    }
+
     async fn holds_lease(&self) -> Result<bool, StoreError> {
         let now = now_ms();
         self.store

@@ -112,6 +112,11 @@ impl Sessions {
             .await
     }
 
+    /// How many sessions are open, of every user.
+    pub async fn open_total(&self) -> Result<i64, StoreError> {
+        self.store.count_all_open_sessions(live_after(now_ms())).await
+    }
+
     /// The open sessions and refresh families of `user_id`, newest first.
     pub async fn open_credentials(&self, user_id: i64) -> Result<Vec<OpenCredential>, StoreError> {
         let now = now_ms();

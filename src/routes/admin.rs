@@ -1,15 +1,14 @@
-//! The admin API over users (role `admin`): list, set roles, disable, enable.
-//! The last enabled admin can neither be disabled nor lose the role, so the
-//! server cannot be locked out of its own administration.
+//! The admin API over users (role `admin`): list, show, set roles,
+//! disable, enable; the changes are `admin::Operator`'s.
 
 use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
-    audit::{Action, Outcome, Provenance},
+    admin::{LAST_ADMIN, Operator},
+    audit::Provenance,
     http::{
-        credentials::CurrentUser,
         error::{ApiError, ErrorBody},
         extract::{Json, Path},
         identity::{Admin, RequireRole},
@@ -56,19 +55,12 @@ impl Model for RolesBody {
 }
 
 pub(super) const USER_NOT_FOUND: &str = "User not found";
-const LAST_ADMIN: &str = "The last enabled admin cannot be disabled or lose the admin role";
 
-/// The answer to a change, audited: refusals as denied, changes as success.
-fn answer(change: UserChange, audit: impl Fn(Outcome)) -> Result<Json<UserView>, ApiError> {
+/// The answer to a change (audited by [`Operator`]).
+fn answer(change: UserChange) -> Result<Json<UserView>, ApiError> {
     match change {
-        UserChange::Done(user) => {
-            audit(Outcome::Success);
-            Ok(Json(UserView::from(user)))
-        }
-        UserChange::LastAdmin => {
-            audit(Outcome::Denied);
-            Err(ApiError::Conflict(LAST_ADMIN))
-        }
+        UserChange::Done(user) => Ok(Json(UserView::from(user))),
+        UserChange::LastAdmin => Err(ApiError::Conflict(LAST_ADMIN)),
         UserChange::NoSuchUser => Err(ApiError::NotFound(USER_NOT_FOUND)),
     }
 }
@@ -128,47 +120,8 @@ pub async fn set_roles(
     Path(username): Path<String>,
     Json(body): Json<RolesBody>,
 ) -> Result<Json<UserView>, ApiError> {
-    // A name that cannot exist is no user, like an unknown one.
-    let change = match Username::parse(&username) {
-        Ok(name) => state.users.set_roles(&name, &body.roles).await?,
-        Err(_) => UserChange::NoSuchUser,
-    };
-    answer(change, |outcome| {
-        state.audit.record(
-            Action::RoleChanged,
-            outcome,
-            Some(admin.username()),
-            Some(Username::loggable(&username)),
-            &provenance,
-        )
-    })
-}
-
-async fn set_disabled(
-    state: &AppState,
-    admin: &CurrentUser,
-    provenance: &Provenance,
-    username: &str,
-    disabled: bool,
-) -> Result<Json<UserView>, ApiError> {
-    let action = if disabled {
-        Action::UserDisabled
-    } else {
-        Action::UserEnabled
-    };
-    let change = match Username::parse(username) {
-        Ok(name) => state.users.set_disabled(&name, disabled).await?,
-        Err(_) => UserChange::NoSuchUser,
-    };
-    answer(change, |outcome| {
-        state.audit.record(
-            action,
-            outcome,
-            Some(admin.username()),
-            Some(Username::loggable(username)),
-            provenance,
-        )
-    })
+    let operator = Operator::new(&state, &admin, &provenance);
+    answer(operator.set_roles(&username, &body.roles).await?)
 }
 
 /// Disable a user: they cannot log in, and their tokens stop working.
@@ -180,7 +133,8 @@ pub async fn disable(
     provenance: Provenance,
     Path(username): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    set_disabled(&state, &admin, &provenance, &username, true).await
+    let operator = Operator::new(&state, &admin, &provenance);
+    answer(operator.set_disabled(&username, true).await?)
 }
 
 /// Enable a user again.
@@ -192,5 +146,6 @@ pub async fn enable(
     provenance: Provenance,
     Path(username): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    set_disabled(&state, &admin, &provenance, &username, false).await
+    let operator = Operator::new(&state, &admin, &provenance);
+    answer(operator.set_disabled(&username, false).await?)
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
+    admin::stats::{Stats, hourly},
     http::{
         error::{ApiError, ErrorBody},
         extract::{Json, Query},
@@ -14,7 +15,7 @@ use crate::{
     },
     input::{Fields, Invalid, Model, Problem, bounded_int, bounded_text},
     state::AppState,
-    store::{AuditFilter, StoredAuditEvent, now_ms},
+    store::{AuditFilter, StoredAuditEvent},
 };
 
 /// `GET /admin/audit`'s filters; every one is optional.
@@ -154,31 +155,6 @@ impl Model for StatsQuery {
     }
 }
 
-/// One hour's counts.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
-pub struct Bucket {
-    /// The hour's start, RFC 3339 UTC.
-    pub start: String,
-    pub logins_succeeded: i64,
-    /// Wrong credentials (a login a rate limit refused counts as
-    /// `rate_limited` instead).
-    pub logins_failed: i64,
-    /// Audited rate-limit refusals: the first of each client under each
-    /// policy, then at most one a minute (every refusal is counted in the
-    /// metrics).
-    pub rate_limited: i64,
-    pub csrf_rejected: i64,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Stats {
-    /// One per hour, oldest first; the last is the current hour.
-    pub buckets: Vec<Bucket>,
-}
-
-const HOUR_MS: i64 = 3_600_000;
-const COUNTED: [&str; 3] = ["login", "rate_limited", "csrf_rejected"];
-
 /// Logins and refusals per hour.
 #[utoipa::path(get, path = "/admin/stats", tag = "admin", security(("bearer" = [])), params(StatsQuery),
     responses((status = 200, description = "Hourly counts, oldest first", body = Stats), (status = 401, body = ErrorBody),
@@ -188,38 +164,5 @@ pub async fn stats(
     _: RequireRole<Admin>,
     Query(query): Query<StatsQuery>,
 ) -> Result<Json<Stats>, ApiError> {
-    Ok(Json(hourly(&state, query.hours.unwrap_or(24)).await?))
-}
-
-/// The last `hours` hours' counts (the console's overview draws them).
-pub async fn hourly(state: &AppState, hours: i64) -> Result<Stats, ApiError> {
-    let current = now_ms() / HOUR_MS;
-    let first = current - (hours - 1);
-    let counts = state
-        .store
-        .count_audit_events_by_hour(&COUNTED, first * HOUR_MS)
-        .await?;
-    let mut buckets: Vec<Bucket> = (first..=current)
-        .map(|hour| Bucket {
-            start: crate::store::rfc3339(hour * HOUR_MS),
-            ..Bucket::default()
-        })
-        .collect();
-    for count in counts {
-        let Some(bucket) = usize::try_from(count.hour - first)
-            .ok()
-            .and_then(|index| buckets.get_mut(index))
-        else {
-            continue;
-        };
-        let slot = match (count.action.as_str(), count.outcome.as_str()) {
-            ("login", "success") => &mut bucket.logins_succeeded,
-            ("login", _) => &mut bucket.logins_failed,
-            ("rate_limited", _) => &mut bucket.rate_limited,
-            ("csrf_rejected", _) => &mut bucket.csrf_rejected,
-            _ => continue,
-        };
-        *slot += count.count;
-    }
-    Ok(Stats { buckets })
+    Ok(Json(hourly(&state.store, query.hours.unwrap_or(24)).await?))
 }

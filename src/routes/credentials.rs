@@ -1,19 +1,16 @@
 //! A user's open credentials, for admins (SPEC section 9): their browser
-//! sessions and refresh-token families, each revocable. A session ends at
-//! once (its cookie stops working on the next request, and its sockets
-//! close); a family can no longer be refreshed (access tokens already
-//! issued from it live out their short lifetime, as after RFC 7009).
-//!
-//! Ids say their kind: `s-` and the hex SHA-256 of a session's cookie (the
-//! cookie itself is never stored), `f-` and a family's id.
+//! sessions and refresh-token families (`admin::credentials`), each
+//! revocable. A session ends at once (its cookie stops working on the next
+//! request, and its sockets close); a family can no longer be refreshed
+//! (access tokens already issued from it live out their short lifetime, as
+//! after RFC 7009).
 
 use axum::{extract::State, response::IntoResponse};
 use http::StatusCode;
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use crate::{
-    audit::{Action, Outcome, Provenance},
+    admin::{Operator, credentials::CredentialView},
+    audit::Provenance,
     http::{
         error::{ApiError, ErrorBody},
         extract::{Json, Path},
@@ -21,58 +18,9 @@ use crate::{
     },
     names::Username,
     state::AppState,
-    store::{CredentialKind, OpenCredential, now_ms},
 };
 
 const NOT_FOUND: &str = "Session not found";
-
-/// One open credential.
-#[derive(Serialize, ToSchema)]
-pub struct CredentialView {
-    /// What `POST /admin/sessions/{id}/revoke` takes.
-    id: String,
-    /// `session` (a browser's cookie) or `refresh_family` (a login at
-    /// `/token` and every refresh token rotated from it).
-    #[schema(example = "session")]
-    kind: &'static str,
-    /// RFC 3339.
-    created_at: String,
-    /// RFC 3339: a session's last request, a family's last refresh.
-    last_seen_at: String,
-    /// Where it started (none for one from before this was kept).
-    client_ip: Option<String>,
-}
-
-impl From<OpenCredential> for CredentialView {
-    fn from(credential: OpenCredential) -> Self {
-        let (id, kind) = match credential.kind {
-            CredentialKind::Session(digest) => (format!("s-{}", hex(&digest)), "session"),
-            CredentialKind::RefreshFamily(family) => (format!("f-{family}"), "refresh_family"),
-        };
-        Self {
-            id,
-            kind,
-            created_at: crate::store::rfc3339(credential.created_at),
-            last_seen_at: crate::store::rfc3339(credential.last_seen_at),
-            client_ip: credential.client_ip,
-        }
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<[u8; 32]> {
-    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let mut digest = [0u8; 32];
-    for (i, byte) in digest.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(digest)
-}
 
 /// A user's open sessions and refresh families, newest first.
 #[utoipa::path(get, path = "/admin/users/{username}/sessions", tag = "admin", security(("bearer" = [])),
@@ -102,48 +50,9 @@ pub async fn revoke(
     provenance: Provenance,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let ended = if let Some(digest) = id.strip_prefix("s-").and_then(unhex) {
-        if state.store.session_owner(&digest).await?.is_some() {
-            state.sessions.end_digest(digest).await?;
-            true
-        } else {
-            false
-        }
-    } else if let Some(family) = id
-        .strip_prefix("f-")
-        .filter(|family| family.len() <= 64 && family.bytes().all(|b| b.is_ascii_alphanumeric()))
-    {
-        state.store.revoke_family_by_id(family, now_ms()).await?
-    } else {
-        false
-    };
-    if !ended {
-        return Err(ApiError::NotFound(NOT_FOUND));
-    }
-    let kind = if id.starts_with("s-") {
-        "session"
-    } else {
-        "refresh_family"
-    };
-    state.audit.record(
-        Action::Revoke,
-        Outcome::Success,
-        Some(admin.username()),
-        Some(kind),
-        &provenance,
-    );
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn session_ids_go_to_hex_and_back() {
-        let digest: [u8; 32] = std::array::from_fn(|i| u8::try_from(i * 7).unwrap());
-        assert_eq!(unhex(&hex(&digest)), Some(digest));
-        assert_eq!(unhex("00"), None);
-        assert_eq!(unhex(&"zz".repeat(32)), None);
+    let operator = Operator::new(&state, &admin, &provenance);
+    match operator.revoke_credential(&id).await? {
+        Some(_) => Ok(StatusCode::NO_CONTENT),
+        None => Err(ApiError::NotFound(NOT_FOUND)),
     }
 }

@@ -6,7 +6,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
-    audit::{Action, Outcome, Provenance},
+    admin::Operator,
+    audit::Provenance,
     http::{
         error::ApiError,
         extract::Json,
@@ -47,17 +48,6 @@ pub async fn rotate(
     RequireRole(admin, _): RequireRole<Admin>,
     provenance: Provenance,
 ) -> Result<Json<Rotated>, ApiError> {
-    let kid = state
-        .keys
-        .rotate(crate::auth::keyring::Rotation::Now)
-        .await
-        .map_err(ApiError::internal)?;
-    state.audit.record(
-        Action::KeyRotated,
-        Outcome::Success,
-        Some(admin.username()),
-        Some(&kid),
-        &provenance,
-    );
+    let kid = Operator::new(&state, &admin, &provenance).rotate_key().await?;
     Ok(Json(Rotated { kid }))
 }

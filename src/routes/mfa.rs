@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use super::admin::UserView;
 use crate::{
+    admin::Operator,
     audit::{Action, Outcome, Provenance},
     auth::mfa::Confirmed,
     http::{
@@ -23,7 +24,6 @@ use crate::{
         identity::{Admin, RequireRole},
     },
     input::{Field, Fields, Model},
-    names::Username,
     state::AppState,
     store::{StoredPasskey, rfc3339},
 };
@@ -254,19 +254,9 @@ pub async fn reset(
     provenance: Provenance,
     Path(username): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    let not_found = || ApiError::NotFound("User not found");
-    let name = Username::parse(&username).map_err(|_| not_found())?;
-    let user = state.store.find_user(&name).await?.ok_or_else(not_found)?;
-    if !state.users.reset_factors(user.id).await? {
-        return Err(not_found());
-    }
-    state.audit.record(
-        Action::MfaReset,
-        Outcome::Success,
-        Some(admin.username()),
-        Some(&user.username),
-        &provenance,
-    );
-    let user = state.store.find_user(&name).await?.ok_or_else(not_found)?;
+    let reset = Operator::new(&state, &admin, &provenance)
+        .reset_factors(&username)
+        .await?;
+    let user = reset.ok_or(ApiError::NotFound("User not found"))?;
     Ok(Json(UserView::from(user)))
 }

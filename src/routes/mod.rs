@@ -111,7 +111,19 @@ pub fn router(state: AppState) -> Routed {
         .routes(routes!(pages::account_totp_remove))
         .routes(routes!(pages::account_passkey_remove))
         .routes(routes!(pages::account_recovery_codes))
-        .routes(routes!(pages::account_password));
+        .routes(routes!(pages::account_password))
+        .routes(routes!(pages::console))
+        .routes(routes!(pages::console_users, pages::console_create_user))
+        .routes(routes!(pages::console_user))
+        .routes(routes!(pages::console_set_roles))
+        .routes(routes!(pages::console_disable))
+        .routes(routes!(pages::console_enable))
+        .routes(routes!(pages::console_reset_factors))
+        .routes(routes!(pages::console_revoke))
+        .routes(routes!(pages::console_keys))
+        .routes(routes!(pages::console_rotate_key))
+        .routes(routes!(pages::console_revoke_key))
+        .routes(routes!(pages::console_audit));
     // With a gateway the upstream owns `/` and the resources: rampart's
     // demo resource, its page and its socket are off (SPEC section 6), and
     // a proxy in front may ask `/forward-auth`.
@@ -186,7 +198,7 @@ pub const RULES: OwnRules = OwnRules {
     policy_for,
     // The account routes: every answer private, whoever asks, errors
     // included (ASVS 5.0 14.3.2; RFC 6749 section 5.1 for /token).
-    private_areas: &["/token", "/users", "/admin"],
+    private_areas: &["/token", "/users", "/admin", "/console"],
     // What a credential for second-factor enrolment only may call (SPEC
     // section 7): the account's own routes, signing out, and what needs no
     // credential at all (signing in again among them).
@@ -207,7 +219,8 @@ pub const RULES: OwnRules = OwnRules {
     ],
     // `/app` sends such a credential to `/account`.
     enrolment_routes: &["/app"],
-    mfa_areas: &["/admin"],
+    // The console acts as the admin API does (SPEC section 9).
+    mfa_areas: &["/admin", "/console"],
 };
 
 /// The per-client policy of a route, by method and route template; `None`

@@ -32,7 +32,8 @@ use crate::{http::error::ErrorBody, input::ValidationErrorBody};
         (name = "users", description = "Accounts"),
         (name = "admin", description = "Administration (role admin)"),
         (name = "items", description = "Items, owned by their creator"),
-        (name = "pages", description = "Browser pages, sessions and CSRF tokens")
+        (name = "pages", description = "Browser pages, sessions and CSRF tokens"),
+        (name = "console", description = "The console's pages (a session of role admin)")
     )
 )]
 pub struct ApiDoc;
@@ -114,7 +115,7 @@ fn complete_operation(path: &str, method: &str, operation: &mut Operation) {
     let page = operation
         .tags
         .as_ref()
-        .is_some_and(|tags| tags.iter().any(|tag| tag == "pages"));
+        .is_some_and(|tags| tags.iter().any(|tag| tag == "pages" || tag == "console"));
     // The probes are never rate limited (SPEC section 3, "Rate limits").
     let limited = !matches!(path, "/healthz" | "/readyz");
 

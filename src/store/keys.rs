@@ -74,6 +74,19 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes the key `kid`: nothing it signed verifies any more.
+    /// Whether there was one.
+    pub async fn delete_key(&self, kid: &str) -> Result<bool, StoreError> {
+        let deleted = with_pool!(self, pool => {
+            sqlx::query("DELETE FROM signing_keys WHERE kid = $1")
+                .bind(kid)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(deleted == 1)
+    }
+
     pub async fn delete_expired_keys(&self, now: i64) -> Result<u64, StoreError> {
         Ok(with_pool!(self, pool => {
             sqlx::query("DELETE FROM signing_keys WHERE expires_at IS NOT NULL AND expires_at <= $1")

@@ -192,6 +192,14 @@ impl Store {
         Ok(Self { db })
     }
 
+    /// The database's kind, as the console names it.
+    pub fn backend(&self) -> &'static str {
+        match &self.db {
+            Db::Sqlite(_) => "SQLite",
+            Db::Postgres(_) => "PostgreSQL",
+        }
+    }
+
     /// Whether the database answers a trivial query.
     pub async fn ping(&self) -> Result<(), StoreError> {
         match &self.db {

@@ -143,6 +143,22 @@ impl Store {
         Ok(counts)
     }
 
+    /// How many sessions are open, of every user (as
+    /// [`Self::count_open_credentials`] counts them).
+    pub async fn count_all_open_sessions(
+        &self,
+        (idle_after, started_after): (i64, i64),
+    ) -> Result<i64, StoreError> {
+        let (count,): (i64,) = with_pool!(self, pool => {
+            sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE seen_at > $1 AND created_at > $2")
+                .bind(idle_after)
+                .bind(started_after)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(count)
+    }
+
     /// The open sessions and refresh families of `user_id` (as
     /// [`Self::count_open_credentials`] counts them), newest first.
     pub async fn list_open_credentials(
@@ -209,19 +225,19 @@ impl Store {
     }
 
     /// Revokes the refresh family `family_id` (already revoked: still
-    /// true); false if there is none.
-    pub async fn revoke_family_by_id(&self, family_id: &str, now: i64) -> Result<bool, StoreError> {
-        let found = with_pool!(self, pool => {
-            sqlx::query(
-                "UPDATE refresh_families SET revoked_at = COALESCE(revoked_at, $2) WHERE family_id = $1",
+    /// revoked); its owner's id, or `None` if there is no such family.
+    pub async fn revoke_family_by_id(&self, family_id: &str, now: i64) -> Result<Option<i64>, StoreError> {
+        let owner: Option<(i64,)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "UPDATE refresh_families SET revoked_at = COALESCE(revoked_at, $2) WHERE family_id = $1 \
+                 RETURNING user_id",
             )
             .bind(family_id)
             .bind(now)
-            .execute(pool)
+            .fetch_optional(pool)
             .await?
-            .rows_affected()
         });
-        Ok(found == 1)
+        Ok(owner.map(|(user_id,)| user_id))
     }
 }
 

@@ -233,6 +233,45 @@ impl Store {
         Ok(users)
     }
 
+    /// Up to `limit` users whose name contains `part` (any case), by name.
+    pub async fn search_users(&self, part: &str, limit: i64) -> Result<Vec<UserRecord>, StoreError> {
+        // `LIKE` with its wildcards escaped: the part is matched as text.
+        let escaped: String = part
+            .to_lowercase()
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let pattern = format!("%{escaped}%");
+        let keys: Vec<(String,)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT username_key FROM users WHERE username_key LIKE $1 ESCAPE '\\' \
+                 ORDER BY username_key LIMIT $2",
+            )
+            .bind(&pattern)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        let mut users = Vec::with_capacity(keys.len());
+        for (key,) in keys {
+            if let Some(user) = self.user_with_key(&key).await? {
+                users.push(user);
+            }
+        }
+        Ok(users)
+    }
+
+    /// How many users there are.
+    pub async fn count_users(&self) -> Result<i64, StoreError> {
+        let (count,): (i64,) = with_pool!(self, pool => {
+            sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(pool).await?
+        });
+        Ok(count)
+    }
+
     /// Replaces a user's roles; earlier tokens stop working.
     pub async fn set_roles(&self, username: &Username, roles: &[Role]) -> Result<UserChange, StoreError> {
         self.change_user(username, Some(roles), None).await

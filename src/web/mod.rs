@@ -1,4 +1,5 @@
-//! The browser side: the first-run setup page, a sign-in page, the app page, the session and CSRF
+//! The browser side: the first-run setup page, a sign-in page, the app
+//! page, the account page, the console (`console`), the session and CSRF
 //! endpoints, the stylesheet and the app page's script. Pages are minijinja
 //! templates with automatic escaping; they carry no inline script or style,
 //! so they work under the HTML CSP, and every form works without
@@ -10,6 +11,7 @@
 mod account;
 mod app_page;
 mod assets;
+mod console;
 mod csrf_token;
 mod login;
 mod login_mfa;
@@ -30,8 +32,8 @@ use crate::{
 /// The page handlers, for the router.
 pub mod pages {
     pub use super::{
-        account::*, app_page::*, assets::*, csrf_token::*, login::*, login_mfa::*, passkey_sign_in::*,
-        setup::*, sso::*,
+        account::*, app_page::*, assets::*, console::*, csrf_token::*, login::*, login_mfa::*,
+        passkey_sign_in::*, setup::*, sso::*,
     };
 }
 

@@ -22,6 +22,35 @@ fn environment() -> &'static Environment<'static> {
             ("app.html", include_str!("../../templates/app.html")),
             ("account.html", include_str!("../../templates/account.html")),
             ("sso_failed.html", include_str!("../../templates/sso_failed.html")),
+            ("console.html", include_str!("../../templates/console.html")),
+            (
+                "console_overview.html",
+                include_str!("../../templates/console_overview.html"),
+            ),
+            (
+                "console_users.html",
+                include_str!("../../templates/console_users.html"),
+            ),
+            (
+                "console_user.html",
+                include_str!("../../templates/console_user.html"),
+            ),
+            (
+                "console_events.html",
+                include_str!("../../templates/console_events.html"),
+            ),
+            (
+                "console_keys.html",
+                include_str!("../../templates/console_keys.html"),
+            ),
+            (
+                "console_audit.html",
+                include_str!("../../templates/console_audit.html"),
+            ),
+            (
+                "console_forbidden.html",
+                include_str!("../../templates/console_forbidden.html"),
+            ),
         ] {
             env.add_template(name, source).expect("the page templates parse");
         }

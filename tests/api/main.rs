@@ -10,6 +10,7 @@ mod clock;
 mod config;
 mod conformance;
 mod console_api;
+mod console_pages;
 mod cors;
 mod errors;
 mod forward_auth;
