@@ -146,10 +146,10 @@ impl<'a> Operator<'a> {
     /// Revokes the key `kid`: whether there was one.
     pub async fn revoke_key(&self, kid: &str) -> Result<bool, ApiError> {
         let revoked = self.state.keys.revoke(kid).await.map_err(ApiError::internal)?;
-        let Some(replaced_by) = revoked else {
+        let Some(revoked) = revoked else {
             return Ok(false);
         };
-        if let Some(new) = replaced_by {
+        if let Some(new) = revoked.replaced_by {
             self.audit(Action::KeyRotated, Outcome::Success, Some(&new));
         }
         self.audit(Action::KeyRevoked, Outcome::Success, Some(kid));

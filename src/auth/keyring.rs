@@ -129,6 +129,14 @@ pub struct KeyInfo {
     pub expires_at: Option<i64>,
 }
 
+/// A key revoked ([`KeyRing::revoke`]).
+#[derive(Debug)]
+pub struct Revoked {
+    /// The new key that signs instead, when the revoked one signed (or
+    /// was to sign next).
+    pub replaced_by: Option<String>,
+}
+
 struct KeySet {
     signer: Option<Arc<Signer>>,
     /// With no signer: when the newest usable key starts signing, if that
@@ -396,8 +404,8 @@ impl KeyRing {
     /// signed verifies here any more (other instances drop it at their
     /// next reload, as after `keys rotate --revoke`). When it signs now, or
     /// is scheduled to, a new key signs from now on first. `None` when
-    /// there is no such key; else the new key's `kid`, if one was made.
-    pub async fn revoke(&self, kid: &str) -> Result<Option<Option<String>>, KeyError> {
+    /// there is no such key.
+    pub async fn revoke(&self, kid: &str) -> Result<Option<Revoked>, KeyError> {
         let stored = self.store.live_keys(now_ms()).await?;
         let Some(key) = stored.iter().find(|key| key.kid == kid) else {
             return Ok(None);
@@ -411,7 +419,7 @@ impl KeyRing {
         let deleted = self.store.delete_key(kid).await?;
         self.reload().await?;
         tracing::info!(kid, "signing key revoked");
-        Ok(deleted.then_some(replaced_by))
+        Ok(deleted.then_some(Revoked { replaced_by }))
     }
 
     async fn holds_lease(&self) -> Result<bool, StoreError> {

@@ -522,7 +522,10 @@ async fn under_a_prefix_the_console_and_its_way_back_from_sign_in_are_the_prefix
     assert_eq!(status, 200);
     // minijinja writes `/` in a value as `&#x2f;`, which a browser reads back.
     let keys_page = keys_page.replace("&#x2f;", "/");
-    assert!(keys_page.contains("action=\"/auth/console/keys/rotate\""), "{keys_page}");
+    assert!(
+        keys_page.contains("action=\"/auth/console/keys/rotate\""),
+        "{keys_page}"
+    );
     assert!(keys_page.contains("href=\"/auth/static/app.css\""));
     let rotated = browser
         .post_form("/auth/console/keys/rotate", &[("csrf_token", &token)])

@@ -77,6 +77,7 @@ impl FromRequestParts<AppState> for ConsoleAdmin {
             let login = format!("{prefix}/login?return_to={back}");
             return Err(no_store(Redirect::to(&login).into_response()));
         };
+        let binding = Binding::session(&session.id);
         let user = CurrentUser::Session(session);
         if !user.has_role(Role::ADMIN) {
             state.audit.record(
@@ -89,11 +90,8 @@ impl FromRequestParts<AppState> for ConsoleAdmin {
             return Err(forbidden(state, user.username()));
         }
         let client = ClientInfo::from_request_parts(parts, state).await?;
-        let CurrentUser::Session(session) = &user else {
-            unreachable!("matched above")
-        };
         Ok(Self {
-            binding: Binding::session(&session.id),
+            binding,
             user,
             headers: parts.headers.clone(),
             https: client.https,
