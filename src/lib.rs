@@ -4,7 +4,7 @@
 //! modules below it, never one above (`tests/layers.rs` holds the code to
 //! this line). Bottom to top:
 //!
-//! Layers: observability, outbound, input, names, config, store, ratelimit, audit, auth, items, realtime, server, http, gateway, state, admin, web, routes, app, cli
+//! Layers: observability, outbound, input, names, config, store, ratelimit, audit, auth, items, realtime, server, http, gateway, state, admin, web, routes, app, scan, cli
 //!
 //! - `observability`: JSON logs and metric names;
 //! - `outbound`: the connector of the HTTP calls rampart makes itself;
@@ -30,6 +30,8 @@
 //! - `web`: the pages;
 //! - `routes`: the API handlers and the router;
 //! - `app`: the application built from its settings;
+//! - `scan`: `rampart scan`, any API probed and checked against these
+//!   practices;
 //! - `cli`: the command line.
 
 pub mod admin;
@@ -48,6 +50,7 @@ pub mod outbound;
 pub mod ratelimit;
 pub mod realtime;
 pub mod routes;
+pub mod scan;
 pub mod server;
 pub mod state;
 pub mod store;

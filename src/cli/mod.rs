@@ -1,9 +1,11 @@
-//! The command line (SPEC section 1). Exit codes: 0 ok, 1 runtime error,
-//! 2 usage or configuration error; errors are one sentence on stderr.
+//! The command line (SPEC sections 1 and 10). Exit codes: 0 ok, 1 runtime
+//! error (for `scan`: a finding at or above `--fail-on`), 2 usage or
+//! configuration error; errors are one sentence on stderr.
 
 mod cert;
 mod config_check;
 mod keys;
+mod scan;
 mod serve;
 mod user;
 
@@ -67,6 +69,8 @@ enum Command {
         #[command(subcommand)]
         command: CertCommand,
     },
+    /// Probe a running API and check it against the practices rampart enforces.
+    Scan(scan::ScanArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -217,6 +221,7 @@ pub fn run() -> ExitCode {
         Command::Cert {
             command: CertCommand::Dev { hosts, out },
         } => cert::dev(&hosts, &out),
+        Command::Scan(args) => scan::run(args),
     };
     match result {
         Ok(code) => code,

@@ -22,7 +22,7 @@ pub const MIN_DISTINCT_BYTES: usize = 8;
 /// Secrets that appear in tutorials and sample configurations. A server using
 /// one has no secret at all (OWASP ASVS 5.0 V13.3: no default credentials).
 /// Compared case-insensitively, after trimming.
-const WELL_KNOWN: &[&str] = &[
+pub const WELL_KNOWN: &[&str] = &[
     "changeme",
     "change-me",
     "change_me",

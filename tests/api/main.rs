@@ -27,6 +27,7 @@ mod passkeys;
 mod rate_limit;
 mod routes;
 mod scale_out;
+mod scan;
 mod second_factors;
 mod sessions;
 mod sso;

@@ -24,6 +24,9 @@ pub enum App<'a> {
     /// `examples/fastapi/app.py`, verifying assertions against `jwks_url`
     /// for the audience `audience`.
     Example { jwks_url: &'a str, audience: &'a str },
+    /// `tests/scan/weak_app.py`: an API written the naive way, for
+    /// `rampart scan` to find its mistakes.
+    Weak,
 }
 
 /// A running uvicorn.
@@ -83,6 +86,9 @@ impl Upstream {
                     .args(["--app-dir", &format!("{ROOT}/examples/fastapi"), "app:app"])
                     .env("ASSERTION_JWKS_URL", jwks_url)
                     .env("ASSERTION_AUDIENCE", audience);
+            }
+            App::Weak => {
+                command.args(["--app-dir", &format!("{ROOT}/tests/scan"), "weak_app:app"]);
             }
         }
         let mut child = command.spawn().expect("uvicorn");
