@@ -252,14 +252,7 @@ async fn log_in(
         .get("access_token")
         .and_then(Value::as_str)
         .ok_or_else(|| ScanError::Login(format!("{}: no access_token in the answer", answer.line())))?;
-    let loopback = base.host().is_some_and(|host| {
-        host == "localhost"
-            || host
-                .trim_matches(['[', ']'])
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-    });
-    if !https && !loopback {
+    if crosses_the_network_in_clear(base) {
         let evidence = format!(
             "{} over http://: the password and the token cross the network in clear",
             answer.line()
@@ -268,6 +261,20 @@ async fn log_in(
     }
     findings.extend(surface::cookies(&answer, https));
     Ok(SecretString::from(token.to_owned()))
+}
+
+/// Whether a login at `base` goes over plain HTTP to a host that is not
+/// this machine (loopback is where plain HTTP is fine: a proxy in front,
+/// or development).
+fn crosses_the_network_in_clear(base: &Uri) -> bool {
+    let loopback = base.host().is_some_and(|host| {
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_matches(['[', ']'])
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    });
+    base.scheme_str() == Some("http") && !loopback
 }
 
 /// Malformed input where the scan may send it: the login's body, and the
@@ -423,4 +430,20 @@ async fn protected_path(
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_found_off_this_machine_only() {
+        let clear = |url: &str| crosses_the_network_in_clear(&url.parse().unwrap());
+        assert!(clear("http://api.example.com/"));
+        assert!(clear("http://192.0.2.10:8000"));
+        assert!(!clear("http://127.0.0.1:8000"));
+        assert!(!clear("http://[::1]:8000"));
+        assert!(!clear("http://LOCALHOST:8000"));
+        assert!(!clear("https://api.example.com/"));
+    }
 }

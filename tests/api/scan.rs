@@ -59,7 +59,9 @@ fn ids(report: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn a_naive_fastapi_app_is_caught_on_each_mistake_with_its_evidence() {
-    let app = Upstream::start(App::Weak);
+    let app = Upstream::start(App::Weak {
+        tokens_unchecked: false,
+    });
     let target = app.origin();
     let output = scan(
         &[
@@ -129,8 +131,41 @@ async fn a_naive_fastapi_app_is_caught_on_each_mistake_with_its_evidence() {
 }
 
 #[tokio::test]
+async fn tokens_read_without_a_check_are_caught_three_ways() {
+    let app = Upstream::start(App::Weak {
+        tokens_unchecked: true,
+    });
+    let output = scan(
+        &[
+            &app.origin(),
+            "--login",
+            "/token",
+            "--username",
+            "alice",
+            "--format",
+            "json",
+            "--max-requests",
+            "40",
+        ],
+        &format!("{WEAK_PASSWORD}\n"),
+    )
+    .await;
+    let report = report(&output);
+    let evidence = |id: &str| {
+        let finding = finding(&report, id).unwrap_or_else(|| panic!("no {id} in {:?}", ids(&report)));
+        finding["evidence"].as_str().unwrap().to_owned()
+    };
+    assert!(evidence("jwt-signature-not-checked").contains("a claim added under the old signature"));
+    assert!(evidence("jwt-expired-accepted").contains("expired an hour ago"));
+    assert!(evidence("jwt-no-expiry").contains("no `exp`"));
+    assert_eq!(finding(&report, "jwt-no-expiry").unwrap()["severity"], "medium");
+}
+
+#[tokio::test]
 async fn the_budget_holds_whatever_the_checks_would_need() {
-    let app = Upstream::start(App::Weak);
+    let app = Upstream::start(App::Weak {
+        tokens_unchecked: false,
+    });
     let output = scan(
         &[
             &app.origin(),
@@ -257,7 +292,9 @@ fn validate(sarif: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn the_sarif_passes_the_sarif_multitools_validation() {
-    let app = Upstream::start(App::Weak);
+    let app = Upstream::start(App::Weak {
+        tokens_unchecked: false,
+    });
     let output = scan(
         &[
             &app.origin(),
@@ -301,7 +338,9 @@ async fn an_unreachable_target_a_failed_login_and_bad_usage_exit_2() {
         unreachable.stderr
     );
 
-    let app = Upstream::start(App::Weak);
+    let app = Upstream::start(App::Weak {
+        tokens_unchecked: false,
+    });
     let wrong = scan(
         &[&app.origin(), "--login", "/token", "--username", "alice"],
         "not-the-password\n",

@@ -9,10 +9,14 @@ one the FastAPI security guides warn about, made on purpose.
   builds its SQL from the query string;
 - the login sets a cookie without HttpOnly or SameSite.
 
+With WEAK_TOKENS=1 its tokens are worse still: issued without `exp`, and
+read without checking the signature or the expiry at all.
+
 `GET /__requests` (left out of the document) says how many requests the app
 has received, itself not counted.
 """
 
+import os
 import sqlite3
 import time
 import urllib.parse
@@ -25,6 +29,7 @@ from fastapi.responses import JSONResponse
 # The FastAPI tutorial's key, as copied into many apps.
 SECRET_KEY = "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7"
 USERS = {"alice": "wonderland"}
+WEAK_TOKENS = os.environ.get("WEAK_TOKENS") == "1"
 received = 0
 
 app = FastAPI(debug=True)
@@ -58,7 +63,8 @@ async def login(request: Request):
     username, password = fields["username"], fields["password"]
     if USERS.get(username) != password:
         raise HTTPException(status_code=401, detail="Incorrect username or password")
-    token = jwt.encode({"sub": username, "exp": int(time.time()) + 1800}, SECRET_KEY, algorithm="HS256")
+    claims = {"sub": username} if WEAK_TOKENS else {"sub": username, "exp": int(time.time()) + 1800}
+    token = jwt.encode(claims, SECRET_KEY, algorithm="HS256")
     response = JSONResponse({"access_token": token, "token_type": "bearer"})
     response.set_cookie("session", token, samesite=None)
     return response
@@ -70,7 +76,7 @@ def current_user(request: Request) -> str:
         raise HTTPException(status_code=401, detail="Not authenticated")
     token = header[len("Bearer "):]
     try:
-        if jwt.get_unverified_header(token).get("alg") == "none":
+        if WEAK_TOKENS or jwt.get_unverified_header(token).get("alg") == "none":
             claims = jwt.decode(token, options={"verify_signature": False})
         else:
             claims = jwt.decode(token, SECRET_KEY, algorithms=["HS256"])

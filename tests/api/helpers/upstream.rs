@@ -25,8 +25,9 @@ pub enum App<'a> {
     /// for the audience `audience`.
     Example { jwks_url: &'a str, audience: &'a str },
     /// `tests/scan/weak_app.py`: an API written the naive way, for
-    /// `rampart scan` to find its mistakes.
-    Weak,
+    /// `rampart scan` to find its mistakes; with `tokens_unchecked`, its
+    /// tokens never expire and are read without a check.
+    Weak { tokens_unchecked: bool },
 }
 
 /// A running uvicorn.
@@ -87,8 +88,10 @@ impl Upstream {
                     .env("ASSERTION_JWKS_URL", jwks_url)
                     .env("ASSERTION_AUDIENCE", audience);
             }
-            App::Weak => {
-                command.args(["--app-dir", &format!("{ROOT}/tests/scan"), "weak_app:app"]);
+            App::Weak { tokens_unchecked } => {
+                command
+                    .args(["--app-dir", &format!("{ROOT}/tests/scan"), "weak_app:app"])
+                    .env("WEAK_TOKENS", if tokens_unchecked { "1" } else { "" });
             }
         }
         let mut child = command.spawn().expect("uvicorn");
