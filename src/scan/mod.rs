@@ -61,6 +61,8 @@ const ME_PATHS: &[&str] = &[
     "/api/users/me",
     "/profile",
 ];
+/// At most this many documented GETs get malformed parameters.
+const VERBOSE_PROBES: usize = 12;
 /// The most of an OpenAPI document the scan reads.
 const DOCUMENT_KEPT: usize = 16 * 1024 * 1024;
 /// Documentation pages frameworks publish by default.
@@ -303,11 +305,11 @@ async fn verbose_errors(
         ));
     }
     let odd = "'\"\\<%";
-    let with_params: Vec<_> = operations
-        .iter()
-        .filter(|op| !op.params.is_empty())
-        .take(3)
-        .collect();
+    // Public operations first: a protected one answers 401 before it reads
+    // a parameter.
+    let mut with_params: Vec<_> = operations.iter().filter(|op| !op.params.is_empty()).collect();
+    with_params.sort_by_key(|op| op.secured);
+    with_params.truncate(VERBOSE_PROBES);
     for op in &with_params {
         let path = op.fill(|_| odd.to_owned());
         let query: String = op
