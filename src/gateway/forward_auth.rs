@@ -192,7 +192,7 @@ impl Gateway {
                 &provenance,
             );
         }
-        if let Some(refusal) = self.refusal(route, user.as_ref(), &provenance) {
+        if let Some(refusal) = self.refusal(route, user.as_ref(), || provenance) {
             return with_login(refusal);
         }
         let caller = user.as_ref().map(|user| Caller {

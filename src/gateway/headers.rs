@@ -72,9 +72,15 @@ pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-ho
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A header name lower-cased with `_` as `-`: how a server that folds
-/// them (CGI, WSGI, many frameworks) would read it.
-fn normalized(name: &HeaderName) -> String {
-    name.as_str().replace('_', "-")
+/// them (CGI, WSGI, many frameworks) would read it. Names arrive lower
+/// case; most have no `_`, and are borrowed as they are.
+fn normalized(name: &HeaderName) -> std::borrow::Cow<'_, str> {
+    let name = name.as_str();
+    if name.contains('_') {
+        std::borrow::Cow::Owned(name.replace('_', "-"))
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
 }
 
 /// The names the `Connection` headers list: hop-by-hop too.
@@ -113,7 +119,7 @@ pub fn inbound(headers: &HeaderMap) -> HeaderMap {
     for (name, value) in headers {
         let normal = normalized(name);
         let dropped = hop_by_hop(&normal, &listed)
-            || DROPPED.contains(&normal.as_str())
+            || DROPPED.contains(&normal.as_ref())
             || IDENTITY_PREFIXES.iter().any(|prefix| normal.starts_with(prefix));
         if dropped {
             continue;

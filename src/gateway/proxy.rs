@@ -65,7 +65,7 @@ pub async fn forward(gateway: Arc<Gateway>, request: Request) -> Response {
         Some(authentication) => authentication.user(),
         None => None,
     };
-    if let Some(refusal) = gateway.refusal(&route, user.as_ref(), &provenance::of(request.extensions())) {
+    if let Some(refusal) = gateway.refusal(&route, user.as_ref(), || provenance::of(request.extensions())) {
         return refusal;
     }
     if is_upgrade(request.headers()) {
@@ -75,13 +75,13 @@ pub async fn forward(gateway: Arc<Gateway>, request: Request) -> Response {
 }
 
 impl Gateway {
-    /// The answer when `route` refuses `user`: 401, 403 (audited) or 403
-    /// for a missing second factor.
+    /// The answer when `route` refuses `user`: 401, 403 (audited, from
+    /// `provenance`, made only then) or 403 for a missing second factor.
     pub(super) fn refusal(
         &self,
         route: &Route,
         user: Option<&CurrentUser>,
-        provenance: &crate::audit::Provenance,
+        provenance: impl FnOnce() -> crate::audit::Provenance,
     ) -> Option<Response> {
         match route.admit(user) {
             Verdict::Pass => None,
@@ -92,7 +92,7 @@ impl Gateway {
                     Outcome::Denied,
                     user.map(CurrentUser::username),
                     Some(&route.label),
-                    provenance,
+                    &provenance(),
                 );
                 Some(if verdict == Verdict::SecondFactorRequired {
                     detail_response(StatusCode::FORBIDDEN, SECOND_FACTOR_REQUIRED)
@@ -183,17 +183,7 @@ impl Gateway {
             Ok((response, _)) => response.status(),
             Err(refusal) => refusal.status(),
         };
-        metrics::counter!(
-            crate::observability::metrics::GATEWAY_UPSTREAM_REQUESTS,
-            "upstream" => target.name.clone(),
-            "status" => status.as_str().to_owned(),
-        )
-        .increment(1);
-        metrics::histogram!(
-            crate::observability::metrics::GATEWAY_UPSTREAM_DURATION,
-            "upstream" => target.name.clone(),
-        )
-        .record(started.elapsed().as_secs_f64());
+        target.metered(status, started.elapsed());
         outcome
     }
 
