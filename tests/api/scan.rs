@@ -29,6 +29,13 @@ async fn scan(args: &[&str], stdin: &str) -> CliOutput {
     .unwrap()
 }
 
+/// `rampart scan TARGET --login /token --username alice ARGS`, signing in
+/// with `password`.
+async fn scan_as_alice(target: &str, password: &str, args: &[&str]) -> CliOutput {
+    let login = [target, "--login", "/token", "--username", "alice"];
+    scan(&[&login[..], args].concat(), &format!("{password}\n")).await
+}
+
 /// How many requests the weak app has received.
 async fn received(app: &Upstream) -> u64 {
     let url = format!("{}/__requests", app.origin());
@@ -63,19 +70,10 @@ async fn a_naive_fastapi_app_is_caught_on_each_mistake_with_its_evidence() {
         tokens_unchecked: false,
     });
     let target = app.origin();
-    let output = scan(
-        &[
-            &target,
-            "--openapi",
-            "/openapi.json",
-            "--login",
-            "/token",
-            "--username",
-            "alice",
-            "--format",
-            "json",
-        ],
-        &format!("{WEAK_PASSWORD}\n"),
+    let output = scan_as_alice(
+        &target,
+        WEAK_PASSWORD,
+        &["--openapi", "/openapi.json", "--format", "json"],
     )
     .await;
     assert_eq!(output.code, Some(1), "findings at or above medium: {output:?}");
@@ -135,19 +133,10 @@ async fn tokens_read_without_a_check_are_caught_three_ways() {
     let app = Upstream::start(App::Weak {
         tokens_unchecked: true,
     });
-    let output = scan(
-        &[
-            &app.origin(),
-            "--login",
-            "/token",
-            "--username",
-            "alice",
-            "--format",
-            "json",
-            "--max-requests",
-            "40",
-        ],
-        &format!("{WEAK_PASSWORD}\n"),
+    let output = scan_as_alice(
+        &app.origin(),
+        WEAK_PASSWORD,
+        &["--format", "json", "--max-requests", "40"],
     )
     .await;
     let report = report(&output);
@@ -166,19 +155,10 @@ async fn the_budget_holds_whatever_the_checks_would_need() {
     let app = Upstream::start(App::Weak {
         tokens_unchecked: false,
     });
-    let output = scan(
-        &[
-            &app.origin(),
-            "--login",
-            "/token",
-            "--username",
-            "alice",
-            "--format",
-            "json",
-            "--max-requests",
-            "25",
-        ],
-        &format!("{WEAK_PASSWORD}\n"),
+    let output = scan_as_alice(
+        &app.origin(),
+        WEAK_PASSWORD,
+        &["--format", "json", "--max-requests", "25"],
     )
     .await;
     let report = report(&output);
@@ -210,19 +190,10 @@ async fn rampart_itself_has_nothing_at_or_above_medium() {
     server.create_user("root", PASSWORD, &["admin"]);
     // Before the scan: its login probe spends this address's login budget.
     let root = server.login("root", PASSWORD).await;
-    let output = scan(
-        &[
-            &server.url(""),
-            "--openapi",
-            "/openapi.json",
-            "--login",
-            "/token",
-            "--username",
-            "alice",
-            "--format",
-            "json",
-        ],
-        &format!("{PASSWORD}\n"),
+    let output = scan_as_alice(
+        &server.url(""),
+        PASSWORD,
+        &["--openapi", "/openapi.json", "--format", "json"],
     )
     .await;
     let report = report(&output);
@@ -295,19 +266,10 @@ async fn the_sarif_passes_the_sarif_multitools_validation() {
     let app = Upstream::start(App::Weak {
         tokens_unchecked: false,
     });
-    let output = scan(
-        &[
-            &app.origin(),
-            "--login",
-            "/token",
-            "--username",
-            "alice",
-            "--format",
-            "sarif",
-            "--max-requests",
-            "40",
-        ],
-        &format!("{WEAK_PASSWORD}\n"),
+    let output = scan_as_alice(
+        &app.origin(),
+        WEAK_PASSWORD,
+        &["--format", "sarif", "--max-requests", "40"],
     )
     .await;
     assert_eq!(output.code, Some(1));
@@ -341,11 +303,7 @@ async fn an_unreachable_target_a_failed_login_and_bad_usage_exit_2() {
     let app = Upstream::start(App::Weak {
         tokens_unchecked: false,
     });
-    let wrong = scan(
-        &[&app.origin(), "--login", "/token", "--username", "alice"],
-        "not-the-password\n",
-    )
-    .await;
+    let wrong = scan_as_alice(&app.origin(), "not-the-password", &[]).await;
     assert_eq!(wrong.code, Some(2), "{wrong:?}");
     assert!(
         wrong.stderr.contains("the login failed: POST /token -> 401"),
