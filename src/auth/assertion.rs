@@ -14,10 +14,10 @@ use std::{sync::Arc, time::Duration};
 
 use serde::Serialize;
 
-use super::{amr::Amr, keyring::KeyRing};
-
-/// The assertion's JOSE `typ`.
-pub const ASSERTION_TYPE: &str = "rampart-assertion+jwt";
+use super::{
+    amr::Amr,
+    keyring::{KeyRing, TokenType},
+};
 
 /// Signs assertions for one upstream.
 pub struct Assertions {
@@ -55,7 +55,7 @@ struct Claims<'a> {
     amr: Option<Amr>,
     iat: i64,
     exp: i64,
-    jti: String,
+    jti: &'a str,
     htm: &'a str,
     htu: &'a str,
 }
@@ -85,6 +85,7 @@ impl Assertions {
         path_and_query: &str,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = chrono::Utc::now().timestamp();
+        let mut jti = [0; uuid::fmt::Simple::LENGTH];
         let claims = Claims {
             iss: &self.issuer,
             aud: &self.audience,
@@ -93,10 +94,10 @@ impl Assertions {
             amr: caller.as_ref().map(|c| c.amr),
             iat: now,
             exp: now + self.ttl,
-            jti: uuid::Uuid::new_v4().simple().to_string(),
+            jti: uuid::Uuid::new_v4().simple().encode_lower(&mut jti),
             htm: method,
             htu: path_and_query,
         };
-        self.keys.signer().sign(ASSERTION_TYPE, &claims)
+        self.keys.signer().sign(TokenType::Assertion, &claims)
     }
 }

@@ -96,25 +96,56 @@ fn made_of(stored: &[StoredKey], now: i64) -> u64 {
     hasher.finish()
 }
 
+/// What a JWT the ring signs is, named by its JOSE `typ`: each kind its
+/// own, so that one can never pass for another (RFC 8725 section 3.11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenType {
+    /// An access token (RFC 9068).
+    Access,
+    /// A gateway's `X-Rampart-Assertion` (SPEC section 6).
+    Assertion,
+}
+
+impl TokenType {
+    const ALL: [Self; 2] = [Self::Access, Self::Assertion];
+
+    pub const fn typ(self) -> &'static str {
+        match self {
+            Self::Access => "at+jwt",
+            Self::Assertion => "rampart-assertion+jwt",
+        }
+    }
+}
+
 /// The key that signs new tokens.
 pub struct Signer {
     pub kid: String,
     pub algorithm: SigningAlgorithm,
     key: keys::SigningKey,
     pub created_at: i64,
+    /// The encoded JOSE header of each [`TokenType`], in its order.
+    headers: [String; 2],
 }
 
 impl Signer {
+    fn new(kid: String, algorithm: SigningAlgorithm, key: keys::SigningKey, created_at: i64) -> Self {
+        let headers = TokenType::ALL.map(|kind| keys::encoded_header(algorithm, &kid, kind.typ()));
+        Self {
+            kid,
+            algorithm,
+            key,
+            created_at,
+            headers,
+        }
+    }
+
     /// A JWT of `claims` under this key: header `alg`, `kid` and `typ`.
     pub fn sign<T: serde::Serialize>(
         &self,
-        typ: &str,
+        kind: TokenType,
         claims: &T,
     ) -> Result<String, jsonwebtoken::errors::Error> {
-        let mut header = jsonwebtoken::Header::new(keys::jwt_algorithm(self.algorithm));
-        header.kid = Some(self.kid.clone());
-        header.typ = Some(typ.to_owned());
-        self.key.sign(&header, claims)
+        self.key.sign(&self.headers[kind as usize], claims)
     }
 }
 
@@ -327,12 +358,12 @@ impl KeyRing {
                 && signer.is_none()
                 && let Some(signing) = keys::SigningKey::new(algorithm, &private)
             {
-                signer = Some(Arc::new(Signer {
-                    kid: key.kid.clone(),
+                signer = Some(Arc::new(Signer::new(
+                    key.kid.clone(),
                     algorithm,
-                    key: signing,
-                    created_at: key.created_at,
-                }));
+                    signing,
+                    key.created_at,
+                )));
             }
         }
         let jwks = axum::body::Bytes::from(json!({ "keys": public }).to_string());

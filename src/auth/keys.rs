@@ -136,18 +136,15 @@ pub fn generate(algorithm: SigningAlgorithm) -> GeneratedKey {
     let kid = new_kid();
     let (private, mut jwk) = match algorithm {
         SigningAlgorithm::EdDSA => {
-            use ed25519_dalek::pkcs8::EncodePrivateKey;
-            let mut seed = [0u8; 32];
-            rand::fill(&mut seed);
-            let key = ed25519_dalek::SigningKey::from_bytes(&seed);
-            seed.fill(0);
-            let der = key
-                .to_pkcs8_der()
-                .expect("Ed25519 keys encode")
-                .as_bytes()
-                .to_vec();
-            let x = B64.encode(key.verifying_key().to_bytes());
-            (der, json!({"kty": "OKP", "crv": "Ed25519", "x": x}))
+            use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
+            let der = Ed25519KeyPair::generate_pkcs8v1(&aws_lc_rs::rand::SystemRandom::new())
+                .expect("Ed25519 key generation");
+            let key = Ed25519KeyPair::from_pkcs8(der.as_ref()).expect("a key just made parses");
+            let x = B64.encode(key.public_key().as_ref());
+            (
+                der.as_ref().to_vec(),
+                json!({"kty": "OKP", "crv": "Ed25519", "x": x}),
+            )
         }
         SigningAlgorithm::ES256 => {
             use p256::{elliptic_curve::sec1::ToEncodedPoint, pkcs8::EncodePrivateKey};
@@ -195,13 +192,18 @@ pub fn generate(algorithm: SigningAlgorithm) -> GeneratedKey {
 
 /// A private key, ready to sign JWTs.
 pub enum SigningKey {
-    /// Expanded once. jsonwebtoken parses an Ed25519 key and derives its
-    /// public half (a base point multiplication, as dear as the signature
-    /// itself) for every token it signs: twice the work for each access
-    /// token and each gateway assertion.
-    Ed25519(Box<ed25519_dalek::SigningKey>),
+    /// Expanded once, and signed by aws-lc-rs. jsonwebtoken parses an
+    /// Ed25519 key and derives its public half (a base point
+    /// multiplication, as dear as the signature itself) for every token it
+    /// signs: twice the work for each access token and each gateway
+    /// assertion. aws-lc's base point multiplication (s2n-bignum's
+    /// formally verified x86-64 and AArch64 code) signs in about half the
+    /// time of ed25519-dalek's and less than half ring's (benches/README.md,
+    /// "The gateway against nginx"); Ed25519 signatures are deterministic
+    /// (RFC 8032 section 5.1.6), so the bytes are the same whichever signs.
+    Ed25519(Box<aws_lc_rs::signature::Ed25519KeyPair>),
     /// Signed through jsonwebtoken.
-    Jose(EncodingKey),
+    Jose(EncodingKey, Algorithm),
 }
 
 impl SigningKey {
@@ -209,40 +211,47 @@ impl SigningKey {
     /// not parse.
     pub fn new(algorithm: SigningAlgorithm, private: &[u8]) -> Option<Self> {
         Some(match algorithm {
-            SigningAlgorithm::EdDSA => {
-                use ed25519_dalek::pkcs8::DecodePrivateKey;
-                Self::Ed25519(Box::new(ed25519_dalek::SigningKey::from_pkcs8_der(private).ok()?))
-            }
-            SigningAlgorithm::ES256 => Self::Jose(EncodingKey::from_ec_der(private)),
-            SigningAlgorithm::RS256 => Self::Jose(EncodingKey::from_rsa_der(private)),
-            SigningAlgorithm::HS256 => Self::Jose(EncodingKey::from_secret(private)),
+            // The stored PKCS#8 v1 document (RFC 8410 section 7).
+            SigningAlgorithm::EdDSA => Self::Ed25519(Box::new(
+                aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(private).ok()?,
+            )),
+            SigningAlgorithm::ES256 => Self::Jose(EncodingKey::from_ec_der(private), Algorithm::ES256),
+            SigningAlgorithm::RS256 => Self::Jose(EncodingKey::from_rsa_der(private), Algorithm::RS256),
+            SigningAlgorithm::HS256 => Self::Jose(EncodingKey::from_secret(private), Algorithm::HS256),
         })
     }
 
-    /// The compact JWS of `claims` under `header` (RFC 7515 section 7.1).
+    /// The compact JWS of `claims` (RFC 7515 section 7.1) under a JOSE
+    /// header already encoded ([`encoded_header`]): BASE64URL of the
+    /// header, `.`, of the claims, `.`, of the signature over the two.
     pub fn sign<T: serde::Serialize>(
         &self,
-        header: &jsonwebtoken::Header,
+        encoded_header: &str,
         claims: &T,
     ) -> Result<String, jsonwebtoken::errors::Error> {
-        match self {
-            Self::Jose(key) => jsonwebtoken::encode(header, claims, key),
-            Self::Ed25519(key) => {
-                use ed25519_dalek::Signer as _;
-                let part = |value: Vec<u8>| B64.encode(value);
-                let header = part(serde_json::to_vec(header)?);
-                let claims = part(serde_json::to_vec(claims)?);
-                let mut token = String::with_capacity(header.len() + claims.len() + 90);
-                token.push_str(&header);
-                token.push('.');
-                token.push_str(&claims);
-                let signature = key.sign(token.as_bytes());
-                token.push('.');
-                token.push_str(&B64.encode(signature.to_bytes()));
-                Ok(token)
-            }
-        }
+        let claims = serde_json::to_vec(claims)?;
+        let mut token = String::with_capacity(encoded_header.len() + claims.len() * 4 / 3 + 92);
+        token.push_str(encoded_header);
+        token.push('.');
+        B64.encode_string(&claims, &mut token);
+        let signature = match self {
+            Self::Ed25519(key) => B64.encode(key.sign(token.as_bytes())),
+            Self::Jose(key, algorithm) => jsonwebtoken::crypto::sign(token.as_bytes(), key, *algorithm)?,
+        };
+        token.push('.');
+        token.push_str(&signature);
+        Ok(token)
     }
+}
+
+/// BASE64URL of the JOSE header `{"typ", "alg", "kid"}` (RFC 7515 section
+/// 4.1), as jsonwebtoken writes it: the same for every token a key signs
+/// of one type, so a key makes it once per type.
+pub fn encoded_header(algorithm: SigningAlgorithm, kid: &str, typ: &str) -> String {
+    let mut header = jsonwebtoken::Header::new(jwt_algorithm(algorithm));
+    header.kid = Some(kid.to_owned());
+    header.typ = Some(typ.to_owned());
+    B64.encode(serde_json::to_vec(&header).expect("a JOSE header serializes"))
 }
 
 /// The verifying key, from the public JWK (or the HMAC key for HS256).
@@ -278,6 +287,43 @@ mod tests {
     }
 
     #[test]
+    fn ed25519_tokens_are_the_bytes_jsonwebtoken_makes() {
+        let key = generate(SigningAlgorithm::EdDSA);
+        let mut header = jsonwebtoken::Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid.clone());
+        header.typ = Some("at+jwt".to_owned());
+        let claims = json!({"sub": "alice", "roles": ["user"], "exp": 4_000_000_000u64});
+        let ours = SigningKey::new(SigningAlgorithm::EdDSA, &key.private)
+            .unwrap()
+            .sign(
+                &encoded_header(SigningAlgorithm::EdDSA, &key.kid, "at+jwt"),
+                &claims,
+            )
+            .unwrap();
+        let theirs = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&key.private)).unwrap();
+        assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn ed25519_keys_stored_as_pkcs8_v2_still_sign() {
+        // Keys stored by earlier versions are PKCS#8 v2 documents (the
+        // public key inside), written by ed25519-dalek.
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let der = key.to_pkcs8_der().unwrap();
+        let header = encoded_header(SigningAlgorithm::EdDSA, "old", "at+jwt");
+        let token = SigningKey::new(SigningAlgorithm::EdDSA, der.as_bytes())
+            .unwrap()
+            .sign(&header, &json!({"sub": "alice", "exp": 4_000_000_000u64}))
+            .unwrap();
+        let x = B64.encode(key.verifying_key().to_bytes());
+        let decoding = decoding_key(SigningAlgorithm::EdDSA, &[], &json!({"x": x})).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::EdDSA);
+        validation.validate_aud = false;
+        assert!(jsonwebtoken::decode::<Value>(&token, &decoding, &validation).is_ok());
+    }
+
+    #[test]
     fn every_algorithm_signs_and_verifies_with_its_public_jwk() {
         for algorithm in [
             SigningAlgorithm::EdDSA,
@@ -287,12 +333,10 @@ mod tests {
         ] {
             let key = generate(algorithm);
             let alg = jwt_algorithm(algorithm);
-            let mut header = jsonwebtoken::Header::new(alg);
-            header.kid = Some(key.kid.clone());
             let claims = json!({"sub": "alice", "exp": 4_000_000_000u64});
             let token = SigningKey::new(algorithm, &key.private)
                 .unwrap()
-                .sign(&header, &claims)
+                .sign(&encoded_header(algorithm, &key.kid, "JWT"), &claims)
                 .unwrap();
             let decoding = decoding_key(algorithm, &key.private, &key.public_jwk).unwrap();
             let mut validation = jsonwebtoken::Validation::new(alg);

@@ -27,12 +27,12 @@ use super::{
     amr::Amr,
     claims::{AccessClaims, LEEWAY_SECS, TokenError},
     invalidation::Invalidations,
-    keyring::KeyRing,
+    keyring::{KeyRing, TokenType},
 };
 use crate::config::AuthSettings;
 
 /// The `typ` of rampart's access tokens.
-pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+pub const ACCESS_TOKEN_TYPE: &str = TokenType::Access.typ();
 
 /// Verified tokens remembered, at most.
 const VERIFIED_CACHE_CAPACITY: usize = 10_000;
@@ -126,7 +126,7 @@ impl TokenService {
             ver: version,
             amr,
         };
-        let token = self.keys.signer().sign(ACCESS_TOKEN_TYPE, &claims)?;
+        let token = self.keys.signer().sign(TokenType::Access, &claims)?;
         Ok((token, ttl))
     }
 

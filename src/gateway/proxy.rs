@@ -69,7 +69,10 @@ pub async fn forward(gateway: Arc<Gateway>, request: Request) -> Response {
         return refusal;
     }
     if is_upgrade(request.headers()) {
-        return gateway.tunnel(request, &route, &target, user.as_ref()).await;
+        // Boxed: a tunnel's state is half as large again as a forwarded
+        // request's, and every request's future would carry (and copy)
+        // room for it.
+        return Box::pin(gateway.tunnel(request, &route, &target, user.as_ref())).await;
     }
     gateway.send(request, &target, user.as_ref()).await
 }
@@ -131,9 +134,10 @@ impl Gateway {
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
         let mut headers = headers::inbound(&parts.headers);
+        headers.insert(header::HOST, target.upstream.host.clone());
         let context = RequestContext::of(&parts.extensions);
         if let Some(client) = context.map(|context| context.client) {
-            set(&mut headers, X_FORWARDED_FOR, &client.ip.to_string());
+            headers.insert(X_FORWARDED_FOR, headers::address(client.ip));
             headers.insert(
                 X_FORWARDED_PROTO,
                 HeaderValue::from_static(if client.https { "https" } else { "http" }),

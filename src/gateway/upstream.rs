@@ -27,6 +27,10 @@ pub struct Upstream {
     pub(super) client: Client<Connector, Body>,
     scheme: http::uri::Scheme,
     authority: http::uri::Authority,
+    /// `Host` for the upstream: its authority, without a default port (as
+    /// the origin is written). Made once: hyper-util's client would
+    /// otherwise format it for every request.
+    pub(super) host: http::HeaderValue,
     pub(super) permits: Arc<Semaphore>,
 }
 
@@ -37,6 +41,7 @@ impl Upstream {
         let (Some(scheme), Some(authority)) = (parts.scheme, parts.authority) else {
             return Err(std::io::Error::other("not an origin"));
         };
+        let host = http::HeaderValue::from_str(authority.as_str()).map_err(std::io::Error::other)?;
         let connector = crate::outbound::connector(Duration::from_secs(5))?;
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(IDLE_TIMEOUT)
@@ -46,6 +51,7 @@ impl Upstream {
             client,
             scheme,
             authority,
+            host,
             permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         })
     }

@@ -228,6 +228,11 @@ async fn identity_headers_in_every_spelling_never_arrive() {
         header_values(&record, "x-forwarded-host"),
         [server.addr.to_string()]
     );
+    // The upstream is named by its own authority, once.
+    assert_eq!(
+        header_values(&record, "host"),
+        [upstream.origin().trim_start_matches("http://")]
+    );
     assert!(header_values(&record, "x-forwarded-user").is_empty());
     assert_eq!(header_values(&record, "cookie"), ["theme=dark"]);
     assert_eq!(header_values(&record, "x-custom"), ["kept"]);
