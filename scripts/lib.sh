@@ -23,3 +23,5 @@ token() {
 
 # The user and system CPU ticks a process has used (getconf CLK_TCK a second).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# The same, user and system apart: "USER SYSTEM".
+user_system_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }

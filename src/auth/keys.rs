@@ -211,7 +211,9 @@ impl SigningKey {
     /// not parse.
     pub fn new(algorithm: SigningAlgorithm, private: &[u8]) -> Option<Self> {
         Some(match algorithm {
-            // The stored PKCS#8 v1 document (RFC 8410 section 7).
+            // The stored PKCS#8 document (RFC 8410 section 7): v1 as
+            // `generate` writes it, or v2 (the public key inside) as
+            // earlier versions did.
             SigningAlgorithm::EdDSA => Self::Ed25519(Box::new(
                 aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(private).ok()?,
             )),
