@@ -217,9 +217,15 @@ impl SigningKey {
             SigningAlgorithm::EdDSA => Self::Ed25519(Box::new(
                 aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(private).ok()?,
             )),
-            SigningAlgorithm::ES256 => Self::Jose(EncodingKey::from_ec_der(private), Algorithm::ES256),
-            SigningAlgorithm::RS256 => Self::Jose(EncodingKey::from_rsa_der(private), Algorithm::RS256),
-            SigningAlgorithm::HS256 => Self::Jose(EncodingKey::from_secret(private), Algorithm::HS256),
+            SigningAlgorithm::ES256 => {
+                Self::Jose(EncodingKey::from_ec_der(private), jwt_algorithm(algorithm))
+            }
+            SigningAlgorithm::RS256 => {
+                Self::Jose(EncodingKey::from_rsa_der(private), jwt_algorithm(algorithm))
+            }
+            SigningAlgorithm::HS256 => {
+                Self::Jose(EncodingKey::from_secret(private), jwt_algorithm(algorithm))
+            }
         })
     }
 
