@@ -14,6 +14,7 @@ use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::pool::Lease;
 use crate::ratelimit::tally;
 
 /// What a forwarded request holds until its answer's last byte: its turn,
@@ -21,17 +22,25 @@ use crate::ratelimit::tally;
 pub type Turn = (OwnedSemaphorePermit, Option<tally::Held<Sender>>);
 
 pin_project_lite::pin_project! {
-    /// The upstream's body, holding its turn until the last byte.
+    /// The upstream's body, holding its turn and its connection until the
+    /// last byte (the connection goes back to the pool then).
     pub struct Held {
         #[pin]
         body: hyper::body::Incoming,
+        lease: Option<Lease>,
         _turn: Turn,
     }
 }
 
 impl Held {
-    pub fn new(body: hyper::body::Incoming, turn: Turn) -> Self {
-        Self { body, _turn: turn }
+    pub fn new(body: hyper::body::Incoming, lease: Lease, turn: Turn) -> Self {
+        // An empty body (a 204, a HEAD's answer) is never read.
+        let lease = (!body.is_end_stream()).then_some(lease);
+        Self {
+            body,
+            lease,
+            _turn: turn,
+        }
     }
 }
 
@@ -43,7 +52,20 @@ impl HttpBody for Held {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        self.project().body.poll_frame(cx)
+        let mut this = self.project();
+        let polled = this.body.as_mut().poll_frame(cx);
+        // The last byte read: hyper needs nothing more of the connection
+        // (a reader that stops at a known length polls no further).
+        let done = match &polled {
+            Poll::Ready(None) => true,
+            Poll::Ready(Some(Ok(_))) => this.body.is_end_stream(),
+            Poll::Ready(Some(Err(_))) | Poll::Pending => false,
+        };
+        if done {
+            // Back to the pool now, not when the client's side is done.
+            drop(this.lease.take());
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

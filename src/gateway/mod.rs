@@ -12,7 +12,7 @@
 //!   pass each; built again, whole, at a reload;
 //! - [`headers`]: what crosses in headers, each way;
 //! - [`proxy`]: the forwarding itself, and [`body`] the bodies it moves;
-//! - [`upstream`]: hyper-util's pooled client that reaches an upstream;
+//! - [`upstream`]: an upstream, and the [`pool`] of connections that reach it;
 //! - [`tunnel`]: WebSocket upgrades, relayed under the route's rule;
 //! - [`docs`]: the upstreams' operations in rampart's own OpenAPI document.
 
@@ -22,6 +22,7 @@ pub mod forward_auth;
 pub mod headers;
 pub mod openapi;
 pub mod path;
+mod pool;
 pub mod proxy;
 pub mod routing;
 pub mod table;

@@ -18,6 +18,7 @@ use super::{
     body::{BodyTimeout, Due, Held, Sender, Turn},
     headers::{self, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_RAMPART_ASSERTION},
     path::check,
+    pool::Lease,
     table::{Route, Verdict},
     target::Target,
     upstream::root_cause,
@@ -134,7 +135,6 @@ impl Gateway {
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
         let mut headers = headers::inbound(&parts.headers);
-        headers.insert(header::HOST, target.upstream.host.clone());
         let context = RequestContext::of(&parts.extensions);
         if let Some(client) = context.map(|context| context.client) {
             headers.insert(X_FORWARDED_FOR, headers::address(client.ip));
@@ -170,21 +170,21 @@ impl Gateway {
         }
         let mut request = http::Request::new(body);
         *request.method_mut() = parts.method.clone();
-        *request.uri_mut() = target.upstream.uri(path_and_query);
+        *request.uri_mut() = path_and_query.into();
         *request.headers_mut() = headers;
         Ok(request)
     }
 
     /// Sends a request upstream within `gateway.timeout`: its answer's
-    /// head, with the turn it holds.
+    /// head, with the connection and the turn it holds.
     pub(super) async fn exchange(
         target: &Target,
         request: http::Request<Body>,
-    ) -> Result<(http::Response<hyper::body::Incoming>, OwnedSemaphorePermit), Response> {
+    ) -> Result<Exchanged, Response> {
         let started = tokio::time::Instant::now();
         let outcome = Self::exchange_within(target, request, started + target.timeout).await;
         let status = match &outcome {
-            Ok((response, _)) => response.status(),
+            Ok((response, ..)) => response.status(),
             Err(refusal) => refusal.status(),
         };
         target.metered(status, started.elapsed());
@@ -195,29 +195,29 @@ impl Gateway {
         target: &Target,
         request: http::Request<Body>,
         deadline: tokio::time::Instant,
-    ) -> Result<(http::Response<hyper::body::Incoming>, OwnedSemaphorePermit), Response> {
+    ) -> Result<Exchanged, Response> {
         let Ok(Ok(permit)) =
             tokio::time::timeout_at(deadline, target.upstream.permits.clone().acquire_owned()).await
         else {
             return Err(gateway_timeout());
         };
-        match tokio::time::timeout_at(deadline, target.upstream.client.request(request)).await {
+        match tokio::time::timeout_at(deadline, target.upstream.send(request)).await {
             Err(_) => Err(gateway_timeout()),
             Ok(Err(err)) => {
-                if caused_by::<http_body_util::LengthLimitError>(&err) {
+                if caused_by::<http_body_util::LengthLimitError>(&*err) {
                     return Err(StatusCode::PAYLOAD_TOO_LARGE.into_response());
                 }
-                if caused_by::<BodyTimeout>(&err) {
+                if caused_by::<BodyTimeout>(&*err) {
                     // hyper has closed the upstream's connection mid-body.
                     return Err(detail_response(
                         StatusCode::REQUEST_TIMEOUT,
                         "Request body timeout",
                     ));
                 }
-                tracing::warn!(error = %root_cause(&err), "the upstream did not answer");
+                tracing::warn!(error = %root_cause(&*err), "the upstream did not answer");
                 Err(bad_gateway())
             }
-            Ok(Ok(response)) => Ok((response, permit)),
+            Ok(Ok((response, lease))) => Ok((response, lease, permit)),
         }
     }
 
@@ -250,20 +250,24 @@ impl Gateway {
             Err(status) => return status.into_response(),
         };
         match Self::exchange(target, upstream_request).await {
-            Ok((response, permit)) => relayed(response, (permit, Some(in_flight))),
+            Ok((response, lease, permit)) => relayed(response, lease, (permit, Some(in_flight))),
             Err(refusal) => refusal,
         }
     }
 }
 
-/// The upstream's answer, relayed: streamed, holding its turn until the
-/// last byte, with only what may cross (SPEC section 6).
-pub(super) fn relayed(response: http::Response<hyper::body::Incoming>, permit: Turn) -> Response {
+/// An upstream's answer: its head, the connection its body arrives on, and
+/// the request's turn.
+pub(super) type Exchanged = (http::Response<hyper::body::Incoming>, Lease, OwnedSemaphorePermit);
+
+/// The upstream's answer, relayed: streamed, holding its connection and
+/// turn until the last byte, with only what may cross (SPEC section 6).
+pub(super) fn relayed(response: http::Response<hyper::body::Incoming>, lease: Lease, turn: Turn) -> Response {
     let (mut parts, body) = response.into_parts();
     headers::outbound(&mut parts.headers);
     parts.extensions = http::Extensions::new();
     parts.extensions.insert(Relayed);
-    Response::from_parts(parts, Body::new(Held::new(body, permit)))
+    Response::from_parts(parts, Body::new(Held::new(body, lease, turn)))
 }
 
 pub(super) fn bad_gateway() -> Response {

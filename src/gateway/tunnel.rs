@@ -72,14 +72,16 @@ impl Gateway {
             Err(status) => return status.into_response(),
         };
         headers::upgrade(upstream_request.headers_mut(), &parts.headers);
-        let (response, permit) = match Self::exchange(target, upstream_request).await {
+        let (response, lease, permit) = match Self::exchange(target, upstream_request).await {
             Ok(answer) => answer,
             Err(refusal) => return refusal,
         };
         if response.status() != StatusCode::SWITCHING_PROTOCOLS {
             // The upstream refused the upgrade: its answer, as any other.
-            return relayed(response, (permit, None));
+            return relayed(response, lease, (permit, None));
         }
+        // The connection is the tunnel's now: hyper closes its pooled side.
+        drop(lease);
         let selected = response.headers().get(header::SEC_WEBSOCKET_PROTOCOL).cloned();
         let upgraded = match hyper::upgrade::on(response).await {
             Ok(upgraded) => upgraded,

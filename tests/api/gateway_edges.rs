@@ -256,3 +256,77 @@ async fn anonymous_sockets_of_one_ipv6_network_share_one_cap() {
     let elsewhere = open_ws_at(&server, "/ws/echo", &[("x-forwarded-for", "2001:db8:0:8::1")]).await;
     assert!(elsewhere.is_ok(), "another /64 is another client");
 }
+
+/// rampart on a public route to an upstream that closes connections idle
+/// for `keep_alive_seconds`.
+async fn keeping_alive(keep_alive_seconds: u32) -> (crate::helpers::Upstream, crate::helpers::TestServer) {
+    let upstream = crate::helpers::Upstream::start_keeping_alive(
+        crate::helpers::App::Recording { root_security: false },
+        keep_alive_seconds,
+    );
+    let server = crate::helpers::TestServer::start_with(crate::helpers::TestConfig::default().toml(&format!(
+        "[gateway]\nupstream = \"{}\"\n[[gateway.routes]]\npath = \"/public/{{*rest}}\"\naccess = \"public\"\n",
+        upstream.origin()
+    )))
+    .await;
+    (upstream, server)
+}
+
+/// A `GET /public/hello` through rampart, read to its end as a client
+/// reads it: its status.
+async fn hello(server: &crate::helpers::TestServer) -> u16 {
+    let response = server.get("/public/hello").await;
+    let status = response.status().as_u16();
+    response.text().await.unwrap();
+    status
+}
+
+/// The ports of the connections the upstream's requests came on, oldest
+/// first.
+async fn connection_ports(upstream: &crate::helpers::Upstream) -> Vec<u64> {
+    upstream
+        .records()
+        .await
+        .iter()
+        .map(|record| record["client_port"].as_u64().expect("a client port"))
+        .collect()
+}
+
+/// Requests one after another reuse one connection to the upstream; one
+/// the upstream closed while it was idle (uvicorn after its keep-alive
+/// time) is replaced, and the next request is answered, not refused 502.
+#[tokio::test]
+async fn connections_to_the_upstream_are_reused_and_replaced_when_it_closes_them() {
+    let (upstream, server) = keeping_alive(1).await;
+    for _ in 0..3 {
+        assert_eq!(hello(&server).await, 200);
+    }
+    let ports = connection_ports(&upstream).await;
+    assert_eq!(ports.len(), 3);
+    assert!(ports.iter().all(|port| *port == ports[0]), "{ports:?}");
+    // Well past uvicorn's one second: the connection is closed.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for _ in 0..2 {
+        assert_eq!(hello(&server).await, 200);
+    }
+    let ports = connection_ports(&upstream).await;
+    assert_eq!(ports.len(), 5);
+    assert_ne!(ports[3], ports[0], "a closed connection was used again");
+    assert_eq!(ports[4], ports[3], "{ports:?}");
+}
+
+/// rampart closes a connection to the upstream that has been idle for 4
+/// seconds, before an upstream such as uvicorn (5 s) would: the next
+/// request opens a new one.
+#[tokio::test]
+async fn idle_connections_to_the_upstream_are_closed_after_four_seconds() {
+    let (upstream, server) = keeping_alive(60).await;
+    assert_eq!(hello(&server).await, 200);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(hello(&server).await, 200);
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    assert_eq!(hello(&server).await, 200);
+    let ports = connection_ports(&upstream).await;
+    assert_eq!(ports[1], ports[0], "{ports:?}");
+    assert_ne!(ports[2], ports[1], "{ports:?}");
+}

@@ -62,6 +62,8 @@ class Recorder:
             "query": scope["query_string"].decode("latin-1"),
             "headers": header_pairs(scope),
             "body_bytes": 0,
+            # The port of the connection it came on: one per connection.
+            "client_port": scope["client"][1] if scope.get("client") else None,
         }
         RECORDS.append(record)
 

@@ -63,6 +63,16 @@ impl Upstream {
     /// Starts `app` on 127.0.0.1 and `port` (0: a free one), and waits
     /// until it serves.
     pub fn start_on(app: App<'_>, port: u16) -> Self {
+        Self::launch(app, port, 5)
+    }
+
+    /// Starts `app` on a free port, closing a connection idle for
+    /// `seconds` (uvicorn's `--timeout-keep-alive`; 5 by default).
+    pub fn start_keeping_alive(app: App<'_>, seconds: u32) -> Self {
+        Self::launch(app, 0, seconds)
+    }
+
+    fn launch(app: App<'_>, port: u16, keep_alive_seconds: u32) -> Self {
         let mut command = Command::new(venv().join("bin/uvicorn"));
         command
             .args([
@@ -70,6 +80,11 @@ impl Upstream {
                 "127.0.0.1",
                 "--port",
                 &port.to_string(),
+                "--timeout-keep-alive",
+                &keep_alive_seconds.to_string(),
+                // The app sees its peer as it is (the records' client
+                // port), not the address rampart forwards.
+                "--no-proxy-headers",
                 "--no-access-log",
             ])
             .env("PYTHONDONTWRITEBYTECODE", "1")
