@@ -4,17 +4,18 @@
 //! the next request, newest first, at most [`MAX_IDLE`] of them and each
 //! for at most [`IDLE_TIMEOUT`].
 //!
-//! Written here rather than taken from hyper-util's `client::legacy::Client`,
-//! which rampart used before: for every request that client hashes its pool
-//! key (the scheme and authority, with SipHash) to check a connection out and
-//! again to put it back, spawns a task that waits for the connection to be
-//! ready again, and boxes its futures; about 15,000 of the 223,000
-//! instructions of a forwarded request (`scripts/perf-guard`, `gateway`).
-//! One upstream is one pool here, so there is no key at all, and a connection
-//! goes back when its answer's last byte has been read, when hyper has
-//! already made it ready. hyper-util's composable `client::pool::cache` puts
-//! a connection back when its handle drops (an HTTP/1 one possibly still
-//! reading its answer) and expires none.
+//! Written here rather than taken from hyper-util's `client::legacy::Client`:
+//! for every request that client hashes its pool key (the scheme and
+//! authority, with SipHash) to check a connection out and again to put it
+//! back, spawns a task that waits for the connection to be ready again, and
+//! boxes its futures: 10,600 of the 222,300 instructions of a forwarded
+//! request (`scripts/perf-guard`, `gateway`, release build), and more than
+//! that in time (benches/README.md). One upstream is one pool here, so
+//! there is no key at all, and a connection goes back when its answer's
+//! last byte has been read, when hyper has already made it ready.
+//! hyper-util's composable `client::pool::cache` puts a connection back when
+//! its handle drops (an HTTP/1 one possibly still reading its answer) and
+//! expires none.
 
 use std::{
     collections::VecDeque,
