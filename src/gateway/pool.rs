@@ -192,11 +192,14 @@ impl Drop for Lease {
         };
         if sender.is_ready() {
             self.pool.keep(sender);
-        } else if !sender.is_closed() {
+        } else if !sender.is_closed()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
             // hyper has not finished with it yet (or will close it): a
-            // task waits for either.
+            // task waits for either. Outside a runtime (at its shutdown)
+            // the connection just closes.
             let pool = Arc::clone(&self.pool);
-            tokio::spawn(async move {
+            runtime.spawn(async move {
                 if sender.ready().await.is_ok() {
                     pool.keep(sender);
                 }
