@@ -81,8 +81,9 @@ impl Pool {
     /// connection, or a new one: the answer's head, and the connection to
     /// give back (drop) once its body has been read. A
     /// request an idle connection closed under before sending any of it is
-    /// sent again on another (RFC 9110 section 9.2.2 allows it for any
-    /// request, since the upstream saw none of it).
+    /// sent again on another, whatever its method: RFC 9110 section 9.2.2
+    /// allows a retry where the client knows the request was never applied,
+    /// and hyper hands a request back only if it wrote none of it.
     pub async fn send(
         self: &Arc<Self>,
         mut request: Request<Body>,

@@ -15,7 +15,10 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::{
     gateway::{behind, raw_status, token},
-    helpers::{Browser, PASSWORD, PATIENCE, close_code, header_values, next_event, open_ws_at},
+    helpers::{
+        App, Browser, PASSWORD, PATIENCE, TestConfig, TestServer, Upstream, close_code, header_values,
+        next_event, open_ws_at,
+    },
 };
 
 /// Waits until the upstream's record of `path` satisfies `done`.
@@ -259,12 +262,9 @@ async fn anonymous_sockets_of_one_ipv6_network_share_one_cap() {
 
 /// rampart on a public route to an upstream that closes connections idle
 /// for `keep_alive_seconds`.
-async fn keeping_alive(keep_alive_seconds: u32) -> (crate::helpers::Upstream, crate::helpers::TestServer) {
-    let upstream = crate::helpers::Upstream::start_keeping_alive(
-        crate::helpers::App::Recording { root_security: false },
-        keep_alive_seconds,
-    );
-    let server = crate::helpers::TestServer::start_with(crate::helpers::TestConfig::default().toml(&format!(
+async fn keeping_alive(keep_alive_seconds: u32) -> (Upstream, TestServer) {
+    let upstream = Upstream::start_keeping_alive(App::Recording { root_security: false }, keep_alive_seconds);
+    let server = TestServer::start_with(TestConfig::default().toml(&format!(
         "[gateway]\nupstream = \"{}\"\n[[gateway.routes]]\npath = \"/public/{{*rest}}\"\naccess = \"public\"\n",
         upstream.origin()
     )))
@@ -274,7 +274,7 @@ async fn keeping_alive(keep_alive_seconds: u32) -> (crate::helpers::Upstream, cr
 
 /// A `GET /public/hello` through rampart, read to its end as a client
 /// reads it: its status.
-async fn hello(server: &crate::helpers::TestServer) -> u16 {
+async fn hello(server: &TestServer) -> u16 {
     let response = server.get("/public/hello").await;
     let status = response.status().as_u16();
     response.text().await.unwrap();
@@ -283,7 +283,7 @@ async fn hello(server: &crate::helpers::TestServer) -> u16 {
 
 /// The ports of the connections the upstream's requests came on, oldest
 /// first.
-async fn connection_ports(upstream: &crate::helpers::Upstream) -> Vec<u64> {
+async fn connection_ports(upstream: &Upstream) -> Vec<u64> {
     upstream
         .records()
         .await
@@ -315,9 +315,34 @@ async fn connections_to_the_upstream_are_reused_and_replaced_when_it_closes_them
     assert_eq!(ports[4], ports[3], "{ports:?}");
 }
 
+/// The established TCP connections process `pid` holds to `port` on this
+/// machine, as the kernel lists them (`/proc/net/tcp`).
+fn connections_to(pid: i32, port: u16) -> usize {
+    let sockets: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_str()?;
+            Some(target.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+        })
+        .collect();
+    let remote = format!(":{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // rem_address, st (01: established), inode
+            fields[2].ends_with(&remote) && fields[3] == "01" && sockets.contains(fields[9])
+        })
+        .count()
+}
+
 /// rampart closes a connection to the upstream that has been idle for 4
 /// seconds, before an upstream such as uvicorn (5 s) would: the next
-/// request opens a new one.
+/// request opens a new one, and one left idle is closed with no request
+/// to notice it.
 #[tokio::test]
 async fn idle_connections_to_the_upstream_are_closed_after_four_seconds() {
     let (upstream, server) = keeping_alive(60).await;
@@ -329,4 +354,14 @@ async fn idle_connections_to_the_upstream_are_closed_after_four_seconds() {
     let ports = connection_ports(&upstream).await;
     assert_eq!(ports[1], ports[0], "{ports:?}");
     assert_ne!(ports[2], ports[1], "{ports:?}");
+    let port = upstream.addr.port();
+    assert_eq!(connections_to(server.pid(), port), 1);
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while connections_to(server.pid(), port) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "an idle connection to the upstream was never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
